@@ -1,0 +1,241 @@
+//! Command line: `gigamcp-conformance run <MCP_URL> [options]`, `gigamcp-conformance list`.
+
+use crate::config::{Config, Login, Registration};
+use crate::{checks, profile, report};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(name = "gigamcp-conformance", version, about = "Replays an MCP host's connector flow against a deployment and grades every requirement")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the checks against an MCP URL.
+    Run(Box<RunArgs>),
+    /// List every check id with its level and references.
+    List,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LoginKind {
+    Form,
+    Command,
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum RegistrationKind {
+    Dcr,
+    Preregistered,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    /// The MCP URL exactly as a user would paste it into the host.
+    pub mcp_url: String,
+    /// Client profile: chatgpt, claude or strict.
+    #[arg(long, default_value = "chatgpt")]
+    pub profile: String,
+    /// Protocol revision: 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28 or auto.
+    #[arg(long, default_value = "auto")]
+    pub spec: String,
+    #[arg(long, value_enum, default_value = "dcr")]
+    pub registration: RegistrationKind,
+    #[arg(long, env = "GIGAMCP_CLIENT_ID")]
+    pub client_id: Option<String>,
+    #[arg(long, env = "GIGAMCP_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: Option<String>,
+    /// Callback to use (default: the profile's).
+    #[arg(long)]
+    pub redirect_uri: Option<String>,
+    /// How to play the user's login and consent.
+    #[arg(long, value_enum)]
+    pub login: Option<LoginKind>,
+    #[arg(long, env = "GIGAMCP_USERNAME")]
+    pub username: Option<String>,
+    #[arg(long, env = "GIGAMCP_PASSWORD", hide_env_values = true)]
+    pub password: Option<String>,
+    /// For `--login command`: gets the authorization URL as $1 and prints the callback URL.
+    #[arg(long)]
+    pub login_command: Option<String>,
+    /// A second resource on the same deployment (e.g. another workspace's MCP URL).
+    #[arg(long)]
+    pub second_resource: Option<String>,
+    /// Tool to call after authorizing (default: the first tool marked readOnlyHint).
+    #[arg(long)]
+    pub call_tool: Option<String>,
+    /// JSON arguments for --call-tool.
+    #[arg(long)]
+    pub call_args: Option<String>,
+    /// Only checks whose id starts with this prefix (repeatable).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Skip checks whose id starts with this prefix (repeatable).
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// Dry run: list the selected check ids and exit.
+    #[arg(long)]
+    pub list: bool,
+    /// SHOULD failures fail the run.
+    #[arg(long)]
+    pub strict: bool,
+    /// Extra header on every request, `K:V` (repeatable).
+    #[arg(long = "header")]
+    pub headers: Vec<String>,
+    /// A pre-issued access token: resource-server and MCP checks only.
+    #[arg(long, env = "GIGAMCP_ACCESS_TOKEN", hide_env_values = true)]
+    pub access_token: Option<String>,
+    /// Reports: json=PATH, junit=PATH, sarif=PATH, md=PATH (repeatable).
+    #[arg(long)]
+    pub report: Vec<String>,
+    /// Directory for the redacted evidence bundle.
+    #[arg(long)]
+    pub evidence: Option<PathBuf>,
+    /// Expected failures, one check id per line; a baselined check that passes fails the run.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Longest token lifetime (seconds) to wait out for the expired-token check.
+    #[arg(long, default_value_t = 10)]
+    pub expiry_wait: u64,
+    /// Seconds a revoked token may keep working.
+    #[arg(long, default_value_t = 5)]
+    pub revocation_wait: u64,
+    /// Per-request timeout in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub timeout: u64,
+}
+
+/// Turns arguments into a configuration; `Err` is a usage error (exit 2).
+pub fn config_from(a: &RunArgs) -> Result<Config, String> {
+    let p = profile::by_name(&a.profile).ok_or_else(|| format!("unknown profile {:?} (chatgpt, claude, strict)", a.profile))?;
+    crate::urls::parse_mcp_url(&a.mcp_url)?;
+    let mut c = Config::new(a.mcp_url.trim(), p);
+    c.spec = match a.spec.as_str() {
+        "auto" => None,
+        s if crate::schema::REVISIONS.contains(&s) => Some(s.to_string()),
+        s => return Err(format!("unknown --spec {s:?} ({} or auto)", crate::schema::REVISIONS.join(", "))),
+    };
+    c.registration = match a.registration {
+        RegistrationKind::Dcr => Registration::Dcr,
+        RegistrationKind::Preregistered => Registration::Preregistered {
+            client_id: a.client_id.clone().ok_or("--registration preregistered needs --client-id")?,
+            client_secret: a.client_secret.clone(),
+        },
+    };
+    c.redirect_uri = a.redirect_uri.clone();
+    c.login = match a.login {
+        None => Login::None,
+        Some(LoginKind::Form) => Login::Form {
+            username: a.username.clone().ok_or("--login form needs --username")?,
+            password: a.password.clone().ok_or("--login form needs --password (or GIGAMCP_PASSWORD)")?,
+        },
+        Some(LoginKind::Command) => Login::Command(a.login_command.clone().ok_or("--login command needs --login-command")?),
+        Some(LoginKind::Manual) => Login::Manual,
+    };
+    if let Some(s) = &a.second_resource {
+        crate::urls::parse_mcp_url(s).map_err(|e| format!("--second-resource: {e}"))?;
+    }
+    c.second_resource = a.second_resource.clone();
+    c.call_tool = a.call_tool.clone();
+    c.call_args = match &a.call_args {
+        Some(j) => Some(serde_json::from_str(j).map_err(|e| format!("--call-args is not JSON: {e}"))?),
+        None => None,
+    };
+    for p in a.only.iter().chain(&a.skip) {
+        if !checks::CHECKS.iter().any(|c| checks::matches_prefix(c.id, p)) {
+            return Err(format!("no check id matches the prefix {p:?} (see --list)"));
+        }
+    }
+    c.only = a.only.clone();
+    c.skip = a.skip.clone();
+    c.strict = a.strict;
+    for h in &a.headers {
+        let (k, v) = h.split_once(':').ok_or_else(|| format!("--header {h:?} is not K:V"))?;
+        if k.trim().is_empty() {
+            return Err(format!("--header {h:?} has an empty name"));
+        }
+        c.headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+    c.access_token = a.access_token.clone();
+    c.expiry_wait = Duration::from_secs(a.expiry_wait);
+    c.revocation_wait = Duration::from_secs(a.revocation_wait);
+    c.timeout = Duration::from_secs(a.timeout);
+    for r in &a.report {
+        let (kind, _) = r.split_once('=').ok_or_else(|| format!("--report {r:?} is not KIND=PATH"))?;
+        if !["json", "junit", "sarif", "md", "markdown"].contains(&kind) {
+            return Err(format!("unknown report kind {kind:?} (json, junit, sarif, md)"));
+        }
+    }
+    Ok(c)
+}
+
+/// The `--list` output: selected checks, side effects marked.
+pub fn list(cfg: Option<&Config>) -> String {
+    let mut s = String::new();
+    for c in checks::CHECKS {
+        if cfg.is_none_or(|cfg| cfg.selected(c.id)) {
+            s.push_str(&format!("{:<48} {:<6} {}{}\n", c.id, c.level.to_string(), if c.side_effect { "[side effect] " } else { "" }, c.refs.join("; ")));
+        }
+    }
+    s
+}
+
+/// Runs the CLI; returns the process exit code.
+pub async fn main_with(cli: Cli) -> i32 {
+    let a = match cli.command {
+        Command::List => {
+            print!("{}", list(None));
+            return 0;
+        }
+        Command::Run(a) => a,
+    };
+    let cfg = match config_from(&a) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    if a.list {
+        print!("{}", list(Some(&cfg)));
+        return 0;
+    }
+    let baseline = match &a.baseline {
+        Some(p) => match std::fs::read_to_string(p) {
+            Ok(t) => Some(report::Baseline::parse(&t)),
+            Err(e) => {
+                eprintln!("error: reading baseline {}: {e}", p.display());
+                return 2;
+            }
+        },
+        None => None,
+    };
+    let result = match crate::flow::run(cfg).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let diff = baseline.as_ref().map(|b| b.diff(&result));
+    if let Some(dir) = &a.evidence {
+        if let Err(e) = report::write_evidence(dir, &result) {
+            eprintln!("error: writing evidence: {e}");
+            return 2;
+        }
+    }
+    for r in &a.report {
+        let (kind, path) = r.split_once('=').expect("validated");
+        if let Err(e) = report::write_report(kind, std::path::Path::new(path), &result, diff.as_ref()) {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
+    print!("{}", report::terminal(&result, diff.as_ref()));
+    report::exit_code(&result, diff.as_ref())
+}

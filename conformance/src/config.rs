@@ -1,0 +1,86 @@
+//! Run configuration, independent of the command line so tests and the cucumber runner build it
+//! directly.
+
+use crate::profile::Profile;
+use std::time::Duration;
+
+/// How the harness obtains a client.
+#[derive(Clone, Debug)]
+pub enum Registration {
+    /// RFC 7591 dynamic registration with the profile's exact body.
+    Dcr,
+    /// A client registered out of band.
+    Preregistered { client_id: String, client_secret: Option<String> },
+}
+
+/// How the user's part of the authorization (login, consent) is played.
+#[derive(Clone, Debug)]
+pub enum Login {
+    /// Parse and submit real HTML login and consent forms.
+    Form { username: String, password: String },
+    /// Run a command: it gets the authorization URL (argument `$1`, env
+    /// `GIGAMCP_AUTHORIZATION_URL`, and stdin) and prints the callback URL it was sent to.
+    Command(String),
+    /// Print the URL, read the pasted callback URL from stdin.
+    Manual,
+    /// No login possible: authorization-server checks could not run.
+    None,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub mcp_url: String,
+    pub profile: Profile,
+    /// `None` = auto.
+    pub spec: Option<String>,
+    pub registration: Registration,
+    pub redirect_uri: Option<String>,
+    pub login: Login,
+    pub second_resource: Option<String>,
+    pub call_tool: Option<String>,
+    pub call_args: Option<serde_json::Value>,
+    pub only: Vec<String>,
+    pub skip: Vec<String>,
+    pub strict: bool,
+    pub headers: Vec<(String, String)>,
+    /// Pre-issued token: resource-server and MCP checks only.
+    pub access_token: Option<String>,
+    pub timeout: Duration,
+    /// Longest token lifetime the harness will wait out for the expired-token check.
+    pub expiry_wait: Duration,
+    /// How long a revoked token may keep working before the check fails.
+    pub revocation_wait: Duration,
+    /// Parallel refreshes in the race check.
+    pub race: usize,
+}
+
+impl Config {
+    pub fn new(mcp_url: impl Into<String>, profile: Profile) -> Config {
+        Config {
+            mcp_url: mcp_url.into(),
+            profile,
+            spec: None,
+            registration: Registration::Dcr,
+            redirect_uri: None,
+            login: Login::None,
+            second_resource: None,
+            call_tool: None,
+            call_args: None,
+            only: Vec::new(),
+            skip: Vec::new(),
+            strict: false,
+            headers: Vec::new(),
+            access_token: None,
+            timeout: Duration::from_secs(20),
+            expiry_wait: Duration::from_secs(10),
+            revocation_wait: Duration::from_secs(5),
+            race: 4,
+        }
+    }
+
+    /// Is a check selected by `--only` / `--skip`?
+    pub fn selected(&self, id: &str) -> bool {
+        use crate::checks::matches_prefix;
+        (self.only.is_empty() || self.only.iter().any(|p| matches_prefix(id, p))) && !self.skip.iter().any(|p| matches_prefix(id, p))
+    }
+}

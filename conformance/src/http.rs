@@ -1,0 +1,293 @@
+//! Recording HTTP client: every exchange with the target is kept, redacted, as evidence.
+//!
+//! Two clients share one log: `api` (no cookies, so a login session can never confound a bearer
+//! test) and `browser` (cookie jar, used only by the form login driver). Neither follows
+//! redirects: every 3xx is evidence to grade, and the final redirect to a client's callback must
+//! never be followed.
+
+use crate::redact::Redactor;
+use serde::Serialize;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One recorded request/response pair (already redacted).
+#[derive(Clone, Debug, Serialize)]
+pub struct Exchange {
+    pub seq: usize,
+    /// What the harness was doing, e.g. `discovery: unauthenticated probe`.
+    pub step: String,
+    pub method: String,
+    pub url: String,
+    pub request_headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub response_headers: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_body: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub elapsed_ms: u128,
+}
+
+/// Request body.
+#[derive(Clone, Debug)]
+pub enum Body {
+    None,
+    Json(serde_json::Value),
+    Form(Vec<(String, String)>),
+}
+
+/// A request to send.
+#[derive(Clone, Debug)]
+pub struct Req {
+    pub step: String,
+    pub method: reqwest::Method,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Body,
+    /// Use the cookie-keeping browser client.
+    pub browser: bool,
+}
+
+impl Req {
+    pub fn new(step: impl Into<String>, method: reqwest::Method, url: impl Into<String>) -> Req {
+        Req { step: step.into(), method, url: url.into(), headers: Vec::new(), body: Body::None, browser: false }
+    }
+    pub fn get(step: impl Into<String>, url: impl Into<String>) -> Req {
+        Req::new(step, reqwest::Method::GET, url)
+    }
+    pub fn post(step: impl Into<String>, url: impl Into<String>) -> Req {
+        Req::new(step, reqwest::Method::POST, url)
+    }
+    pub fn header(mut self, k: impl Into<String>, v: impl Into<String>) -> Req {
+        self.headers.push((k.into(), v.into()));
+        self
+    }
+    pub fn json(mut self, v: serde_json::Value) -> Req {
+        self.body = Body::Json(v);
+        self
+    }
+    pub fn form(mut self, f: Vec<(String, String)>) -> Req {
+        self.body = Body::Form(f);
+        self
+    }
+    pub fn browser(mut self) -> Req {
+        self.browser = true;
+        self
+    }
+}
+
+/// A received response (not redacted: the harness needs the real values).
+#[derive(Clone, Debug)]
+pub struct Resp {
+    pub status: u16,
+    /// Header names lower-cased, in arrival order.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    /// Index into the exchange log.
+    pub id: usize,
+    pub elapsed: Duration,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let n = name.to_ascii_lowercase();
+        self.headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
+    }
+    pub fn headers_all(&self, name: &str) -> Vec<&str> {
+        let n = name.to_ascii_lowercase();
+        self.headers.iter().filter(|(k, _)| *k == n).map(|(_, v)| v.as_str()).collect()
+    }
+    pub fn content_type(&self) -> String {
+        self.header("content-type").unwrap_or("").to_ascii_lowercase()
+    }
+    /// `application/json` or any `+json` media type.
+    pub fn is_json_type(&self) -> bool {
+        let ct = self.content_type();
+        let essence = ct.split(';').next().unwrap_or("").trim();
+        essence == "application/json" || essence.ends_with("+json")
+    }
+    pub fn json(&self) -> Option<serde_json::Value> {
+        serde_json::from_str(&self.body).ok()
+    }
+    /// Looks like an HTML page (by content type or by sniffing).
+    pub fn is_html(&self) -> bool {
+        let ct = self.content_type();
+        if ct.contains("html") {
+            return true;
+        }
+        let head = self.body.trim_start().get(..15).unwrap_or(self.body.trim_start()).to_ascii_lowercase();
+        head.starts_with("<!doctype html") || head.starts_with("<html")
+    }
+    pub fn is_redirect(&self) -> bool {
+        (300..400).contains(&self.status) && self.header("location").is_some()
+    }
+}
+
+/// Transport-level failure (connection refused, timeout, TLS…).
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct TransportError(pub String);
+
+/// The recording client.
+#[derive(Clone)]
+pub struct Http {
+    api: reqwest::Client,
+    browser: reqwest::Client,
+    log: Arc<Mutex<Vec<Exchange>>>,
+    pub redactor: Arc<Redactor>,
+    extra_headers: Vec<(String, String)>,
+    user_agent: String,
+}
+
+impl Http {
+    pub fn new(user_agent: &str, extra_headers: Vec<(String, String)>, timeout: Duration) -> anyhow::Result<Http> {
+        let build = |cookies: bool| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .cookie_store(cookies)
+                .timeout(timeout)
+                .build()
+        };
+        Ok(Http {
+            api: build(false)?,
+            browser: build(true)?,
+            log: Arc::new(Mutex::new(Vec::new())),
+            redactor: Arc::new(Redactor::default()),
+            extra_headers,
+            user_agent: user_agent.to_string(),
+        })
+    }
+
+    /// Registers a secret so it is masked in all evidence.
+    pub fn secret(&self, s: &str) {
+        self.redactor.learn(s);
+    }
+
+    /// Snapshot of the redacted exchange log.
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.log.lock().expect("log lock").clone()
+    }
+
+    pub async fn send(&self, req: Req) -> Result<Resp, TransportError> {
+        let client = if req.browser { &self.browser } else { &self.api };
+        let mut rb = client.request(req.method.clone(), &req.url);
+        let mut sent_headers: Vec<(String, String)> = Vec::new();
+        let has = |name: &str| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        if !has("user-agent") {
+            sent_headers.push(("user-agent".into(), self.user_agent.clone()));
+        }
+        for (k, v) in &self.extra_headers {
+            if !has(k) {
+                sent_headers.push((k.clone(), v.clone()));
+            }
+        }
+        sent_headers.extend(req.headers.iter().cloned());
+        let mut body_text = None;
+        let mut body_ct = None;
+        match &req.body {
+            Body::None => {}
+            Body::Json(v) => {
+                let s = v.to_string();
+                if !has("content-type") {
+                    sent_headers.push(("content-type".into(), "application/json".into()));
+                }
+                body_text = Some(s.clone());
+                body_ct = Some("application/json".to_string());
+                rb = rb.body(s);
+            }
+            Body::Form(f) => {
+                let s = form_encode(f);
+                sent_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+                body_text = Some(s.clone());
+                body_ct = Some("application/x-www-form-urlencoded".to_string());
+                rb = rb.body(s);
+            }
+        }
+        for (k, v) in &sent_headers {
+            rb = rb.header(k.as_str(), v.as_str());
+        }
+        let started = Instant::now();
+        let result = rb.send().await;
+        let red = &self.redactor;
+        let mut ex = Exchange {
+            seq: 0,
+            step: req.step.clone(),
+            method: req.method.to_string(),
+            url: red.url(&req.url),
+            request_headers: sent_headers.iter().map(|(k, v)| (k.clone(), red.header(k, v))).collect(),
+            request_body: body_text.as_deref().map(|b| red.body(body_ct.as_deref(), b)),
+            status: None,
+            response_headers: Vec::new(),
+            response_body: None,
+            error: None,
+            elapsed_ms: 0,
+        };
+        let out = match result {
+            Ok(resp) => {
+                let status = resp.status().as_u16();
+                let headers: Vec<(String, String)> = resp
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .collect();
+                let body = match resp.bytes().await {
+                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+                    Err(e) => {
+                        ex.error = Some(format!("reading body: {e}"));
+                        String::new()
+                    }
+                };
+                let elapsed = started.elapsed();
+                let ct = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone());
+                ex.status = Some(status);
+                ex.response_headers = headers.iter().map(|(k, v)| (k.clone(), red.header(k, v))).collect();
+                ex.response_body = Some(red.body(ct.as_deref(), &truncate(&body, 64 * 1024)));
+                ex.elapsed_ms = elapsed.as_millis();
+                Ok(Resp { status, headers, body, id: 0, elapsed })
+            }
+            Err(e) => {
+                ex.error = Some(describe_reqwest_error(&e));
+                ex.elapsed_ms = started.elapsed().as_millis();
+                Err(TransportError(format!("{} {}: {}", req.method, req.url, describe_reqwest_error(&e))))
+            }
+        };
+        let mut log = self.log.lock().expect("log lock");
+        ex.seq = log.len();
+        let id = ex.seq;
+        log.push(ex);
+        out.map(|mut r| {
+            r.id = id;
+            r
+        })
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[truncated {} bytes]", &s[..end], s.len() - end)
+}
+
+fn describe_reqwest_error(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+/// `application/x-www-form-urlencoded` serialisation.
+pub fn form_encode(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish()
+}

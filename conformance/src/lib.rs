@@ -1,0 +1,31 @@
+//! gigamcp-conformance: black-box checks of an MCP deployment, replaying a real host's connector
+//! flow (ChatGPT, Claude, or a strict spec-only client) over HTTP.
+//!
+//! # Layout
+//! - [`model`]: levels, verdicts, findings, and the one place findings become verdicts.
+//! - [`checks`]: the registry of every check (id, level, references).
+//! - [`config`], [`cli`]: what to run; the command line.
+//! - [`profile`]: client profiles as data.
+//! - [`http`], [`redact`]: the recording client and evidence redaction.
+//! - [`wwwauth`], [`urls`], [`form`], [`pkce`]: parsers and small protocol helpers.
+//! - [`schema`]: the official MCP JSON Schemas, embedded, per revision.
+//! - [`flow`]: the connector flow, phase by phase, grading checks as it goes.
+//! - [`report`]: terminal, JSON, JUnit, SARIF, Markdown, evidence bundle, baseline.
+//!
+//! Architecture invariant: this crate never depends on the server crate; every target is a
+//! black box over HTTP.
+
+pub mod checks;
+pub mod cli;
+pub mod config;
+pub mod flow;
+pub mod form;
+pub mod http;
+pub mod model;
+pub mod pkce;
+pub mod profile;
+pub mod redact;
+pub mod report;
+pub mod schema;
+pub mod urls;
+pub mod wwwauth;

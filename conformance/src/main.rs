@@ -1,0 +1,10 @@
+//! `gigamcp-conformance`: see the library docs.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() {
+    let cli = gigamcp_conformance::cli::Cli::parse();
+    let code = gigamcp_conformance::cli::main_with(cli).await;
+    std::process::exit(code);
+}

@@ -1,0 +1,333 @@
+//! Bearer token validation for the MCP endpoint (RFC 6750 §2.1, §3; RFC 8707 audience).
+//!
+//! Hot path: one SHA-256, one cache lookup; on a miss one indexed query. No password hashing.
+//! Revocations in this process call [`TokenValidator::invalidate_all`]; revocations by another
+//! process (admin CLI, a second replica) bump `auth_epoch`, which a background task polls.
+use crate::AppState;
+use crate::auth::secrets::hash_secret;
+use crate::config::DEFAULT_SCOPES;
+use crate::error::{AppError, BearerChallenge};
+use crate::store::TokenRecord;
+use axum::http::{HeaderMap, StatusCode, header};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+
+/// The authenticated caller of an MCP request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub grant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub workspace_slug: String,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+}
+
+impl Principal {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+const CACHE_CAPACITY: usize = 10_000;
+const TOUCH_INTERVAL: i64 = 60;
+
+struct Entry {
+    record: Arc<TokenRecord>,
+    fetched_at: i64,
+}
+
+/// Bounded cache of validated tokens, keyed by token hash.
+pub struct TokenValidator {
+    cache: RwLock<HashMap<String, Entry>>,
+    touched: RwLock<HashMap<String, i64>>,
+    epoch: AtomicI64,
+    ttl: i64,
+}
+
+impl TokenValidator {
+    pub fn new(ttl: i64, epoch: i64) -> Self {
+        Self {
+            cache: RwLock::new(HashMap::new()),
+            touched: RwLock::new(HashMap::new()),
+            epoch: AtomicI64::new(epoch),
+            ttl,
+        }
+    }
+
+    /// Drops every cached validation. Call after any revocation or membership change.
+    pub fn invalidate_all(&self) {
+        if let Ok(mut c) = self.cache.write() {
+            c.clear();
+        }
+    }
+
+    /// Applies an `auth_epoch` read from the store; clears the cache when it moved.
+    pub fn observe_epoch(&self, epoch: i64) {
+        if self.epoch.swap(epoch, Ordering::SeqCst) != epoch {
+            self.invalidate_all();
+        }
+    }
+
+    pub fn cached_len(&self) -> usize {
+        self.cache.read().map(|c| c.len()).unwrap_or(0)
+    }
+
+    fn get(&self, hash: &str, now: i64) -> Option<Arc<TokenRecord>> {
+        let c = self.cache.read().ok()?;
+        let e = c.get(hash)?;
+        (now - e.fetched_at < self.ttl).then(|| e.record.clone())
+    }
+
+    fn put(&self, hash: String, record: Arc<TokenRecord>, now: i64) {
+        if let Ok(mut c) = self.cache.write() {
+            if c.len() >= CACHE_CAPACITY {
+                c.retain(|_, e| now - e.fetched_at < self.ttl);
+                if c.len() >= CACHE_CAPACITY {
+                    c.clear();
+                }
+            }
+            c.insert(
+                hash,
+                Entry {
+                    record,
+                    fetched_at: now,
+                },
+            );
+        }
+    }
+
+    /// Whether `grant_id`'s last-used time is due an update (at most once a minute per grant).
+    fn should_touch(&self, grant_id: &str, now: i64) -> bool {
+        if let Ok(t) = self.touched.read()
+            && t.get(grant_id)
+                .is_some_and(|last| now - last < TOUCH_INTERVAL)
+        {
+            return false;
+        }
+        let Ok(mut t) = self.touched.write() else {
+            return false;
+        };
+        if t.len() >= CACHE_CAPACITY {
+            t.clear();
+        }
+        t.insert(grant_id.to_owned(), now);
+        true
+    }
+}
+
+/// Starts the task that follows other processes' revocations (see module docs).
+pub fn spawn_epoch_poller(state: AppState) {
+    let every = std::time::Duration::from_millis(state.config.auth_epoch_poll_ms.max(50));
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            match state.store.auth_epoch().await {
+                Ok(e) => state.tokens.observe_epoch(e),
+                Err(e) => tracing::warn!(error = %e, "reading auth epoch"),
+            }
+        }
+    });
+}
+
+fn challenge(
+    state: &AppState,
+    slug: &str,
+    status: StatusCode,
+    error: Option<&'static str>,
+    description: Option<&str>,
+) -> AppError {
+    AppError::Bearer(BearerChallenge {
+        status,
+        resource_metadata: state.config.prm_url(slug),
+        error,
+        description: description.map(str::to_owned),
+        scope: DEFAULT_SCOPES.to_owned(),
+    })
+}
+
+/// 403 `insufficient_scope` naming every scope the operation needs (MCP step-up, RFC 6750 §3.1).
+pub fn insufficient_scope(state: &AppState, slug: &str, needed: &[&str]) -> AppError {
+    AppError::Bearer(BearerChallenge {
+        status: StatusCode::FORBIDDEN,
+        resource_metadata: state.config.prm_url(slug),
+        error: Some("insufficient_scope"),
+        description: Some(format!("this request needs scope {}", needed.join(" "))),
+        scope: needed.join(" "),
+    })
+}
+
+/// Whether the query string carries an access token (RFC 6750 §2.3, which we do not support).
+fn query_has_token(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        url::form_urlencoded::parse(q.as_bytes()).any(|(k, _)| k == "access_token")
+    })
+}
+
+/// Extracts the bearer token from `Authorization` (scheme case-insensitive, RFC 9110 §11.1).
+/// `Ok(None)`: no bearer credentials at all. `Err(())`: present but malformed.
+fn bearer_token(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(());
+    }
+    let value = value.to_str().map_err(|_| ())?;
+    let (scheme, rest) = value.split_once(' ').unwrap_or((value, ""));
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(None);
+    }
+    let token = rest.trim_matches(' ');
+    // RFC 6750 §2.1 b64token.
+    let valid = !token.is_empty()
+        && token
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-._~+/=".contains(&c));
+    if valid { Ok(Some(token)) } else { Err(()) }
+}
+
+/// Authenticates an MCP request for workspace `slug`.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    slug: &str,
+) -> Result<Principal, AppError> {
+    let in_query = query_has_token(query);
+    let token = match bearer_token(headers) {
+        Ok(Some(_)) if in_query => {
+            return Err(challenge(
+                state,
+                slug,
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                Some("more than one method used to send the access token"),
+            ));
+        }
+        Ok(Some(t)) => t,
+        Ok(None) if in_query => {
+            return Err(challenge(
+                state,
+                slug,
+                StatusCode::BAD_REQUEST,
+                Some("invalid_request"),
+                Some(
+                    "access tokens in the query string are not accepted; use the Authorization header",
+                ),
+            ));
+        }
+        Ok(None) => return Err(challenge(state, slug, StatusCode::UNAUTHORIZED, None, None)),
+        Err(()) => {
+            return Err(challenge(
+                state,
+                slug,
+                StatusCode::UNAUTHORIZED,
+                Some("invalid_token"),
+                Some("malformed Authorization header"),
+            ));
+        }
+    };
+    let now = state.clock.now();
+    let hash = hash_secret(token);
+    let record = match state.tokens.get(&hash, now) {
+        Some(r) => r,
+        None => match state.store.access_token_by_hash(&hash).await? {
+            Some(r) => {
+                let r = Arc::new(r);
+                state.tokens.put(hash, r.clone(), now);
+                r
+            }
+            None => {
+                return Err(challenge(
+                    state,
+                    slug,
+                    StatusCode::UNAUTHORIZED,
+                    Some("invalid_token"),
+                    Some("unknown access token"),
+                ));
+            }
+        },
+    };
+    let invalid = |why: &str| {
+        challenge(
+            state,
+            slug,
+            StatusCode::UNAUTHORIZED,
+            Some("invalid_token"),
+            Some(why),
+        )
+    };
+    if record.token_revoked || record.grant_revoked {
+        return Err(invalid("the access token was revoked"));
+    }
+    if now >= record.expires_at {
+        return Err(invalid("the access token expired"));
+    }
+    // RFC 8707: the audience is exactly this workspace's MCP URL.
+    if record.workspace_slug != slug || record.resource != state.config.mcp_url(slug) {
+        return Err(invalid(
+            "the access token was issued for a different resource",
+        ));
+    }
+    if !record.is_member {
+        return Err(invalid("the user is no longer a member of this workspace"));
+    }
+    if state.tokens.should_touch(&record.grant_id, now) {
+        let store = state.store.clone();
+        let grant = record.grant_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_grant(&grant, now).await {
+                tracing::debug!(error = %e, "touching grant");
+            }
+        });
+    }
+    Ok(Principal {
+        grant_id: record.grant_id.clone(),
+        client_id: record.client_id.clone(),
+        user_id: record.user_id.clone(),
+        username: record.username.clone(),
+        workspace_slug: record.workspace_slug.clone(),
+        scopes: record.scopes.clone(),
+        expires_at: record.expires_at,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn h(v: &str) -> HeaderMap {
+        let mut m = HeaderMap::new();
+        m.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
+        m
+    }
+
+    #[test]
+    fn bearer_parsing() {
+        assert_eq!(bearer_token(&HeaderMap::new()), Ok(None));
+        assert_eq!(
+            bearer_token(&h("Bearer abc.DEF-_~+/=")),
+            Ok(Some("abc.DEF-_~+/="))
+        );
+        assert_eq!(bearer_token(&h("bearer abc")), Ok(Some("abc")));
+        assert_eq!(bearer_token(&h("BEARER abc")), Ok(Some("abc")));
+        assert_eq!(bearer_token(&h("Basic dXNlcjpwYXNz")), Ok(None));
+        assert_eq!(bearer_token(&h("Bearer")), Err(()));
+        assert_eq!(bearer_token(&h("Bearer a b")), Err(()));
+        assert_eq!(bearer_token(&h("Bearer a\"b")), Err(()));
+    }
+
+    #[test]
+    fn query_tokens_detected() {
+        assert!(query_has_token(Some("access_token=abc")));
+        assert!(query_has_token(Some("x=1&access_token=abc")));
+        assert!(!query_has_token(Some("x=1")));
+        assert!(!query_has_token(None));
+    }
+}

@@ -1,0 +1,585 @@
+//! The `gigamcp` command line: `serve` and the `admin` commands.
+//!
+//! Admin commands open the same database as `serve` (SQLite in WAL mode, or PostgreSQL) and work
+//! while the server runs; their revocations reach a running server through `auth_epoch`.
+use crate::auth::pat::issue_personal_token;
+use crate::clock::{Clock, SystemClock};
+use crate::store::settings::PUBLIC_URL;
+use crate::store::users::UserError;
+use crate::store::workspaces::WorkspaceError;
+use crate::{AppState, Config, Store};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Default password of the demo users when `GIGAMCP_DEMO_PASSWORD` is not set.
+pub const DEFAULT_DEMO_PASSWORD: &str = "gigamcp-demo";
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "gigamcp",
+    version,
+    about = "Multi-workspace MCP server with a built-in OAuth 2.1 authorization server"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct StorageArgs {
+    /// Directory for the embedded SQLite database.
+    #[arg(long, env = "GIGAMCP_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); overrides --data-dir.
+    #[arg(long, env = "GIGAMCP_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the HTTP server.
+    Serve(ServeArgs),
+    /// Administer workspaces, users, memberships, tokens and content.
+    Admin {
+        #[command(flatten)]
+        storage: StorageArgs,
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "GIGAMCP_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Externally visible origin (e.g. https://mcp.example.com behind a TLS proxy); used in all
+    /// metadata, challenges and token audiences. Default: http://<bind>.
+    #[arg(long, env = "GIGAMCP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Seed the demo workspaces, users and knowledge base from fixtures/ (idempotent).
+    #[arg(long)]
+    pub demo: bool,
+    /// Directory holding `knowledge/<workspace>/` fixtures for --demo.
+    #[arg(long, env = "GIGAMCP_FIXTURES_DIR")]
+    pub fixtures_dir: Option<PathBuf>,
+    /// Extra browser origin allowed to call the MCP endpoint (repeatable).
+    #[arg(
+        long = "allowed-origin",
+        env = "GIGAMCP_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Base URL of the GitHub REST API for the GitHub connector.
+    #[arg(
+        long,
+        env = "GIGAMCP_GITHUB_API_URL",
+        default_value = "https://api.github.com"
+    )]
+    pub github_api_url: String,
+    /// Access-token lifetime in seconds.
+    #[arg(long, env = "GIGAMCP_ACCESS_TOKEN_TTL", default_value_t = 3600)]
+    pub access_token_ttl: i64,
+    #[arg(long, env = "GIGAMCP_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Workspaces.
+    Workspace {
+        #[command(subcommand)]
+        command: WorkspaceCommand,
+    },
+    /// Users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Workspace memberships.
+    Member {
+        #[command(subcommand)]
+        command: MemberCommand,
+    },
+    /// Personal access tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Ingest a knowledge directory (`wiki/*.md`, `github/<owner>__<repo>/issues.json`) into a workspace.
+    Ingest { slug: String, path: PathBuf },
+    /// Sync a repository's issues from the GitHub REST API into a workspace.
+    SyncGithub {
+        slug: String,
+        /// Repository as owner/name.
+        #[arg(long)]
+        repo: String,
+        #[arg(
+            long,
+            env = "GIGAMCP_GITHUB_API_URL",
+            default_value = "https://api.github.com"
+        )]
+        github_api_url: String,
+        /// Token for the GitHub API (read from the environment; never logged).
+        #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
+        github_token: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WorkspaceCommand {
+    /// Create a workspace.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List workspaces and their MCP URLs.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user; the password is read from standard input.
+    Create {
+        username: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Role {
+    Admin,
+    Member,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Member => "member",
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MemberCommand {
+    /// Add a user to a workspace (or change their role).
+    Add {
+        slug: String,
+        username: String,
+        #[arg(long, value_enum, default_value = "member")]
+        role: Role,
+    },
+    /// Remove a user from a workspace; their grants there are revoked at once.
+    Remove { slug: String, username: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Issue an access token bound to a workspace's MCP URL (prints only the token).
+    Issue {
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = crate::config::DEFAULT_SCOPES)]
+        scope: String,
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        /// Public URL the token's audience is built from (default: the one `serve` last used).
+        #[arg(long, env = "GIGAMCP_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
+}
+
+fn database_url(storage: &StorageArgs) -> anyhow::Result<String> {
+    if let Some(url) = &storage.database_url {
+        return Ok(url.clone());
+    }
+    std::fs::create_dir_all(&storage.data_dir)
+        .with_context(|| format!("creating data directory {}", storage.data_dir.display()))?;
+    Ok(Store::sqlite_url_for(&storage.data_dir))
+}
+
+/// Entry point used by `main`.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Admin { storage, command } => admin(storage, command).await,
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The fixtures directory: explicit, else the repository's `fixtures/`, else `./fixtures`.
+pub fn default_fixtures_dir() -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    if repo.is_dir() {
+        repo
+    } else {
+        PathBuf::from("fixtures")
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging(args.log_format);
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}", args.bind));
+    let mut config = Config::new(&public_url, args.storage.data_dir.clone())?;
+    config.allowed_origins.extend(
+        args.allowed_origins
+            .iter()
+            .filter(|o| !o.is_empty())
+            .cloned(),
+    );
+    config.github_api_url = args.github_api_url.clone();
+    config.access_token_ttl = args.access_token_ttl;
+    let store = Store::connect(&database_url(&args.storage)?).await?;
+    store.set_setting(PUBLIC_URL, config.issuer()).await?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let state = AppState::new(config, store, clock).await?;
+    let mut demo_password_default = false;
+    if args.demo {
+        let fixtures = args
+            .fixtures_dir
+            .clone()
+            .unwrap_or_else(default_fixtures_dir);
+        let (password, defaulted) = match std::env::var("GIGAMCP_DEMO_PASSWORD") {
+            Ok(p) if !p.is_empty() => (p, false),
+            _ => (DEFAULT_DEMO_PASSWORD.to_owned(), true),
+        };
+        demo_password_default = defaulted;
+        seed_demo(&state, &fixtures, &password).await?;
+    }
+    state.spawn_background();
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("binding {}", args.bind))?;
+    print_banner(
+        &state,
+        &listener.local_addr()?,
+        args.demo,
+        demo_password_default,
+    )
+    .await?;
+    let app = crate::app(state);
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down");
+}
+
+async fn print_banner(
+    state: &AppState,
+    addr: &SocketAddr,
+    demo: bool,
+    default_password: bool,
+) -> anyhow::Result<()> {
+    let c = &state.config;
+    println!(
+        "gigamcp {} listening on http://{addr}",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("  public URL (OAuth issuer): {}", c.issuer());
+    println!(
+        "  authorization server metadata: {}/.well-known/oauth-authorization-server",
+        c.issuer()
+    );
+    let workspaces = state.store.list_workspaces().await?;
+    if workspaces.is_empty() {
+        println!(
+            "  no workspaces yet: `gigamcp admin workspace create SLUG --name NAME`, or run with --demo"
+        );
+    }
+    for ws in workspaces {
+        println!(
+            "  workspace {:<12} MCP URL: {}",
+            ws.slug,
+            c.mcp_url(&ws.slug)
+        );
+    }
+    if demo {
+        println!("  demo users: alice (acme admin, globex member), bob (globex member)");
+        if default_password {
+            println!(
+                "  WARNING: demo users have the documented default password {DEFAULT_DEMO_PASSWORD:?}; set GIGAMCP_DEMO_PASSWORD before exposing this server"
+            );
+        } else {
+            println!("  demo password: from GIGAMCP_DEMO_PASSWORD");
+        }
+    }
+    Ok(())
+}
+
+#[derive(serde::Deserialize)]
+struct WorkspaceFixture {
+    slug: String,
+    name: String,
+}
+
+/// Seeds the demo once: workspaces from `fixtures/knowledge/*/workspace.json`, users `alice` and
+/// `bob`, their memberships, and the knowledge base. Re-running never duplicates or loses data:
+/// existing rows are kept (passwords are not reset) and ingestion is incremental.
+pub async fn seed_demo(state: &AppState, fixtures: &Path, password: &str) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let store = &state.store;
+    let knowledge = fixtures.join("knowledge");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&knowledge)
+        .with_context(|| format!("reading demo fixtures in {}", knowledge.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("workspace.json").is_file())
+        .collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!(
+            "no workspace fixtures (knowledge/<slug>/workspace.json) under {}",
+            fixtures.display()
+        );
+    }
+    for dir in &dirs {
+        let file = dir.join("workspace.json");
+        let ws: WorkspaceFixture = serde_json::from_slice(&std::fs::read(&file)?)
+            .with_context(|| format!("parsing {}", file.display()))?;
+        match store.create_workspace(&ws.slug, &ws.name, now).await {
+            Ok(_) | Err(WorkspaceError::Duplicate(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let users = [
+        ("alice", &[("acme", "admin"), ("globex", "member")][..]),
+        ("bob", &[("globex", "member")][..]),
+    ];
+    for (username, memberships) in users {
+        let user = match store.user_by_username(username).await? {
+            Some(u) => u,
+            None => {
+                let hash = crate::auth::password::hash_password(password.to_owned()).await?;
+                match store.create_user(username, &hash, now).await {
+                    Ok(u) => u,
+                    Err(UserError::Duplicate(_)) => store
+                        .user_by_username(username)
+                        .await?
+                        .context("user vanished")?,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        };
+        for (slug, role) in memberships {
+            if store.workspace(slug).await?.is_some()
+                && store.membership(slug, &user.id).await?.is_none()
+            {
+                store.add_member(slug, &user.id, role, now).await?;
+            }
+        }
+    }
+    for dir in &dirs {
+        let slug = dir
+            .file_name()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let report = state.knowledge.ingest_dir(&slug, dir, now).await?;
+        tracing::info!(workspace = %slug, report = ?report, "demo knowledge ingested");
+    }
+    Ok(())
+}
+
+async fn admin_state(storage: &StorageArgs, public_url: Option<&str>) -> anyhow::Result<AppState> {
+    let store = Store::connect(&database_url(storage)?).await?;
+    let public_url = match public_url {
+        Some(u) => u.to_owned(),
+        None => store
+            .setting(PUBLIC_URL)
+            .await?
+            .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
+    };
+    let config = Config::new(&public_url, storage.data_dir.clone())?;
+    AppState::new(config, store, Arc::new(SystemClock)).await
+}
+
+async fn admin(storage: StorageArgs, command: AdminCommand) -> anyhow::Result<()> {
+    init_logging(LogFormat::Text);
+    let public_url = match &command {
+        AdminCommand::Token {
+            command: TokenCommand::Issue { public_url, .. },
+        } => public_url.clone(),
+        _ => None,
+    };
+    let state = admin_state(&storage, public_url.as_deref()).await?;
+    let store = &state.store;
+    let now = state.clock.now();
+    match command {
+        AdminCommand::Workspace {
+            command: WorkspaceCommand::Create { slug, name },
+        } => {
+            let ws = store.create_workspace(&slug, &name, now).await?;
+            println!(
+                "created workspace {} ({}); MCP URL: {}",
+                ws.slug,
+                ws.name,
+                state.config.mcp_url(&ws.slug)
+            );
+        }
+        AdminCommand::Workspace {
+            command: WorkspaceCommand::List,
+        } => {
+            for ws in store.list_workspaces().await? {
+                println!(
+                    "{}\t{}\t{}",
+                    ws.slug,
+                    ws.name,
+                    state.config.mcp_url(&ws.slug)
+                );
+            }
+        }
+        AdminCommand::User {
+            command:
+                UserCommand::Create {
+                    username,
+                    password_stdin: _,
+                },
+        } => {
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("reading password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            if password.chars().count() < 8 {
+                bail!("password must be at least 8 characters");
+            }
+            let hash = crate::auth::password::hash_password(password.to_owned()).await?;
+            let user = store.create_user(&username, &hash, now).await?;
+            println!("created user {}", user.username);
+        }
+        AdminCommand::Member {
+            command:
+                MemberCommand::Add {
+                    slug,
+                    username,
+                    role,
+                },
+        } => {
+            let (ws, user) = workspace_and_user(store, &slug, &username).await?;
+            store.add_member(&ws, &user, role.as_str(), now).await?;
+            println!("{username} is now {} of {slug}", role.as_str());
+        }
+        AdminCommand::Member {
+            command: MemberCommand::Remove { slug, username },
+        } => {
+            let (ws, user) = workspace_and_user(store, &slug, &username).await?;
+            if !store.remove_member(&ws, &user, now).await? {
+                bail!("{username} is not a member of {slug}");
+            }
+            println!("removed {username} from {slug}; their grants there are revoked");
+        }
+        AdminCommand::Token {
+            command:
+                TokenCommand::Issue {
+                    workspace,
+                    user,
+                    scope,
+                    ttl,
+                    ..
+                },
+        } => {
+            let issued =
+                issue_personal_token(store, &state.config, &workspace, &user, &scope, ttl, now)
+                    .await?;
+            eprintln!(
+                "access token for {user} on {} (expires in {ttl} s); send it as `Authorization: Bearer <token>`",
+                state.config.mcp_url(&workspace)
+            );
+            println!("{}", issued.token);
+        }
+        AdminCommand::Ingest { slug, path } => {
+            require_workspace(store, &slug).await?;
+            let report = state.knowledge.ingest_dir(&slug, &path, now).await?;
+            println!("ingested {} into {slug}: {report:?}", path.display());
+        }
+        AdminCommand::SyncGithub {
+            slug,
+            repo,
+            github_api_url,
+            github_token,
+        } => {
+            require_workspace(store, &slug).await?;
+            // LEAD-TODO: switch to knowledge.sync_github once the knowledge module lands.
+            let _ = (&github_api_url, &github_token, &repo);
+            bail!("GitHub sync is not available yet");
+        }
+    }
+    Ok(())
+}
+
+async fn require_workspace(store: &Store, slug: &str) -> anyhow::Result<()> {
+    if store.workspace(slug).await?.is_none() {
+        bail!(
+            "no workspace {slug:?} (create it with `gigamcp admin workspace create {slug} --name NAME`)"
+        );
+    }
+    Ok(())
+}
+
+async fn workspace_and_user(
+    store: &Store,
+    slug: &str,
+    username: &str,
+) -> anyhow::Result<(String, String)> {
+    require_workspace(store, slug).await?;
+    let user = store
+        .user_by_username(username)
+        .await?
+        .with_context(|| format!("no user {username:?} (create it with `gigamcp admin user create {username} --password-stdin`)"))?;
+    Ok((slug.to_owned(), user.id))
+}

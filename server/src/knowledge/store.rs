@@ -1,0 +1,386 @@
+//! The knowledge tables (see `migrations/0002_knowledge.sql`). Portable SQL, `$n` placeholders.
+use super::index::IndexDoc;
+use super::{IngestReport, Source, SourceDoc};
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::collections::HashMap;
+
+/// Which existing documents a batch replaces (documents in the scope but not in the batch are
+/// deleted).
+#[derive(Debug, Clone)]
+pub(crate) enum Scope {
+    Wiki,
+    Repo(String),
+}
+
+impl Scope {
+    pub(crate) fn connector(&self) -> String {
+        match self {
+            Scope::Wiki => "wiki".into(),
+            Scope::Repo(r) => format!("github:{r}"),
+        }
+    }
+}
+
+/// A stored document row (url still possibly relative).
+#[derive(Debug, Clone)]
+pub(crate) struct Row_ {
+    pub id: String,
+    pub source: String,
+    pub title: String,
+    pub url: String,
+    pub uri: String,
+    pub body: String,
+    pub mime_type: String,
+    pub metadata: String,
+    pub updated_at: i64,
+}
+
+const DOC_COLUMNS: &str = "id, source, title, url, uri, body, mime_type, metadata, updated_at";
+
+fn doc_row(r: &AnyRow) -> Result<Row_, sqlx::Error> {
+    Ok(Row_ {
+        id: r.try_get(0)?,
+        source: r.try_get(1)?,
+        title: r.try_get(2)?,
+        url: r.try_get(3)?,
+        uri: r.try_get(4)?,
+        body: r.try_get(5)?,
+        mime_type: r.try_get(6)?,
+        metadata: r.try_get(7)?,
+        updated_at: r.try_get(8)?,
+    })
+}
+
+fn content_hash(d: &SourceDoc) -> String {
+    // Field order is fixed by this array; the workspace is not part of the content.
+    let canonical = serde_json::json!([
+        d.id,
+        d.source.as_str(),
+        d.title,
+        d.url,
+        d.uri,
+        d.text,
+        d.mime_type,
+        d.metadata,
+        d.updated_at,
+        d.repo,
+        d.state,
+        d.number,
+    ]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// Replaces the documents of `scope` in `workspace` with `docs` inside `tx`: inserts new ones,
+/// rewrites changed ones, leaves unchanged ones untouched and deletes the ones that vanished.
+pub(crate) async fn apply(
+    tx: &mut Transaction<'static, Any>,
+    workspace: &str,
+    scope: &Scope,
+    docs: &[SourceDoc],
+    now: i64,
+) -> Result<IngestReport, sqlx::Error> {
+    let existing_rows = match scope {
+        Scope::Wiki => {
+            sqlx::query("SELECT id, content_hash FROM knowledge_documents WHERE workspace = $1 AND source = 'wiki'")
+                .bind(workspace)
+                .fetch_all(&mut **tx)
+                .await?
+        }
+        Scope::Repo(repo) => {
+            sqlx::query(
+                "SELECT id, content_hash FROM knowledge_documents WHERE workspace = $1 AND source = 'github' AND repo = $2",
+            )
+            .bind(workspace)
+            .bind(repo)
+            .fetch_all(&mut **tx)
+            .await?
+        }
+    };
+    let mut existing: HashMap<String, String> = HashMap::new();
+    for r in &existing_rows {
+        existing.insert(r.try_get(0)?, r.try_get(1)?);
+    }
+    let mut report = IngestReport::default();
+    for d in docs {
+        let hash = content_hash(d);
+        match existing.remove(&d.id) {
+            Some(old) if old == hash => report.unchanged += 1,
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE knowledge_documents SET source = $3, repo = $4, state = $5, number = $6, title = $7, \
+                     url = $8, uri = $9, body = $10, mime_type = $11, metadata = $12, content_hash = $13, \
+                     updated_at = $14, ingested_at = $15 WHERE workspace = $1 AND id = $2",
+                )
+                .bind(workspace)
+                .bind(&d.id)
+                .bind(d.source.as_str())
+                .bind(&d.repo)
+                .bind(&d.state)
+                .bind(d.number)
+                .bind(&d.title)
+                .bind(&d.url)
+                .bind(&d.uri)
+                .bind(&d.text)
+                .bind(&d.mime_type)
+                .bind(serde_json::Value::Object(d.metadata.clone()).to_string())
+                .bind(&hash)
+                .bind(d.updated_at.unwrap_or(now))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                report.updated += 1;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO knowledge_documents (workspace, id, source, repo, state, number, title, url, uri, body, \
+                     mime_type, metadata, content_hash, updated_at, ingested_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+                )
+                .bind(workspace)
+                .bind(&d.id)
+                .bind(d.source.as_str())
+                .bind(&d.repo)
+                .bind(&d.state)
+                .bind(d.number)
+                .bind(&d.title)
+                .bind(&d.url)
+                .bind(&d.uri)
+                .bind(&d.text)
+                .bind(&d.mime_type)
+                .bind(serde_json::Value::Object(d.metadata.clone()).to_string())
+                .bind(&hash)
+                .bind(d.updated_at.unwrap_or(now))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                report.added += 1;
+            }
+        }
+    }
+    let mut gone: Vec<String> = existing.into_keys().collect();
+    gone.sort();
+    for id in gone {
+        sqlx::query("DELETE FROM knowledge_documents WHERE workspace = $1 AND id = $2")
+            .bind(workspace)
+            .bind(&id)
+            .execute(&mut **tx)
+            .await?;
+        report.removed += 1;
+    }
+    Ok(report)
+}
+
+/// Records a successful connector run.
+pub(crate) async fn record_sync(
+    tx: &mut Transaction<'static, Any>,
+    workspace: &str,
+    connector: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO knowledge_syncs (workspace, connector, synced_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (workspace, connector) DO UPDATE SET synced_at = excluded.synced_at",
+    )
+    .bind(workspace)
+    .bind(connector)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves the workspace's knowledge version forward (other processes rebuild their index).
+pub(crate) async fn bump_version(
+    tx: &mut Transaction<'static, Any>,
+    workspace: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO knowledge_versions (workspace, version, changed_at) VALUES ($1, 1, $2) \
+         ON CONFLICT (workspace) DO UPDATE SET version = knowledge_versions.version + 1, changed_at = excluded.changed_at",
+    )
+    .bind(workspace)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn versions(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    let rows = sqlx::query("SELECT workspace, version FROM knowledge_versions ORDER BY workspace")
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+}
+
+pub(crate) async fn version(pool: &AnyPool, workspace: &str) -> Result<i64, sqlx::Error> {
+    let row = sqlx::query("SELECT version FROM knowledge_versions WHERE workspace = $1")
+        .bind(workspace)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| r.try_get(0)).transpose().map(|v| v.unwrap_or(0))
+}
+
+/// Everything the index needs for one workspace, in id order (so builds are deterministic).
+pub(crate) async fn index_docs(pool: &AnyPool, workspace: &str) -> Result<Vec<IndexDoc>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT id, source, title, url, uri, body FROM knowledge_documents WHERE workspace = $1 ORDER BY id",
+    )
+    .bind(workspace)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let source: String = r.try_get(1)?;
+        let Some(source) = Source::parse(&source) else { continue };
+        out.push(IndexDoc {
+            id: r.try_get(0)?,
+            source,
+            title: r.try_get(2)?,
+            url: r.try_get(3)?,
+            uri: r.try_get(4)?,
+            text: r.try_get(5)?,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn document(pool: &AnyPool, workspace: &str, id: &str) -> Result<Option<Row_>, sqlx::Error> {
+    let sql = "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
+               FROM knowledge_documents WHERE workspace = $1 AND id = $2";
+    debug_assert!(sql.contains(DOC_COLUMNS));
+    sqlx::query(sql).bind(workspace).bind(id).fetch_optional(pool).await?.as_ref().map(doc_row).transpose()
+}
+
+pub(crate) async fn document_by_uri(pool: &AnyPool, workspace: &str, uri: &str) -> Result<Option<Row_>, sqlx::Error> {
+    sqlx::query(
+        "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
+         FROM knowledge_documents WHERE workspace = $1 AND uri = $2",
+    )
+    .bind(workspace)
+    .bind(uri)
+    .fetch_optional(pool)
+    .await?
+    .as_ref()
+    .map(doc_row)
+    .transpose()
+}
+
+pub(crate) async fn list_documents(
+    pool: &AnyPool,
+    workspace: &str,
+    after_uri: Option<&str>,
+    limit: i64,
+) -> Result<Vec<Row_>, sqlx::Error> {
+    let rows = match after_uri {
+        Some(after) => {
+            sqlx::query(
+                "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
+                 FROM knowledge_documents WHERE workspace = $1 AND uri > $2 ORDER BY uri LIMIT $3",
+            )
+            .bind(workspace)
+            .bind(after)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
+                 FROM knowledge_documents WHERE workspace = $1 ORDER BY uri LIMIT $2",
+            )
+            .bind(workspace)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    rows.iter().map(doc_row).collect()
+}
+
+/// Issues of one repo, newest activity first. `state` is `None` for all.
+pub(crate) async fn issues(
+    pool: &AnyPool,
+    workspace: &str,
+    repo: &str,
+    state: Option<&str>,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<Row_>, sqlx::Error> {
+    let rows = match state {
+        Some(state) => {
+            sqlx::query(
+                "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at FROM knowledge_documents \
+                 WHERE workspace = $1 AND source = 'github' AND repo = $2 AND state = $3 AND updated_at >= $4 \
+                 ORDER BY updated_at DESC, number DESC LIMIT $5",
+            )
+            .bind(workspace)
+            .bind(repo)
+            .bind(state)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+        None => {
+            sqlx::query(
+                "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at FROM knowledge_documents \
+                 WHERE workspace = $1 AND source = 'github' AND repo = $2 AND updated_at >= $3 \
+                 ORDER BY updated_at DESC, number DESC LIMIT $4",
+            )
+            .bind(workspace)
+            .bind(repo)
+            .bind(since)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    rows.iter().map(doc_row).collect()
+}
+
+/// Every repo the workspace knows: from stored issues and from connector runs, sorted.
+pub(crate) async fn repos(pool: &AnyPool, workspace: &str) -> Result<Vec<String>, sqlx::Error> {
+    let mut out: Vec<String> = Vec::new();
+    let rows = sqlx::query(
+        "SELECT DISTINCT repo FROM knowledge_documents WHERE workspace = $1 AND source = 'github' AND repo IS NOT NULL",
+    )
+    .bind(workspace)
+    .fetch_all(pool)
+    .await?;
+    for r in &rows {
+        out.push(r.try_get(0)?);
+    }
+    let rows = sqlx::query("SELECT connector FROM knowledge_syncs WHERE workspace = $1")
+        .bind(workspace)
+        .fetch_all(pool)
+        .await?;
+    for r in &rows {
+        let c: String = r.try_get(0)?;
+        if let Some(repo) = c.strip_prefix("github:") {
+            out.push(repo.to_string());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+pub(crate) async fn count(pool: &AnyPool, workspace: &str, source: Source) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) FROM knowledge_documents WHERE workspace = $1 AND source = $2")
+        .bind(workspace)
+        .bind(source.as_str())
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}
+
+pub(crate) async fn last_sync(pool: &AnyPool, workspace: &str) -> Result<Option<i64>, sqlx::Error> {
+    sqlx::query("SELECT MAX(synced_at) FROM knowledge_syncs WHERE workspace = $1")
+        .bind(workspace)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}

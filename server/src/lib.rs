@@ -1,0 +1,162 @@
+//! gigamcp: a multi-workspace MCP server over Streamable HTTP with its own OAuth 2.1
+//! authorization server.
+//!
+//! # Layout
+//! - [`config`]: the public origin and every URL derived from it (issuer, MCP URLs, PRM URLs).
+//! - [`clock`]: time as a dependency, so tests move it by hand.
+//! - [`error`]: the one place errors become HTTP responses.
+//! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
+//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, secrets, passwords.
+//! - [`oauth`]: the authorization server: metadata, registration, authorize, token, revoke.
+//! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
+//! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
+//! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
+//! - [`cli`]: the `gigamcp` command line (serve, admin).
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod knowledge;
+pub mod mcp;
+pub mod oauth;
+pub mod store;
+pub mod web;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+pub use config::Config;
+pub use store::Store;
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: clock::SharedClock,
+    pub tokens: Arc<auth::TokenValidator>,
+    pub knowledge: Arc<knowledge::KnowledgeBase>,
+    pub mcp: Arc<mcp::McpState>,
+    pub oauth: Arc<oauth::OAuthState>,
+}
+
+impl AppState {
+    /// Builds the state: loads the knowledge index from the store.
+    pub async fn new(
+        config: Config,
+        store: Store,
+        clock: clock::SharedClock,
+    ) -> anyhow::Result<Self> {
+        let epoch = store.auth_epoch().await?;
+        let knowledge = knowledge::KnowledgeBase::open(&config, &store).await?;
+        Ok(Self {
+            tokens: Arc::new(auth::TokenValidator::new(config.token_cache_ttl, epoch)),
+            knowledge: Arc::new(knowledge),
+            mcp: Arc::new(mcp::McpState::new(&config)),
+            oauth: Arc::new(oauth::OAuthState::new(&config)),
+            config: Arc::new(config),
+            store,
+            clock,
+        })
+    }
+
+    /// Starts background tasks (revocation epoch poller). Call once per process.
+    pub fn spawn_background(&self) {
+        auth::bearer::spawn_epoch_poller(self.clone());
+    }
+}
+
+/// The whole HTTP surface: the single seam tests and `serve` use.
+pub fn app(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(auth::prm::routes())
+        .merge(mcp::routes())
+        .merge(oauth::routes())
+        .merge(web::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(limit))
+        .layer(middleware::from_fn(json_error_bodies))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn not_found() -> error::AppError {
+    error::OAuthError::not_found("no such endpoint").into()
+}
+
+async fn method_not_allowed() -> error::AppError {
+    error::OAuthError::new("method_not_allowed", "method not allowed on this endpoint").into()
+}
+
+fn is_api_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/.well-known/")
+        || path.ends_with("/mcp")
+        || path.ends_with("/mcp/")
+}
+
+/// Safety net: an error response on an API path that is not JSON (an extractor's plain-text
+/// rejection, a body-limit 413) is rewritten as a JSON error, so API clients never get HTML/text.
+async fn json_error_bodies(req: Request, next: Next) -> Response {
+    let api = is_api_path(req.uri().path());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !api || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let detail = String::from_utf8_lossy(&text).trim().to_string();
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid_request",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::NOT_FOUND => "not_found",
+        s if s.is_server_error() => "server_error",
+        _ => "invalid_request",
+    };
+    let description = if detail.is_empty() || status.is_server_error() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        detail
+    };
+    let mut out = (
+        status,
+        axum::Json(serde_json::json!({"error": code, "error_description": description})),
+    )
+        .into_response();
+    for (k, v) in parts.headers.iter() {
+        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
+            out.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    out
+}
+
+async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    h.entry(header::X_FRAME_OPTIONS)
+        .or_insert(HeaderValue::from_static("DENY"));
+    h.entry(header::REFERRER_POLICY)
+        .or_insert(HeaderValue::from_static("no-referrer"));
+    resp
+}

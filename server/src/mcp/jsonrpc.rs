@@ -1,0 +1,207 @@
+//! JSON-RPC 2.0 framing as MCP uses it: classifying incoming messages, error codes, responses.
+use serde_json::{Map, Value, json};
+
+pub const PARSE_ERROR: i64 = -32700;
+pub const INVALID_REQUEST: i64 = -32600;
+pub const METHOD_NOT_FOUND: i64 = -32601;
+pub const INVALID_PARAMS: i64 = -32602;
+pub const INTERNAL_ERROR: i64 = -32603;
+/// Legacy (≤ 2025-11-25) "resource not found".
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// Legacy transport: the `Mcp-Session-Id` is unknown or ended (the code the official SDKs use).
+pub const SESSION_NOT_FOUND: i64 = -32001;
+/// 2026-07-28 `HeaderMismatch`.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// 2026-07-28 `UnsupportedProtocolVersion`.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+
+/// A JSON-RPC request id: a string or an integer, never null (BASE-01).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestId {
+    Str(String),
+    Int(i64),
+}
+
+impl RequestId {
+    pub fn from_value(v: &Value) -> Option<Self> {
+        match v {
+            Value::String(s) => Some(Self::Str(s.clone())),
+            Value::Number(n) => n.as_i64().map(Self::Int),
+            _ => None,
+        }
+    }
+    pub fn to_value(&self) -> Value {
+        match self {
+            Self::Str(s) => Value::String(s.clone()),
+            Self::Int(i) => Value::from(*i),
+        }
+    }
+}
+
+/// A JSON-RPC error object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RpcError {
+    pub code: i64,
+    pub message: String,
+    pub data: Option<Value>,
+}
+
+impl RpcError {
+    pub fn new(code: i64, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), data: None }
+    }
+    pub fn with_data(mut self, data: Value) -> Self {
+        self.data = Some(data);
+        self
+    }
+    pub fn invalid_request(m: impl Into<String>) -> Self {
+        Self::new(INVALID_REQUEST, m)
+    }
+    pub fn invalid_params(m: impl Into<String>) -> Self {
+        Self::new(INVALID_PARAMS, m)
+    }
+    pub fn method_not_found(method: &str) -> Self {
+        Self::new(METHOD_NOT_FOUND, format!("Method not found: {method}"))
+    }
+    pub fn internal() -> Self {
+        Self::new(INTERNAL_ERROR, "Internal error")
+    }
+    pub fn to_value(&self) -> Value {
+        let mut e = json!({ "code": self.code, "message": self.message });
+        if let Some(d) = &self.data {
+            e["data"] = d.clone();
+        }
+        e
+    }
+}
+
+/// A JSON-RPC request (has an id) or notification (has none).
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub id: Option<RequestId>,
+    pub method: String,
+    /// Always an object (absent params are an empty object).
+    pub params: Map<String, Value>,
+    /// Whether the message carried `params` at all.
+    pub has_params: bool,
+}
+
+impl Call {
+    pub fn meta(&self) -> Option<&Map<String, Value>> {
+        self.params.get("_meta").and_then(Value::as_object)
+    }
+    pub fn progress_token(&self) -> Option<&Value> {
+        self.meta()
+            .and_then(|m| m.get("progressToken"))
+            .filter(|t| t.is_string() || t.as_i64().is_some())
+    }
+}
+
+/// What one incoming JSON value is.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    Call(Call),
+    /// A JSON-RPC response from the client (we never send requests, so it is acknowledged and dropped).
+    Response,
+    /// Not a valid JSON-RPC message; the id is echoed when it could be read.
+    Invalid { id: Option<RequestId>, error: RpcError },
+}
+
+/// Classifies one JSON value as a JSON-RPC 2.0 message.
+pub fn classify(v: &Value) -> Incoming {
+    let Some(obj) = v.as_object() else {
+        return Incoming::Invalid { id: None, error: RpcError::invalid_request("a JSON-RPC message must be an object") };
+    };
+    let raw_id = obj.get("id");
+    let id = raw_id.and_then(RequestId::from_value);
+    if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return Incoming::Invalid { id, error: RpcError::invalid_request("jsonrpc must be \"2.0\"") };
+    }
+    if let Some(raw) = raw_id
+        && id.is_none()
+    {
+        let why = if raw.is_null() { "id must not be null" } else { "id must be a string or an integer" };
+        return Incoming::Invalid { id: None, error: RpcError::invalid_request(why) };
+    }
+    let Some(method) = obj.get("method") else {
+        if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) {
+            return Incoming::Response;
+        }
+        return Incoming::Invalid { id, error: RpcError::invalid_request("missing method") };
+    };
+    let Some(method) = method.as_str() else {
+        return Incoming::Invalid { id, error: RpcError::invalid_request("method must be a string") };
+    };
+    let (params, has_params) = match obj.get("params") {
+        None => (Map::new(), false),
+        Some(Value::Object(m)) => (m.clone(), true),
+        Some(Value::Array(_)) => {
+            return Incoming::Invalid { id, error: RpcError::invalid_params("params must be an object") };
+        }
+        Some(_) => return Incoming::Invalid { id, error: RpcError::invalid_request("params must be an object") },
+    };
+    Incoming::Call(Call { id, method: method.to_owned(), params, has_params })
+}
+
+/// A success response.
+pub fn result_response(id: &RequestId, result: Value) -> Value {
+    json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
+}
+
+/// An error response; `id` is omitted when it could not be read (MCP ≥ 2025-11-25 `JSONRPCErrorResponse`).
+pub fn error_response(id: Option<&RequestId>, error: &RpcError) -> Value {
+    let mut v = json!({ "jsonrpc": "2.0", "error": error.to_value() });
+    if let Some(id) = id {
+        v["id"] = id.to_value();
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(v: Value) -> i64 {
+        match classify(&v) {
+            Incoming::Invalid { error, .. } => error.code,
+            other => panic!("expected invalid, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn classification() {
+        match classify(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})) {
+            Incoming::Call(c) => {
+                assert_eq!(c.id, Some(RequestId::Int(1)));
+                assert!(!c.has_params);
+            }
+            o => panic!("{o:?}"),
+        }
+        match classify(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})) {
+            Incoming::Call(c) => assert_eq!(c.id, None),
+            o => panic!("{o:?}"),
+        }
+        assert!(matches!(classify(&json!({"jsonrpc":"2.0","id":"x","result":{}})), Incoming::Response));
+        assert!(matches!(classify(&json!({"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}})), Incoming::Response));
+        assert_eq!(code(json!([])), INVALID_REQUEST);
+        assert_eq!(code(json!(5)), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"1.0","id":1,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(code(json!({"id":1,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":null,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":1.5,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":5})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":1})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":"s"})), INVALID_REQUEST);
+        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":[1]})), INVALID_PARAMS);
+    }
+
+    #[test]
+    fn responses_shape() {
+        let e = error_response(None, &RpcError::new(PARSE_ERROR, "Parse error"));
+        assert!(e.get("id").is_none());
+        let e = error_response(Some(&RequestId::Str("a".into())), &RpcError::internal().with_data(json!({"x":1})));
+        assert_eq!(e["id"], "a");
+        assert_eq!(e["error"]["data"]["x"], 1);
+        assert_eq!(result_response(&RequestId::Int(7), json!({}))["id"], 7);
+    }
+}

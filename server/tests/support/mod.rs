@@ -1,0 +1,153 @@
+//! Shared fixture for the server's integration tests: a real router on a real SQLite file in a
+//! temporary directory, with a clock the test controls.
+#![allow(dead_code)]
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use gigamcp_server::clock::ManualClock;
+use gigamcp_server::{AppState, Config, Store, app};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+pub const PUBLIC_URL: &str = "https://mcp.test";
+pub const START: i64 = 1_790_000_000;
+
+pub struct TestApp {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: ManualClock,
+    pub dir: tempfile::TempDir,
+}
+
+pub struct TestResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    }
+}
+
+impl TestApp {
+    /// An empty server at [`PUBLIC_URL`].
+    pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    pub async fn with_config(f: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::new(PUBLIC_URL, dir.path().to_path_buf()).unwrap();
+        f(&mut config);
+        let store = Store::connect(&Store::sqlite_url_for(dir.path()))
+            .await
+            .unwrap();
+        let clock = ManualClock::new(START);
+        let state = AppState::new(config, store, Arc::new(clock.clone()))
+            .await
+            .unwrap();
+        let router = app(state.clone());
+        Self {
+            state,
+            router,
+            clock,
+            dir,
+        }
+    }
+
+    /// Workspaces `acme` and `globex`; `alice` in both, `bob` in `globex` (password "pw-<name>").
+    /// Uses a fast, fixed argon2 hash so tests do not spend time hashing.
+    pub async fn with_people() -> Self {
+        let t = Self::new().await;
+        t.seed_people().await;
+        t
+    }
+
+    pub async fn seed_people(&self) {
+        let s = &self.state.store;
+        s.create_workspace("acme", "Acme Cloud", START)
+            .await
+            .unwrap();
+        s.create_workspace("globex", "Globex Logistics", START)
+            .await
+            .unwrap();
+        for (name, spaces) in [("alice", vec!["acme", "globex"]), ("bob", vec!["globex"])] {
+            let hash =
+                gigamcp_server::auth::password::hash_password_blocking(&format!("pw-{name}"))
+                    .unwrap();
+            let u = s.create_user(name, &hash, START).await.unwrap();
+            for ws in spaces {
+                s.add_member(ws, &u.id, "member", START).await.unwrap();
+            }
+        }
+    }
+
+    /// A personal access token for `user` on `slug`.
+    pub async fn token(&self, slug: &str, user: &str, scope: &str) -> String {
+        gigamcp_server::auth::pat::issue_personal_token(
+            &self.state.store,
+            &self.state.config,
+            slug,
+            user,
+            scope,
+            3600,
+            self.clock.now_secs(),
+        )
+        .await
+        .unwrap()
+        .token
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> TestResponse {
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, uri: &str) -> TestResponse {
+        self.send(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// Binds the real router on 127.0.0.1:0 and returns its base URL (for reqwest-driven tests).
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = self.router.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        format!("http://{addr}")
+    }
+}
+
+pub trait ClockExt {
+    fn now_secs(&self) -> i64;
+}
+
+impl ClockExt for ManualClock {
+    fn now_secs(&self) -> i64 {
+        use gigamcp_server::clock::Clock;
+        self.now()
+    }
+}
