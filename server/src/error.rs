@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 /// An RFC 6749 / 7591 / 7009 / 8707 error: `error` code plus description.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OAuthError {
     pub code: &'static str,
     pub description: String,

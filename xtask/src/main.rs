@@ -1,1 +1,52 @@
-fn main() {}
+//! Project automation: `cargo xtask <command>`.
+//!
+//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance.
+//! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
+//!   and protocol revision; reports land in `target/conformance/`.
+//! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run.
+mod bench;
+mod conformance;
+mod util;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci(),
+        Some("test") => test(),
+        Some("conformance") => conformance::run(&args[1..]),
+        Some("bench") => bench::run(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  bench        hot-path throughput, as ratios against a baseline in the same run"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn ci() -> Result<(), String> {
+    util::cargo(&["fmt", "--all", "--", "--check"])?;
+    util::cargo(&[
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ])?;
+    test()?;
+    conformance::run(&[])
+}
+
+fn test() -> Result<(), String> {
+    util::cargo(&["test", "--workspace", "--no-fail-fast"])
+}

@@ -17,6 +17,29 @@ pub struct TestApp {
     pub router: Router,
     pub clock: ManualClock,
     pub dir: tempfile::TempDir,
+    /// The database this app runs on (SQLite in `dir`, or a fresh PostgreSQL database).
+    pub db_url: String,
+}
+
+/// SQLite in `dir`, or — when `GIGAMCP_TEST_POSTGRES_URL` names a PostgreSQL server — a fresh
+/// database created for this test on it, so the whole suite can run on either backend.
+pub async fn test_database_url(dir: &std::path::Path) -> String {
+    let Ok(base) = std::env::var("GIGAMCP_TEST_POSTGRES_URL") else {
+        return Store::sqlite_url_for(dir);
+    };
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let name = format!("gmcp_test_{}", gigamcp_server::auth::secrets::new_id());
+    let mut admin = sqlx::AnyConnection::connect(&base)
+        .await
+        .expect("connecting to GIGAMCP_TEST_POSTGRES_URL");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&base).unwrap();
+    url.set_path(&format!("/{name}"));
+    url.to_string()
 }
 
 pub struct TestResponse {
@@ -50,9 +73,8 @@ impl TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config::new(PUBLIC_URL, dir.path().to_path_buf()).unwrap();
         f(&mut config);
-        let store = Store::connect(&Store::sqlite_url_for(dir.path()))
-            .await
-            .unwrap();
+        let db_url = test_database_url(dir.path()).await;
+        let store = Store::connect(&db_url).await.unwrap();
         let clock = ManualClock::new(START);
         let state = AppState::new(config, store, Arc::new(clock.clone()))
             .await
@@ -63,6 +85,7 @@ impl TestApp {
             router,
             clock,
             dir,
+            db_url,
         }
     }
 

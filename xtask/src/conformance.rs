@@ -1,0 +1,75 @@
+//! `cargo xtask conformance`: the harness against a fresh `gigamcp serve --demo`, for every client
+//! profile and protocol revision. Any failed MUST fails the task. Reports: target/conformance/.
+use crate::util::{Server, cargo, target_dir};
+use std::process::Command;
+
+const PROFILES: [&str; 3] = ["chatgpt", "claude", "strict"];
+const SPECS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+
+pub fn run(args: &[String]) -> Result<(), String> {
+    cargo(&[
+        "build",
+        "--quiet",
+        "-p",
+        "gigamcp-server",
+        "-p",
+        "gigamcp-conformance",
+    ])?;
+    let server = Server::start("debug", &[])?;
+    let out = target_dir().join("conformance");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let harness = target_dir().join("debug").join("gigamcp-conformance");
+    let mcp = format!("{}/t/acme/mcp", server.base);
+    let second = format!("{}/t/globex/mcp", server.base);
+    let mut failed = Vec::new();
+    for profile in PROFILES {
+        for spec in SPECS {
+            let name = format!("{profile}-{spec}");
+            eprintln!("\n=== conformance: profile {profile}, spec {spec} ===");
+            let status = Command::new(&harness)
+                .args(["run", &mcp, "--profile", profile, "--spec", spec])
+                .args([
+                    "--login",
+                    "form",
+                    "--username",
+                    "alice",
+                    "--password",
+                    &server.password,
+                ])
+                .args(["--second-resource", &second])
+                .arg("--report")
+                .arg(format!(
+                    "json={}",
+                    out.join(format!("{name}.json")).display()
+                ))
+                .arg("--report")
+                .arg(format!(
+                    "junit={}",
+                    out.join(format!("{name}.xml")).display()
+                ))
+                .arg("--report")
+                .arg(format!("md={}", out.join(format!("{name}.md")).display()))
+                .args(args)
+                .status()
+                .map_err(|e| format!("running {}: {e}", harness.display()))?;
+            if !status.success() {
+                failed.push(name);
+            }
+        }
+    }
+    if failed.is_empty() {
+        eprintln!(
+            "\nconformance: every MUST holds for {} profile/revision runs",
+            PROFILES.len() * SPECS.len()
+        );
+        Ok(())
+    } else {
+        let log = std::fs::read_to_string(server.data_dir.join("server.log")).unwrap_or_default();
+        let tail: Vec<&str> = log.lines().rev().take(30).collect();
+        eprintln!(
+            "server log (last lines):\n{}",
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+        Err(format!("conformance failed for: {}", failed.join(", ")))
+    }
+}
