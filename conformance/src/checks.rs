@@ -295,7 +295,8 @@ mod tests {
             assert!(c.id.split('/').count() >= 2, "{} is not hierarchical", c.id);
             assert!(!c.refs.is_empty(), "{} lacks a reference", c.id);
             assert!(
-                c.id.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "/-".contains(ch)),
+                c.id.chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "/-".contains(ch)),
                 "{} has odd characters",
                 c.id
             );

@@ -7,7 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Parser, Debug)]
-#[command(name = "gigamcp-conformance", version, about = "Replays an MCP host's connector flow against a deployment and grades every requirement")]
+#[command(
+    name = "gigamcp-conformance",
+    version,
+    about = "Replays an MCP host's connector flow against a deployment and grades every requirement"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -112,18 +116,27 @@ pub struct RunArgs {
 
 /// Turns arguments into a configuration; `Err` is a usage error (exit 2).
 pub fn config_from(a: &RunArgs) -> Result<Config, String> {
-    let p = profile::by_name(&a.profile).ok_or_else(|| format!("unknown profile {:?} (chatgpt, claude, strict)", a.profile))?;
+    let p = profile::by_name(&a.profile)
+        .ok_or_else(|| format!("unknown profile {:?} (chatgpt, claude, strict)", a.profile))?;
     crate::urls::parse_mcp_url(&a.mcp_url)?;
     let mut c = Config::new(a.mcp_url.trim(), p);
     c.spec = match a.spec.as_str() {
         "auto" => None,
         s if crate::schema::REVISIONS.contains(&s) => Some(s.to_string()),
-        s => return Err(format!("unknown --spec {s:?} ({} or auto)", crate::schema::REVISIONS.join(", "))),
+        s => {
+            return Err(format!(
+                "unknown --spec {s:?} ({} or auto)",
+                crate::schema::REVISIONS.join(", ")
+            ));
+        }
     };
     c.registration = match a.registration {
         RegistrationKind::Dcr => Registration::Dcr,
         RegistrationKind::Preregistered => Registration::Preregistered {
-            client_id: a.client_id.clone().ok_or("--registration preregistered needs --client-id")?,
+            client_id: a
+                .client_id
+                .clone()
+                .ok_or("--registration preregistered needs --client-id")?,
             client_secret: a.client_secret.clone(),
         },
     };
@@ -132,9 +145,16 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
         None => Login::None,
         Some(LoginKind::Form) => Login::Form {
             username: a.username.clone().ok_or("--login form needs --username")?,
-            password: a.password.clone().ok_or("--login form needs --password (or GIGAMCP_PASSWORD)")?,
+            password: a
+                .password
+                .clone()
+                .ok_or("--login form needs --password (or GIGAMCP_PASSWORD)")?,
         },
-        Some(LoginKind::Command) => Login::Command(a.login_command.clone().ok_or("--login command needs --login-command")?),
+        Some(LoginKind::Command) => Login::Command(
+            a.login_command
+                .clone()
+                .ok_or("--login command needs --login-command")?,
+        ),
         Some(LoginKind::Manual) => Login::Manual,
     };
     if let Some(s) = &a.second_resource {
@@ -143,11 +163,16 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.second_resource = a.second_resource.clone();
     c.call_tool = a.call_tool.clone();
     c.call_args = match &a.call_args {
-        Some(j) => Some(serde_json::from_str(j).map_err(|e| format!("--call-args is not JSON: {e}"))?),
+        Some(j) => {
+            Some(serde_json::from_str(j).map_err(|e| format!("--call-args is not JSON: {e}"))?)
+        }
         None => None,
     };
     for p in a.only.iter().chain(&a.skip) {
-        if !checks::CHECKS.iter().any(|c| checks::matches_prefix(c.id, p)) {
+        if !checks::CHECKS
+            .iter()
+            .any(|c| checks::matches_prefix(c.id, p))
+        {
             return Err(format!("no check id matches the prefix {p:?} (see --list)"));
         }
     }
@@ -155,7 +180,9 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.skip = a.skip.clone();
     c.strict = a.strict;
     for h in &a.headers {
-        let (k, v) = h.split_once(':').ok_or_else(|| format!("--header {h:?} is not K:V"))?;
+        let (k, v) = h
+            .split_once(':')
+            .ok_or_else(|| format!("--header {h:?} is not K:V"))?;
         if k.trim().is_empty() {
             return Err(format!("--header {h:?} has an empty name"));
         }
@@ -166,9 +193,13 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.revocation_wait = Duration::from_secs(a.revocation_wait);
     c.timeout = Duration::from_secs(a.timeout);
     for r in &a.report {
-        let (kind, _) = r.split_once('=').ok_or_else(|| format!("--report {r:?} is not KIND=PATH"))?;
+        let (kind, _) = r
+            .split_once('=')
+            .ok_or_else(|| format!("--report {r:?} is not KIND=PATH"))?;
         if !["json", "junit", "sarif", "md", "markdown"].contains(&kind) {
-            return Err(format!("unknown report kind {kind:?} (json, junit, sarif, md)"));
+            return Err(format!(
+                "unknown report kind {kind:?} (json, junit, sarif, md)"
+            ));
         }
     }
     Ok(c)
@@ -179,7 +210,13 @@ pub fn list(cfg: Option<&Config>) -> String {
     let mut s = String::new();
     for c in checks::CHECKS {
         if cfg.is_none_or(|cfg| cfg.selected(c.id)) {
-            s.push_str(&format!("{:<48} {:<6} {}{}\n", c.id, c.level.to_string(), if c.side_effect { "[side effect] " } else { "" }, c.refs.join("; ")));
+            s.push_str(&format!(
+                "{:<48} {:<6} {}{}\n",
+                c.id,
+                c.level.to_string(),
+                if c.side_effect { "[side effect] " } else { "" },
+                c.refs.join("; ")
+            ));
         }
     }
     s
@@ -223,15 +260,17 @@ pub async fn main_with(cli: Cli) -> i32 {
         }
     };
     let diff = baseline.as_ref().map(|b| b.diff(&result));
-    if let Some(dir) = &a.evidence {
-        if let Err(e) = report::write_evidence(dir, &result) {
-            eprintln!("error: writing evidence: {e}");
-            return 2;
-        }
+    if let Some(dir) = &a.evidence
+        && let Err(e) = report::write_evidence(dir, &result)
+    {
+        eprintln!("error: writing evidence: {e}");
+        return 2;
     }
     for r in &a.report {
         let (kind, path) = r.split_once('=').expect("validated");
-        if let Err(e) = report::write_report(kind, std::path::Path::new(path), &result, diff.as_ref()) {
+        if let Err(e) =
+            report::write_report(kind, std::path::Path::new(path), &result, diff.as_ref())
+        {
             eprintln!("error: {e}");
             return 2;
         }

@@ -10,7 +10,10 @@ pub enum Registration {
     /// RFC 7591 dynamic registration with the profile's exact body.
     Dcr,
     /// A client registered out of band.
-    Preregistered { client_id: String, client_secret: Option<String> },
+    Preregistered {
+        client_id: String,
+        client_secret: Option<String>,
+    },
 }
 
 /// How the user's part of the authorization (login, consent) is played.
@@ -81,6 +84,7 @@ impl Config {
     /// Is a check selected by `--only` / `--skip`?
     pub fn selected(&self, id: &str) -> bool {
         use crate::checks::matches_prefix;
-        (self.only.is_empty() || self.only.iter().any(|p| matches_prefix(id, p))) && !self.skip.iter().any(|p| matches_prefix(id, p))
+        (self.only.is_empty() || self.only.iter().any(|p| matches_prefix(id, p)))
+            && !self.skip.iter().any(|p| matches_prefix(id, p))
     }
 }

@@ -29,7 +29,19 @@ pub struct Form {
     pub buttons: Vec<(Option<String>, Option<String>, String)>,
 }
 
-const APPROVE: &[&str] = &["approve", "allow", "accept", "authorize", "authorise", "yes", "grant", "consent", "continue", "confirm", "ok"];
+const APPROVE: &[&str] = &[
+    "approve",
+    "allow",
+    "accept",
+    "authorize",
+    "authorise",
+    "yes",
+    "grant",
+    "consent",
+    "continue",
+    "confirm",
+    "ok",
+];
 const DENY: &[&str] = &["deny", "reject", "cancel", "decline", "no", "refuse"];
 
 fn sel(s: &str) -> Selector {
@@ -37,7 +49,11 @@ fn sel(s: &str) -> Selector {
 }
 
 fn words(s: &str) -> Vec<String> {
-    s.to_ascii_lowercase().split(|c: char| !c.is_ascii_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_string).collect()
+    s.to_ascii_lowercase()
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 fn matches_any(s: &str, list: &[&str]) -> bool {
@@ -53,7 +69,9 @@ pub fn forms(html: &str, page_url: &Url) -> Vec<Form> {
         .and_then(|b| b.value().attr("href"))
         .and_then(|h| page_url.join(h).ok())
         .unwrap_or_else(|| page_url.clone());
-    doc.select(&sel("form")).filter_map(|f| read_form(f, &base, page_url)).collect()
+    doc.select(&sel("form"))
+        .filter_map(|f| read_form(f, &base, page_url))
+        .collect()
 }
 
 fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
@@ -61,8 +79,17 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
         None | Some("") => page_url.clone(),
         Some(a) => base.join(a).ok()?,
     };
-    let method = f.value().attr("method").unwrap_or("get").trim().to_ascii_uppercase();
-    let method = if method == "POST" { "POST".to_string() } else { "GET".to_string() };
+    let method = f
+        .value()
+        .attr("method")
+        .unwrap_or("get")
+        .trim()
+        .to_ascii_uppercase();
+    let method = if method == "POST" {
+        "POST".to_string()
+    } else {
+        "GET".to_string()
+    };
     let mut fields = Vec::new();
     let mut buttons = Vec::new();
     let mut username_field = None;
@@ -78,13 +105,17 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
             "input" => {
                 let ty = v.attr("type").unwrap_or("text").to_ascii_lowercase();
                 match ty.as_str() {
-                    "submit" | "image" => buttons.push((name, v.attr("value").map(str::to_string), v.attr("value").unwrap_or("").to_string())),
+                    "submit" | "image" => buttons.push((
+                        name,
+                        v.attr("value").map(str::to_string),
+                        v.attr("value").unwrap_or("").to_string(),
+                    )),
                     "button" | "reset" | "file" => {}
                     "checkbox" | "radio" => {
-                        if let Some(n) = name {
-                            if v.attr("checked").is_some() {
-                                fields.push((n, v.attr("value").unwrap_or("on").to_string()));
-                            }
+                        if let Some(n) = name
+                            && v.attr("checked").is_some()
+                        {
+                            fields.push((n, v.attr("value").unwrap_or("on").to_string()));
                         }
                     }
                     "password" => {
@@ -99,8 +130,26 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
                         if let Some(n) = name {
                             if matches!(ty.as_str(), "text" | "email" | "tel" | "") {
                                 text_candidates.push(n.clone());
-                                let hint = format!("{} {} {}", n, v.attr("id").unwrap_or(""), v.attr("autocomplete").unwrap_or(""));
-                                if username_field.is_none() && (matches_any(&hint, &["username", "user", "email", "login", "name", "uid", "identifier"]) || ty == "email") {
+                                let hint = format!(
+                                    "{} {} {}",
+                                    n,
+                                    v.attr("id").unwrap_or(""),
+                                    v.attr("autocomplete").unwrap_or("")
+                                );
+                                if username_field.is_none()
+                                    && (matches_any(
+                                        &hint,
+                                        &[
+                                            "username",
+                                            "user",
+                                            "email",
+                                            "login",
+                                            "name",
+                                            "uid",
+                                            "identifier",
+                                        ],
+                                    ) || ty == "email")
+                                {
                                     username_field = Some(n.clone());
                                 }
                             }
@@ -118,9 +167,16 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
             }
             "select" => {
                 if let Some(n) = name {
-                    let opt = el.select(&sel("option[selected]")).next().or_else(|| el.select(&sel("option")).next());
+                    let opt = el
+                        .select(&sel("option[selected]"))
+                        .next()
+                        .or_else(|| el.select(&sel("option")).next());
                     if let Some(o) = opt {
-                        let val = o.value().attr("value").map(str::to_string).unwrap_or_else(|| o.text().collect::<String>().trim().to_string());
+                        let val = o
+                            .value()
+                            .attr("value")
+                            .map(str::to_string)
+                            .unwrap_or_else(|| o.text().collect::<String>().trim().to_string());
                         fields.push((n, val));
                     }
                 }
@@ -138,12 +194,30 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
     }
     let kind = if password_field.is_some() {
         FormKind::Login
-    } else if buttons.iter().any(|(n, v, l)| matches_any(&format!("{} {} {}", n.as_deref().unwrap_or(""), v.as_deref().unwrap_or(""), l), APPROVE)) {
+    } else if buttons.iter().any(|(n, v, l)| {
+        matches_any(
+            &format!(
+                "{} {} {}",
+                n.as_deref().unwrap_or(""),
+                v.as_deref().unwrap_or(""),
+                l
+            ),
+            APPROVE,
+        )
+    }) {
         FormKind::Consent
     } else {
         FormKind::Other
     };
-    Some(Form { kind, method, action, fields, username_field, password_field, buttons })
+    Some(Form {
+        kind,
+        method,
+        action,
+        fields,
+        username_field,
+        password_field,
+        buttons,
+    })
 }
 
 impl Form {
@@ -174,7 +248,8 @@ impl Form {
         let avoid = if approve { DENY } else { APPROVE };
         let btn = self.buttons.iter().find(|(n, v, l)| {
             let text = format!("{} {}", v.as_deref().unwrap_or(""), l);
-            matches_any(&text, wanted) && !matches_any(&text, avoid) || (text.trim().is_empty() && matches_any(n.as_deref().unwrap_or(""), wanted))
+            matches_any(&text, wanted) && !matches_any(&text, avoid)
+                || (text.trim().is_empty() && matches_any(n.as_deref().unwrap_or(""), wanted))
         })?;
         let mut out = self.fields.clone();
         if let (Some(n), Some(v)) = (&btn.0, &btn.1) {
@@ -186,7 +261,10 @@ impl Form {
 
 /// Picks the form to act on: a login form first, else a consent form.
 pub fn pick(forms: &[Form]) -> Option<&Form> {
-    forms.iter().find(|f| f.kind == FormKind::Login).or_else(|| forms.iter().find(|f| f.kind == FormKind::Consent))
+    forms
+        .iter()
+        .find(|f| f.kind == FormKind::Login)
+        .or_else(|| forms.iter().find(|f| f.kind == FormKind::Consent))
 }
 
 #[cfg(test)]
@@ -218,7 +296,10 @@ mod tests {
             fields,
             vec![
                 ("csrf_token".into(), "tok-123".into()),
-                ("return_to".into(), "/api/oauth/server/authorize?client_id=x&state=s".into()),
+                (
+                    "return_to".into(),
+                    "/api/oauth/server/authorize?client_id=x&state=s".into()
+                ),
                 ("username".into(), "alice".into()),
                 ("password".into(), "pw".into())
             ]
@@ -254,7 +335,10 @@ mod tests {
         let f = pick(&fs).unwrap();
         assert_eq!(f.username_field.as_deref(), Some("identifier"));
         assert_eq!(f.password_field.as_deref(), Some("secret"));
-        assert!(f.login_fields("a", "b").contains(&("action".into(), "Log in".into())));
+        assert!(
+            f.login_fields("a", "b")
+                .contains(&("action".into(), "Log in".into()))
+        );
         assert_eq!(fs[1].kind, FormKind::Other);
         assert_eq!(fs[1].method, "GET");
     }
@@ -264,10 +348,16 @@ mod tests {
         assert!(forms("", &page()).is_empty());
         assert!(forms("<html><body><p>Error: invalid_request</p>", &page()).is_empty());
         // Unclosed tags: html5ever recovers the form anyway.
-        let fs = forms(r#"<form method=post action=/login><input type=hidden name=csrf value=a><input name=user><input type=password name=pw><button>Go"#, &page());
+        let fs = forms(
+            r#"<form method=post action=/login><input type=hidden name=csrf value=a><input name=user><input type=password name=pw><button>Go"#,
+            &page(),
+        );
         assert_eq!(pick(&fs).unwrap().kind, FormKind::Login);
         // Consent form without a recognisable approve button is not a consent form.
-        let fs = forms(r#"<form method=post><button name=x value=y>Frobnicate</button></form>"#, &page());
+        let fs = forms(
+            r#"<form method=post><button name=x value=y>Frobnicate</button></form>"#,
+            &page(),
+        );
         assert!(pick(&fs).is_none());
     }
 

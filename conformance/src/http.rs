@@ -53,7 +53,14 @@ pub struct Req {
 
 impl Req {
     pub fn new(step: impl Into<String>, method: reqwest::Method, url: impl Into<String>) -> Req {
-        Req { step: step.into(), method, url: url.into(), headers: Vec::new(), body: Body::None, browser: false }
+        Req {
+            step: step.into(),
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: Body::None,
+            browser: false,
+        }
     }
     pub fn get(step: impl Into<String>, url: impl Into<String>) -> Req {
         Req::new(step, reqwest::Method::GET, url)
@@ -94,14 +101,23 @@ pub struct Resp {
 impl Resp {
     pub fn header(&self, name: &str) -> Option<&str> {
         let n = name.to_ascii_lowercase();
-        self.headers.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
     }
     pub fn headers_all(&self, name: &str) -> Vec<&str> {
         let n = name.to_ascii_lowercase();
-        self.headers.iter().filter(|(k, _)| *k == n).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
     pub fn content_type(&self) -> String {
-        self.header("content-type").unwrap_or("").to_ascii_lowercase()
+        self.header("content-type")
+            .unwrap_or("")
+            .to_ascii_lowercase()
     }
     /// `application/json` or any `+json` media type.
     pub fn is_json_type(&self) -> bool {
@@ -118,7 +134,12 @@ impl Resp {
         if ct.contains("html") {
             return true;
         }
-        let head = self.body.trim_start().get(..15).unwrap_or(self.body.trim_start()).to_ascii_lowercase();
+        let head = self
+            .body
+            .trim_start()
+            .get(..15)
+            .unwrap_or(self.body.trim_start())
+            .to_ascii_lowercase();
         head.starts_with("<!doctype html") || head.starts_with("<html")
     }
     pub fn is_redirect(&self) -> bool {
@@ -143,7 +164,11 @@ pub struct Http {
 }
 
 impl Http {
-    pub fn new(user_agent: &str, extra_headers: Vec<(String, String)>, timeout: Duration) -> anyhow::Result<Http> {
+    pub fn new(
+        user_agent: &str,
+        extra_headers: Vec<(String, String)>,
+        timeout: Duration,
+    ) -> anyhow::Result<Http> {
         let build = |cookies: bool| {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -172,10 +197,18 @@ impl Http {
     }
 
     pub async fn send(&self, req: Req) -> Result<Resp, TransportError> {
-        let client = if req.browser { &self.browser } else { &self.api };
+        let client = if req.browser {
+            &self.browser
+        } else {
+            &self.api
+        };
         let mut rb = client.request(req.method.clone(), &req.url);
         let mut sent_headers: Vec<(String, String)> = Vec::new();
-        let has = |name: &str| req.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+        let has = |name: &str| {
+            req.headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
         if !has("user-agent") {
             sent_headers.push(("user-agent".into(), self.user_agent.clone()));
         }
@@ -200,7 +233,10 @@ impl Http {
             }
             Body::Form(f) => {
                 let s = form_encode(f);
-                sent_headers.push(("content-type".into(), "application/x-www-form-urlencoded".into()));
+                sent_headers.push((
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
                 body_text = Some(s.clone());
                 body_ct = Some("application/x-www-form-urlencoded".to_string());
                 rb = rb.body(s);
@@ -217,8 +253,13 @@ impl Http {
             step: req.step.clone(),
             method: req.method.to_string(),
             url: red.url(&req.url),
-            request_headers: sent_headers.iter().map(|(k, v)| (k.clone(), red.header(k, v))).collect(),
-            request_body: body_text.as_deref().map(|b| red.body(body_ct.as_deref(), b)),
+            request_headers: sent_headers
+                .iter()
+                .map(|(k, v)| (k.clone(), red.header(k, v)))
+                .collect(),
+            request_body: body_text
+                .as_deref()
+                .map(|b| red.body(body_ct.as_deref(), b)),
             status: None,
             response_headers: Vec::new(),
             response_body: None,
@@ -231,7 +272,12 @@ impl Http {
                 let headers: Vec<(String, String)> = resp
                     .headers()
                     .iter()
-                    .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_ascii_lowercase(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 let body = match resp.bytes().await {
                     Ok(b) => String::from_utf8_lossy(&b).into_owned(),
@@ -241,17 +287,34 @@ impl Http {
                     }
                 };
                 let elapsed = started.elapsed();
-                let ct = headers.iter().find(|(k, _)| k == "content-type").map(|(_, v)| v.clone());
+                let ct = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-type")
+                    .map(|(_, v)| v.clone());
                 ex.status = Some(status);
-                ex.response_headers = headers.iter().map(|(k, v)| (k.clone(), red.header(k, v))).collect();
+                ex.response_headers = headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), red.header(k, v)))
+                    .collect();
                 ex.response_body = Some(red.body(ct.as_deref(), &truncate(&body, 64 * 1024)));
                 ex.elapsed_ms = elapsed.as_millis();
-                Ok(Resp { status, headers, body, id: 0, elapsed })
+                Ok(Resp {
+                    status,
+                    headers,
+                    body,
+                    id: 0,
+                    elapsed,
+                })
             }
             Err(e) => {
                 ex.error = Some(describe_reqwest_error(&e));
                 ex.elapsed_ms = started.elapsed().as_millis();
-                Err(TransportError(format!("{} {}: {}", req.method, req.url, describe_reqwest_error(&e))))
+                Err(TransportError(format!(
+                    "{} {}: {}",
+                    req.method,
+                    req.url,
+                    describe_reqwest_error(&e)
+                )))
             }
         };
         let mut log = self.log.lock().expect("log lock");
@@ -289,5 +352,7 @@ fn describe_reqwest_error(e: &reqwest::Error) -> String {
 
 /// `application/x-www-form-urlencoded` serialisation.
 pub fn form_encode(pairs: &[(String, String)]) -> String {
-    url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter()).finish()
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter())
+        .finish()
 }

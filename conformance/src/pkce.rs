@@ -37,7 +37,10 @@ mod tests {
 
     #[test]
     fn rfc7636_appendix_b_vector() {
-        assert_eq!(s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
@@ -45,7 +48,11 @@ mod tests {
         let v = verifier();
         assert_eq!(v.len(), 43);
         let s = chatgpt_state();
-        assert!(s.starts_with("oauth_s_") && s.len() == 40 && s[8..].chars().all(|c| c.is_ascii_hexdigit()));
+        assert!(
+            s.starts_with("oauth_s_")
+                && s.len() == 40
+                && s[8..].chars().all(|c| c.is_ascii_hexdigit())
+        );
         assert_ne!(verifier(), verifier());
     }
 }

@@ -98,7 +98,9 @@ pub const STRICT: Profile = Profile {
 pub const ALL: &[Profile] = &[CHATGPT, CLAUDE, STRICT];
 
 pub fn by_name(name: &str) -> Option<Profile> {
-    ALL.iter().copied().find(|p| p.name.eq_ignore_ascii_case(name))
+    ALL.iter()
+        .copied()
+        .find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 impl Profile {
@@ -107,7 +109,10 @@ impl Profile {
         match self.redirect {
             Redirect::Fixed(u) => u.to_string(),
             Redirect::ChatGpt if iss_supported => CHATGPT_LEGACY_REDIRECT.to_string(),
-            Redirect::ChatGpt => format!("https://chatgpt.com/connector/oauth/{}", crate::pkce::opaque(9)),
+            Redirect::ChatGpt => format!(
+                "https://chatgpt.com/connector/oauth/{}",
+                crate::pkce::opaque(9)
+            ),
         }
     }
 
@@ -169,14 +174,25 @@ mod tests {
     fn chatgpt_callback_depends_on_rfc9207() {
         assert_eq!(CHATGPT.redirect_uri(true), CHATGPT_LEGACY_REDIRECT);
         let per = CHATGPT.redirect_uri(false);
-        let id = per.strip_prefix("https://chatgpt.com/connector/oauth/").unwrap();
-        assert!(id.len() == 12 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{per}");
+        let id = per
+            .strip_prefix("https://chatgpt.com/connector/oauth/")
+            .unwrap();
+        assert!(
+            id.len() == 12
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{per}"
+        );
     }
 
     #[test]
     fn lookup() {
         assert_eq!(by_name("ChatGPT").unwrap().name, "chatgpt");
         assert!(by_name("gemini").is_none());
-        assert_eq!(STRICT.dcr_body(&[]).get("application_type"), Some(&json!("native")));
+        assert_eq!(
+            STRICT.dcr_body(&[]).get("application_type"),
+            Some(&json!("native"))
+        );
     }
 }

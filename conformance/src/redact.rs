@@ -8,7 +8,12 @@
 use sha2::{Digest, Sha256};
 use std::sync::Mutex;
 
-const SECRET_HEADERS: &[&str] = &["authorization", "proxy-authorization", "cookie", "set-cookie"];
+const SECRET_HEADERS: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
 const SECRET_KEYS: &[&str] = &[
     "access_token",
     "refresh_token",
@@ -33,7 +38,10 @@ pub fn mask(secret: &str) -> String {
 
 fn is_secret_key(k: &str) -> bool {
     let k = k.to_ascii_lowercase();
-    SECRET_KEYS.contains(&k.as_str()) || k.contains("secret") || k.contains("password") || k.contains("csrf")
+    SECRET_KEYS.contains(&k.as_str())
+        || k.contains("secret")
+        || k.contains("password")
+        || k.contains("csrf")
 }
 
 /// Collects secrets learned during a run and masks them everywhere.
@@ -138,14 +146,18 @@ impl Redactor {
                     m.iter()
                         .map(|(k, v)| {
                             let nv = match v {
-                                serde_json::Value::String(s) if is_secret_key(k) => serde_json::Value::String(mask(s)),
+                                serde_json::Value::String(s) if is_secret_key(k) => {
+                                    serde_json::Value::String(mask(s))
+                                }
                                 other => walk(other),
                             };
                             (k.clone(), nv)
                         })
                         .collect(),
                 ),
-                serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(walk).collect()),
+                serde_json::Value::Array(a) => {
+                    serde_json::Value::Array(a.iter().map(walk).collect())
+                }
                 other => other.clone(),
             }
         }
@@ -159,10 +171,10 @@ impl Redactor {
     /// Masks a body given its content type.
     pub fn body(&self, content_type: Option<&str>, body: &str) -> String {
         let ct = content_type.unwrap_or("").to_ascii_lowercase();
-        if ct.contains("json") {
-            if let Ok(v) = serde_json::from_str::<serde_json::Value>(body) {
-                return self.json(&v).to_string();
-            }
+        if ct.contains("json")
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(body)
+        {
+            return self.json(&v).to_string();
         }
         if ct.contains("x-www-form-urlencoded") {
             return self.text(&self.form_str(body));
@@ -184,13 +196,14 @@ fn is_cookie_attribute(k: &str) -> bool {
 /// Hidden inputs in login pages usually carry CSRF tokens: mask their values.
 fn mask_html_hidden_values(html: &str) -> String {
     let doc = scraper::Html::parse_document(html);
-    let sel = scraper::Selector::parse("input[type=hidden][value], input[type=password][value]").expect("static selector");
+    let sel = scraper::Selector::parse("input[type=hidden][value], input[type=password][value]")
+        .expect("static selector");
     let mut out = html.to_string();
     for el in doc.select(&sel) {
-        if let Some(v) = el.value().attr("value") {
-            if v.len() >= 6 {
-                out = out.replace(v, &mask(v));
-            }
+        if let Some(v) = el.value().attr("value")
+            && v.len() >= 6
+        {
+            out = out.replace(v, &mask(v));
         }
     }
     out
@@ -206,19 +219,34 @@ mod tests {
         let a = r.header("Authorization", "Bearer abc.def.ghi");
         assert!(a.starts_with("Bearer [redacted:"), "{a}");
         let c = r.header("Set-Cookie", "sid=s3cr3tvalue; Path=/; HttpOnly");
-        assert!(c.starts_with("sid=[redacted:") && c.contains("Path=/") && !c.contains("s3cr3t"), "{c}");
+        assert!(
+            c.starts_with("sid=[redacted:") && c.contains("Path=/") && !c.contains("s3cr3t"),
+            "{c}"
+        );
     }
 
     #[test]
     fn urls_forms_and_json_are_masked() {
         let r = Redactor::default();
         let u = r.url("https://chatgpt.com/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=oauth_s_1&iss=https%3A%2F%2Fa");
-        assert!(!u.contains("SplxlOBeZQQYbYS6WxSbIA") && u.contains("state=oauth_s_1"), "{u}");
-        let f = r.form_str("grant_type=authorization_code&code_verifier=xyzxyzxyz&client_secret=zzzzzzz");
-        assert!(f.contains("grant_type=authorization_code") && !f.contains("xyzxyzxyz") && !f.contains("zzzzzzz"));
+        assert!(
+            !u.contains("SplxlOBeZQQYbYS6WxSbIA") && u.contains("state=oauth_s_1"),
+            "{u}"
+        );
+        let f = r.form_str(
+            "grant_type=authorization_code&code_verifier=xyzxyzxyz&client_secret=zzzzzzz",
+        );
+        assert!(
+            f.contains("grant_type=authorization_code")
+                && !f.contains("xyzxyzxyz")
+                && !f.contains("zzzzzzz")
+        );
         let j = r.json(&serde_json::json!({"access_token":"tok123456","nested":{"client_secret":"s3cr3t!!"},"token_type":"Bearer"}));
         let s = j.to_string();
-        assert!(!s.contains("tok123456") && !s.contains("s3cr3t!!") && s.contains("Bearer"), "{s}");
+        assert!(
+            !s.contains("tok123456") && !s.contains("s3cr3t!!") && s.contains("Bearer"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -227,7 +255,10 @@ mod tests {
         r.learn("opaque-token-value");
         r.learn("abc"); // too short: ignored
         let t = r.text("error: token opaque-token-value is revoked; abc");
-        assert!(!t.contains("opaque-token-value") && t.contains("abc"), "{t}");
+        assert!(
+            !t.contains("opaque-token-value") && t.contains("abc"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -235,6 +266,9 @@ mod tests {
         let r = Redactor::default();
         let html = r#"<form><input type="hidden" name="csrf" value="csrf-secret-123"><input name="username" value="alice"></form>"#;
         let out = r.body(Some("text/html"), html);
-        assert!(!out.contains("csrf-secret-123") && out.contains("alice"), "{out}");
+        assert!(
+            !out.contains("csrf-secret-123") && out.contains("alice"),
+            "{out}"
+        );
     }
 }

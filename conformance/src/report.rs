@@ -27,14 +27,23 @@ pub struct BaselineDiff {
 
 impl Baseline {
     pub fn parse(text: &str) -> Baseline {
-        Baseline { ids: text.lines().map(|l| l.split('#').next().unwrap_or("").trim()).filter(|l| !l.is_empty()).map(str::to_string).collect() }
+        Baseline {
+            ids: text
+                .lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }
     }
 
     pub fn diff(&self, r: &RunResult) -> BaselineDiff {
         let mut d = BaselineDiff::default();
         for id in &self.ids {
             match r.outcomes.iter().find(|o| o.id == id) {
-                Some(o) if matches!(o.verdict, Verdict::Fail | Verdict::Warn) => d.expected.push(id.clone()),
+                Some(o) if matches!(o.verdict, Verdict::Fail | Verdict::Warn) => {
+                    d.expected.push(id.clone())
+                }
                 Some(o) if o.verdict == Verdict::Pass => d.stale.push(id.clone()),
                 Some(_) => {}
                 None if crate::checks::find(id).is_none() => d.unknown.push(id.clone()),
@@ -51,8 +60,13 @@ pub fn exit_code(r: &RunResult, baseline: Option<&BaselineDiff>) -> i32 {
     if r.fatal.is_some() {
         return 2;
     }
-    let expected: BTreeSet<&str> = baseline.map(|b| b.expected.iter().map(String::as_str).collect()).unwrap_or_default();
-    let failing = r.outcomes.iter().any(|o| o.verdict == Verdict::Fail && !expected.contains(o.id));
+    let expected: BTreeSet<&str> = baseline
+        .map(|b| b.expected.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let failing = r
+        .outcomes
+        .iter()
+        .any(|o| o.verdict == Verdict::Fail && !expected.contains(o.id));
     let stale = baseline.is_some_and(|b| !b.stale.is_empty());
     if failing || stale { 1 } else { 0 }
 }
@@ -71,7 +85,10 @@ fn tag(v: Verdict) -> &'static str {
 /// warnings, not-applicable and could-not-run.
 pub fn terminal(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
     let mut s = String::new();
-    s.push_str(&format!("gigamcp-conformance {} — profile {}, spec {}", r.target, r.profile, r.spec));
+    s.push_str(&format!(
+        "gigamcp-conformance {} — profile {}, spec {}",
+        r.target, r.profile, r.spec
+    ));
     if let Some(n) = &r.negotiated {
         s.push_str(&format!(" (negotiated {n})"));
     }
@@ -79,27 +96,65 @@ pub fn terminal(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
         s.push_str(", strict");
     }
     s.push('\n');
-    let mut area = "";
+    let mut areas: Vec<&str> = Vec::new();
     for o in &r.outcomes {
+        let a = o.id.split('/').next().unwrap_or("");
+        if !areas.contains(&a) {
+            areas.push(a);
+        }
+    }
+    let grouped = areas.iter().flat_map(|a| {
+        r.outcomes
+            .iter()
+            .filter(move |o| o.id.split('/').next() == Some(*a))
+    });
+    let mut area = "";
+    for o in grouped {
         let a = o.id.split('/').next().unwrap_or("");
         if a != area {
             s.push_str(&format!("\n{a}\n"));
             area = a;
         }
         let base = baseline.is_some_and(|b| b.expected.iter().any(|e| e == o.id));
-        s.push_str(&format!("  {} {:<6} {}{} — {}\n", tag(o.verdict), o.level.to_string(), o.id, if base { " (baselined)" } else { "" }, o.detail));
+        s.push_str(&format!(
+            "  {} {:<6} {}{} — {}\n",
+            tag(o.verdict),
+            o.level.to_string(),
+            o.id,
+            if base { " (baselined)" } else { "" },
+            o.detail
+        ));
     }
     if let Some(ms) = r.revocation_latency_ms {
-        s.push_str(&format!("\nrevocation took effect at the MCP endpoint after {ms} ms\n"));
+        s.push_str(&format!(
+            "\nrevocation took effect at the MCP endpoint after {ms} ms\n"
+        ));
     }
     if let Some(f) = &r.fatal {
         s.push_str(&format!("\nthe run could not proceed: {f}\n"));
     }
     if let Some(b) = baseline {
-        s.push_str(&format!("\nbaseline: {} expected failures, {} stale entries{}{}\n", b.expected.len(), b.stale.len(), if b.stale.is_empty() { String::new() } else { format!(" ({})", b.stale.join(", ")) }, if b.unknown.is_empty() { String::new() } else { format!(", unknown ids: {}", b.unknown.join(", ")) }));
+        s.push_str(&format!(
+            "\nbaseline: {} expected failures, {} stale entries{}{}\n",
+            b.expected.len(),
+            b.stale.len(),
+            if b.stale.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", b.stale.join(", "))
+            },
+            if b.unknown.is_empty() {
+                String::new()
+            } else {
+                format!(", unknown ids: {}", b.unknown.join(", "))
+            }
+        ));
     }
     let t = Tally::of(&r.outcomes);
-    s.push_str(&format!("\n{} warnings, {} not applicable, {} could not run\n", t.warnings, t.not_applicable, t.could_not_run));
+    s.push_str(&format!(
+        "\n{} warnings, {} not applicable, {} could not run\n",
+        t.warnings, t.not_applicable, t.could_not_run
+    ));
     s.push_str(&format!("{} passed, {} failed\n", t.passed, t.failed));
     s
 }
@@ -118,7 +173,11 @@ pub fn json_report(r: &RunResult, baseline: Option<&BaselineDiff>) -> serde_json
 }
 
 fn xml(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&apos;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
 }
 
 pub fn junit(r: &RunResult) -> String {
@@ -133,11 +192,23 @@ pub fn junit(r: &RunResult) -> String {
     );
     for o in &r.outcomes {
         let class = o.id.rsplit_once('/').map(|(a, _)| a).unwrap_or(o.id);
-        s.push_str(&format!("  <testcase classname=\"{}\" name=\"{}\">", xml(class), xml(o.id)));
-        let msg = xml(&format!("[{}] {} — {} ({})", o.level, o.title, o.detail, o.refs.join("; ")));
+        s.push_str(&format!(
+            "  <testcase classname=\"{}\" name=\"{}\">",
+            xml(class),
+            xml(o.id)
+        ));
+        let msg = xml(&format!(
+            "[{}] {} — {} ({})",
+            o.level,
+            o.title,
+            o.detail,
+            o.refs.join("; ")
+        ));
         match o.verdict {
             Verdict::Fail => s.push_str(&format!("<failure message=\"{msg}\"/>")),
-            Verdict::CouldNotRun => s.push_str(&format!("<error message=\"could not run: {msg}\"/>")),
+            Verdict::CouldNotRun => {
+                s.push_str(&format!("<error message=\"could not run: {msg}\"/>"))
+            }
             Verdict::NotApplicable => s.push_str(&format!("<skipped message=\"{msg}\"/>")),
             Verdict::Warn => s.push_str(&format!("<system-out>WARN {msg}</system-out>")),
             Verdict::Pass => {}
@@ -171,11 +242,32 @@ pub fn sarif(r: &RunResult) -> serde_json::Value {
 
 pub fn markdown(r: &RunResult) -> String {
     let t = Tally::of(&r.outcomes);
-    let mut s = format!("# MCP conformance: {}\n\nProfile `{}`, spec `{}`{}.\n\n**{} passed, {} failed**; {} warnings, {} not applicable, {} could not run.\n\n", r.target, r.profile, r.spec, r.negotiated.as_ref().map(|n| format!(" (negotiated `{n}`)")).unwrap_or_default(), t.passed, t.failed, t.warnings, t.not_applicable, t.could_not_run);
+    let mut s = format!(
+        "# MCP conformance: {}\n\nProfile `{}`, spec `{}`{}.\n\n**{} passed, {} failed**; {} warnings, {} not applicable, {} could not run.\n\n",
+        r.target,
+        r.profile,
+        r.spec,
+        r.negotiated
+            .as_ref()
+            .map(|n| format!(" (negotiated `{n}`)"))
+            .unwrap_or_default(),
+        t.passed,
+        t.failed,
+        t.warnings,
+        t.not_applicable,
+        t.could_not_run
+    );
     s.push_str("| Verdict | Level | Check | Detail | References |\n|---|---|---|---|---|\n");
     for o in &r.outcomes {
         let esc = |x: &str| x.replace('|', "\\|").replace('\n', " ");
-        s.push_str(&format!("| {} | {} | `{}` | {} | {} |\n", o.verdict, o.level, o.id, esc(&o.detail), esc(&o.refs.join("; "))));
+        s.push_str(&format!(
+            "| {} | {} | `{}` | {} | {} |\n",
+            o.verdict,
+            o.level,
+            o.id,
+            esc(&o.detail),
+            esc(&o.refs.join("; "))
+        ));
     }
     if let Some(ms) = r.revocation_latency_ms {
         s.push_str(&format!("\nRevocation took effect after {ms} ms.\n"));
@@ -187,20 +279,37 @@ pub fn markdown(r: &RunResult) -> String {
 pub fn write_evidence(dir: &Path, r: &RunResult) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for e in &r.exchanges {
-        std::fs::write(dir.join(format!("{:04}.json", e.seq)), serde_json::to_string_pretty(e)?)?;
+        std::fs::write(
+            dir.join(format!("{:04}.json", e.seq)),
+            serde_json::to_string_pretty(e)?,
+        )?;
     }
-    std::fs::write(dir.join("outcomes.json"), serde_json::to_string_pretty(&json_report(r, None))?)?;
+    std::fs::write(
+        dir.join("outcomes.json"),
+        serde_json::to_string_pretty(&json_report(r, None))?,
+    )?;
     Ok(())
 }
 
 /// Writes one `--report kind=PATH`.
-pub fn write_report(kind: &str, path: &Path, r: &RunResult, baseline: Option<&BaselineDiff>) -> Result<(), String> {
+pub fn write_report(
+    kind: &str,
+    path: &Path,
+    r: &RunResult,
+    baseline: Option<&BaselineDiff>,
+) -> Result<(), String> {
     let text = match kind {
-        "json" => serde_json::to_string_pretty(&json_report(r, baseline)).map_err(|e| e.to_string())?,
+        "json" => {
+            serde_json::to_string_pretty(&json_report(r, baseline)).map_err(|e| e.to_string())?
+        }
         "junit" => junit(r),
         "sarif" => serde_json::to_string_pretty(&sarif(r)).map_err(|e| e.to_string())?,
         "md" | "markdown" => markdown(r),
-        other => return Err(format!("unknown report kind {other:?} (json, junit, sarif, md)")),
+        other => {
+            return Err(format!(
+                "unknown report kind {other:?} (json, junit, sarif, md)"
+            ));
+        }
     };
     std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
 }

@@ -45,18 +45,37 @@ fn cache() -> &'static Cache {
 }
 
 fn validator(rev: &str, def: &str) -> Result<Arc<jsonschema::Validator>, String> {
-    if let Some(v) = cache().lock().expect("schema cache").get(&(rev.to_string(), def.to_string())) {
+    if let Some(v) = cache()
+        .lock()
+        .expect("schema cache")
+        .get(&(rev.to_string(), def.to_string()))
+    {
         return Ok(v.clone());
     }
     let text = schema_text(rev).ok_or_else(|| format!("no embedded schema for revision {rev}"))?;
-    let mut doc: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("embedded schema {rev}: {e}"))?;
-    let key = if doc.get("$defs").is_some() { "$defs" } else { "definitions" };
+    let mut doc: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("embedded schema {rev}: {e}"))?;
+    let key = if doc.get("$defs").is_some() {
+        "$defs"
+    } else {
+        "definitions"
+    };
     if doc.get(key).and_then(|d| d.get(def)).is_none() {
         return Err(format!("schema {rev} has no definition {def}"));
     }
-    doc.as_object_mut().expect("schema root is an object").insert("$ref".into(), serde_json::Value::String(format!("#/{key}/{def}")));
-    let v = Arc::new(jsonschema::validator_for(&doc).map_err(|e| format!("compiling {rev}#{def}: {e}"))?);
-    cache().lock().expect("schema cache").insert((rev.to_string(), def.to_string()), v.clone());
+    doc.as_object_mut()
+        .expect("schema root is an object")
+        .insert(
+            "$ref".into(),
+            serde_json::Value::String(format!("#/{key}/{def}")),
+        );
+    let v = Arc::new(
+        jsonschema::validator_for(&doc).map_err(|e| format!("compiling {rev}#{def}: {e}"))?,
+    );
+    cache()
+        .lock()
+        .expect("schema cache")
+        .insert((rev.to_string(), def.to_string()), v.clone());
     Ok(v)
 }
 
@@ -64,7 +83,11 @@ fn validator(rev: &str, def: &str) -> Result<Arc<jsonschema::Validator>, String>
 /// (at most 5, each with its instance path) or a setup problem.
 pub fn validate(rev: &str, def: &str, value: &serde_json::Value) -> Result<(), Vec<String>> {
     let v = validator(rev, def).map_err(|e| vec![e])?;
-    let errs: Vec<String> = v.iter_errors(value).take(5).map(|e| format!("{}: {}", e.instance_path(), e)).collect();
+    let errs: Vec<String> = v
+        .iter_errors(value)
+        .take(5)
+        .map(|e| format!("{}: {}", e.instance_path(), e))
+        .collect();
     if errs.is_empty() { Ok(()) } else { Err(errs) }
 }
 
@@ -91,8 +114,12 @@ mod tests {
         for rev in &REVISIONS[..3] {
             let ok = json!({"protocolVersion": rev, "capabilities": {"tools": {}}, "serverInfo": {"name": "s", "version": "1"}});
             assert_eq!(validate(rev, "InitializeResult", &ok), Ok(()), "{rev}");
-            let bad = json!({"protocolVersion": rev, "capabilities": {}, "serverInfo": {"name": "s"}});
-            assert!(validate(rev, "InitializeResult", &bad).is_err(), "{rev}: missing serverInfo.version must fail");
+            let bad =
+                json!({"protocolVersion": rev, "capabilities": {}, "serverInfo": {"name": "s"}});
+            assert!(
+                validate(rev, "InitializeResult", &bad).is_err(),
+                "{rev}: missing serverInfo.version must fail"
+            );
         }
     }
 

@@ -49,7 +49,11 @@ pub fn same_resource(a: &str, b: &str) -> bool {
 pub fn prm_path_inserted(resource: &Url) -> String {
     let path = resource.path();
     let path = if path == "/" { "" } else { path };
-    let mut s = format!("{}/.well-known/oauth-protected-resource{}", origin(resource), path);
+    let mut s = format!(
+        "{}/.well-known/oauth-protected-resource{}",
+        origin(resource),
+        path
+    );
     if let Some(q) = resource.query() {
         s.push('?');
         s.push_str(q);
@@ -112,12 +116,18 @@ pub fn is_loopback(u: &Url) -> bool {
 
 /// Query parameters of a URL as pairs (decoded).
 pub fn query_pairs(u: &Url) -> Vec<(String, String)> {
-    u.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    u.query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 /// The single value of a query parameter; `Err` when repeated (RFC 6749 §3.1).
 pub fn single_param(u: &Url, name: &str) -> Result<Option<String>, String> {
-    let vals: Vec<String> = u.query_pairs().filter(|(k, _)| k == name).map(|(_, v)| v.into_owned()).collect();
+    let vals: Vec<String> = u
+        .query_pairs()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+        .collect();
     match vals.len() {
         0 => Ok(None),
         1 => Ok(vals.into_iter().next()),
@@ -143,22 +153,58 @@ mod tests {
 
     #[test]
     fn prm_path_insertion() {
-        assert_eq!(prm_path_inserted(&u("https://app.example.io/t/acme/mcp")), "https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp");
-        assert_eq!(prm_path_inserted(&u("https://app.example.io/t/acme/mcp/")), "https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp/");
-        assert_eq!(prm_path_inserted(&u("https://app.example.io")), "https://app.example.io/.well-known/oauth-protected-resource");
-        assert_eq!(prm_path_inserted(&u("http://127.0.0.1:8080/mcp?x=1")), "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp?x=1");
-        assert_eq!(prm_path_inserted(&u("HTTPS://APP.example.io:443/mcp")), "https://app.example.io/.well-known/oauth-protected-resource/mcp");
-        assert_eq!(prm_root(&u("http://127.0.0.1:8080/t/acme/mcp")), "http://127.0.0.1:8080/.well-known/oauth-protected-resource");
+        assert_eq!(
+            prm_path_inserted(&u("https://app.example.io/t/acme/mcp")),
+            "https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp"
+        );
+        assert_eq!(
+            prm_path_inserted(&u("https://app.example.io/t/acme/mcp/")),
+            "https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp/"
+        );
+        assert_eq!(
+            prm_path_inserted(&u("https://app.example.io")),
+            "https://app.example.io/.well-known/oauth-protected-resource"
+        );
+        assert_eq!(
+            prm_path_inserted(&u("http://127.0.0.1:8080/mcp?x=1")),
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp?x=1"
+        );
+        assert_eq!(
+            prm_path_inserted(&u("HTTPS://APP.example.io:443/mcp")),
+            "https://app.example.io/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            prm_root(&u("http://127.0.0.1:8080/t/acme/mcp")),
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+        );
     }
 
     #[test]
     fn resource_identity() {
-        assert!(same_resource("https://app.example.io/t/acme/mcp", "HTTPS://App.Example.io:443/t/acme/mcp"));
-        assert!(!same_resource("https://app.example.io/t/acme/mcp", "https://app.example.io/t/acme/mcp/"));
-        assert!(!same_resource("https://app.example.io/t/acme/mcp", "https://app.example.io/t/ACME/mcp"));
-        assert!(!same_resource("https://app.example.io/mcp", "https://app.example.io/mcp#frag"));
-        assert!(!same_resource("https://app.example.io/mcp", "http://app.example.io/mcp"));
-        assert!(same_resource("https://app.example.io", "https://app.example.io/"));
+        assert!(same_resource(
+            "https://app.example.io/t/acme/mcp",
+            "HTTPS://App.Example.io:443/t/acme/mcp"
+        ));
+        assert!(!same_resource(
+            "https://app.example.io/t/acme/mcp",
+            "https://app.example.io/t/acme/mcp/"
+        ));
+        assert!(!same_resource(
+            "https://app.example.io/t/acme/mcp",
+            "https://app.example.io/t/ACME/mcp"
+        ));
+        assert!(!same_resource(
+            "https://app.example.io/mcp",
+            "https://app.example.io/mcp#frag"
+        ));
+        assert!(!same_resource(
+            "https://app.example.io/mcp",
+            "http://app.example.io/mcp"
+        ));
+        assert!(same_resource(
+            "https://app.example.io",
+            "https://app.example.io/"
+        ));
         assert!(!same_resource("not a url", "https://x/"));
     }
 
@@ -166,7 +212,10 @@ mod tests {
     fn as_metadata_order() {
         assert_eq!(
             as_metadata_candidates(&u("https://app.example.io"), true),
-            ["https://app.example.io/.well-known/oauth-authorization-server", "https://app.example.io/.well-known/openid-configuration"]
+            [
+                "https://app.example.io/.well-known/oauth-authorization-server",
+                "https://app.example.io/.well-known/openid-configuration"
+            ]
         );
         assert_eq!(
             as_metadata_candidates(&u("https://auth.example.com/tenant1/"), true),
@@ -176,15 +225,27 @@ mod tests {
                 "https://auth.example.com/tenant1/.well-known/openid-configuration"
             ]
         );
-        assert_eq!(as_metadata_candidates(&u("https://a.example/t"), false), ["https://a.example/.well-known/oauth-authorization-server/t"]);
+        assert_eq!(
+            as_metadata_candidates(&u("https://a.example/t"), false),
+            ["https://a.example/.well-known/oauth-authorization-server/t"]
+        );
     }
 
     #[test]
     fn trailing_slash_variants() {
-        assert_eq!(trailing_slash_variant(&u("https://h/t/acme/mcp")).as_deref(), Some("https://h/t/acme/mcp/"));
-        assert_eq!(trailing_slash_variant(&u("https://h/t/acme/mcp/")).as_deref(), Some("https://h/t/acme/mcp"));
+        assert_eq!(
+            trailing_slash_variant(&u("https://h/t/acme/mcp")).as_deref(),
+            Some("https://h/t/acme/mcp/")
+        );
+        assert_eq!(
+            trailing_slash_variant(&u("https://h/t/acme/mcp/")).as_deref(),
+            Some("https://h/t/acme/mcp")
+        );
         assert_eq!(trailing_slash_variant(&u("https://h/")), None);
-        assert_eq!(trailing_slash_variant(&u("https://h/mcp?a=b")).as_deref(), Some("https://h/mcp/?a=b"));
+        assert_eq!(
+            trailing_slash_variant(&u("https://h/mcp?a=b")).as_deref(),
+            Some("https://h/mcp/?a=b")
+        );
     }
 
     #[test]
@@ -202,8 +263,14 @@ mod tests {
         assert!(is_loopback(&u("http://127.0.0.2/cb")));
         assert!(is_loopback(&u("http://[::1]/cb")));
         assert!(!is_loopback(&u("http://localhost.evil.example/cb")));
-        assert!(is_callback(&u("https://chatgpt.com/connector_platform_oauth_redirect?code=x"), &u("https://chatgpt.com/connector_platform_oauth_redirect")));
-        assert!(!is_callback(&u("https://chatgpt.com/connector_platform_oauth_redirect/x?code=x"), &u("https://chatgpt.com/connector_platform_oauth_redirect")));
+        assert!(is_callback(
+            &u("https://chatgpt.com/connector_platform_oauth_redirect?code=x"),
+            &u("https://chatgpt.com/connector_platform_oauth_redirect")
+        ));
+        assert!(!is_callback(
+            &u("https://chatgpt.com/connector_platform_oauth_redirect/x?code=x"),
+            &u("https://chatgpt.com/connector_platform_oauth_redirect")
+        ));
         let cb = u("https://cb.example/x?code=1&code=2");
         assert!(single_param(&cb, "code").is_err());
         assert_eq!(single_param(&cb, "state"), Ok(None));

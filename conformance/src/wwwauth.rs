@@ -17,7 +17,10 @@ pub struct Challenge {
 impl Challenge {
     pub fn param(&self, name: &str) -> Option<&str> {
         let n = name.to_ascii_lowercase();
-        self.params.iter().find(|(k, _)| *k == n).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| *k == n)
+            .map(|(_, v)| v.as_str())
     }
     pub fn is_bearer(&self) -> bool {
         self.scheme.eq_ignore_ascii_case("bearer")
@@ -54,7 +57,11 @@ pub fn parse_all<'a>(values: impl IntoIterator<Item = &'a str>) -> Parsed {
 
 /// Parses one header value.
 pub fn parse(input: &str) -> Parsed {
-    let mut p = P { c: input.chars().collect(), i: 0, out: Parsed::default() };
+    let mut p = P {
+        c: input.chars().collect(),
+        i: 0,
+        out: Parsed::default(),
+    };
     p.challenges();
     p.out
 }
@@ -108,12 +115,19 @@ impl P {
             let Some(c) = self.peek() else { break };
             let scheme = self.token();
             if scheme.is_empty() {
-                self.out.problems.push(format!("unexpected {c:?} at {} where a scheme was expected", self.i));
+                self.out.problems.push(format!(
+                    "unexpected {c:?} at {} where a scheme was expected",
+                    self.i
+                ));
                 self.i += 1;
                 self.resync();
                 continue;
             }
-            let mut ch = Challenge { scheme, params: Vec::new(), token68: None };
+            let mut ch = Challenge {
+                scheme,
+                params: Vec::new(),
+                token68: None,
+            };
             self.ws();
             match self.peek() {
                 None | Some(',') => {}
@@ -125,11 +139,16 @@ impl P {
     }
     fn token68(&mut self, ch: &mut Challenge) {
         let s = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c)) {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "-._~+/".contains(c))
+        {
             self.i += 1;
         }
         if self.i == s {
-            self.out.problems.push(format!("unexpected {:?} at {}", self.c[self.i], self.i));
+            self.out
+                .problems
+                .push(format!("unexpected {:?} at {}", self.c[self.i], self.i));
             self.resync();
             return;
         }
@@ -139,7 +158,9 @@ impl P {
         ch.token68 = Some(self.c[s..self.i].iter().collect());
         self.ws();
         if self.peek().is_some_and(|c| c != ',') {
-            self.out.problems.push(format!("junk after token68 at {}", self.i));
+            self.out
+                .problems
+                .push(format!("junk after token68 at {}", self.i));
             self.resync();
         }
     }
@@ -149,7 +170,9 @@ impl P {
             let name = self.token().to_ascii_lowercase();
             self.ws();
             if name.is_empty() || self.peek() != Some('=') {
-                self.out.problems.push(format!("malformed parameter at {}", self.i));
+                self.out
+                    .problems
+                    .push(format!("malformed parameter at {}", self.i));
                 self.resync();
             } else {
                 self.i += 1;
@@ -175,7 +198,9 @@ impl P {
                         }
                     }
                     if !closed {
-                        self.out.problems.push(format!("unterminated quoted value for {name:?}"));
+                        self.out
+                            .problems
+                            .push(format!("unterminated quoted value for {name:?}"));
                     }
                     v
                 } else {
@@ -186,7 +211,9 @@ impl P {
                     v
                 };
                 if ch.params.iter().any(|(k, _)| *k == name) {
-                    self.out.problems.push(format!("parameter {name:?} repeated"));
+                    self.out
+                        .problems
+                        .push(format!("parameter {name:?} repeated"));
                 } else {
                     ch.params.push((name, value));
                 }
@@ -206,7 +233,9 @@ impl P {
                     }
                 }
                 Some(_) => {
-                    self.out.problems.push(format!("missing comma at {}", self.i));
+                    self.out
+                        .problems
+                        .push(format!("missing comma at {}", self.i));
                     if !self.param_at(self.i) {
                         self.resync();
                     }
@@ -222,25 +251,37 @@ mod tests {
 
     #[test]
     fn mcp_challenge_with_resource_metadata_and_scope() {
-        let p = parse(r#"Bearer resource_metadata="https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp", scope="mcp:read mcp:tools""#);
+        let p = parse(
+            r#"Bearer resource_metadata="https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp", scope="mcp:read mcp:tools""#,
+        );
         assert!(p.problems.is_empty(), "{:?}", p.problems);
         let b = p.bearer().unwrap();
-        assert_eq!(b.param("resource_metadata"), Some("https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp"));
+        assert_eq!(
+            b.param("resource_metadata"),
+            Some("https://app.example.io/.well-known/oauth-protected-resource/t/acme/mcp")
+        );
         assert_eq!(b.param("SCOPE"), Some("mcp:read mcp:tools"));
     }
 
     #[test]
     fn error_codes_unquoted_values_and_escapes() {
-        let p = parse(r#"Bearer realm="ex\"ample", error=invalid_token, error_description="The access token expired""#);
+        let p = parse(
+            r#"Bearer realm="ex\"ample", error=invalid_token, error_description="The access token expired""#,
+        );
         let b = p.bearer().unwrap();
         assert_eq!(b.param("realm"), Some("ex\"ample"));
         assert_eq!(b.param("error"), Some("invalid_token"));
-        assert_eq!(b.param("error_description"), Some("The access token expired"));
+        assert_eq!(
+            b.param("error_description"),
+            Some("The access token expired")
+        );
     }
 
     #[test]
     fn several_challenges_in_one_header() {
-        let p = parse(r#"Basic realm="simple", Bearer realm="api", error="insufficient_scope", scope="a b", Newauth"#);
+        let p = parse(
+            r#"Basic realm="simple", Bearer realm="api", error="insufficient_scope", scope="a b", Newauth"#,
+        );
         let schemes: Vec<_> = p.challenges.iter().map(|c| c.scheme.as_str()).collect();
         assert_eq!(schemes, ["Basic", "Bearer", "Newauth"]);
         assert_eq!(p.bearer().unwrap().param("scope"), Some("a b"));
@@ -256,12 +297,26 @@ mod tests {
     #[test]
     fn token68_challenge() {
         let p = parse("Negotiate YIIBhgYGKwYBBQUCoIIBejCCAXagMDAu==");
-        assert_eq!(p.challenges[0].token68.as_deref(), Some("YIIBhgYGKwYBBQUCoIIBejCCAXagMDAu=="));
+        assert_eq!(
+            p.challenges[0].token68.as_deref(),
+            Some("YIIBhgYGKwYBBQUCoIIBejCCAXagMDAu==")
+        );
     }
 
     #[test]
     fn malformed_inputs_never_panic_and_are_reported() {
-        for bad in ["", "   ", ",,,", "Bearer error=\"unterminated", "Bearer =x", "Bearer a=", "Bearer a=\"1\" b=\"2\"", "\"quoted\"", "Bearer, , error=x", "Bearer realm=\"a\",, Basic"] {
+        for bad in [
+            "",
+            "   ",
+            ",,,",
+            "Bearer error=\"unterminated",
+            "Bearer =x",
+            "Bearer a=",
+            "Bearer a=\"1\" b=\"2\"",
+            "\"quoted\"",
+            "Bearer, , error=x",
+            "Bearer realm=\"a\",, Basic",
+        ] {
             let p = parse(bad);
             let _ = p.bearer();
         }
@@ -275,10 +330,15 @@ mod tests {
     #[test]
     fn typescript_sdk_style_error_without_credentials() {
         // The MCP TS SDK sends an error code even when no credentials were presented.
-        let p = parse(r#"Bearer error="invalid_token", error_description="Missing Authorization header", resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource/mcp""#);
+        let p = parse(
+            r#"Bearer error="invalid_token", error_description="Missing Authorization header", resource_metadata="http://localhost:3000/.well-known/oauth-protected-resource/mcp""#,
+        );
         let b = p.bearer().unwrap();
         assert_eq!(b.param("error"), Some("invalid_token"));
-        assert_eq!(b.param("resource_metadata"), Some("http://localhost:3000/.well-known/oauth-protected-resource/mcp"));
+        assert_eq!(
+            b.param("resource_metadata"),
+            Some("http://localhost:3000/.well-known/oauth-protected-resource/mcp")
+        );
     }
 
     #[test]

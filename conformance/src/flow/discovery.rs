@@ -12,78 +12,165 @@ impl Run {
     /// The first request a host sends, without credentials.
     pub(super) fn probe_body(&self) -> Value {
         let p = &self.cfg.profile;
-        let modern = self.cfg.spec.as_deref() == Some("2026-07-28") || (self.cfg.spec.is_none() && p.discover_probe);
+        let modern = self.cfg.spec.as_deref() == Some("2026-07-28")
+            || (self.cfg.spec.is_none() && p.discover_probe);
         if modern {
             json!({"jsonrpc":"2.0","id":"conformance-discover","method":"server/discover","params":{"_meta":{
                 "io.modelcontextprotocol/protocolVersion":"2026-07-28",
                 "io.modelcontextprotocol/clientInfo": p.client_info(),
                 "io.modelcontextprotocol/clientCapabilities": p.capabilities()}}})
         } else {
-            let v = self.cfg.spec.clone().unwrap_or_else(|| p.initialize_version.to_string());
+            let v = self
+                .cfg
+                .spec
+                .clone()
+                .unwrap_or_else(|| p.initialize_version.to_string());
             json!({"jsonrpc":"2.0","id":"conformance-probe","method":"initialize","params":{
                 "protocolVersion": v, "capabilities": p.capabilities(), "clientInfo": p.client_info()}})
         }
     }
 
     fn probe_req(&self, step: &str, url: &str) -> Req {
-        let mut r = Req::post(step, url).header("accept", "application/json, text/event-stream").json(self.probe_body());
+        let mut r = Req::post(step, url)
+            .header("accept", "application/json, text/event-stream")
+            .json(self.probe_body());
         if self.probe_body()["method"] == "server/discover" {
-            r = r.header("mcp-protocol-version", "2026-07-28").header("mcp-method", "server/discover");
+            r = r
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", "server/discover");
         }
         r
     }
 
     pub(super) async fn discovery(&mut self) -> Result<(), String> {
         let url = self.mcp_url.to_string();
-        let probe = self.http.send(self.probe_req("discovery: unauthenticated probe", &url)).await.map_err(|e| format!("target unreachable: {e}"))?;
+        let probe = self
+            .http
+            .send(self.probe_req("discovery: unauthenticated probe", &url))
+            .await
+            .map_err(|e| format!("target unreachable: {e}"))?;
         let ev = [probe.id];
         let mut header_prm: Option<String> = None;
         if probe.is_redirect() {
             let loc = probe.header("location").unwrap_or_default().to_string();
             self.rec("discovery/url/exact-no-redirect", Violated(format!("HTTP {} redirect to {loc}: hosts POST to the URL as entered and drop Authorization across redirects", probe.status)), &ev);
-            self.rec("discovery/challenge/status-401", Violated(format!("got a {} redirect instead of 401", probe.status)), &ev);
+            self.rec(
+                "discovery/challenge/status-401",
+                Violated(format!("got a {} redirect instead of 401", probe.status)),
+                &ev,
+            );
         } else {
-            self.rec("discovery/url/exact-no-redirect", Holds(format!("answered {} directly", probe.status)), &ev);
+            self.rec(
+                "discovery/url/exact-no-redirect",
+                Holds(format!("answered {} directly", probe.status)),
+                &ev,
+            );
         }
-        let challenge_ids = ["discovery/challenge/resource-metadata", "discovery/challenge/scope", "discovery/challenge/no-error-without-credentials", "discovery/challenge/json-body"];
+        let challenge_ids = [
+            "discovery/challenge/resource-metadata",
+            "discovery/challenge/scope",
+            "discovery/challenge/no-error-without-credentials",
+            "discovery/challenge/json-body",
+        ];
         if probe.status == 401 {
             self.note_rs_401(&probe, false);
-            self.rec("discovery/challenge/status-401", Holds("401 without credentials".into()), &ev);
+            self.rec(
+                "discovery/challenge/status-401",
+                Holds("401 without credentials".into()),
+                &ev,
+            );
             let parsed = wwwauth::parse_all(probe.headers_all("www-authenticate"));
             match parsed.bearer() {
                 Some(b) => {
                     match b.param("resource_metadata") {
                         Some(u) if url::Url::parse(u).is_ok() => {
                             header_prm = Some(u.to_string());
-                            self.rec("discovery/challenge/resource-metadata", Holds(format!("resource_metadata={u}")), &ev);
+                            self.rec(
+                                "discovery/challenge/resource-metadata",
+                                Holds(format!("resource_metadata={u}")),
+                                &ev,
+                            );
                         }
-                        Some(u) => self.rec("discovery/challenge/resource-metadata", Violated(format!("resource_metadata is not an absolute URL: {u:?}")), &ev),
+                        Some(u) => self.rec(
+                            "discovery/challenge/resource-metadata",
+                            Violated(format!("resource_metadata is not an absolute URL: {u:?}")),
+                            &ev,
+                        ),
                         None => {} // graded after the well-known fetch
                     }
                     match b.param("scope") {
                         Some(s) if !s.trim().is_empty() => {
                             self.challenge_scope = Some(s.to_string());
-                            self.rec("discovery/challenge/scope", Holds(format!("scope={s:?}")), &ev);
+                            self.rec(
+                                "discovery/challenge/scope",
+                                Holds(format!("scope={s:?}")),
+                                &ev,
+                            );
                         }
-                        _ => self.rec("discovery/challenge/scope", Violated("no `scope` parameter in the challenge".into()), &ev),
+                        _ => self.rec(
+                            "discovery/challenge/scope",
+                            Violated("no `scope` parameter in the challenge".into()),
+                            &ev,
+                        ),
                     }
                     match b.param("error") {
-                        None => self.rec("discovery/challenge/no-error-without-credentials", Holds("no error code".into()), &ev),
-                        Some(e) => self.rec("discovery/challenge/no-error-without-credentials", Violated(format!("error={e:?} sent although no credentials were presented")), &ev),
+                        None => self.rec(
+                            "discovery/challenge/no-error-without-credentials",
+                            Holds("no error code".into()),
+                            &ev,
+                        ),
+                        Some(e) => self.rec(
+                            "discovery/challenge/no-error-without-credentials",
+                            Violated(format!(
+                                "error={e:?} sent although no credentials were presented"
+                            )),
+                            &ev,
+                        ),
                     }
                 }
                 None => {
-                    let why = if parsed.challenges.is_empty() { "no WWW-Authenticate header".to_string() } else { format!("no Bearer challenge ({:?})", parsed.challenges.iter().map(|c| c.scheme.clone()).collect::<Vec<_>>()) };
-                    self.rec("discovery/challenge/resource-metadata", Violated(why.clone()), &ev);
+                    let why = if parsed.challenges.is_empty() {
+                        "no WWW-Authenticate header".to_string()
+                    } else {
+                        format!(
+                            "no Bearer challenge ({:?})",
+                            parsed
+                                .challenges
+                                .iter()
+                                .map(|c| c.scheme.clone())
+                                .collect::<Vec<_>>()
+                        )
+                    };
+                    self.rec(
+                        "discovery/challenge/resource-metadata",
+                        Violated(why.clone()),
+                        &ev,
+                    );
                     self.rec("discovery/challenge/scope", Violated(why.clone()), &ev);
-                    self.rec("discovery/challenge/no-error-without-credentials", CouldNotRun(why), &ev);
+                    self.rec(
+                        "discovery/challenge/no-error-without-credentials",
+                        CouldNotRun(why),
+                        &ev,
+                    );
                 }
             }
-            let f = if probe.is_html() { Violated("the 401 body is an HTML page".into()) } else { Holds(format!("body is {}", if probe.body.is_empty() { "empty".into() } else { probe.content_type() })) };
+            let f = if probe.is_html() {
+                Violated("the 401 body is an HTML page".into())
+            } else {
+                Holds(format!(
+                    "body is {}",
+                    if probe.body.is_empty() {
+                        "empty".into()
+                    } else {
+                        probe.content_type()
+                    }
+                ))
+            };
             self.rec("discovery/challenge/json-body", f, &ev);
         } else if !probe.is_redirect() {
             let why = if (200..300).contains(&probe.status) {
-                "the endpoint answered without credentials: authorization is not enforced".to_string()
+                "the endpoint answered without credentials: authorization is not enforced"
+                    .to_string()
             } else {
                 format!("expected 401, got {}", describe(&probe))
             };
@@ -100,8 +187,16 @@ impl Run {
         // `/mcp` vs `/mcp/`
         if self.on("discovery/url/trailing-slash") {
             match urls::trailing_slash_variant(&self.mcp_url) {
-                None => self.rec("discovery/url/trailing-slash", NotApplicable("the MCP URL has a root path".into()), &[]),
-                Some(v) => match self.http.send(self.probe_req("discovery: trailing-slash variant", &v)).await {
+                None => self.rec(
+                    "discovery/url/trailing-slash",
+                    NotApplicable("the MCP URL has a root path".into()),
+                    &[],
+                ),
+                Some(v) => match self
+                    .http
+                    .send(self.probe_req("discovery: trailing-slash variant", &v))
+                    .await
+                {
                     Ok(r) => {
                         let f = if r.is_html() {
                             Violated(format!("{v} answers an HTML page ({})", r.status))
@@ -110,21 +205,37 @@ impl Run {
                         } else if (200..300).contains(&r.status) {
                             Violated(format!("{v} answers {} without credentials", r.status))
                         } else if r.is_redirect() {
-                            Advisory(format!("{v} redirects ({}) to {}: POST bodies and Authorization may be dropped", r.status, r.header("location").unwrap_or("")))
+                            Advisory(format!(
+                                "{v} redirects ({}) to {}: POST bodies and Authorization may be dropped",
+                                r.status,
+                                r.header("location").unwrap_or("")
+                            ))
                         } else {
                             Holds(format!("{v} answers {}", describe(&r)))
                         };
                         self.rec("discovery/url/trailing-slash", f, &[r.id]);
                     }
-                    Err(e) => self.rec("discovery/url/trailing-slash", CouldNotRun(e.to_string()), &[]),
+                    Err(e) => self.rec(
+                        "discovery/url/trailing-slash",
+                        CouldNotRun(e.to_string()),
+                        &[],
+                    ),
                 },
             }
         }
 
         // Protected resource metadata.
         let inserted = urls::prm_path_inserted(&self.mcp_url);
-        let r = self.http.send(Req::get("discovery: PRM (path-inserted)", &inserted)).await.map_err(|e| format!("target unreachable: {e}"))?;
-        let inserted_doc = if r.status == 200 { r.json().filter(|v| v.is_object()) } else { None };
+        let r = self
+            .http
+            .send(Req::get("discovery: PRM (path-inserted)", &inserted))
+            .await
+            .map_err(|e| format!("target unreachable: {e}"))?;
+        let inserted_doc = if r.status == 200 {
+            r.json().filter(|v| v.is_object())
+        } else {
+            None
+        };
         let f = match &inserted_doc {
             Some(_) => Holds(format!("{inserted} → 200")),
             None => Violated(format!("{inserted} → {}", describe(&r))),
@@ -140,7 +251,11 @@ impl Run {
             self.rec("discovery/challenge/resource-metadata", f, &[probe.id]);
         }
         let (prm_resp, prm_url) = match &header_prm {
-            Some(h) if *h != inserted => match self.http.send(Req::get("discovery: PRM (from challenge)", h)).await {
+            Some(h) if *h != inserted => match self
+                .http
+                .send(Req::get("discovery: PRM (from challenge)", h))
+                .await
+            {
                 Ok(hr) => (hr, h.clone()),
                 Err(e) => return Err(format!("PRM URL from the challenge unreachable: {e}")),
             },
@@ -149,8 +264,18 @@ impl Run {
         let root = urls::prm_root(&self.mcp_url);
         if self.on("discovery/prm/root-fallback") {
             if root == inserted {
-                self.rec("discovery/prm/root-fallback", NotApplicable("the MCP URL has a root path; the root PRM is the path-inserted one".into()), &[]);
-            } else if let Ok(rr) = self.http.send(Req::get("discovery: PRM (root)", &root)).await {
+                self.rec(
+                    "discovery/prm/root-fallback",
+                    NotApplicable(
+                        "the MCP URL has a root path; the root PRM is the path-inserted one".into(),
+                    ),
+                    &[],
+                );
+            } else if let Ok(rr) = self
+                .http
+                .send(Req::get("discovery: PRM (root)", &root))
+                .await
+            {
                 let f = if rr.is_html() {
                     Violated(format!("{root} answers an HTML page ({})", rr.status))
                 } else if rr.status == 200 && rr.json().is_some() {
@@ -164,24 +289,60 @@ impl Run {
             }
         }
         let prm_ev = [prm_resp.id];
-        let doc = if prm_resp.status == 200 { prm_resp.json().filter(|v| v.is_object()) } else { None };
+        let doc = if prm_resp.status == 200 {
+            prm_resp.json().filter(|v| v.is_object())
+        } else {
+            None
+        };
         let Some(doc) = doc else {
-            let why = format!("no protected resource metadata at {prm_url}: {}", describe(&prm_resp));
+            let why = format!(
+                "no protected resource metadata at {prm_url}: {}",
+                describe(&prm_resp)
+            );
             self.rec("discovery/prm/json", Violated(why.clone()), &prm_ev);
             return self.discovery_blocked(&why);
         };
-        self.rec("discovery/prm/json", if prm_resp.is_json_type() { Holds("200 application/json".into()) } else { Violated(format!("Content-Type {:?}", prm_resp.content_type())) }, &prm_ev);
-        let resource = doc.get("resource").and_then(Value::as_str).unwrap_or("").to_string();
+        self.rec(
+            "discovery/prm/json",
+            if prm_resp.is_json_type() {
+                Holds("200 application/json".into())
+            } else {
+                Violated(format!("Content-Type {:?}", prm_resp.content_type()))
+            },
+            &prm_ev,
+        );
+        let resource = doc
+            .get("resource")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let f = if resource.is_empty() {
             Violated("PRM has no `resource`".into())
         } else if urls::same_resource(&resource, self.mcp_url.as_str()) {
             Holds(format!("resource={resource}"))
         } else {
-            Violated(format!("resource={resource:?} but the MCP URL is {}", self.mcp_url))
+            Violated(format!(
+                "resource={resource:?} but the MCP URL is {}",
+                self.mcp_url
+            ))
         };
         self.rec("discovery/prm/resource-matches", f, &prm_ev);
-        let servers: Vec<String> = doc.get("authorization_servers").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
-        let valid: Vec<&String> = servers.iter().filter(|s| url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")).collect();
+        let servers: Vec<String> = doc
+            .get("authorization_servers")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let valid: Vec<&String> = servers
+            .iter()
+            .filter(|s| {
+                url::Url::parse(s).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http")
+            })
+            .collect();
         let f = if servers.is_empty() {
             Violated("`authorization_servers` missing or empty".into())
         } else if valid.len() != servers.len() {
@@ -200,9 +361,15 @@ impl Run {
         let mut tried = Vec::new();
         let mut found = None;
         'issuers: for iss in valid.iter().map(|s| s.to_string()) {
-            let Ok(iss_url) = url::Url::parse(&iss) else { continue };
+            let Ok(iss_url) = url::Url::parse(&iss) else {
+                continue;
+            };
             for cand in urls::as_metadata_candidates(&iss_url, oidc) {
-                let Ok(r) = self.http.send(Req::get("discovery: AS metadata", &cand)).await else {
+                let Ok(r) = self
+                    .http
+                    .send(Req::get("discovery: AS metadata", &cand))
+                    .await
+                else {
                     tried.push(format!("{cand} (unreachable)"));
                     continue;
                 };
@@ -219,8 +386,23 @@ impl Run {
             return self.discovery_blocked(&why);
         };
         let aev = [ar.id];
-        self.rec("discovery/asm/found", Holds(format!("found at {asm_url}; tried in order: {}", tried.join(", "))), &aev);
-        self.rec("discovery/asm/json", if ar.is_json_type() { Holds("200 application/json".into()) } else { Violated(format!("Content-Type {:?}", ar.content_type())) }, &aev);
+        self.rec(
+            "discovery/asm/found",
+            Holds(format!(
+                "found at {asm_url}; tried in order: {}",
+                tried.join(", ")
+            )),
+            &aev,
+        );
+        self.rec(
+            "discovery/asm/json",
+            if ar.is_json_type() {
+                Holds("200 application/json".into())
+            } else {
+                Violated(format!("Content-Type {:?}", ar.content_type()))
+            },
+            &aev,
+        );
         let asm = ar.json().unwrap_or_default();
         let got_iss = asm.get("issuer").and_then(Value::as_str).unwrap_or("");
         self.rec(
@@ -230,30 +412,63 @@ impl Run {
         );
         let mut missing = Vec::new();
         for k in ["authorization_endpoint", "token_endpoint"] {
-            if asm.get(k).and_then(Value::as_str).is_none_or(|u| url::Url::parse(u).is_err()) {
+            if asm
+                .get(k)
+                .and_then(Value::as_str)
+                .is_none_or(|u| url::Url::parse(u).is_err())
+            {
                 missing.push(k.to_string());
             }
         }
-        if !strs(&asm, "response_types_supported").iter().any(|s| s == "code") {
+        if !strs(&asm, "response_types_supported")
+            .iter()
+            .any(|s| s == "code")
+        {
             missing.push("response_types_supported ∋ code".into());
         }
-        self.rec("discovery/asm/required-fields", if missing.is_empty() { Holds("all present".into()) } else { Violated(format!("missing: {}", missing.join(", "))) }, &aev);
+        self.rec(
+            "discovery/asm/required-fields",
+            if missing.is_empty() {
+                Holds("all present".into())
+            } else {
+                Violated(format!("missing: {}", missing.join(", ")))
+            },
+            &aev,
+        );
         let methods = strs(&asm, "code_challenge_methods_supported");
         self.rec(
             "discovery/asm/s256",
             if methods.iter().any(|m| m == "S256") { Holds(format!("code_challenge_methods_supported={methods:?}")) } else { Violated(format!("code_challenge_methods_supported={methods:?}: ChatGPT refuses servers without S256")) },
             &aev,
         );
-        if self.on("discovery/asm/head") {
-            if let Ok(h) = self.http.send(Req::new("discovery: HEAD AS metadata", reqwest::Method::HEAD, &asm_url)).await {
-                let f = if h.status == 200 { Holds("HEAD → 200".into()) } else { Violated(format!("HEAD → {}", h.status)) };
-                self.rec("discovery/asm/head", f, &[h.id]);
-            }
+        if self.on("discovery/asm/head")
+            && let Ok(h) = self
+                .http
+                .send(Req::new(
+                    "discovery: HEAD AS metadata",
+                    reqwest::Method::HEAD,
+                    &asm_url,
+                ))
+                .await
+        {
+            let f = if h.status == 200 {
+                Holds("HEAD → 200".into())
+            } else {
+                Violated(format!("HEAD → {}", h.status))
+            };
+            self.rec("discovery/asm/head", f, &[h.id]);
         }
         if self.on("discovery/oidc/valid-or-absent") {
             let iss_url = url::Url::parse(&issuer).expect("validated above");
-            let oidc_url = urls::as_metadata_candidates(&iss_url, true).into_iter().find(|c| c.contains("openid-configuration")).expect("oidc candidate");
-            if let Ok(o) = self.http.send(Req::get("discovery: OpenID configuration", &oidc_url)).await {
+            let oidc_url = urls::as_metadata_candidates(&iss_url, true)
+                .into_iter()
+                .find(|c| c.contains("openid-configuration"))
+                .expect("oidc candidate");
+            if let Ok(o) = self
+                .http
+                .send(Req::get("discovery: OpenID configuration", &oidc_url))
+                .await
+            {
                 self.rec("discovery/oidc/valid-or-absent", grade_oidc(&o), &[o.id]);
             }
         }
@@ -265,7 +480,10 @@ impl Run {
     /// Discovery could not finish: every later check that needs it could not run.
     fn discovery_blocked(&mut self, why: &str) -> Result<(), String> {
         for def in crate::checks::CHECKS {
-            if !def.id.starts_with("discovery/") && !def.id.starts_with("mcp/") && !def.id.starts_with("rs/") {
+            if !def.id.starts_with("discovery/")
+                && !def.id.starts_with("mcp/")
+                && !def.id.starts_with("rs/")
+            {
                 self.rec(def.id, CouldNotRun(format!("discovery failed: {why}")), &[]);
             }
         }
@@ -290,15 +508,33 @@ fn grade_oidc(o: &crate::http::Resp) -> Finding {
         200 => match o.json() {
             Some(d) => {
                 let mut missing = Vec::new();
-                for k in ["issuer", "authorization_endpoint", "token_endpoint", "jwks_uri", "response_types_supported", "subject_types_supported", "id_token_signing_alg_values_supported"] {
+                for k in [
+                    "issuer",
+                    "authorization_endpoint",
+                    "token_endpoint",
+                    "jwks_uri",
+                    "response_types_supported",
+                    "subject_types_supported",
+                    "id_token_signing_alg_values_supported",
+                ] {
                     if d.get(k).is_none() {
                         missing.push(k);
                     }
                 }
-                if !strs(&d, "code_challenge_methods_supported").iter().any(|m| m == "S256") {
+                if !strs(&d, "code_challenge_methods_supported")
+                    .iter()
+                    .any(|m| m == "S256")
+                {
                     missing.push("code_challenge_methods_supported ∋ S256");
                 }
-                if missing.is_empty() { Holds("complete OpenID configuration".into()) } else { Violated(format!("partial OpenID configuration, missing {}", missing.join(", "))) }
+                if missing.is_empty() {
+                    Holds("complete OpenID configuration".into())
+                } else {
+                    Violated(format!(
+                        "partial OpenID configuration, missing {}",
+                        missing.join(", ")
+                    ))
+                }
             }
             None => Violated("200 but not JSON".into()),
         },
@@ -308,5 +544,13 @@ fn grade_oidc(o: &crate::http::Resp) -> Finding {
 
 /// String array field of a JSON object.
 pub fn strs(v: &Value, key: &str) -> Vec<String> {
-    v.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
+    v.get(key)
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -18,7 +18,11 @@ pub enum AuthzEnd {
     /// A redirect to one of the callbacks (read from `Location`, never followed).
     Callback { location: Url, evidence: Vec<usize> },
     /// The AS stopped on a page (error page, or a page without a usable form).
-    Page { status: u16, body: String, evidence: Vec<usize> },
+    Page {
+        status: u16,
+        body: String,
+        evidence: Vec<usize>,
+    },
     /// The driver itself could not proceed.
     Broken(String),
 }
@@ -28,14 +32,24 @@ const MAX_STEPS: usize = 12;
 /// Plays the user's part for `authorize_url`, stopping at any of `callbacks`.
 pub async fn drive(http: &Http, login: &Login, authorize_url: &Url, callbacks: &[Url]) -> AuthzEnd {
     match login {
-        Login::Form { username, password } => form_driver(http, authorize_url, callbacks, username, password).await,
+        Login::Form { username, password } => {
+            form_driver(http, authorize_url, callbacks, username, password).await
+        }
         Login::Command(cmd) => command_driver(cmd, authorize_url, callbacks).await,
         Login::Manual => manual_driver(authorize_url, callbacks).await,
-        Login::None => AuthzEnd::Broken("no login driver configured (use --login form|command|manual)".into()),
+        Login::None => {
+            AuthzEnd::Broken("no login driver configured (use --login form|command|manual)".into())
+        }
     }
 }
 
-async fn form_driver(http: &Http, start: &Url, callbacks: &[Url], username: &str, password: &str) -> AuthzEnd {
+async fn form_driver(
+    http: &Http,
+    start: &Url,
+    callbacks: &[Url],
+    username: &str,
+    password: &str,
+) -> AuthzEnd {
     let mut evidence = Vec::new();
     let mut req = Req::get("authorize: open authorization URL", start.as_str()).browser();
     let mut current = start.clone();
@@ -56,7 +70,10 @@ async fn form_driver(http: &Http, start: &Url, callbacks: &[Url], username: &str
                 if let Some(code) = urls::single_param(&next, "code").ok().flatten() {
                     http.secret(&code);
                 }
-                return AuthzEnd::Callback { location: next, evidence };
+                return AuthzEnd::Callback {
+                    location: next,
+                    evidence,
+                };
             }
             if next.scheme() != "http" && next.scheme() != "https" {
                 return AuthzEnd::Broken(format!("redirect to a non-HTTP URL {next}"));
@@ -66,19 +83,32 @@ async fn form_driver(http: &Http, start: &Url, callbacks: &[Url], username: &str
             continue;
         }
         if r.status != 200 {
-            return AuthzEnd::Page { status: r.status, body: r.body, evidence };
+            return AuthzEnd::Page {
+                status: r.status,
+                body: r.body,
+                evidence,
+            };
         }
         let forms = form::forms(&r.body, &current);
         let Some(f) = form::pick(&forms) else {
-            return AuthzEnd::Page { status: r.status, body: r.body, evidence };
+            return AuthzEnd::Page {
+                status: r.status,
+                body: r.body,
+                evidence,
+            };
         };
         let (fields, step) = match f.kind {
             form::FormKind::Login => {
                 submitted_login += 1;
                 if submitted_login > 2 {
-                    return AuthzEnd::Broken("the login form came back twice: wrong username or password?".into());
+                    return AuthzEnd::Broken(
+                        "the login form came back twice: wrong username or password?".into(),
+                    );
                 }
-                (f.login_fields(username, password), "authorize: submit login form")
+                (
+                    f.login_fields(username, password),
+                    "authorize: submit login form",
+                )
             }
             _ => {
                 submitted_consent += 1;
@@ -87,13 +117,18 @@ async fn form_driver(http: &Http, start: &Url, callbacks: &[Url], username: &str
                 }
                 match f.decision_fields(true) {
                     Some(fields) => (fields, "authorize: approve consent"),
-                    None => return AuthzEnd::Broken("consent form without an approve button".into()),
+                    None => {
+                        return AuthzEnd::Broken("consent form without an approve button".into());
+                    }
                 }
             }
         };
-        for (_, v) in &fields {
-            // Hidden values are usually CSRF tokens or request handles.
-            http.secret(v);
+        for (k, v) in &fields {
+            // CSRF tokens and request handles are secrets; URLs and scopes in hidden fields
+            // (resource, redirect_uri) are evidence and must stay readable.
+            if looks_secret(k) && url::Url::parse(v).is_err() {
+                http.secret(v);
+            }
         }
         let action = f.action.clone();
         req = if f.method == "POST" {
@@ -105,13 +140,33 @@ async fn form_driver(http: &Http, start: &Url, callbacks: &[Url], username: &str
         };
         current = action;
     }
-    AuthzEnd::Broken(format!("gave up after {MAX_STEPS} steps without reaching the callback"))
+    AuthzEnd::Broken(format!(
+        "gave up after {MAX_STEPS} steps without reaching the callback"
+    ))
+}
+
+/// Field names whose values are credentials or one-time handles.
+fn looks_secret(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "csrf", "xsrf", "token", "nonce", "secret", "password", "session", "request", "code",
+        "handle", "ticket",
+    ]
+    .iter()
+    .any(|w| n.contains(w))
 }
 
 fn parse_callback(text: &str, callbacks: &[Url]) -> AuthzEnd {
-    let line = text.lines().map(str::trim).rfind(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .rfind(|l| !l.is_empty())
+        .unwrap_or("");
     match Url::parse(line) {
-        Ok(u) if callbacks.iter().any(|cb| urls::is_callback(&u, cb)) => AuthzEnd::Callback { location: u, evidence: vec![] },
+        Ok(u) if callbacks.iter().any(|cb| urls::is_callback(&u, cb)) => AuthzEnd::Callback {
+            location: u,
+            evidence: vec![],
+        },
         Ok(u) => AuthzEnd::Broken(format!("{u} is not one of the callbacks {callbacks:?}")),
         Err(_) => AuthzEnd::Broken(format!("expected the callback URL, got {line:?}")),
     }
@@ -124,7 +179,9 @@ async fn command_driver(cmd: &str, url: &Url, callbacks: &[Url]) -> AuthzEnd {
     if let Some(cb) = callbacks.first() {
         c.env("GIGAMCP_REDIRECT_URI", cb.as_str());
     }
-    c.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::inherit());
+    c.stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
     let mut child = match c.spawn() {
         Ok(ch) => ch,
         Err(e) => return AuthzEnd::Broken(format!("could not start login command: {e}")),
@@ -133,10 +190,17 @@ async fn command_driver(cmd: &str, url: &Url, callbacks: &[Url]) -> AuthzEnd {
         use tokio::io::AsyncWriteExt;
         let _ = stdin.write_all(format!("{url}\n").as_bytes()).await;
     }
-    match tokio::time::timeout(std::time::Duration::from_secs(300), child.wait_with_output()).await {
+    match tokio::time::timeout(
+        std::time::Duration::from_secs(300),
+        child.wait_with_output(),
+    )
+    .await
+    {
         Err(_) => AuthzEnd::Broken("login command timed out after 300 s".into()),
         Ok(Err(e)) => AuthzEnd::Broken(format!("login command failed: {e}")),
-        Ok(Ok(out)) if !out.status.success() => AuthzEnd::Broken(format!("login command exited with {}", out.status)),
+        Ok(Ok(out)) if !out.status.success() => {
+            AuthzEnd::Broken(format!("login command exited with {}", out.status))
+        }
         Ok(Ok(out)) => parse_callback(&String::from_utf8_lossy(&out.stdout), callbacks),
     }
 }
@@ -164,11 +228,19 @@ mod tests {
     #[test]
     fn callback_parsing_takes_the_last_line() {
         let cb = [Url::parse("https://chatgpt.com/connector_platform_oauth_redirect").unwrap()];
-        match parse_callback("opening browser…\nhttps://chatgpt.com/connector_platform_oauth_redirect?code=abc&state=s\n\n", &cb) {
-            AuthzEnd::Callback { location, .. } => assert_eq!(location.query(), Some("code=abc&state=s")),
+        match parse_callback(
+            "opening browser…\nhttps://chatgpt.com/connector_platform_oauth_redirect?code=abc&state=s\n\n",
+            &cb,
+        ) {
+            AuthzEnd::Callback { location, .. } => {
+                assert_eq!(location.query(), Some("code=abc&state=s"))
+            }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_callback("https://evil.example/cb?code=x", &cb), AuthzEnd::Broken(_)));
+        assert!(matches!(
+            parse_callback("https://evil.example/cb?code=x", &cb),
+            AuthzEnd::Broken(_)
+        ));
         assert!(matches!(parse_callback("", &cb), AuthzEnd::Broken(_)));
     }
 
@@ -179,10 +251,17 @@ mod tests {
         let end = command_driver("echo \"$GIGAMCP_REDIRECT_URI?code=c1&from=$1\"", &url, &cb).await;
         match end {
             AuthzEnd::Callback { location, .. } => {
-                assert!(location.as_str().starts_with("http://127.0.0.1:8976/callback?code=c1&from=https://as.example/authorize"), "{location}");
+                assert!(
+                    location.as_str().starts_with(
+                        "http://127.0.0.1:8976/callback?code=c1&from=https://as.example/authorize"
+                    ),
+                    "{location}"
+                );
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(command_driver("exit 3", &url, &cb).await, AuthzEnd::Broken(m) if m.contains("exit")));
+        assert!(
+            matches!(command_driver("exit 3", &url, &cb).await, AuthzEnd::Broken(m) if m.contains("exit"))
+        );
     }
 }

@@ -36,10 +36,11 @@ pub fn extract_message(r: &Resp, id: &Value) -> Option<Value> {
                 }
                 data.push_str(d.strip_prefix(' ').unwrap_or(d));
             } else if line.trim().is_empty() && !data.is_empty() {
-                if let Ok(v) = serde_json::from_str::<Value>(&data) {
-                    if v.get("id") == Some(id) && (v.get("result").is_some() || v.get("error").is_some()) {
-                        found = Some(v);
-                    }
+                if let Ok(v) = serde_json::from_str::<Value>(&data)
+                    && v.get("id") == Some(id)
+                    && (v.get("result").is_some() || v.get("error").is_some())
+                {
+                    found = Some(v);
                 }
                 data.clear();
             }
@@ -52,11 +53,22 @@ pub fn extract_message(r: &Resp, id: &Value) -> Option<Value> {
 
 impl Run {
     fn revision(&self) -> String {
-        self.session.as_ref().map(|s| s.revision.clone()).unwrap_or_else(|| self.cfg.spec.clone().unwrap_or_else(|| "2025-11-25".into()))
+        self.session
+            .as_ref()
+            .map(|s| s.revision.clone())
+            .unwrap_or_else(|| self.cfg.spec.clone().unwrap_or_else(|| "2025-11-25".into()))
     }
 
     /// Builds an MCP POST for `method`. `auth` is the full Authorization header value.
-    pub(super) fn rpc_req(&mut self, step: &str, url: &str, auth: Option<&str>, method: &str, params: Value, notification: bool) -> (Req, Value) {
+    pub(super) fn rpc_req(
+        &mut self,
+        step: &str,
+        url: &str,
+        auth: Option<&str>,
+        method: &str,
+        params: Value,
+        notification: bool,
+    ) -> (Req, Value) {
         let rev = self.revision();
         let mut params = params;
         if rev == "2026-07-28" {
@@ -76,7 +88,9 @@ impl Run {
         if !notification {
             body["id"] = id.clone();
         }
-        let mut req = Req::post(step, url).header("accept", "application/json, text/event-stream").json(body);
+        let mut req = Req::post(step, url)
+            .header("accept", "application/json, text/event-stream")
+            .json(body);
         if let Some(a) = auth {
             req = req.header("authorization", a);
         }
@@ -88,7 +102,11 @@ impl Run {
         }
         if rev == "2026-07-28" {
             req = req.header("mcp-method", method);
-            if let Some(n) = params.get("name").or_else(|| params.get("uri")).and_then(Value::as_str) {
+            if let Some(n) = params
+                .get("name")
+                .or_else(|| params.get("uri"))
+                .and_then(Value::as_str)
+            {
                 req = req.header("mcp-name", n);
             }
         }
@@ -101,26 +119,43 @@ impl Run {
         if r.status == 401 {
             self.note_rs_401(&r, true);
         }
-        let message = if (200..300).contains(&r.status) || r.is_json_type() { extract_message(&r, id) } else { None };
+        // Only JSON-RPC-shaped bodies are envelopes; an OAuth error body on a 401/403 is not.
+        let message = if (200..300).contains(&r.status) || r.is_json_type() {
+            extract_message(&r, id).filter(|m| m.get("jsonrpc").is_some())
+        } else {
+            None
+        };
         if r.status == 200 {
             self.rpc_count += 1;
             let ct = r.content_type();
             if !(ct.starts_with("application/json") || ct.starts_with("text/event-stream")) {
-                self.content_type_problems.push((r.id, format!("Content-Type {ct:?}")));
+                self.content_type_problems
+                    .push((r.id, format!("Content-Type {ct:?}")));
             }
         }
         if let Some(m) = &message {
             let rev = self.revision();
-            let def = if m.get("error").is_some() { schema::error_def(&rev) } else { schema::result_def(&rev) };
+            let def = if m.get("error").is_some() {
+                schema::error_def(&rev)
+            } else {
+                schema::result_def(&rev)
+            };
             self.envelope_count += 1;
             if let Err(e) = schema::validate(&rev, def, m) {
-                self.envelope_problems.push((r.id, format!("{def}: {}", e.join("; "))));
+                self.envelope_problems
+                    .push((r.id, format!("{def}: {}", e.join("; "))));
             }
         }
         Some(Rpc { resp: r, message })
     }
 
-    pub(super) async fn rpc(&mut self, step: &str, token: Option<&str>, method: &str, params: Value) -> Option<Rpc> {
+    pub(super) async fn rpc(
+        &mut self,
+        step: &str,
+        token: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Option<Rpc> {
         let url = self.mcp_url.to_string();
         let auth = token.map(|t| format!("Bearer {t}"));
         let (req, id) = self.rpc_req(step, &url, auth.as_deref(), method, params, false);
@@ -128,7 +163,12 @@ impl Run {
     }
 
     /// The handshake request (initialize or server/discover) with a given Authorization value and URL.
-    pub(super) fn handshake_req(&mut self, step: &str, url: &str, auth: Option<&str>) -> (Req, Value) {
+    pub(super) fn handshake_req(
+        &mut self,
+        step: &str,
+        url: &str,
+        auth: Option<&str>,
+    ) -> (Req, Value) {
         let rev = self.revision();
         let p = self.cfg.profile;
         if rev == "2026-07-28" {
@@ -144,12 +184,23 @@ impl Run {
     }
 
     /// Sends the handshake with `token` to the MCP URL; returns the HTTP status.
-    pub(super) async fn probe_token(&mut self, token: &str, step: &str) -> (Option<u16>, Vec<usize>) {
+    pub(super) async fn probe_token(
+        &mut self,
+        token: &str,
+        step: &str,
+    ) -> (Option<u16>, Vec<usize>) {
         let url = self.mcp_url.to_string();
-        self.probe_auth(step, &url, Some(&format!("Bearer {token}")), true).await
+        self.probe_auth(step, &url, Some(&format!("Bearer {token}")), true)
+            .await
     }
 
-    pub(super) async fn probe_auth(&mut self, step: &str, url: &str, auth: Option<&str>, presented: bool) -> (Option<u16>, Vec<usize>) {
+    pub(super) async fn probe_auth(
+        &mut self,
+        step: &str,
+        url: &str,
+        auth: Option<&str>,
+        presented: bool,
+    ) -> (Option<u16>, Vec<usize>) {
         let (req, _) = self.handshake_req(step, url, auth);
         match self.http.send(req).await {
             Ok(r) => {
@@ -166,22 +217,42 @@ impl Run {
         let explicit = self.cfg.spec.clone();
         let mut discover_ok = None;
         if explicit.as_deref() == Some("2026-07-28") || (explicit.is_none() && p.discover_probe) {
-            self.session = Some(Session { revision: "2026-07-28".into(), session_id: None });
-            if let Some(rpc) = self.rpc("mcp: server/discover", Some(token), "server/discover", json!({})).await {
+            self.session = Some(Session {
+                revision: "2026-07-28".into(),
+                session_id: None,
+            });
+            if let Some(rpc) = self
+                .rpc(
+                    "mcp: server/discover",
+                    Some(token),
+                    "server/discover",
+                    json!({}),
+                )
+                .await
+            {
                 if let Some(res) = rpc.result().cloned() {
                     discover_ok = Some((res, rpc.resp.id));
                 } else if explicit.is_some() {
-                    self.rec("mcp/lifecycle/handshake", Violated(format!("server/discover failed: {}", describe(&rpc.resp))), &[rpc.resp.id]);
+                    self.rec(
+                        "mcp/lifecycle/handshake",
+                        Violated(format!("server/discover failed: {}", describe(&rpc.resp))),
+                        &[rpc.resp.id],
+                    );
                     return self.handshake_failed(&rpc.resp);
                 }
             }
-            if explicit.is_some() || discover_ok.is_some() && !p.discover_probe {
+            if explicit.is_some() {
                 return self.finish_discover(discover_ok);
             }
         }
         // initialize (ChatGPT: after the discover probe, with 2025-11-25)
-        let version = explicit.clone().unwrap_or_else(|| p.initialize_version.to_string());
-        self.session = Some(Session { revision: version.clone(), session_id: None });
+        let version = explicit
+            .clone()
+            .unwrap_or_else(|| p.initialize_version.to_string());
+        self.session = Some(Session {
+            revision: version.clone(),
+            session_id: None,
+        });
         let Some(rpc) = self.rpc("mcp: initialize", Some(token), "initialize", json!({"protocolVersion": version, "capabilities": p.capabilities(), "clientInfo": p.client_info()})).await else {
             self.rec("mcp/lifecycle/handshake", CouldNotRun("MCP endpoint unreachable".into()), &[]);
             return false;
@@ -191,43 +262,92 @@ impl Run {
             if discover_ok.is_some() {
                 return self.finish_discover(discover_ok);
             }
-            self.rec("mcp/lifecycle/handshake", Violated(format!("initialize failed: {}", describe(&rpc.resp))), &ev);
+            self.rec(
+                "mcp/lifecycle/handshake",
+                Violated(format!("initialize failed: {}", describe(&rpc.resp))),
+                &ev,
+            );
             return self.handshake_failed(&rpc.resp);
         };
-        let negotiated = res.get("protocolVersion").and_then(Value::as_str).unwrap_or("").to_string();
+        let negotiated = res
+            .get("protocolVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let f = if negotiated == version {
             Holds(format!("protocolVersion {negotiated} as requested"))
         } else if schema::REVISIONS.contains(&negotiated.as_str()) {
-            Holds(format!("requested {version}, server counter-offered {negotiated}"))
+            Holds(format!(
+                "requested {version}, server counter-offered {negotiated}"
+            ))
         } else {
-            Violated(format!("protocolVersion {negotiated:?} is not a known revision (requested {version})"))
+            Violated(format!(
+                "protocolVersion {negotiated:?} is not a known revision (requested {version})"
+            ))
         };
         self.rec("mcp/lifecycle/version", f, &ev);
-        let rev = if schema::REVISIONS.contains(&negotiated.as_str()) { negotiated } else { version };
+        let rev = if schema::REVISIONS.contains(&negotiated.as_str()) {
+            negotiated
+        } else {
+            version
+        };
         let f = match schema::validate(&rev, "InitializeResult", &res) {
             Ok(()) => Holds(format!("InitializeResult valid under {rev}")),
-            Err(e) => Violated(format!("InitializeResult invalid under {rev}: {}", e.join("; "))),
+            Err(e) => Violated(format!(
+                "InitializeResult invalid under {rev}: {}",
+                e.join("; ")
+            )),
         };
         self.rec("mcp/lifecycle/handshake", f, &ev);
         let sid = rpc.resp.header("mcp-session-id").map(str::to_string);
         match &sid {
             Some(s) => {
-                let f = if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) { Holds("visible ASCII".into()) } else { Violated(format!("session id {s:?} has characters outside 0x21–0x7E")) };
+                let f = if !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+                    Holds("visible ASCII".into())
+                } else {
+                    Violated(format!("session id {s:?} has characters outside 0x21–0x7E"))
+                };
                 self.rec("mcp/transport/session-id-ascii", f, &ev);
             }
             None => {
-                self.rec("mcp/transport/session-id-ascii", NotApplicable("no Mcp-Session-Id issued (stateless server)".into()), &ev);
-                self.rec("mcp/transport/unknown-session-404", NotApplicable("no Mcp-Session-Id issued (stateless server)".into()), &ev);
+                self.rec(
+                    "mcp/transport/session-id-ascii",
+                    NotApplicable("no Mcp-Session-Id issued (stateless server)".into()),
+                    &ev,
+                );
+                self.rec(
+                    "mcp/transport/unknown-session-404",
+                    NotApplicable("no Mcp-Session-Id issued (stateless server)".into()),
+                    &ev,
+                );
             }
         }
         self.server_capabilities = res.get("capabilities").cloned().unwrap_or(Value::Null);
-        self.session = Some(Session { revision: rev, session_id: sid });
+        self.session = Some(Session {
+            revision: rev,
+            session_id: sid,
+        });
         // notifications/initialized → 202
         let url = self.mcp_url.to_string();
         let auth = format!("Bearer {token}");
-        let (req, _) = self.rpc_req("mcp: notifications/initialized", &url, Some(&auth), "notifications/initialized", Value::Null, true);
+        let (req, _) = self.rpc_req(
+            "mcp: notifications/initialized",
+            &url,
+            Some(&auth),
+            "notifications/initialized",
+            Value::Null,
+            true,
+        );
         if let Ok(r) = self.http.send(req).await {
-            let f = if r.status == 202 && r.body.trim().is_empty() { Holds("202, empty body".into()) } else { Violated(format!("{} with {} body bytes; expected 202 and no body", r.status, r.body.len())) };
+            let f = if r.status == 202 && r.body.trim().is_empty() {
+                Holds("202, empty body".into())
+            } else {
+                Violated(format!(
+                    "{} with {} body bytes; expected 202 and no body",
+                    r.status,
+                    r.body.len()
+                ))
+            };
             self.rec("mcp/transport/notification-202", f, &[r.id]);
         }
         true
@@ -235,7 +355,11 @@ impl Run {
 
     fn finish_discover(&mut self, d: Option<(Value, usize)>) -> bool {
         let Some((res, id)) = d else {
-            self.rec("mcp/lifecycle/handshake", Violated("server/discover returned no result".into()), &[]);
+            self.rec(
+                "mcp/lifecycle/handshake",
+                Violated("server/discover returned no result".into()),
+                &[],
+            );
             return false;
         };
         let f = match schema::validate("2026-07-28", "DiscoverResult", &res) {
@@ -244,62 +368,130 @@ impl Run {
         };
         self.rec("mcp/lifecycle/handshake", f, &[id]);
         let versions = super::discovery::strs(&res, "supportedVersions");
-        let f = if versions.iter().any(|v| v == "2026-07-28") { Holds(format!("supportedVersions={versions:?}")) } else { Violated(format!("server/discover answered but supportedVersions={versions:?} lacks 2026-07-28")) };
+        let f = if versions.iter().any(|v| v == "2026-07-28") {
+            Holds(format!("supportedVersions={versions:?}"))
+        } else {
+            Violated(format!(
+                "server/discover answered but supportedVersions={versions:?} lacks 2026-07-28"
+            ))
+        };
         self.rec("mcp/lifecycle/version", f, &[id]);
-        let na = NotApplicable("2026-07-28 is stateless: no initialized notification or sessions".into());
-        self.rec_all(&["mcp/transport/notification-202", "mcp/transport/session-id-ascii", "mcp/transport/unknown-session-404"], na);
+        let na = NotApplicable(
+            "2026-07-28 is stateless: no initialized notification or sessions".into(),
+        );
+        self.rec_all(
+            &[
+                "mcp/transport/notification-202",
+                "mcp/transport/session-id-ascii",
+                "mcp/transport/unknown-session-404",
+            ],
+            na,
+        );
         self.server_capabilities = res.get("capabilities").cloned().unwrap_or(Value::Null);
-        self.session = Some(Session { revision: "2026-07-28".into(), session_id: None });
+        self.session = Some(Session {
+            revision: "2026-07-28".into(),
+            session_id: None,
+        });
         true
     }
 
     fn handshake_failed(&mut self, r: &Resp) -> bool {
         if r.status == 401 {
-            self.rec("rs/token/valid-accepted", Violated("the token from the target's own AS was rejected with 401".into()), &[r.id]);
+            self.rec(
+                "rs/token/valid-accepted",
+                Violated("the token from the target's own AS was rejected with 401".into()),
+                &[r.id],
+            );
         }
         false
     }
 
     /// Everything a host does after authorization, with the new token, at the URL as entered.
     pub(super) async fn mcp_after_auth(&mut self) {
-        let Some(token) = self.grant.as_ref().map(|g| g.access_token.clone()) else { return };
+        let Some(token) = self.grant.as_ref().map(|g| g.access_token.clone()) else {
+            return;
+        };
         if !self.handshake(&token).await {
             return;
         }
-        self.rec("rs/token/valid-accepted", Holds("handshake succeeded with the new token".into()), &[]);
+        self.rec(
+            "rs/token/valid-accepted",
+            Holds("handshake succeeded with the new token".into()),
+            &[],
+        );
         let rev = self.revision();
 
         // Unknown session → 404.
-        if self.session.as_ref().is_some_and(|s| s.session_id.is_some()) && self.on("mcp/transport/unknown-session-404") {
-            let real = self.session.as_mut().and_then(|s| s.session_id.replace("conformance-unknown-session-0000".into()));
-            let r = self.rpc("mcp: unknown session id", Some(&token), "tools/list", json!({})).await;
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.session_id.is_some())
+            && self.on("mcp/transport/unknown-session-404")
+        {
+            let real = self.session.as_mut().and_then(|s| {
+                s.session_id
+                    .replace("conformance-unknown-session-0000".into())
+            });
+            let r = self
+                .rpc(
+                    "mcp: unknown session id",
+                    Some(&token),
+                    "tools/list",
+                    json!({}),
+                )
+                .await;
             if let Some(s) = self.session.as_mut() {
                 s.session_id = real;
             }
             if let Some(r) = r {
-                let f = if r.resp.status == 404 { Holds("404".into()) } else { Violated(format!("got {} for an unknown session id", describe(&r.resp))) };
+                let f = if r.resp.status == 404 {
+                    Holds("404".into())
+                } else {
+                    Violated(format!(
+                        "got {} for an unknown session id",
+                        describe(&r.resp)
+                    ))
+                };
                 self.rec("mcp/transport/unknown-session-404", f, &[r.resp.id]);
             }
         }
 
         // Unsupported protocol version header → 400.
         if rev.as_str() < "2025-06-18" {
-            self.rec("mcp/transport/protocol-version-400", NotApplicable("2025-03-26 has no MCP-Protocol-Version header".into()), &[]);
+            self.rec(
+                "mcp/transport/protocol-version-400",
+                NotApplicable("2025-03-26 has no MCP-Protocol-Version header".into()),
+                &[],
+            );
         } else if self.on("mcp/transport/protocol-version-400") {
             let url = self.mcp_url.to_string();
             let auth = format!("Bearer {token}");
-            let (mut req, _) = self.rpc_req("mcp: unsupported MCP-Protocol-Version", &url, Some(&auth), "tools/list", json!({}), false);
-            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("mcp-protocol-version"));
+            let (mut req, _) = self.rpc_req(
+                "mcp: unsupported MCP-Protocol-Version",
+                &url,
+                Some(&auth),
+                "tools/list",
+                json!({}),
+                false,
+            );
+            req.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("mcp-protocol-version"));
             req = req.header("mcp-protocol-version", "1999-01-01");
             if let Ok(r) = self.http.send(req).await {
-                let f = if r.status == 400 { Holds("400".into()) } else { Violated(format!("got {}", describe(&r))) };
+                let f = if r.status == 400 {
+                    Holds("400".into())
+                } else {
+                    Violated(format!("got {}", describe(&r)))
+                };
                 self.rec("mcp/transport/protocol-version-400", f, &[r.id]);
             }
         }
 
         // GET → SSE or 405.
         if self.on("mcp/transport/get-sse-or-405") {
-            let mut req = Req::get("mcp: GET the endpoint", self.mcp_url.as_str()).header("accept", "text/event-stream").header("authorization", format!("Bearer {token}"));
+            let mut req = Req::get("mcp: GET the endpoint", self.mcp_url.as_str())
+                .header("accept", "text/event-stream")
+                .header("authorization", format!("Bearer {token}"));
             if rev.as_str() >= "2025-06-18" {
                 req = req.header("mcp-protocol-version", rev.clone());
             }
@@ -307,14 +499,25 @@ impl Run {
                 req = req.header("mcp-session-id", s);
             }
             // An SSE stream may stay open: give it a short timeout and grade the headers.
-            let sent = tokio::time::timeout(std::time::Duration::from_secs(3), self.http.send(req)).await;
+            let sent =
+                tokio::time::timeout(std::time::Duration::from_secs(3), self.http.send(req)).await;
             let f = match sent {
                 Ok(Ok(r)) if r.status == 405 => (Holds("405".into()), vec![r.id]),
-                Ok(Ok(r)) if r.status == 200 && r.content_type().starts_with("text/event-stream") => (Holds("200 text/event-stream".into()), vec![r.id]),
+                Ok(Ok(r))
+                    if r.status == 200 && r.content_type().starts_with("text/event-stream") =>
+                {
+                    (Holds("200 text/event-stream".into()), vec![r.id])
+                }
                 Ok(Ok(r)) => (Violated(format!("got {}", describe(&r))), vec![r.id]),
-                Ok(Err(e)) if e.0.contains("timed out") => (Holds("an event stream was opened and kept open".into()), vec![]),
+                Ok(Err(e)) if e.0.contains("timed out") => (
+                    Holds("an event stream was opened and kept open".into()),
+                    vec![],
+                ),
                 Ok(Err(e)) => (CouldNotRun(e.0), vec![]),
-                Err(_) => (Holds("an event stream was opened and kept open".into()), vec![]),
+                Err(_) => (
+                    Holds("an event stream was opened and kept open".into()),
+                    vec![],
+                ),
             };
             self.rec("mcp/transport/get-sse-or-405", f.0, &f.1);
         }
@@ -323,12 +526,27 @@ impl Run {
         if self.on("mcp/transport/origin-403") {
             let url = self.mcp_url.to_string();
             let auth = format!("Bearer {token}");
-            let (req, _) = self.rpc_req("mcp: foreign Origin", &url, Some(&auth), "tools/list", json!({}), false);
-            if let Ok(r) = self.http.send(req.header("origin", "https://attacker.example")).await {
+            let (req, _) = self.rpc_req(
+                "mcp: foreign Origin",
+                &url,
+                Some(&auth),
+                "tools/list",
+                json!({}),
+                false,
+            );
+            if let Ok(r) = self
+                .http
+                .send(req.header("origin", "https://attacker.example"))
+                .await
+            {
                 let f = match r.status {
                     403 => Holds("403".into()),
-                    s if (400..500).contains(&s) && rev.as_str() < "2025-11-25" => Holds(format!("rejected with {s} (403 is required from 2025-11-25)")),
-                    s if (200..300).contains(&s) => Violated("a request from https://attacker.example was served (DNS rebinding)".into()),
+                    s if (400..500).contains(&s) && rev.as_str() < "2025-11-25" => Holds(format!(
+                        "rejected with {s} (403 is required from 2025-11-25)"
+                    )),
+                    s if (200..300).contains(&s) => Violated(
+                        "a request from https://attacker.example was served (DNS rebinding)".into(),
+                    ),
                     s => Violated(format!("got {s}; expected 403")),
                 };
                 self.rec("mcp/transport/origin-403", f, &[r.id]);
@@ -336,7 +554,15 @@ impl Run {
         }
 
         // Unknown method → -32601.
-        if let Some(r) = self.rpc("mcp: unknown method", Some(&token), "conformance/no-such-method", json!({})).await {
+        if let Some(r) = self
+            .rpc(
+                "mcp: unknown method",
+                Some(&token),
+                "conformance/no-such-method",
+                json!({}),
+            )
+            .await
+        {
             let f = match r.error_code() {
                 Some(-32601) => Holds("-32601".into()),
                 Some(c) => Violated(format!("error code {c}; expected -32601")),
@@ -346,19 +572,40 @@ impl Run {
         }
 
         // tools/list
-        match self.rpc("mcp: tools/list", Some(&token), "tools/list", json!({})).await {
+        match self
+            .rpc("mcp: tools/list", Some(&token), "tools/list", json!({}))
+            .await
+        {
             Some(r) => match r.result().cloned() {
                 Some(res) => {
                     let f = match schema::validate(&rev, "ListToolsResult", &res) {
-                        Ok(()) => Holds(format!("{} tools, ListToolsResult valid under {rev}", res["tools"].as_array().map_or(0, Vec::len))),
-                        Err(e) => Violated(format!("ListToolsResult invalid under {rev}: {}", e.join("; "))),
+                        Ok(()) => Holds(format!(
+                            "{} tools, ListToolsResult valid under {rev}",
+                            res["tools"].as_array().map_or(0, Vec::len)
+                        )),
+                        Err(e) => Violated(format!(
+                            "ListToolsResult invalid under {rev}: {}",
+                            e.join("; ")
+                        )),
                     };
                     self.rec("mcp/tools/list", f, &[r.resp.id]);
-                    self.tools = res.get("tools").and_then(Value::as_array).cloned().unwrap_or_default();
+                    self.tools = res
+                        .get("tools")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default();
                 }
-                None => self.rec("mcp/tools/list", Violated(format!("tools/list failed: {}", describe(&r.resp))), &[r.resp.id]),
+                None => self.rec(
+                    "mcp/tools/list",
+                    Violated(format!("tools/list failed: {}", describe(&r.resp))),
+                    &[r.resp.id],
+                ),
             },
-            None => self.rec("mcp/tools/list", CouldNotRun("MCP endpoint unreachable".into()), &[]),
+            None => self.rec(
+                "mcp/tools/list",
+                CouldNotRun("MCP endpoint unreachable".into()),
+                &[],
+            ),
         }
 
         // tools/call
@@ -369,25 +616,62 @@ impl Run {
         if self.server_capabilities.get("resources").is_none() {
             let na = NotApplicable("the server does not declare the resources capability".into());
             self.rec_all(&["mcp/resources/list", "mcp/resources/read"], na);
-        } else if let Some(r) = self.rpc("mcp: resources/list", Some(&token), "resources/list", json!({})).await {
+        } else if let Some(r) = self
+            .rpc(
+                "mcp: resources/list",
+                Some(&token),
+                "resources/list",
+                json!({}),
+            )
+            .await
+        {
             match r.result().cloned() {
                 Some(res) => {
                     let f = match schema::validate(&rev, "ListResourcesResult", &res) {
                         Ok(()) => Holds("ListResourcesResult valid".into()),
-                        Err(e) => Violated(format!("ListResourcesResult invalid under {rev}: {}", e.join("; "))),
+                        Err(e) => Violated(format!(
+                            "ListResourcesResult invalid under {rev}: {}",
+                            e.join("; ")
+                        )),
                     };
                     self.rec("mcp/resources/list", f, &[r.resp.id]);
-                    match res.get("resources").and_then(Value::as_array).and_then(|a| a.first()).and_then(|x| x.get("uri")).and_then(Value::as_str) {
-                        None => self.rec("mcp/resources/read", NotApplicable("resources/list returned no resources".into()), &[]),
+                    match res
+                        .get("resources")
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.first())
+                        .and_then(|x| x.get("uri"))
+                        .and_then(Value::as_str)
+                    {
+                        None => self.rec(
+                            "mcp/resources/read",
+                            NotApplicable("resources/list returned no resources".into()),
+                            &[],
+                        ),
                         Some(uri) => {
                             let uri = uri.to_string();
-                            if let Some(rr) = self.rpc("mcp: resources/read", Some(&token), "resources/read", json!({"uri": uri})).await {
+                            if let Some(rr) = self
+                                .rpc(
+                                    "mcp: resources/read",
+                                    Some(&token),
+                                    "resources/read",
+                                    json!({"uri": uri}),
+                                )
+                                .await
+                            {
                                 let f = match rr.result() {
-                                    Some(res) => match schema::validate(&rev, "ReadResourceResult", res) {
-                                        Ok(()) => Holds(format!("read {uri}")),
-                                        Err(e) => Violated(format!("ReadResourceResult invalid under {rev}: {}", e.join("; "))),
-                                    },
-                                    None => Violated(format!("resources/read {uri} failed: {}", describe(&rr.resp))),
+                                    Some(res) => {
+                                        match schema::validate(&rev, "ReadResourceResult", res) {
+                                            Ok(()) => Holds(format!("read {uri}")),
+                                            Err(e) => Violated(format!(
+                                                "ReadResourceResult invalid under {rev}: {}",
+                                                e.join("; ")
+                                            )),
+                                        }
+                                    }
+                                    None => Violated(format!(
+                                        "resources/read {uri} failed: {}",
+                                        describe(&rr.resp)
+                                    )),
                                 };
                                 self.rec("mcp/resources/read", f, &[rr.resp.id]);
                             }
@@ -395,8 +679,16 @@ impl Run {
                     }
                 }
                 None => {
-                    self.rec("mcp/resources/list", Violated(format!("resources/list failed: {}", describe(&r.resp))), &[r.resp.id]);
-                    self.rec("mcp/resources/read", CouldNotRun("resources/list failed".into()), &[]);
+                    self.rec(
+                        "mcp/resources/list",
+                        Violated(format!("resources/list failed: {}", describe(&r.resp))),
+                        &[r.resp.id],
+                    );
+                    self.rec(
+                        "mcp/resources/read",
+                        CouldNotRun("resources/list failed".into()),
+                        &[],
+                    );
                 }
             }
         }
@@ -405,11 +697,24 @@ impl Run {
     /// The tool to call: `--call-tool`, else the first tool marked `readOnlyHint: true`.
     pub(super) fn chosen_tool(&self) -> Option<(String, Value)> {
         let tool = match &self.cfg.call_tool {
-            Some(n) => self.tools.iter().find(|t| t["name"] == json!(n)).cloned().or_else(|| Some(json!({"name": n}))),
-            None => self.tools.iter().find(|t| t.pointer("/annotations/readOnlyHint") == Some(&json!(true))).cloned(),
+            Some(n) => self
+                .tools
+                .iter()
+                .find(|t| t["name"] == json!(n))
+                .cloned()
+                .or_else(|| Some(json!({"name": n}))),
+            None => self
+                .tools
+                .iter()
+                .find(|t| t.pointer("/annotations/readOnlyHint") == Some(&json!(true)))
+                .cloned(),
         }?;
         let name = tool["name"].as_str()?.to_string();
-        let args = self.cfg.call_args.clone().unwrap_or_else(|| synthesize_args(&tool));
+        let args = self
+            .cfg
+            .call_args
+            .clone()
+            .unwrap_or_else(|| synthesize_args(&tool));
         Some((name, args))
     }
 
@@ -419,14 +724,42 @@ impl Run {
             self.rec("mcp/tools/call", NotApplicable("no tool is marked readOnlyHint and no --call-tool was given (nothing is called without consent)".into()), &[]);
             return;
         };
-        let Some(r) = self.rpc(&format!("mcp: tools/call {name}"), Some(token), "tools/call", json!({"name": name, "arguments": args})).await else { return };
+        let Some(r) = self
+            .rpc(
+                &format!("mcp: tools/call {name}"),
+                Some(token),
+                "tools/call",
+                json!({"name": name, "arguments": args}),
+            )
+            .await
+        else {
+            return;
+        };
         let f = match (r.result(), r.resp.status) {
             (Some(res), _) => match schema::validate(&rev, "CallToolResult", res) {
-                Ok(()) => Holds(format!("{name}: CallToolResult valid{}", if res["isError"] == json!(true) { " (isError: true)" } else { "" })),
-                Err(e) => Violated(format!("{name}: CallToolResult invalid under {rev}: {}", e.join("; "))),
+                Ok(()) => Holds(format!(
+                    "{name}: CallToolResult valid{}",
+                    if res["isError"] == json!(true) {
+                        " (isError: true)"
+                    } else {
+                        ""
+                    }
+                )),
+                Err(e) => Violated(format!(
+                    "{name}: CallToolResult invalid under {rev}: {}",
+                    e.join("; ")
+                )),
             },
             (None, 401) => Violated(format!("{name}: 401 with the token just issued")),
-            (None, _) => Violated(format!("{name}: {} {}", describe(&r.resp), r.message.as_ref().and_then(|m| m.get("error")).map(|e| e.to_string()).unwrap_or_default())),
+            (None, _) => Violated(format!(
+                "{name}: {} {}",
+                describe(&r.resp),
+                r.message
+                    .as_ref()
+                    .and_then(|m| m.get("error"))
+                    .map(|e| e.to_string())
+                    .unwrap_or_default()
+            )),
         };
         self.rec("mcp/tools/call", f, &[r.resp.id]);
     }
@@ -434,12 +767,24 @@ impl Run {
     async fn search_fetch(&mut self, token: &str) {
         let ids = ["mcp/chatgpt/search-contract", "mcp/chatgpt/fetch-contract"];
         if !self.cfg.profile.search_fetch_contract {
-            self.rec_all(&ids, NotApplicable(format!("profile {} does not use search/fetch", self.cfg.profile.name)));
+            self.rec_all(
+                &ids,
+                NotApplicable(format!(
+                    "profile {} does not use search/fetch",
+                    self.cfg.profile.name
+                )),
+            );
             return;
         }
         let find = |n: &str| self.tools.iter().find(|t| t["name"] == json!(n)).cloned();
         let (Some(search), fetch) = (find("search"), find("fetch")) else {
-            self.rec_all(&ids, NotApplicable("no `search` tool: only deep research and company knowledge need search/fetch".into()));
+            self.rec_all(
+                &ids,
+                NotApplicable(
+                    "no `search` tool: only deep research and company knowledge need search/fetch"
+                        .into(),
+                ),
+            );
             return;
         };
         let mut problems = Vec::new();
@@ -448,7 +793,15 @@ impl Run {
         }
         let mut first_id = None;
         let mut ev = vec![];
-        if let Some(r) = self.rpc("mcp: tools/call search", Some(token), "tools/call", json!({"name": "search", "arguments": {"query": "the"}})).await {
+        if let Some(r) = self
+            .rpc(
+                "mcp: tools/call search",
+                Some(token),
+                "tools/call",
+                json!({"name": "search", "arguments": {"query": "the"}}),
+            )
+            .await
+        {
             ev.push(r.resp.id);
             match r.result().and_then(single_text_json) {
                 Some(Ok(v)) => match v.get("results").and_then(Value::as_array) {
@@ -460,7 +813,11 @@ impl Run {
                                 }
                             }
                         }
-                        first_id = results.first().and_then(|x| x.get("id")).and_then(Value::as_str).map(str::to_string);
+                        first_id = results
+                            .first()
+                            .and_then(|x| x.get("id"))
+                            .and_then(Value::as_str)
+                            .map(str::to_string);
                     }
                     None => problems.push("text is JSON but has no `results` array".into()),
                 },
@@ -468,14 +825,26 @@ impl Run {
                 None => problems.push(format!("no result: {}", describe(&r.resp))),
             }
         }
-        let f = if problems.is_empty() { Holds("search contract holds".into()) } else { Violated(problems.join("; ")) };
+        let f = if problems.is_empty() {
+            Holds("search contract holds".into())
+        } else {
+            Violated(problems.join("; "))
+        };
         self.rec("mcp/chatgpt/search-contract", f, &ev);
         let Some(fetch) = fetch else {
-            self.rec("mcp/chatgpt/fetch-contract", Violated("`search` exists but `fetch` does not".into()), &[]);
+            self.rec(
+                "mcp/chatgpt/fetch-contract",
+                Violated("`search` exists but `fetch` does not".into()),
+                &[],
+            );
             return;
         };
         let Some(id) = first_id else {
-            self.rec("mcp/chatgpt/fetch-contract", CouldNotRun("search returned no result id to fetch".into()), &[]);
+            self.rec(
+                "mcp/chatgpt/fetch-contract",
+                CouldNotRun("search returned no result id to fetch".into()),
+                &[],
+            );
             return;
         };
         let mut problems = Vec::new();
@@ -483,7 +852,15 @@ impl Run {
             problems.push("inputSchema lacks a string `id`".to_string());
         }
         let mut ev = vec![];
-        if let Some(r) = self.rpc("mcp: tools/call fetch", Some(token), "tools/call", json!({"name": "fetch", "arguments": {"id": id}})).await {
+        if let Some(r) = self
+            .rpc(
+                "mcp: tools/call fetch",
+                Some(token),
+                "tools/call",
+                json!({"name": "fetch", "arguments": {"id": id}}),
+            )
+            .await
+        {
             ev.push(r.resp.id);
             match r.result().and_then(single_text_json) {
                 Some(Ok(v)) => {
@@ -497,7 +874,11 @@ impl Run {
                 None => problems.push(format!("no result: {}", describe(&r.resp))),
             }
         }
-        let f = if problems.is_empty() { Holds("fetch contract holds".into()) } else { Violated(problems.join("; ")) };
+        let f = if problems.is_empty() {
+            Holds("fetch contract holds".into())
+        } else {
+            Violated(problems.join("; "))
+        };
         self.rec("mcp/chatgpt/fetch-contract", f, &ev);
     }
 }
@@ -506,21 +887,39 @@ impl Run {
 fn single_text_json(res: &Value) -> Option<Result<Value, String>> {
     let content = res.get("content")?.as_array()?;
     Some(match content.as_slice() {
-        [one] if one["type"] == json!("text") => serde_json::from_str(one["text"].as_str().unwrap_or("")).map_err(|e| format!("text is not JSON: {e}")),
-        _ => Err(format!("{} content items; expected exactly one text item", content.len())),
+        [one] if one["type"] == json!("text") => {
+            serde_json::from_str(one["text"].as_str().unwrap_or(""))
+                .map_err(|e| format!("text is not JSON: {e}"))
+        }
+        _ => Err(format!(
+            "{} content items; expected exactly one text item",
+            content.len()
+        )),
     })
 }
 
 /// Minimal arguments satisfying a tool's required properties.
 pub fn synthesize_args(tool: &Value) -> Value {
     let mut args = serde_json::Map::new();
-    let props = tool.pointer("/inputSchema/properties").cloned().unwrap_or(json!({}));
-    for req in tool.pointer("/inputSchema/required").and_then(Value::as_array).cloned().unwrap_or_default() {
+    let props = tool
+        .pointer("/inputSchema/properties")
+        .cloned()
+        .unwrap_or(json!({}));
+    for req in tool
+        .pointer("/inputSchema/required")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default()
+    {
         let Some(name) = req.as_str() else { continue };
         let p = &props[name];
         let v = if let Some(d) = p.get("default") {
             d.clone()
-        } else if let Some(e) = p.get("enum").and_then(Value::as_array).and_then(|e| e.first()) {
+        } else if let Some(e) = p
+            .get("enum")
+            .and_then(Value::as_array)
+            .and_then(|e| e.first())
+        {
             e.clone()
         } else {
             match p["type"].as_str() {
@@ -543,7 +942,10 @@ mod tests {
     #[test]
     fn argument_synthesis() {
         let t = json!({"name":"x","inputSchema":{"type":"object","properties":{"query":{"type":"string"},"limit":{"type":"integer"},"state":{"type":"string","enum":["open","closed"]},"opt":{"type":"string"}},"required":["query","limit","state"]}});
-        assert_eq!(synthesize_args(&t), json!({"query":"conformance","limit":1,"state":"open"}));
+        assert_eq!(
+            synthesize_args(&t),
+            json!({"query":"conformance","limit":1,"state":"open"})
+        );
         assert_eq!(synthesize_args(&json!({"name":"y"})), json!({}));
     }
 }

@@ -112,7 +112,11 @@ impl Run {
         if let crate::config::Login::Form { password, .. } = &cfg.login {
             http.secret(password);
         }
-        if let crate::config::Registration::Preregistered { client_secret: Some(s), .. } = &cfg.registration {
+        if let crate::config::Registration::Preregistered {
+            client_secret: Some(s),
+            ..
+        } = &cfg.registration
+        {
             http.secret(s);
         }
         Ok(Run {
@@ -161,7 +165,15 @@ impl Run {
         let (verdict, detail) = grade(def.level, &finding, self.cfg.strict);
         self.outcomes.insert(
             id,
-            Outcome { id: def.id, level: def.level, title: def.title, refs: def.refs, verdict, detail, evidence: evidence.to_vec() },
+            Outcome {
+                id: def.id,
+                level: def.level,
+                title: def.title,
+                refs: def.refs,
+                verdict,
+                detail,
+                evidence: evidence.to_vec(),
+            },
         );
     }
 
@@ -185,10 +197,23 @@ impl Run {
     pub fn note_token_error(&mut self, r: &Resp) {
         if r.status >= 400 {
             let problem = match r.json() {
-                Some(v) if r.is_json_type() && v.get("error").and_then(Value::as_str).is_some() => None,
-                Some(_) if !r.is_json_type() => Some(format!("HTTP {} with Content-Type {:?}", r.status, r.content_type())),
-                Some(_) => Some(format!("HTTP {} JSON body without an `error` string", r.status)),
-                None => Some(format!("HTTP {} body is not JSON ({})", r.status, if r.is_html() { "HTML" } else { "unparseable" })),
+                Some(v) if r.is_json_type() && v.get("error").and_then(Value::as_str).is_some() => {
+                    None
+                }
+                Some(_) if !r.is_json_type() => Some(format!(
+                    "HTTP {} with Content-Type {:?}",
+                    r.status,
+                    r.content_type()
+                )),
+                Some(_) => Some(format!(
+                    "HTTP {} JSON body without an `error` string",
+                    r.status
+                )),
+                None => Some(format!(
+                    "HTTP {} body is not JSON ({})",
+                    r.status,
+                    if r.is_html() { "HTML" } else { "unparseable" }
+                )),
             };
             self.token_errors.push((r.id, problem));
         }
@@ -198,9 +223,20 @@ impl Run {
     pub fn note_rs_401(&mut self, r: &Resp, presented: bool) {
         if r.status == 401 {
             let p = crate::wwwauth::parse_all(r.headers_all("www-authenticate"));
-            let err = p.bearer().and_then(|b| b.param("error")).map(str::to_string);
+            let err = p
+                .bearer()
+                .and_then(|b| b.param("error"))
+                .map(str::to_string);
             let has_bearer = p.bearer().is_some();
-            self.rs_401s.push((r.id, presented, if has_bearer { Some(err.unwrap_or_default()) } else { None }));
+            self.rs_401s.push((
+                r.id,
+                presented,
+                if has_bearer {
+                    Some(err.unwrap_or_default())
+                } else {
+                    None
+                },
+            ));
         }
     }
 
@@ -208,7 +244,9 @@ impl Run {
     pub async fn execute(mut self) -> RunResult {
         let fatal = self.flow().await.err();
         self.finish_aggregates();
-        let reason = fatal.clone().unwrap_or_else(|| "a prerequisite step did not complete".into());
+        let reason = fatal
+            .clone()
+            .unwrap_or_else(|| "a prerequisite step did not complete".into());
         for def in checks::CHECKS {
             if self.on(def.id) && !self.outcomes.contains_key(def.id) {
                 self.rec(def.id, Finding::CouldNotRun(reason.clone()), &[]);
@@ -237,16 +275,44 @@ impl Run {
     async fn flow(&mut self) -> Result<(), String> {
         self.discovery().await?;
         let authorized = if let Some(t) = self.cfg.access_token.clone() {
-            let why = Finding::NotApplicable("--access-token given: resource-server checks only".into());
+            let why =
+                Finding::NotApplicable("--access-token given: resource-server checks only".into());
             for def in checks::CHECKS {
-                if ["registration/", "authorize/", "token/", "refresh/", "revocation/"].iter().any(|p| def.id.starts_with(p)) {
+                if [
+                    "registration/",
+                    "authorize/",
+                    "token/",
+                    "refresh/",
+                    "revocation/",
+                ]
+                .iter()
+                .any(|p| def.id.starts_with(p))
+                {
                     self.rec(def.id, why.clone(), &[]);
                 }
             }
-            for id in ["rs/audience/cross-workspace", "rs/token/revoked", "rs/token/expired", "rs/scope/insufficient-403", "rs/scope/insufficient-error"] {
-                self.rec(id, Finding::NotApplicable("needs tokens minted by the harness; --access-token given".into()), &[]);
+            for id in [
+                "rs/audience/cross-workspace",
+                "rs/token/revoked",
+                "rs/token/expired",
+                "rs/scope/insufficient-403",
+                "rs/scope/insufficient-error",
+            ] {
+                self.rec(
+                    id,
+                    Finding::NotApplicable(
+                        "needs tokens minted by the harness; --access-token given".into(),
+                    ),
+                    &[],
+                );
             }
-            self.grant = Some(Grant { access_token: t, refresh_token: None, expires_in: None, obtained: Instant::now(), resource: None });
+            self.grant = Some(Grant {
+                access_token: t,
+                refresh_token: None,
+                expires_in: None,
+                obtained: Instant::now(),
+                resource: None,
+            });
             true
         } else {
             self.registration().await;
@@ -268,37 +334,82 @@ impl Run {
     fn finish_aggregates(&mut self) {
         // token/errors-json
         if !self.recorded("token/errors-json") {
-            let bad: Vec<_> = self.token_errors.iter().filter(|(_, p)| p.is_some()).collect();
+            let bad: Vec<_> = self
+                .token_errors
+                .iter()
+                .filter(|(_, p)| p.is_some())
+                .collect();
             let ev: Vec<usize> = self.token_errors.iter().map(|(i, _)| *i).collect();
             let f = if self.token_errors.is_empty() {
                 Finding::CouldNotRun("no token endpoint error was provoked in this run".into())
             } else if bad.is_empty() {
-                Finding::Holds(format!("{} token error responses, all JSON with `error`", self.token_errors.len()))
+                Finding::Holds(format!(
+                    "{} token error responses, all JSON with `error`",
+                    self.token_errors.len()
+                ))
             } else {
-                Finding::Violated(format!("{} of {} token error responses: {}", bad.len(), self.token_errors.len(), bad[0].1.clone().unwrap_or_default()))
+                Finding::Violated(format!(
+                    "{} of {} token error responses: {}",
+                    bad.len(),
+                    self.token_errors.len(),
+                    bad[0].1.clone().unwrap_or_default()
+                ))
             };
             self.rec("token/errors-json", f, &ev);
         }
         // rs/errors/challenge and rs/errors/invalid-token-code
         let ev: Vec<usize> = self.rs_401s.iter().map(|(i, _, _)| *i).collect();
-        let missing: Vec<_> = self.rs_401s.iter().filter(|(_, _, c)| c.is_none()).collect();
+        let missing: Vec<_> = self
+            .rs_401s
+            .iter()
+            .filter(|(_, _, c)| c.is_none())
+            .collect();
         let f = if self.rs_401s.is_empty() {
             Finding::CouldNotRun("no 401 was observed from the MCP endpoint".into())
         } else if missing.is_empty() {
-            Finding::Holds(format!("all {} 401 responses carry a Bearer challenge", self.rs_401s.len()))
+            Finding::Holds(format!(
+                "all {} 401 responses carry a Bearer challenge",
+                self.rs_401s.len()
+            ))
         } else {
-            Finding::Violated(format!("{} of {} 401 responses lack a Bearer WWW-Authenticate challenge (exchange #{})", missing.len(), self.rs_401s.len(), missing[0].0))
+            Finding::Violated(format!(
+                "{} of {} 401 responses lack a Bearer WWW-Authenticate challenge (exchange #{})",
+                missing.len(),
+                self.rs_401s.len(),
+                missing[0].0
+            ))
         };
         self.rec("rs/errors/challenge", f, &ev);
         let presented: Vec<_> = self.rs_401s.iter().filter(|(_, p, _)| *p).collect();
-        let wrong: Vec<_> = presented.iter().filter(|(_, _, c)| c.as_deref() != Some("invalid_token")).collect();
+        let wrong: Vec<_> = presented
+            .iter()
+            .filter(|(_, _, c)| c.as_deref() != Some("invalid_token"))
+            .collect();
         let f = if presented.is_empty() {
             Finding::CouldNotRun("no presented token was rejected with 401".into())
         } else if wrong.is_empty() {
-            Finding::Holds(format!("all {} rejections of a presented token carry error=\"invalid_token\"", presented.len()))
+            Finding::Holds(format!(
+                "all {} rejections of a presented token carry error=\"invalid_token\"",
+                presented.len()
+            ))
         } else {
-            let got = wrong[0].2.clone().map(|e| if e.is_empty() { "no error code".to_string() } else { format!("error={e:?}") }).unwrap_or("no challenge".into());
-            Finding::Violated(format!("{} of {} rejections lack error=\"invalid_token\" (exchange #{}: {got})", wrong.len(), presented.len(), wrong[0].0))
+            let got = wrong[0]
+                .2
+                .clone()
+                .map(|e| {
+                    if e.is_empty() {
+                        "no error code".to_string()
+                    } else {
+                        format!("error={e:?}")
+                    }
+                })
+                .unwrap_or("no challenge".into());
+            Finding::Violated(format!(
+                "{} of {} rejections lack error=\"invalid_token\" (exchange #{}: {got})",
+                wrong.len(),
+                presented.len(),
+                wrong[0].0
+            ))
         };
         let pev: Vec<usize> = presented.iter().map(|(i, _, _)| *i).collect();
         self.rec("rs/errors/invalid-token-code", f, &pev);
@@ -306,22 +417,42 @@ impl Run {
         let f = if self.envelope_count == 0 {
             Finding::CouldNotRun("no JSON-RPC response was received".into())
         } else if self.envelope_problems.is_empty() {
-            Finding::Holds(format!("{} JSON-RPC responses validated", self.envelope_count))
+            Finding::Holds(format!(
+                "{} JSON-RPC responses validated",
+                self.envelope_count
+            ))
         } else {
             let (i, p) = &self.envelope_problems[0];
-            Finding::Violated(format!("{} of {} responses invalid; exchange #{i}: {p}", self.envelope_problems.len(), self.envelope_count))
+            Finding::Violated(format!(
+                "{} of {} responses invalid; exchange #{i}: {p}",
+                self.envelope_problems.len(),
+                self.envelope_count
+            ))
         };
-        let ev: Vec<usize> = self.envelope_problems.iter().map(|(i, _)| *i).take(5).collect();
+        let ev: Vec<usize> = self
+            .envelope_problems
+            .iter()
+            .map(|(i, _)| *i)
+            .take(5)
+            .collect();
         self.rec("mcp/schema/envelopes", f, &ev);
         let f = if self.rpc_count == 0 {
             Finding::CouldNotRun("no JSON-RPC request was answered with 200".into())
         } else if self.content_type_problems.is_empty() {
-            Finding::Holds(format!("{} responses used application/json or text/event-stream", self.rpc_count))
+            Finding::Holds(format!(
+                "{} responses used application/json or text/event-stream",
+                self.rpc_count
+            ))
         } else {
             let (i, p) = &self.content_type_problems[0];
             Finding::Violated(format!("exchange #{i}: {p}"))
         };
-        let ev: Vec<usize> = self.content_type_problems.iter().map(|(i, _)| *i).take(5).collect();
+        let ev: Vec<usize> = self
+            .content_type_problems
+            .iter()
+            .map(|(i, _)| *i)
+            .take(5)
+            .collect();
         self.rec("mcp/transport/content-type", f, &ev);
     }
 }
@@ -349,5 +480,6 @@ pub fn describe(r: &Resp) -> String {
 
 /// The `error` field of a JSON body.
 pub fn json_error(r: &Resp) -> Option<String> {
-    r.json().and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
+    r.json()
+        .and_then(|v| v.get("error").and_then(Value::as_str).map(str::to_string))
 }

@@ -31,28 +31,44 @@ pub struct CallbackParams {
     pub state: Option<String>,
     pub iss: Option<String>,
     pub error: Option<String>,
-    pub url: String,
 }
 
 impl CallbackParams {
     fn from(u: &Url) -> CallbackParams {
         let one = |k: &str| urls::single_param(u, k).ok().flatten();
-        CallbackParams { code: one("code"), state: one("state"), iss: one("iss"), error: one("error"), url: u.to_string() }
+        CallbackParams {
+            code: one("code"),
+            state: one("state"),
+            iss: one("iss"),
+            error: one("error"),
+        }
     }
 }
 
 impl Run {
     fn asm_str(&self, k: &str) -> Option<String> {
-        self.asm.as_ref().and_then(|a| a.get(k)).and_then(Value::as_str).map(str::to_string)
+        self.asm
+            .as_ref()
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+            .map(str::to_string)
     }
 
     fn iss_supported(&self) -> bool {
-        self.asm.as_ref().and_then(|a| a.get("authorization_response_iss_parameter_supported")).and_then(Value::as_bool) == Some(true)
+        self.asm
+            .as_ref()
+            .and_then(|a| a.get("authorization_response_iss_parameter_supported"))
+            .and_then(Value::as_bool)
+            == Some(true)
     }
 
     /// The `resource` this profile sends: ChatGPT sends the PRM value verbatim; others the URL.
     pub(super) fn resource_param(&self) -> String {
-        let prm = self.prm.as_ref().and_then(|p| p.get("resource")).and_then(Value::as_str);
+        let prm = self
+            .prm
+            .as_ref()
+            .and_then(|p| p.get("resource"))
+            .and_then(Value::as_str);
         match (self.cfg.profile.name, prm) {
             ("chatgpt", Some(r)) => r.to_string(),
             _ => self.mcp_url.to_string(),
@@ -63,7 +79,11 @@ impl Run {
     pub(super) fn scope_param(&self) -> Option<String> {
         self.challenge_scope.clone().or_else(|| {
             let s = super::discovery::strs(self.prm.as_ref()?, "scopes_supported");
-            if s.is_empty() { None } else { Some(s.join(" ")) }
+            if s.is_empty() {
+                None
+            } else {
+                Some(s.join(" "))
+            }
         })
     }
 
@@ -71,71 +91,197 @@ impl Run {
         if self.asm.is_none() {
             return;
         }
-        let redirect = self.cfg.redirect_uri.clone().unwrap_or_else(|| self.cfg.profile.redirect_uri(self.iss_supported()));
-        if let Registration::Preregistered { client_id, client_secret } = self.cfg.registration.clone() {
+        let redirect = self
+            .cfg
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| self.cfg.profile.redirect_uri(self.iss_supported()));
+        if let Registration::Preregistered {
+            client_id,
+            client_secret,
+        } = self.cfg.registration.clone()
+        {
             let na = NotApplicable("--registration preregistered".into());
-            for id in ["registration/dcr/advertised", "registration/dcr/accepted", "registration/dcr/secret-expiry", "registration/dcr/reject-http-redirect", "registration/dcr/reject-javascript-redirect", "registration/dcr/reject-fragment-redirect"] {
+            for id in [
+                "registration/dcr/advertised",
+                "registration/dcr/accepted",
+                "registration/dcr/secret-expiry",
+                "registration/dcr/reject-http-redirect",
+                "registration/dcr/reject-javascript-redirect",
+                "registration/dcr/reject-fragment-redirect",
+            ] {
                 self.rec(id, na.clone(), &[]);
             }
-            let auth_method = if client_secret.is_some() { "client_secret_post" } else { "none" }.to_string();
-            self.client = Some(Client { client_id, client_secret, redirect_uri: redirect, auth_method });
+            let auth_method = if client_secret.is_some() {
+                "client_secret_post"
+            } else {
+                "none"
+            }
+            .to_string();
+            self.client = Some(Client {
+                client_id,
+                client_secret,
+                redirect_uri: redirect,
+                auth_method,
+            });
             return;
         }
         let Some(reg) = self.asm_str("registration_endpoint") else {
             self.rec("registration/dcr/advertised", Violated("no registration_endpoint: ChatGPT reports \"Error fetching OAuth configuration\"".into()), &[]);
-            let why = CouldNotRun("no registration_endpoint; use --registration preregistered --client-id".into());
-            self.rec_all(&["registration/dcr/accepted", "registration/dcr/secret-expiry", "registration/dcr/reject-http-redirect", "registration/dcr/reject-javascript-redirect", "registration/dcr/reject-fragment-redirect"], why);
+            let why = CouldNotRun(
+                "no registration_endpoint; use --registration preregistered --client-id".into(),
+            );
+            self.rec_all(
+                &[
+                    "registration/dcr/accepted",
+                    "registration/dcr/secret-expiry",
+                    "registration/dcr/reject-http-redirect",
+                    "registration/dcr/reject-javascript-redirect",
+                    "registration/dcr/reject-fragment-redirect",
+                ],
+                why,
+            );
             return;
         };
-        self.rec("registration/dcr/advertised", Holds(format!("registration_endpoint={reg}")), &[]);
+        self.rec(
+            "registration/dcr/advertised",
+            Holds(format!("registration_endpoint={reg}")),
+            &[],
+        );
         let body = self.cfg.profile.dcr_body(std::slice::from_ref(&redirect));
-        let Ok(r) = self.http.send(Req::post(format!("register: {} DCR body", self.cfg.profile.name), &reg).json(body)).await else {
-            self.rec("registration/dcr/accepted", Violated("registration endpoint unreachable".into()), &[]);
+        let Ok(r) = self
+            .http
+            .send(
+                Req::post(
+                    format!("register: {} DCR body", self.cfg.profile.name),
+                    &reg,
+                )
+                .json(body),
+            )
+            .await
+        else {
+            self.rec(
+                "registration/dcr/accepted",
+                Violated("registration endpoint unreachable".into()),
+                &[],
+            );
             return;
         };
         let ev = [r.id];
+        if r.status == 429 {
+            let why = CouldNotRun(format!(
+                "registration is rate-limited (429, Retry-After {:?}); retry later",
+                r.header("retry-after")
+            ));
+            self.rec_all(
+                &[
+                    "registration/dcr/accepted",
+                    "registration/dcr/secret-expiry",
+                    "registration/dcr/reject-http-redirect",
+                    "registration/dcr/reject-javascript-redirect",
+                    "registration/dcr/reject-fragment-redirect",
+                ],
+                why,
+            );
+            return;
+        }
         let doc = r.json().unwrap_or_default();
-        let client_id = doc.get("client_id").and_then(Value::as_str).map(str::to_string);
+        let client_id = doc
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let echoed = super::discovery::strs(&doc, "redirect_uris");
         let f = match (&client_id, r.status) {
-            (Some(_), 201) if echoed.contains(&redirect) => Holds("201 with client_id and redirect_uris".into()),
+            (Some(_), 201) if echoed.contains(&redirect) => {
+                Holds("201 with client_id and redirect_uris".into())
+            }
             (Some(_), 201) => Violated(format!("redirect_uris not echoed: {echoed:?}")),
             (Some(_), s) => Violated(format!("HTTP {s} instead of 201 Created")),
             (None, _) => Violated(format!("registration refused: {}", describe(&r))),
         };
         self.rec("registration/dcr/accepted", f, &ev);
-        let secret = doc.get("client_secret").and_then(Value::as_str).map(str::to_string);
+        let secret = doc
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         if let Some(s) = &secret {
             self.http.secret(s);
-            let f = if doc.get("client_secret_expires_at").is_some_and(Value::is_u64) { Holds("client_secret_expires_at present".into()) } else { Violated("client_secret issued without client_secret_expires_at".into()) };
+            let f = if doc
+                .get("client_secret_expires_at")
+                .is_some_and(Value::is_u64)
+            {
+                Holds("client_secret_expires_at present".into())
+            } else {
+                Violated("client_secret issued without client_secret_expires_at".into())
+            };
             self.rec("registration/dcr/secret-expiry", f, &ev);
         } else {
-            self.rec("registration/dcr/secret-expiry", NotApplicable("no client_secret issued (public client)".into()), &ev);
+            self.rec(
+                "registration/dcr/secret-expiry",
+                NotApplicable("no client_secret issued (public client)".into()),
+                &ev,
+            );
         }
         if let Some(client_id) = client_id {
             let auth_method = doc
                 .get("token_endpoint_auth_method")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .unwrap_or_else(|| if secret.is_some() { "client_secret_basic".into() } else { "none".into() });
-            self.client = Some(Client { client_id, client_secret: secret, redirect_uri: redirect, auth_method });
+                .unwrap_or_else(|| {
+                    if secret.is_some() {
+                        "client_secret_basic".into()
+                    } else {
+                        "none".into()
+                    }
+                });
+            self.client = Some(Client {
+                client_id,
+                client_secret: secret,
+                redirect_uri: redirect,
+                auth_method,
+            });
         }
         for (id, bad) in [
-            ("registration/dcr/reject-http-redirect", "http://attacker.example/callback"),
-            ("registration/dcr/reject-javascript-redirect", "javascript:alert(document.domain)//"),
-            ("registration/dcr/reject-fragment-redirect", "https://client.example/callback#frag"),
+            (
+                "registration/dcr/reject-http-redirect",
+                "http://attacker.example/callback",
+            ),
+            (
+                "registration/dcr/reject-javascript-redirect",
+                "javascript:alert(document.domain)//",
+            ),
+            (
+                "registration/dcr/reject-fragment-redirect",
+                "https://client.example/callback#frag",
+            ),
         ] {
             if !self.on(id) {
                 continue;
             }
             let body = self.cfg.profile.dcr_body(&[bad.to_string()]);
-            if let Ok(r) = self.http.send(Req::post(format!("register: negative {bad}"), &reg).json(body)).await {
+            if let Ok(r) = self
+                .http
+                .send(Req::post(format!("register: negative {bad}"), &reg).json(body))
+                .await
+            {
                 let err = json_error(&r);
                 let f = match (r.status, err.as_deref()) {
-                    (400, Some("invalid_redirect_uri" | "invalid_client_metadata")) => Holds(format!("400 {}", err.unwrap_or_default())),
-                    (s, _) if (200..300).contains(&s) => Violated(format!("registered a client with redirect URI {bad:?}")),
-                    (400, e) => Advisory(format!("rejected with 400 but error={e:?}; RFC 7591 §3.2.2 says invalid_redirect_uri")),
-                    (_, _) => Advisory(format!("rejected, but with {} instead of 400 invalid_redirect_uri", describe(&r))),
+                    (429, _) => {
+                        CouldNotRun("registration is rate-limited (429); retry later".into())
+                    }
+                    (400, Some("invalid_redirect_uri" | "invalid_client_metadata")) => {
+                        Holds(format!("400 {}", err.unwrap_or_default()))
+                    }
+                    (s, _) if (200..300).contains(&s) => {
+                        Violated(format!("registered a client with redirect URI {bad:?}"))
+                    }
+                    (400, e) => Advisory(format!(
+                        "rejected with 400 but error={e:?}; RFC 7591 §3.2.2 says invalid_redirect_uri"
+                    )),
+                    (_, _) => Advisory(format!(
+                        "rejected, but with {} instead of 400 invalid_redirect_uri",
+                        describe(&r)
+                    )),
                 };
                 self.rec(id, f, &[r.id]);
             }
@@ -147,12 +293,16 @@ impl Run {
         let mut u = Url::parse(&self.asm_str("authorization_endpoint")?).ok()?;
         {
             let mut q = u.query_pairs_mut();
-            q.append_pair("response_type", "code").append_pair("client_id", &a.client_id).append_pair("redirect_uri", &a.redirect_uri).append_pair("state", &a.state);
+            q.append_pair("response_type", "code")
+                .append_pair("client_id", &a.client_id)
+                .append_pair("redirect_uri", &a.redirect_uri)
+                .append_pair("state", &a.state);
             if let Some(s) = &a.scope {
                 q.append_pair("scope", s);
             }
             if let Some((c, m)) = &a.pkce {
-                q.append_pair("code_challenge", c).append_pair("code_challenge_method", m);
+                q.append_pair("code_challenge", c)
+                    .append_pair("code_challenge_method", m);
             }
             if let Some(r) = &a.resource {
                 q.append_pair("resource", r);
@@ -162,28 +312,41 @@ impl Run {
     }
 
     /// A standard request for the run's client with fresh state and PKCE; returns the verifier.
-    pub(super) fn standard_request(&self, resource: Option<String>, scope: Option<String>) -> Option<(AuthzRequest, String)> {
+    pub(super) fn standard_request(
+        &self,
+        resource: Option<String>,
+        scope: Option<String>,
+    ) -> Option<(AuthzRequest, String)> {
         let c = self.client.as_ref()?;
         let verifier = pkce::verifier();
         Some((
-            AuthzRequest { redirect_uri: c.redirect_uri.clone(), resource, scope, state: self.cfg.profile.new_state(), pkce: Some((pkce::s256(&verifier), "S256".into())), client_id: c.client_id.clone() },
+            AuthzRequest {
+                redirect_uri: c.redirect_uri.clone(),
+                resource,
+                scope,
+                state: self.cfg.profile.new_state(),
+                pkce: Some((pkce::s256(&verifier), "S256".into())),
+                client_id: c.client_id.clone(),
+            },
             verifier,
         ))
     }
 
     /// Runs one authorization request through the login driver, stopping at `stops`.
     pub(super) async fn attempt(&mut self, a: &AuthzRequest, extra_stops: &[&str]) -> AuthzEnd {
-        let Some(url) = self.authorization_url(a) else { return AuthzEnd::Broken("no authorization_endpoint".into()) };
+        let Some(url) = self.authorization_url(a) else {
+            return AuthzEnd::Broken("no authorization_endpoint".into());
+        };
         let mut stops: Vec<Url> = vec![];
         for s in std::iter::once(a.redirect_uri.as_str()).chain(extra_stops.iter().copied()) {
             if let Ok(u) = Url::parse(s) {
                 stops.push(u);
             }
         }
-        if let Some(c) = &self.client {
-            if let Ok(u) = Url::parse(&c.redirect_uri) {
-                stops.push(u);
-            }
+        if let Some(c) = &self.client
+            && let Ok(u) = Url::parse(&c.redirect_uri)
+        {
+            stops.push(u);
         }
         drive(&self.http, &self.cfg.login, &url, &stops).await
     }
@@ -198,15 +361,26 @@ impl Run {
     }
 
     /// POSTs to the token endpoint with the client's authentication.
-    pub(super) async fn token_request(&mut self, step: &str, mut form: Vec<(String, String)>, client: Option<&Client>) -> Option<Resp> {
+    pub(super) async fn token_request(
+        &mut self,
+        step: &str,
+        mut form: Vec<(String, String)>,
+        client: Option<&Client>,
+    ) -> Option<Resp> {
         let url = self.asm_str("token_endpoint")?;
         let c = client.cloned().or_else(|| self.client.clone())?;
         let mut req = Req::post(step, &url);
         match (c.auth_method.as_str(), &c.client_secret) {
             ("client_secret_basic", Some(s)) => {
                 use base64::Engine;
-                let enc = |v: &str| url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>();
-                let cred = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", enc(&c.client_id), enc(s)));
+                let enc = |v: &str| {
+                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+                };
+                let cred = base64::engine::general_purpose::STANDARD.encode(format!(
+                    "{}:{}",
+                    enc(&c.client_id),
+                    enc(s)
+                ));
                 req = req.header("authorization", format!("Basic {cred}"));
             }
             (_, Some(s)) => {
@@ -215,14 +389,18 @@ impl Run {
             }
             (_, None) => form.push(("client_id".into(), c.client_id.clone())),
         }
-        let r = self.http.send(req.header("accept", "application/json").form(form)).await.ok()?;
+        let r = self
+            .http
+            .send(req.header("accept", "application/json").form(form))
+            .await
+            .ok()?;
         self.note_token_error(&r);
-        if r.status == 200 {
-            if let Some(v) = r.json() {
-                for k in ["access_token", "refresh_token", "id_token"] {
-                    if let Some(t) = v.get(k).and_then(Value::as_str) {
-                        self.http.secret(t);
-                    }
+        if r.status == 200
+            && let Some(v) = r.json()
+        {
+            for k in ["access_token", "refresh_token", "id_token"] {
+                if let Some(t) = v.get(k).and_then(Value::as_str) {
+                    self.http.secret(t);
                 }
             }
         }
@@ -230,8 +408,20 @@ impl Run {
     }
 
     /// Exchanges a code.
-    pub(super) async fn exchange(&mut self, step: &str, code: &str, redirect_uri: &str, verifier: Option<&str>, resource: Option<&str>, client: Option<&Client>) -> Option<Resp> {
-        let mut f = vec![("grant_type".to_string(), "authorization_code".to_string()), ("code".into(), code.into()), ("redirect_uri".into(), redirect_uri.into())];
+    pub(super) async fn exchange(
+        &mut self,
+        step: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: Option<&str>,
+        resource: Option<&str>,
+        client: Option<&Client>,
+    ) -> Option<Resp> {
+        let mut f = vec![
+            ("grant_type".to_string(), "authorization_code".to_string()),
+            ("code".into(), code.into()),
+            ("redirect_uri".into(), redirect_uri.into()),
+        ];
         if let Some(v) = verifier {
             f.push(("code_verifier".into(), v.into()));
         }
@@ -242,21 +432,49 @@ impl Run {
     }
 
     /// Full authorization + exchange for a fresh grant.
-    pub(super) async fn obtain(&mut self, step: &str, resource: Option<String>, scope: Option<String>, client: Option<&Client>) -> Result<Grant, String> {
+    pub(super) async fn obtain(
+        &mut self,
+        step: &str,
+        resource: Option<String>,
+        scope: Option<String>,
+        client: Option<&Client>,
+    ) -> Result<Grant, String> {
         self.can_reauthorize()?;
-        let (mut a, verifier) = self.standard_request(resource.clone(), scope).ok_or("no client")?;
+        let (mut a, verifier) = self
+            .standard_request(resource.clone(), scope)
+            .ok_or("no client")?;
         if let Some(c) = client {
             a.client_id = c.client_id.clone();
             a.redirect_uri = c.redirect_uri.clone();
         }
         let cb = match self.attempt(&a, &[]).await {
             AuthzEnd::Callback { location, .. } => CallbackParams::from(&location),
-            AuthzEnd::Page { status, .. } => return Err(format!("{step}: authorization stopped on an HTTP {status} page")),
+            AuthzEnd::Page { status, .. } => {
+                return Err(format!(
+                    "{step}: authorization stopped on an HTTP {status} page"
+                ));
+            }
             AuthzEnd::Broken(e) => return Err(format!("{step}: {e}")),
         };
-        let code = cb.code.ok_or_else(|| format!("{step}: callback without code ({})", cb.error.unwrap_or_default()))?;
-        let r = self.exchange(step, &code, &a.redirect_uri, Some(&verifier), resource.as_deref(), client).await.ok_or("token endpoint unreachable")?;
-        grant_from(&r, resource).ok_or_else(|| format!("{step}: token request failed: {}", describe(&r)))
+        let code = cb.code.ok_or_else(|| {
+            format!(
+                "{step}: callback without code ({})",
+                cb.error.unwrap_or_default()
+            )
+        })?;
+        let r = self
+            .exchange(
+                step,
+                &code,
+                &a.redirect_uri,
+                Some(&verifier),
+                resource.as_deref(),
+                client,
+            )
+            .await
+            .ok_or("token endpoint unreachable")?;
+        grant_from(&r, resource)
+            .ok_or_else(|| format!("{step}: token request failed: {}", describe(&r)))
     }
 
     /// The main authorization: the one a real host performs.
@@ -265,13 +483,28 @@ impl Run {
             return false;
         }
         let resource = self.resource_param();
-        let Some((a, verifier)) = self.standard_request(Some(resource.clone()), self.scope_param()) else { return false };
+        let Some((a, verifier)) = self.standard_request(Some(resource.clone()), self.scope_param())
+        else {
+            return false;
+        };
         let end = self.attempt(&a, &[]).await;
         let (cb, ev) = match end {
-            AuthzEnd::Callback { location, evidence } => (CallbackParams::from(&location), evidence),
-            AuthzEnd::Page { status, body, evidence } => {
+            AuthzEnd::Callback { location, evidence } => {
+                (CallbackParams::from(&location), evidence)
+            }
+            AuthzEnd::Page {
+                status,
+                body,
+                evidence,
+            } => {
                 let snippet: String = body.chars().take(200).collect();
-                self.rec("authorize/code-issued", Violated(format!("authorization stopped on an HTTP {status} page: {snippet}")), &evidence);
+                self.rec(
+                    "authorize/code-issued",
+                    Violated(format!(
+                        "authorization stopped on an HTTP {status} page: {snippet}"
+                    )),
+                    &evidence,
+                );
                 return false;
             }
             AuthzEnd::Broken(e) => {
@@ -280,11 +513,27 @@ impl Run {
             }
         };
         let Some(code) = cb.code.clone() else {
-            self.rec("authorize/code-issued", Violated(format!("callback without code: error={:?}", cb.error)), &ev);
+            self.rec(
+                "authorize/code-issued",
+                Violated(format!("callback without code: error={:?}", cb.error)),
+                &ev,
+            );
             return false;
         };
-        self.rec("authorize/code-issued", Holds("callback carries a code".into()), &ev);
-        self.rec("authorize/state-echoed", if cb.state.as_deref() == Some(a.state.as_str()) { Holds("state echoed".into()) } else { Violated(format!("state came back as {:?}", cb.state)) }, &ev);
+        self.rec(
+            "authorize/code-issued",
+            Holds("callback carries a code".into()),
+            &ev,
+        );
+        self.rec(
+            "authorize/state-echoed",
+            if cb.state.as_deref() == Some(a.state.as_str()) {
+                Holds("state echoed".into())
+            } else {
+                Violated(format!("state came back as {:?}", cb.state))
+            },
+            &ev,
+        );
         let issuer = self.issuer.clone().unwrap_or_default();
         let advertised = self.iss_supported();
         let f = match (&cb.iss, advertised) {
@@ -296,25 +545,80 @@ impl Run {
         self.rec("authorize/iss-exact", f, &ev);
         self.rec(
             "authorize/iss-advertised",
-            if advertised && cb.iss.is_some() { Holds("advertised and sent".into()) } else { Violated(format!("advertised={advertised}, iss sent={}", cb.iss.is_some())) },
+            if advertised && cb.iss.is_some() {
+                Holds("advertised and sent".into())
+            } else {
+                Violated(format!(
+                    "advertised={advertised}, iss sent={}",
+                    cb.iss.is_some()
+                ))
+            },
             &ev,
         );
-        let Some(r) = self.exchange("token: exchange code", &code, &a.redirect_uri, Some(&verifier), Some(&resource), None).await else {
-            self.rec("token/response-json", CouldNotRun("token endpoint unreachable".into()), &[]);
+        let Some(r) = self
+            .exchange(
+                "token: exchange code",
+                &code,
+                &a.redirect_uri,
+                Some(&verifier),
+                Some(&resource),
+                None,
+            )
+            .await
+        else {
+            self.rec(
+                "token/response-json",
+                CouldNotRun("token endpoint unreachable".into()),
+                &[],
+            );
             return false;
         };
         let tev = [r.id];
         let doc = r.json().unwrap_or_default();
-        let ok = r.status == 200 && r.is_json_type() && doc.get("access_token").and_then(Value::as_str).is_some();
-        self.rec("token/response-json", if ok { Holds("200 application/json with access_token".into()) } else { Violated(describe(&r)) }, &tev);
+        let ok = r.status == 200
+            && r.is_json_type()
+            && doc.get("access_token").and_then(Value::as_str).is_some();
+        self.rec(
+            "token/response-json",
+            if ok {
+                Holds("200 application/json with access_token".into())
+            } else {
+                Violated(describe(&r))
+            },
+            &tev,
+        );
         if !ok {
             return false;
         }
         let cc = r.header("cache-control").unwrap_or("").to_ascii_lowercase();
-        self.rec("token/no-store", if cc.contains("no-store") { Holds(format!("Cache-Control: {cc}")) } else { Violated(format!("Cache-Control: {cc:?}")) }, &tev);
+        self.rec(
+            "token/no-store",
+            if cc.contains("no-store") {
+                Holds(format!("Cache-Control: {cc}"))
+            } else {
+                Violated(format!("Cache-Control: {cc:?}"))
+            },
+            &tev,
+        );
         let tt = doc.get("token_type").and_then(Value::as_str).unwrap_or("");
-        self.rec("token/token-type", if tt.eq_ignore_ascii_case("bearer") { Holds(format!("token_type={tt}")) } else { Violated(format!("token_type={tt:?}")) }, &tev);
-        self.rec("token/expires-in", if doc.get("expires_in").is_some_and(Value::is_u64) { Holds(format!("expires_in={}", doc["expires_in"])) } else { Violated("no numeric expires_in".into()) }, &tev);
+        self.rec(
+            "token/token-type",
+            if tt.eq_ignore_ascii_case("bearer") {
+                Holds(format!("token_type={tt}"))
+            } else {
+                Violated(format!("token_type={tt:?}"))
+            },
+            &tev,
+        );
+        self.rec(
+            "token/expires-in",
+            if doc.get("expires_in").is_some_and(Value::is_u64) {
+                Holds(format!("expires_in={}", doc["expires_in"]))
+            } else {
+                Violated("no numeric expires_in".into())
+            },
+            &tev,
+        );
         self.grant = grant_from(&r, Some(resource));
         self.grant.is_some()
     }
@@ -337,90 +641,212 @@ impl Run {
             return;
         }
         if self.grant.is_none() {
-            self.rec_all(&ids, CouldNotRun("the main authorization did not yield a token".into()));
+            self.rec_all(
+                &ids,
+                CouldNotRun("the main authorization did not yield a token".into()),
+            );
             return;
         }
         let resource = self.resource_param();
         let scope = self.scope_param();
 
         // PKCE missing / plain.
-        for (id, method) in [("authorize/pkce-required", None), ("authorize/pkce-plain-rejected", Some("plain"))] {
+        for (id, method) in [
+            ("authorize/pkce-required", None),
+            ("authorize/pkce-plain-rejected", Some("plain")),
+        ] {
             if !self.on(id) {
                 continue;
             }
-            let Some((mut a, verifier)) = self.standard_request(Some(resource.clone()), scope.clone()) else { return };
+            let Some((mut a, verifier)) =
+                self.standard_request(Some(resource.clone()), scope.clone())
+            else {
+                return;
+            };
             a.pkce = method.map(|m| (verifier.clone(), m.to_string()));
-            let what = if method.is_some() { "code_challenge_method=plain" } else { "no code_challenge" };
+            let what = if method.is_some() {
+                "code_challenge_method=plain"
+            } else {
+                "no code_challenge"
+            };
             let f = match self.attempt(&a, &[]).await {
                 AuthzEnd::Callback { location, evidence } => {
                     let cb = CallbackParams::from(&location);
                     match cb.code {
-                        None => (Holds(format!("refused with error={:?}", cb.error)), evidence),
+                        None => (
+                            Holds(format!("refused with error={:?}", cb.error)),
+                            evidence,
+                        ),
                         Some(code) => {
                             let v = method.map(|_| verifier.as_str());
-                            match self.exchange("token: redeem code issued without S256", &code, &a.redirect_uri, v, Some(&resource), None).await {
-                                Some(r) if r.status == 200 => (Violated(format!("a code was issued for {what} and redeemed for tokens")), vec![r.id]),
-                                Some(r) => (Advisory(format!("a code was issued for {what}; the token endpoint then refused it ({})", describe(&r))), vec![r.id]),
-                                None => (CouldNotRun("token endpoint unreachable".into()), evidence),
+                            match self
+                                .exchange(
+                                    "token: redeem code issued without S256",
+                                    &code,
+                                    &a.redirect_uri,
+                                    v,
+                                    Some(&resource),
+                                    None,
+                                )
+                                .await
+                            {
+                                Some(r) if r.status == 200 => (
+                                    Violated(format!(
+                                        "a code was issued for {what} and redeemed for tokens"
+                                    )),
+                                    vec![r.id],
+                                ),
+                                Some(r) => (
+                                    Advisory(format!(
+                                        "a code was issued for {what}; the token endpoint then refused it ({})",
+                                        describe(&r)
+                                    )),
+                                    vec![r.id],
+                                ),
+                                None => {
+                                    (CouldNotRun("token endpoint unreachable".into()), evidence)
+                                }
                             }
                         }
                     }
                 }
-                AuthzEnd::Page { status, evidence, .. } => (Holds(format!("refused with an HTTP {status} page")), evidence),
+                AuthzEnd::Page {
+                    status, evidence, ..
+                } => (
+                    Holds(format!("refused with an HTTP {status} page")),
+                    evidence,
+                ),
                 AuthzEnd::Broken(e) => (CouldNotRun(e), vec![]),
             };
             self.rec(id, f.0, &f.1);
         }
 
         // Redirect URI mismatch at authorize: must not redirect to the unregistered URI.
-        if self.on("authorize/redirect-uri-mismatch") {
-            if let Some((mut a, _)) = self.standard_request(Some(resource.clone()), scope.clone()) {
-                let evil = "https://attacker.example/callback".to_string();
-                a.redirect_uri = evil.clone();
-                let f = match self.attempt(&a, &[]).await {
-                    AuthzEnd::Callback { location, evidence } if location.host_str() == Some("attacker.example") => (Violated(format!("redirected to the unregistered URI: {}", self.http.redactor.url(location.as_str()))), evidence),
-                    AuthzEnd::Callback { evidence, .. } => (Advisory("redirected to the registered callback instead of showing an error".into()), evidence),
-                    AuthzEnd::Page { status, evidence, .. } => (Holds(format!("error page (HTTP {status}), no redirect")), evidence),
-                    AuthzEnd::Broken(e) => (CouldNotRun(e), vec![]),
-                };
-                self.rec("authorize/redirect-uri-mismatch", f.0, &f.1);
-            }
+        if self.on("authorize/redirect-uri-mismatch")
+            && let Some((mut a, _)) = self.standard_request(Some(resource.clone()), scope.clone())
+        {
+            let evil = "https://attacker.example/callback".to_string();
+            a.redirect_uri = evil.clone();
+            let f = match self.attempt(&a, &[]).await {
+                AuthzEnd::Callback { location, evidence }
+                    if location.host_str() == Some("attacker.example") =>
+                {
+                    (
+                        Violated(format!(
+                            "redirected to the unregistered URI: {}",
+                            self.http.redactor.url(location.as_str())
+                        )),
+                        evidence,
+                    )
+                }
+                AuthzEnd::Callback { evidence, .. } => (
+                    Advisory(
+                        "redirected to the registered callback instead of showing an error".into(),
+                    ),
+                    evidence,
+                ),
+                AuthzEnd::Page {
+                    status, evidence, ..
+                } => (
+                    Holds(format!("error page (HTTP {status}), no redirect")),
+                    evidence,
+                ),
+                AuthzEnd::Broken(e) => (CouldNotRun(e), vec![]),
+            };
+            self.rec("authorize/redirect-uri-mismatch", f.0, &f.1);
         }
 
         // Foreign and malformed resource.
         let foreign = "https://resource.invalid/mcp".to_string();
         let malformed = format!("{}#fragment", self.mcp_url);
-        for (id, res, keep) in [("authorize/resource-foreign", foreign, true), ("authorize/resource-malformed", malformed, false)] {
-            let wanted = self.on(id) || (keep && self.on("rs/audience/cross-workspace") && self.cfg.second_resource.is_none());
+        for (id, res, keep) in [
+            ("authorize/resource-foreign", foreign, true),
+            ("authorize/resource-malformed", malformed, false),
+        ] {
+            let wanted = self.on(id)
+                || (keep
+                    && self.on("rs/audience/cross-workspace")
+                    && self.cfg.second_resource.is_none());
             if !wanted {
                 continue;
             }
-            let Some((a, verifier)) = self.standard_request(Some(res.clone()), scope.clone()) else { return };
+            let Some((a, verifier)) = self.standard_request(Some(res.clone()), scope.clone())
+            else {
+                return;
+            };
             let f: (Finding, Vec<usize>) = match self.attempt(&a, &[]).await {
                 AuthzEnd::Callback { location, evidence } => {
                     let cb = CallbackParams::from(&location);
                     match (cb.code, cb.error) {
-                        (_, Some(e)) if e == "invalid_target" => (Holds("error=invalid_target".into()), evidence),
-                        (_, Some(e)) => (Advisory(format!("refused with error={e}; RFC 8707 says invalid_target")), evidence),
-                        (Some(code), None) => match self.exchange("token: redeem code for a foreign resource", &code, &a.redirect_uri, Some(&verifier), Some(&res), None).await {
+                        (_, Some(e)) if e == "invalid_target" => {
+                            (Holds("error=invalid_target".into()), evidence)
+                        }
+                        (_, Some(e)) => (
+                            Advisory(format!(
+                                "refused with error={e}; RFC 8707 says invalid_target"
+                            )),
+                            evidence,
+                        ),
+                        (Some(code), None) => match self
+                            .exchange(
+                                "token: redeem code for a foreign resource",
+                                &code,
+                                &a.redirect_uri,
+                                Some(&verifier),
+                                Some(&res),
+                                None,
+                            )
+                            .await
+                        {
                             Some(r) if r.status == 200 => {
                                 if keep {
-                                    self.foreign_token = r.json().and_then(|v| v.get("access_token").and_then(Value::as_str).map(str::to_string));
+                                    self.foreign_token = r.json().and_then(|v| {
+                                        v.get("access_token")
+                                            .and_then(Value::as_str)
+                                            .map(str::to_string)
+                                    });
                                 }
-                                (Violated(format!("a token was minted for resource {res:?}")), vec![r.id])
+                                (
+                                    Violated(format!("a token was minted for resource {res:?}")),
+                                    vec![r.id],
+                                )
                             }
-                            Some(r) if json_error(&r).as_deref() == Some("invalid_target") => (Holds("refused at the token endpoint with invalid_target".into()), vec![r.id]),
-                            Some(r) => (Advisory(format!("code issued, then token refused with {}; RFC 8707 says invalid_target", describe(&r))), vec![r.id]),
+                            Some(r) if json_error(&r).as_deref() == Some("invalid_target") => (
+                                Holds("refused at the token endpoint with invalid_target".into()),
+                                vec![r.id],
+                            ),
+                            Some(r) => (
+                                Advisory(format!(
+                                    "code issued, then token refused with {}; RFC 8707 says invalid_target",
+                                    describe(&r)
+                                )),
+                                vec![r.id],
+                            ),
                             None => (CouldNotRun("token endpoint unreachable".into()), evidence),
                         },
-                        (None, None) => (Violated("callback with neither code nor error".into()), evidence),
+                        (None, None) => (
+                            Violated("callback with neither code nor error".into()),
+                            evidence,
+                        ),
                     }
                 }
-                AuthzEnd::Page { status, body, evidence } => {
+                AuthzEnd::Page {
+                    status,
+                    body,
+                    evidence,
+                } => {
                     if body.contains("invalid_target") {
-                        (Holds(format!("HTTP {status} page naming invalid_target")), evidence)
+                        (
+                            Holds(format!("HTTP {status} page naming invalid_target")),
+                            evidence,
+                        )
                     } else {
-                        (Advisory(format!("refused with an HTTP {status} page that does not name invalid_target")), evidence)
+                        (
+                            Advisory(format!(
+                                "refused with an HTTP {status} page that does not name invalid_target"
+                            )),
+                            evidence,
+                        )
                     }
                 }
                 AuthzEnd::Broken(e) => (CouldNotRun(e), vec![]),
@@ -433,21 +859,38 @@ impl Run {
         self.cross_audience_fallback().await;
 
         // Token endpoint: wrong verifier, redirect mismatch, code replay.
-        for id in ["token/pkce-wrong-verifier", "token/redirect-uri-mismatch", "token/code-replay"] {
-            if !self.on(id) && !(id == "token/code-replay" && self.on("token/code-replay-revokes")) {
+        for id in [
+            "token/pkce-wrong-verifier",
+            "token/redirect-uri-mismatch",
+            "token/code-replay",
+        ] {
+            let needed =
+                self.on(id) || (id == "token/code-replay" && self.on("token/code-replay-revokes"));
+            if !needed {
                 continue;
             }
-            let Some((a, verifier)) = self.standard_request(Some(resource.clone()), scope.clone()) else { return };
+            let Some((a, verifier)) = self.standard_request(Some(resource.clone()), scope.clone())
+            else {
+                return;
+            };
             let code = match self.attempt(&a, &[]).await {
                 AuthzEnd::Callback { location, .. } => match CallbackParams::from(&location).code {
                     Some(c) => c,
                     None => {
-                        self.rec(id, CouldNotRun("authorization did not return a code".into()), &[]);
+                        self.rec(
+                            id,
+                            CouldNotRun("authorization did not return a code".into()),
+                            &[],
+                        );
                         continue;
                     }
                 },
                 AuthzEnd::Page { status, .. } => {
-                    self.rec(id, CouldNotRun(format!("authorization stopped on an HTTP {status} page")), &[]);
+                    self.rec(
+                        id,
+                        CouldNotRun(format!("authorization stopped on an HTTP {status} page")),
+                        &[],
+                    );
                     continue;
                 }
                 AuthzEnd::Broken(e) => {
@@ -458,31 +901,112 @@ impl Run {
             match id {
                 "token/pkce-wrong-verifier" => {
                     let wrong = pkce::verifier();
-                    if let Some(r) = self.exchange("token: wrong code_verifier", &code, &a.redirect_uri, Some(&wrong), Some(&resource), None).await {
-                        self.rec(id, grade_rejection(&r, "invalid_grant", "tokens issued for a wrong code_verifier"), &[r.id]);
+                    if let Some(r) = self
+                        .exchange(
+                            "token: wrong code_verifier",
+                            &code,
+                            &a.redirect_uri,
+                            Some(&wrong),
+                            Some(&resource),
+                            None,
+                        )
+                        .await
+                    {
+                        self.rec(
+                            id,
+                            grade_rejection(
+                                &r,
+                                "invalid_grant",
+                                "tokens issued for a wrong code_verifier",
+                            ),
+                            &[r.id],
+                        );
                     }
                 }
                 "token/redirect-uri-mismatch" => {
                     let other = format!("{}-other", a.redirect_uri.trim_end_matches('/'));
-                    if let Some(r) = self.exchange("token: different redirect_uri", &code, &other, Some(&verifier), Some(&resource), None).await {
-                        self.rec(id, grade_rejection(&r, "invalid_grant", "tokens issued with a different redirect_uri"), &[r.id]);
+                    if let Some(r) = self
+                        .exchange(
+                            "token: different redirect_uri",
+                            &code,
+                            &other,
+                            Some(&verifier),
+                            Some(&resource),
+                            None,
+                        )
+                        .await
+                    {
+                        self.rec(
+                            id,
+                            grade_rejection(
+                                &r,
+                                "invalid_grant",
+                                "tokens issued with a different redirect_uri",
+                            ),
+                            &[r.id],
+                        );
                     }
                 }
                 _ => {
-                    let Some(first) = self.exchange("token: first redemption", &code, &a.redirect_uri, Some(&verifier), Some(&resource), None).await else { continue };
-                    let Some(g) = grant_from(&first, Some(resource.clone())) else {
-                        self.rec_all(&["token/code-replay", "token/code-replay-revokes"], CouldNotRun(format!("first redemption failed: {}", describe(&first))));
+                    let Some(first) = self
+                        .exchange(
+                            "token: first redemption",
+                            &code,
+                            &a.redirect_uri,
+                            Some(&verifier),
+                            Some(&resource),
+                            None,
+                        )
+                        .await
+                    else {
                         continue;
                     };
-                    let Some(second) = self.exchange("token: replay the same code", &code, &a.redirect_uri, Some(&verifier), Some(&resource), None).await else { continue };
-                    self.rec("token/code-replay", grade_rejection(&second, "invalid_grant", "the same code was redeemed twice"), &[first.id, second.id]);
+                    let Some(g) = grant_from(&first, Some(resource.clone())) else {
+                        self.rec_all(
+                            &["token/code-replay", "token/code-replay-revokes"],
+                            CouldNotRun(format!("first redemption failed: {}", describe(&first))),
+                        );
+                        continue;
+                    };
+                    let Some(second) = self
+                        .exchange(
+                            "token: replay the same code",
+                            &code,
+                            &a.redirect_uri,
+                            Some(&verifier),
+                            Some(&resource),
+                            None,
+                        )
+                        .await
+                    else {
+                        continue;
+                    };
+                    self.rec(
+                        "token/code-replay",
+                        grade_rejection(
+                            &second,
+                            "invalid_grant",
+                            "the same code was redeemed twice",
+                        ),
+                        &[first.id, second.id],
+                    );
                     if second.status == 200 {
-                        self.rec("token/code-replay-revokes", CouldNotRun("the replay was accepted (see token/code-replay)".into()), &[second.id]);
+                        self.rec(
+                            "token/code-replay-revokes",
+                            CouldNotRun("the replay was accepted (see token/code-replay)".into()),
+                            &[second.id],
+                        );
                     } else if self.on("token/code-replay-revokes") {
-                        let (status, rid) = self.probe_token(&g.access_token, "rs: token from a replayed code").await;
+                        let (status, rid) = self
+                            .probe_token(&g.access_token, "rs: token from a replayed code")
+                            .await;
                         let f = match status {
-                            Some(401) => Holds("the first token was revoked after the replay".into()),
-                            Some(s) if (200..300).contains(&s) => Violated("tokens issued from the replayed code still work".into()),
+                            Some(401) => {
+                                Holds("the first token was revoked after the replay".into())
+                            }
+                            Some(s) if (200..300).contains(&s) => {
+                                Violated("tokens issued from the replayed code still work".into())
+                            }
                             Some(s) => Advisory(format!("the first token now gets HTTP {s}")),
                             None => CouldNotRun("MCP endpoint unreachable".into()),
                         };
@@ -499,7 +1023,9 @@ pub(super) fn grade_rejection(r: &Resp, code: &str, accepted: &str) -> Finding {
     match (r.status, json_error(r)) {
         (200..=299, _) => Violated(accepted.to_string()),
         (400, Some(e)) if e == code => Holds(format!("400 {e}")),
-        (s, e) => Advisory(format!("rejected with HTTP {s} error={e:?}; expected 400 {code}")),
+        (s, e) => Advisory(format!(
+            "rejected with HTTP {s} error={e:?}; expected 400 {code}"
+        )),
     }
 }
 
@@ -511,7 +1037,10 @@ pub(super) fn grant_from(r: &Resp, resource: Option<String>) -> Option<Grant> {
     let v = r.json()?;
     Some(Grant {
         access_token: v.get("access_token")?.as_str()?.to_string(),
-        refresh_token: v.get("refresh_token").and_then(Value::as_str).map(str::to_string),
+        refresh_token: v
+            .get("refresh_token")
+            .and_then(Value::as_str)
+            .map(str::to_string),
         expires_in: v.get("expires_in").and_then(Value::as_u64),
         obtained: Instant::now(),
         resource,

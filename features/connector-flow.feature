@@ -1,0 +1,74 @@
+Feature: Connecting an MCP host to a deployment
+  A developer points gigamcp-conformance at the MCP URL they are about to paste into ChatGPT
+  (or Claude). The harness replays the host's connector flow step by step and names the
+  requirement that breaks, before the host says "Connector failed to register".
+
+  Background:
+    Given a deployment that follows the MCP authorization spec
+
+  Scenario: ChatGPT discovers, registers, authorizes and uses the connector
+    When ChatGPT connects with the "chatgpt" profile
+    Then "discovery/challenge/resource-metadata" passes
+    And "discovery/prm/path-inserted" passes
+    And "discovery/asm/s256" passes
+    And "registration/dcr/accepted" passes
+    And "authorize/state-echoed" passes
+    And "authorize/iss-exact" passes
+    And "token/no-store" passes
+    And "mcp/tools/call" passes
+    And "mcp/chatgpt/search-contract" passes
+    And no check fails
+    And the summary ends with "0 failed"
+
+  Scenario: A token issued for one workspace does not open another
+    When ChatGPT connects with the "chatgpt" profile
+    Then "rs/audience/cross-workspace" passes
+    And "rs/token/garbage" passes
+    And "rs/token/query-string" passes
+
+  Scenario: Disconnecting revokes access, and the harness measures how fast
+    When ChatGPT connects with the "chatgpt" profile
+    Then "revocation/access-token" passes
+    And "rs/token/revoked" passes
+    And the revocation latency is reported
+
+  Scenario: Refresh tokens rotate and survive a race
+    When ChatGPT connects with the "chatgpt" profile
+    Then "refresh/rotation" passes
+    And "refresh/concurrent" passes
+    And "refresh/replay-rejected" passes
+
+  Scenario Outline: Every host profile works with every protocol revision
+    When ChatGPT connects with the "<profile>" profile speaking "<spec>"
+    Then no check fails
+    And "mcp/lifecycle/handshake" passes
+
+    Examples:
+      | profile | spec       |
+      | chatgpt | auto       |
+      | chatgpt | 2026-07-28 |
+      | claude  | 2025-06-18 |
+      | claude  | 2025-03-26 |
+      | strict  | 2025-11-25 |
+
+  Scenario: A deployment that forgets the resource_metadata pointer is caught
+    Given the deployment omits resource_metadata from its 401 challenge
+    When ChatGPT connects with the "chatgpt" profile
+    Then "discovery/challenge/resource-metadata" fails
+    And the run exits with code 1
+
+  Scenario: A deployment that accepts a token meant for another workspace is caught
+    Given the deployment does not check the token audience
+    When ChatGPT connects with the "chatgpt" profile
+    Then "rs/audience/cross-workspace" fails
+
+  Scenario: A deployment without S256 is refused, as ChatGPT refuses it
+    Given the deployment does not advertise S256
+    When ChatGPT connects with the "chatgpt" profile
+    Then "discovery/asm/s256" fails
+
+  Scenario: A missing SHOULD is a warning, not a failure, unless strict
+    Given the deployment omits expires_in from token responses
+    When ChatGPT connects with the "chatgpt" profile
+    Then "token/expires-in" warns
+    And the run exits with code 0
