@@ -108,13 +108,25 @@ fn blocks(text: &str) -> Vec<Block> {
         let mut pieces = split_long(&t, PIECE).into_iter();
         let first = pieces.next().unwrap_or_default();
         match pending_heading.take() {
-            Some(h) => out.push(Block { text: format!("{h}\n\n{first}"), starts_section: true }),
-            None => out.push(Block { text: first, starts_section: false }),
+            Some(h) => out.push(Block {
+                text: format!("{h}\n\n{first}"),
+                starts_section: true,
+            }),
+            None => out.push(Block {
+                text: first,
+                starts_section: false,
+            }),
         }
-        out.extend(pieces.map(|p| Block { text: p, starts_section: false }));
+        out.extend(pieces.map(|p| Block {
+            text: p,
+            starts_section: false,
+        }));
     }
     if let Some(h) = pending_heading {
-        out.push(Block { text: h, starts_section: true });
+        out.push(Block {
+            text: h,
+            starts_section: true,
+        });
     }
     out
 }
@@ -139,7 +151,11 @@ fn split_long(text: &str, max: usize) -> Vec<String> {
             .or_else(|| window.rfind(". ").filter(|&i| i >= half).map(|i| i + 1))
             .or_else(|| window.rfind(char::is_whitespace).filter(|&i| i >= half))
             .unwrap_or(window_end);
-        let cut = if cut == 0 { window_end.max(next_boundary(rest, 1)) } else { cut };
+        let cut = if cut == 0 {
+            window_end.max(next_boundary(rest, 1))
+        } else {
+            cut
+        };
         let piece = rest[..cut].trim();
         if !piece.is_empty() {
             out.push(piece.to_string());
@@ -244,7 +260,11 @@ pub fn truncate_chars(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
         return s.to_string();
     }
-    let end = s.char_indices().nth(max.saturating_sub(1)).map(|(i, _)| i).unwrap_or(s.len());
+    let end = s
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
     let cut = &s[..end];
     let cut = match cut.rfind(char::is_whitespace) {
         Some(i) if i > end / 2 => &cut[..i],
@@ -275,7 +295,7 @@ mod tests {
         for s in 0..6 {
             doc.push_str(&format!("## Section {s}\n\n"));
             for p in 0..4 {
-                doc.push_str(&para(&format!("s{s}p{p}"), 40));
+                doc.push_str(&para(&format!("s{s}p{p}"), 80));
                 doc.push_str("\n\n");
             }
         }
@@ -290,7 +310,10 @@ mod tests {
         }
         // Headings start chunks (no heading stranded at the end of a chunk).
         for c in &chunks {
-            assert!(!c.trim_end().lines().last().unwrap().starts_with('#'), "{c}");
+            assert!(
+                !c.trim_end().lines().last().unwrap().starts_with('#'),
+                "{c}"
+            );
         }
         // Every paragraph survives somewhere.
         for s in 0..6 {
@@ -303,11 +326,21 @@ mod tests {
 
     #[test]
     fn overlap_within_a_section() {
-        let doc = (0..6).map(|i| para(&format!("w{i}"), 60)).collect::<Vec<_>>().join("\n\n");
+        let doc = (0..6)
+            .map(|i| para(&format!("w{i}"), 150))
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let chunks = chunk_markdown(&doc);
         assert!(chunks.len() >= 2);
         for pair in chunks.windows(2) {
-            let tail: String = pair[0].chars().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect();
+            let tail: String = pair[0]
+                .chars()
+                .rev()
+                .take(40)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
             assert!(pair[1].contains(tail.trim()), "no overlap between chunks");
         }
     }
@@ -333,7 +366,10 @@ mod tests {
     #[test]
     fn plain_text_strips_markdown() {
         let md = "## Declaring an incident\n\nSee the **[Service catalog](service-catalog)** and `kubectl`.\n\n| a | b |\n|---|---|\n| x | y |\n\n```sh\nrun\n```";
-        assert_eq!(plain_text(md), "Declaring an incident\nSee the Service catalog and kubectl.\na b\nx y\nrun");
+        assert_eq!(
+            plain_text(md),
+            "Declaring an incident\nSee the Service catalog and kubectl.\na b\nx y\nrun"
+        );
     }
 
     #[test]

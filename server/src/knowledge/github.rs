@@ -55,7 +55,8 @@ pub fn normalize_repo(repo: &str) -> Option<String> {
         (1..=100).contains(&s.len())
             && s != "."
             && s != ".."
-            && s.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+            && s.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
     };
     (ok(owner) && ok(name)).then(|| format!("{owner}/{name}").to_ascii_lowercase())
 }
@@ -77,8 +78,8 @@ impl IssueJson {
         if n <= 0 {
             return Err(format!("issue number {n} is not positive"));
         }
-        let updated_at =
-            parse_datetime(&self.updated_at).ok_or_else(|| format!("issue #{n}: bad updated_at {:?}", self.updated_at))?;
+        let updated_at = parse_datetime(&self.updated_at)
+            .ok_or_else(|| format!("issue #{n}: bad updated_at {:?}", self.updated_at))?;
         if parse_datetime(&self.created_at).is_none() {
             return Err(format!("issue #{n}: bad created_at {:?}", self.created_at));
         }
@@ -109,7 +110,10 @@ impl IssueJson {
         metadata.insert("number".into(), json!(n));
         metadata.insert("state".into(), json!(state));
         metadata.insert("labels".into(), json!(labels));
-        metadata.insert("author".into(), json!(self.user.map(|u| u.login).unwrap_or_default()));
+        metadata.insert(
+            "author".into(),
+            json!(self.user.map(|u| u.login).unwrap_or_default()),
+        );
         metadata.insert("created_at".into(), json!(self.created_at));
         metadata.insert("updated_at".into(), json!(self.updated_at));
         metadata.insert("closed_at".into(), json!(self.closed_at));
@@ -134,12 +138,18 @@ impl IssueJson {
 /// The indexed text of an issue: its title as a heading, then its body.
 pub(crate) fn issue_text(title: &str, body: &str) -> String {
     let body = body.trim();
-    if body.is_empty() { format!("# {title}") } else { format!("# {title}\n\n{body}") }
+    if body.is_empty() {
+        format!("# {title}")
+    } else {
+        format!("# {title}\n\n{body}")
+    }
 }
 
 /// The body back out of [`issue_text`].
 pub(crate) fn issue_body<'a>(title: &str, text: &'a str) -> &'a str {
-    text.strip_prefix(&format!("# {title}")).map(|r| r.trim_start_matches('\n')).unwrap_or(text)
+    text.strip_prefix(&format!("# {title}"))
+        .map(|r| r.trim_start_matches('\n'))
+        .unwrap_or(text)
 }
 
 /// Converts a page of issues, dropping pull requests and rejecting duplicates.
@@ -162,8 +172,8 @@ fn convert(repo: &str, issues: Vec<IssueJson>) -> Result<Vec<SourceDoc>, String>
 pub(crate) fn read_issues_file(repo: &str, path: &Path) -> anyhow::Result<Vec<SourceDoc>> {
     let fail = |msg: String| anyhow!("GitHub issues file {}: {msg}", path.display());
     let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
-    let issues: Vec<IssueJson> =
-        serde_json::from_slice(&bytes).map_err(|e| fail(format!("not a GitHub issue list: {e}")))?;
+    let issues: Vec<IssueJson> = serde_json::from_slice(&bytes)
+        .map_err(|e| fail(format!("not a GitHub issue list: {e}")))?;
     convert(repo, issues).map_err(fail)
 }
 
@@ -203,8 +213,12 @@ pub(crate) async fn fetch_issues(
     opts: &FetchOptions,
 ) -> anyhow::Result<Vec<SourceDoc>> {
     let base = api_url.trim_end_matches('/');
-    let origin = url::Url::parse(base).with_context(|| format!("invalid GitHub API URL {base:?}"))?.origin();
-    let mut next = Some(format!("{base}/repos/{repo}/issues?state=all&per_page=100&sort=updated&direction=desc"));
+    let origin = url::Url::parse(base)
+        .with_context(|| format!("invalid GitHub API URL {base:?}"))?
+        .origin();
+    let mut next = Some(format!(
+        "{base}/repos/{repo}/issues?state=all&per_page=100&sort=updated&direction=desc"
+    ));
     let mut all = Vec::new();
     let mut visited = std::collections::HashSet::new();
     let mut budget = opts.max_rate_limit_wait;
@@ -212,7 +226,10 @@ pub(crate) async fn fetch_issues(
     while let Some(url) = next.take() {
         page += 1;
         if page > opts.max_pages {
-            bail!("GitHub sync of {repo} stopped after {} pages", opts.max_pages);
+            bail!(
+                "GitHub sync of {repo} stopped after {} pages",
+                opts.max_pages
+            );
         }
         if !visited.insert(url.clone()) {
             bail!("GitHub pagination for {repo} loops back to page {url}");
@@ -220,12 +237,17 @@ pub(crate) async fn fetch_issues(
         let resp = get_with_retries(client, &url, token, repo, opts, &mut budget).await?;
         let link_next = next_link(resp.headers());
         let exhausted_wait = rate_limit_wait(resp.headers(), true);
-        let bytes = resp.bytes().await.with_context(|| format!("reading GitHub issues of {repo} (page {page})"))?;
-        let issues: Vec<IssueJson> = serde_json::from_slice(&bytes)
-            .map_err(|e| anyhow!("GitHub returned invalid JSON for {repo} issues (page {page}): {e}"))?;
+        let bytes = resp
+            .bytes()
+            .await
+            .with_context(|| format!("reading GitHub issues of {repo} (page {page})"))?;
+        let issues: Vec<IssueJson> = serde_json::from_slice(&bytes).map_err(|e| {
+            anyhow!("GitHub returned invalid JSON for {repo} issues (page {page}): {e}")
+        })?;
         all.extend(issues);
         if let Some(u) = link_next {
-            let parsed = url::Url::parse(&u).map_err(|e| anyhow!("GitHub sent an invalid next-page link {u:?}: {e}"))?;
+            let parsed = url::Url::parse(&u)
+                .map_err(|e| anyhow!("GitHub sent an invalid next-page link {u:?}: {e}"))?;
             // The bearer token must never be sent to another host.
             if parsed.origin() != origin {
                 bail!("GitHub next-page link {u:?} leaves {base}; refusing to follow it");
@@ -241,7 +263,12 @@ pub(crate) async fn fetch_issues(
     convert(repo, all).map_err(|m| anyhow!("GitHub issues of {repo}: {m}"))
 }
 
-fn spend(budget: &mut Duration, wait: Duration, repo: &str, opts: &FetchOptions) -> anyhow::Result<()> {
+fn spend(
+    budget: &mut Duration,
+    wait: Duration,
+    repo: &str,
+    opts: &FetchOptions,
+) -> anyhow::Result<()> {
     if wait > *budget {
         bail!(
             "GitHub rate limit reached while syncing {repo}: it resets in {}s, longer than the {}s a sync may wait; try again later",
@@ -270,8 +297,9 @@ async fn get_with_retries(
             .header("X-GitHub-Api-Version", "2022-11-28")
             .header(USER_AGENT, "gigamcp");
         if let Some(t) = token {
-            let mut v = HeaderValue::from_str(&format!("Bearer {t}"))
-                .map_err(|_| anyhow!("the GitHub token contains characters not allowed in a header"))?;
+            let mut v = HeaderValue::from_str(&format!("Bearer {t}")).map_err(|_| {
+                anyhow!("the GitHub token contains characters not allowed in a header")
+            })?;
             v.set_sensitive(true);
             req = req.header(AUTHORIZATION, v);
         }
@@ -284,7 +312,11 @@ async fn get_with_retries(
                 tokio::time::sleep(retry_delay).await;
                 continue;
             }
-            Err(e) => bail!("GitHub request for {repo} failed after {} attempts: {}", failures + 1, e.without_url()),
+            Err(e) => bail!(
+                "GitHub request for {repo} failed after {} attempts: {}",
+                failures + 1,
+                e.without_url()
+            ),
         };
         let status = resp.status();
         if status.is_success() {
@@ -294,7 +326,11 @@ async fn get_with_retries(
         if code == 403 || code == 429 {
             if let Some(wait) = rate_limit_wait(resp.headers(), false) {
                 spend(budget, wait, repo, opts)?;
-                tracing::info!(repo, wait_ms = wait.as_millis() as u64, "GitHub rate limit; waiting for the reset");
+                tracing::info!(
+                    repo,
+                    wait_ms = wait.as_millis() as u64,
+                    "GitHub rate limit; waiting for the reset"
+                );
                 tokio::time::sleep(wait).await;
                 continue;
             }
@@ -314,9 +350,14 @@ async fn get_with_retries(
         match code {
             401 => bail!("GitHub rejected the token (401) while syncing {repo}: {message}"),
             403 => bail!("GitHub refused access to {repo} (403): {message}"),
-            404 => bail!("GitHub repository {repo} not found, or not visible with this token (404)"),
+            404 => {
+                bail!("GitHub repository {repo} not found, or not visible with this token (404)")
+            }
             _ if status.is_server_error() => {
-                bail!("GitHub answered {status} for {repo} after {} attempts: {message}", failures + 1)
+                bail!(
+                    "GitHub answered {status} for {repo} after {} attempts: {message}",
+                    failures + 1
+                )
             }
             _ => bail!("GitHub answered {status} for {repo}: {message}"),
         }
@@ -345,7 +386,9 @@ fn rate_limit_wait(h: &HeaderMap, only_exhausted: bool) -> Option<Duration> {
         return None;
     }
     let reset = get("x-ratelimit-reset")?.parse::<u64>().ok()?;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
     // The reset is a whole second; wait until it has fully passed.
     let reset = Duration::from_secs(reset) + Duration::from_millis(250);
     Some(reset.saturating_sub(now))
@@ -360,12 +403,19 @@ pub fn next_link(h: &HeaderMap) -> Option<String> {
             let after = &rest[open + 1..];
             let close = after.find('>')?;
             let target = &after[..close];
-            let params_end = after[close..].find('<').map(|i| close + i).unwrap_or(after.len());
+            let params_end = after[close..]
+                .find('<')
+                .map(|i| close + i)
+                .unwrap_or(after.len());
             let params = &after[close + 1..params_end];
             let is_next = params.split(';').any(|p| {
                 let p = p.trim().trim_end_matches(',').trim();
                 p.strip_prefix("rel=")
-                    .map(|r| r.trim_matches('"').split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next")))
+                    .map(|r| {
+                        r.trim_matches('"')
+                            .split_ascii_whitespace()
+                            .any(|r| r.eq_ignore_ascii_case("next"))
+                    })
                     .unwrap_or(false)
             });
             if is_next {
@@ -383,8 +433,14 @@ mod tests {
 
     #[test]
     fn repos() {
-        assert_eq!(normalize_repo("Acme-Cloud/auth-service").as_deref(), Some("acme-cloud/auth-service"));
-        assert_eq!(repo_from_dir_name("acme-cloud__auth_service").as_deref(), Some("acme-cloud/auth_service"));
+        assert_eq!(
+            normalize_repo("Acme-Cloud/auth-service").as_deref(),
+            Some("acme-cloud/auth-service")
+        );
+        assert_eq!(
+            repo_from_dir_name("acme-cloud__auth_service").as_deref(),
+            Some("acme-cloud/auth_service")
+        );
         for bad in ["", "a", "a/", "/b", "a/b/c", "../x", "a/..", "a b/c"] {
             assert_eq!(normalize_repo(bad), None, "{bad}");
         }
@@ -399,12 +455,26 @@ mod tests {
                 r#"<https://api.github.com/repositories/1/issues?page=2>; rel="next", <https://api.github.com/repositories/1/issues?page=5>; rel="last""#,
             ),
         );
-        assert_eq!(next_link(&h).as_deref(), Some("https://api.github.com/repositories/1/issues?page=2"));
-        h.insert(reqwest::header::LINK, HeaderValue::from_static(r#"<https://x/?a=1,2>; rel="prev", <https://x/?p=3>; rel=next"#));
+        assert_eq!(
+            next_link(&h).as_deref(),
+            Some("https://api.github.com/repositories/1/issues?page=2")
+        );
+        h.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(
+                r#"<https://x/?a=1,2>; rel="prev", <https://x/?p=3>; rel=next"#,
+            ),
+        );
         assert_eq!(next_link(&h).as_deref(), Some("https://x/?p=3"));
-        h.insert(reqwest::header::LINK, HeaderValue::from_static(r#"<https://x/?p=1>; rel="first""#));
+        h.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static(r#"<https://x/?p=1>; rel="first""#),
+        );
         assert_eq!(next_link(&h), None);
-        h.insert(reqwest::header::LINK, HeaderValue::from_static("garbage <unclosed"));
+        h.insert(
+            reqwest::header::LINK,
+            HeaderValue::from_static("garbage <unclosed"),
+        );
         assert_eq!(next_link(&h), None);
     }
 

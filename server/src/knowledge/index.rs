@@ -8,7 +8,8 @@ use super::{SearchHit, Source};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing, TextOptions, Value,
+    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing,
+    TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TokenStream;
@@ -87,7 +88,11 @@ impl WorkspaceIndex {
         for d in docs {
             let passages = chunk_markdown(&d.text);
             // A document with no body is still findable by its title.
-            let passages = if passages.is_empty() { vec![String::new()] } else { passages };
+            let passages = if passages.is_empty() {
+                vec![String::new()]
+            } else {
+                passages
+            };
             for p in passages {
                 chunks += 1;
                 writer.add_document(doc!(
@@ -102,8 +107,19 @@ impl WorkspaceIndex {
             }
         }
         writer.commit()?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { workspace: workspace.to_string(), version, documents: docs.len(), chunks, index, reader, f })
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            workspace: workspace.to_string(),
+            version,
+            documents: docs.len(),
+            chunks,
+            index,
+            reader,
+            f,
+        })
     }
 
     /// Unique analyzed terms of a free-text query. No query syntax exists, so nothing a user
@@ -126,7 +142,12 @@ impl WorkspaceIndex {
     }
 
     /// BM25 over chunks; the best chunk per document; at most `limit` (clamped to 1..=50) hits.
-    pub fn search(&self, query: &str, source: Option<Source>, limit: usize) -> anyhow::Result<Vec<SearchHit>> {
+    pub fn search(
+        &self,
+        query: &str,
+        source: Option<Source>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SearchHit>> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let terms = self.terms(query)?;
         if terms.is_empty() || self.chunks == 0 {
@@ -135,14 +156,26 @@ impl WorkspaceIndex {
         let f = self.f;
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 2);
         for t in &terms {
-            let title = TermQuery::new(Term::from_field_text(f.title, t), IndexRecordOption::WithFreqs);
-            let body = TermQuery::new(Term::from_field_text(f.body, t), IndexRecordOption::WithFreqs);
-            should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(title), TITLE_BOOST))));
+            let title = TermQuery::new(
+                Term::from_field_text(f.title, t),
+                IndexRecordOption::WithFreqs,
+            );
+            let body = TermQuery::new(
+                Term::from_field_text(f.body, t),
+                IndexRecordOption::WithFreqs,
+            );
+            should.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(title), TITLE_BOOST)),
+            ));
             should.push((Occur::Should, Box::new(body)));
         }
         let filter = |field: Field, value: &str| -> Box<dyn Query> {
             Box::new(ConstScoreQuery::new(
-                Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic)),
+                Box::new(TermQuery::new(
+                    Term::from_field_text(field, value),
+                    IndexRecordOption::Basic,
+                )),
                 0.0,
             ))
         };
@@ -159,7 +192,10 @@ impl WorkspaceIndex {
         let mut snippets = SnippetGenerator::create(&searcher, &query, f.body)?;
         snippets.set_max_num_chars(MAX_SNIPPET_CHARS - 20);
         let str_of = |d: &TantivyDocument, field: Field| -> String {
-            d.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+            d.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
         };
         // Several chunks of one document can crowd the top; widen until `limit` documents are
         // found or the matches run out.
@@ -179,10 +215,16 @@ impl WorkspaceIndex {
                 if hits.iter().any(|h| h.doc_id == doc_id) {
                     continue;
                 }
-                let Some(src) = Source::parse(&str_of(&d, f.source)) else { continue };
+                let Some(src) = Source::parse(&str_of(&d, f.source)) else {
+                    continue;
+                };
                 let body = str_of(&d, f.body);
                 let fragment = snippets.snippet(&body).fragment().to_string();
-                let snippet = if fragment.trim().is_empty() { body.as_str() } else { fragment.as_str() };
+                let snippet = if fragment.trim().is_empty() {
+                    body.as_str()
+                } else {
+                    fragment.as_str()
+                };
                 let snippet = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
                 hits.push(SearchHit {
                     doc_id,

@@ -1,11 +1,126 @@
 //! Knowledge base: connectors (wiki, GitHub), chunking, per-workspace search index.
-//! (Being built; the API below is the contract the MCP tools and the CLI use.)
+//!
+//! - [`wiki`]: `wiki/<page>.md` with front matter → documents.
+//! - [`github`]: issues from fixture JSON or the GitHub REST API → documents.
+//! - `chunk`: markdown → ~1 kB passages with overlap, and their plain text.
+//! - `index`: one in-RAM tantivy (BM25) index per workspace, built from the store.
+//! - `store`: the SQL (documents keyed by `(workspace, id)` with a content hash, a per-workspace
+//!   version row, connector sync times).
+//!
+//! **Invariants.** The store is the source of truth: ingestion writes one transaction per run
+//! and indexes are rebuilt from it, so every process and backend serves the same results. Every
+//! read and search takes a workspace and is confined to it here, never by callers. Nothing a
+//! user types into a search can make it fail. This module never imports `axum`; time is a
+//! parameter.
+mod chunk;
+pub mod github;
+mod index;
+mod store;
+pub mod wiki;
+
+pub use github::FetchOptions;
+
 use crate::{Config, Store};
+use anyhow::Context;
+use index::WorkspaceIndex;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use store::Scope;
 
-pub struct KnowledgeBase {}
+/// Where a document comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Wiki,
+    Github,
+}
 
-#[derive(Debug, Default, Clone)]
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Wiki => "wiki",
+            Source::Github => "github",
+        }
+    }
+
+    /// `"wiki"` / `"github"` (case-insensitive).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "wiki" => Some(Source::Wiki),
+            "github" => Some(Source::Github),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One search result: the best passage of one document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    pub doc_id: String,
+    pub title: String,
+    pub url: String,
+    pub uri: String,
+    pub source: Source,
+    /// Plain text, at most 300 characters.
+    pub snippet: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub workspace: String,
+    pub source: Source,
+    pub title: String,
+    pub url: String,
+    pub uri: String,
+    pub text: String,
+    pub mime_type: String,
+    pub metadata: Map<String, Value>,
+    /// Unix seconds: the source's own update time when it has one.
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GithubIssue {
+    pub repo: String,
+    pub number: i64,
+    pub title: String,
+    pub state: String,
+    pub labels: Vec<String>,
+    pub author: String,
+    pub created_at: String,
+    pub updated_at: String,
+    pub closed_at: Option<String>,
+    pub comments: i64,
+    pub url: String,
+    pub uri: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IssueFilter {
+    /// `owner/repo`, or just `repo` when only one owner has a repo of that name here.
+    pub repo: String,
+    /// `"open"`, `"closed"` or `"all"`; `None` means all.
+    pub state: Option<String>,
+    /// RFC 3339 (or `YYYY-MM-DD`): only issues updated at or after this time.
+    pub since: Option<String>,
+    /// Clamped to 1..=100.
+    pub limit: usize,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestReport {
     pub added: usize,
     pub updated: usize,
@@ -13,18 +128,545 @@ pub struct IngestReport {
     pub removed: usize,
 }
 
+impl IngestReport {
+    pub fn changed(&self) -> bool {
+        self.added + self.updated + self.removed > 0
+    }
+    fn add(&mut self, o: &IngestReport) {
+        self.added += o.added;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.removed += o.removed;
+    }
+}
+
+impl std::fmt::Display for IngestReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} added, {} updated, {} unchanged, {} removed",
+            self.added, self.updated, self.unchanged, self.removed
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ConnectorStatus {
+    pub wiki_pages: i64,
+    pub github_issues: i64,
+    pub repos: Vec<String>,
+    /// Unix seconds of the last successful ingest or sync of any connector.
+    pub last_sync_at: Option<i64>,
+}
+
+/// Bad caller input (unknown workspace, invalid repo/state/since, bad directory). Returned
+/// inside `anyhow::Error`; callers `downcast_ref::<InvalidInput>()` to tell it from a failure.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidInput(pub String);
+
+fn invalid(msg: impl Into<String>) -> anyhow::Error {
+    InvalidInput(msg.into()).into()
+}
+
+/// A document as a connector produces it (before storage).
+#[derive(Debug, Clone)]
+pub(crate) struct SourceDoc {
+    pub id: String,
+    pub source: Source,
+    pub title: String,
+    /// Absolute, or a path under the public origin.
+    pub url: String,
+    pub uri: String,
+    pub text: String,
+    pub mime_type: String,
+    pub metadata: Map<String, Value>,
+    pub updated_at: Option<i64>,
+    pub repo: Option<String>,
+    pub state: Option<String>,
+    pub number: Option<i64>,
+}
+
+/// Size of a workspace's live index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IndexStats {
+    pub version: i64,
+    pub documents: usize,
+    pub chunks: usize,
+}
+
+pub struct KnowledgeBase {
+    store: Store,
+    public_url: String,
+    indexes: RwLock<HashMap<String, Arc<WorkspaceIndex>>>,
+    /// Serializes rebuilds so an older build never replaces a newer one.
+    rebuild_lock: tokio::sync::Mutex<()>,
+    http: reqwest::Client,
+    fetch: FetchOptions,
+    refresh_every: Duration,
+}
+
 impl KnowledgeBase {
-    pub async fn open(_config: &Config, _store: &Store) -> anyhow::Result<Self> {
-        Ok(Self {})
+    /// Opens the knowledge base and builds every workspace's index from the store.
+    pub async fn open(config: &Config, store: &Store) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .context("building the HTTP client")?;
+        let kb = Self {
+            store: store.clone(),
+            public_url: config.public_url.clone(),
+            indexes: RwLock::new(HashMap::new()),
+            rebuild_lock: tokio::sync::Mutex::new(()),
+            http,
+            fetch: FetchOptions::default(),
+            refresh_every: Duration::from_secs(2),
+        };
+        kb.refresh()
+            .await
+            .context("building the knowledge indexes")?;
+        Ok(kb)
     }
 
-    /// Ingests `dir` (`wiki/*.md`, `github/<owner>__<repo>/issues.json`) into `workspace`.
+    /// Replaces the GitHub connector's retry/rate-limit knobs (tests shorten them).
+    pub fn with_fetch_options(mut self, fetch: FetchOptions) -> Self {
+        self.fetch = fetch;
+        self
+    }
+
+    /// How often [`spawn_refresher`](Self::spawn_refresher) polls for other processes' ingests.
+    pub fn with_refresh_interval(mut self, every: Duration) -> Self {
+        self.refresh_every = every;
+        self
+    }
+
+    /// Ingests `dir` (`workspace.json`, `wiki/*.md`, `github/<owner>__<repo>/issues.json`) into
+    /// `workspace`, in one transaction. Every file is read and validated before anything is
+    /// written. Sources absent from `dir` are left alone: no `wiki/` leaves the wiki untouched, a
+    /// repo directory without `issues.json` leaves that repo untouched.
     pub async fn ingest_dir(
         &self,
-        _workspace: &str,
-        _dir: &Path,
-        _now: i64,
+        workspace: &str,
+        dir: &Path,
+        now: i64,
     ) -> anyhow::Result<IngestReport> {
-        anyhow::bail!("knowledge ingestion is not built yet")
+        self.ensure_workspace(workspace).await?;
+        let (ws, dir) = (workspace.to_string(), dir.to_path_buf());
+        let batches = tokio::task::spawn_blocking(move || read_source_dir(&ws, &dir))
+            .await
+            .context("reading the knowledge directory")??;
+        self.write(workspace, batches, now).await
     }
+
+    /// Syncs every issue of `repo` (`owner/name`) from the GitHub REST API at `api_url`. Issues
+    /// no longer listed are removed. Nothing is written unless the whole listing was fetched.
+    pub async fn sync_github(
+        &self,
+        workspace: &str,
+        api_url: &str,
+        token: Option<&str>,
+        repo: &str,
+        now: i64,
+    ) -> anyhow::Result<IngestReport> {
+        self.ensure_workspace(workspace).await?;
+        let repo = github::normalize_repo(repo)
+            .ok_or_else(|| invalid(format!("invalid repository {repo:?}: expected owner/name")))?;
+        let docs = github::fetch_issues(&self.http, api_url, token, &repo, &self.fetch).await?;
+        self.write(workspace, vec![(Scope::Repo(repo), docs)], now)
+            .await
+    }
+
+    async fn ensure_workspace(&self, workspace: &str) -> anyhow::Result<()> {
+        if self.store.workspace(workspace).await?.is_none() {
+            return Err(invalid(format!("unknown workspace {workspace:?}")));
+        }
+        Ok(())
+    }
+
+    async fn write(
+        &self,
+        workspace: &str,
+        batches: Vec<(Scope, Vec<SourceDoc>)>,
+        now: i64,
+    ) -> anyhow::Result<IngestReport> {
+        let mut tx = self.store.pool().begin().await?;
+        let mut total = IngestReport::default();
+        for (scope, docs) in &batches {
+            let r = store::apply(&mut tx, workspace, scope, docs, now).await?;
+            total.add(&r);
+            store::record_sync(&mut tx, workspace, &scope.connector(), now).await?;
+        }
+        if total.changed() {
+            store::bump_version(&mut tx, workspace, now).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(workspace, %total, "knowledge ingested");
+        if total.changed() {
+            // The data is committed; a failed rebuild is retried by the refresher.
+            if let Err(e) = self.rebuild(workspace).await {
+                tracing::error!(workspace, error = %e, "rebuilding the knowledge index failed");
+            }
+        }
+        Ok(total)
+    }
+
+    /// BM25 search over `workspace`'s passages; the best passage per document, `limit` clamped to
+    /// 1..=50. In memory: never touches the database. Unknown workspace or a query without
+    /// searchable words → no hits.
+    pub fn search(
+        &self,
+        workspace: &str,
+        query: &str,
+        source: Option<Source>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<SearchHit>> {
+        let index = self
+            .indexes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(workspace)
+            .cloned();
+        match index {
+            Some(index) if index.workspace == workspace => index.search(query, source, limit),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// The live index of `workspace`, if it has one.
+    pub fn index_stats(&self, workspace: &str) -> Option<IndexStats> {
+        let guard = self.indexes.read().unwrap_or_else(|e| e.into_inner());
+        guard.get(workspace).map(|i| IndexStats {
+            version: i.version,
+            documents: i.documents,
+            chunks: i.chunks,
+        })
+    }
+
+    pub async fn document(&self, workspace: &str, id: &str) -> anyhow::Result<Option<Document>> {
+        let row = store::document(self.store.pool(), workspace, id).await?;
+        row.map(|r| self.to_document(workspace, r)).transpose()
+    }
+
+    pub async fn document_by_uri(
+        &self,
+        workspace: &str,
+        uri: &str,
+    ) -> anyhow::Result<Option<Document>> {
+        let row = store::document_by_uri(self.store.pool(), workspace, uri).await?;
+        row.map(|r| self.to_document(workspace, r)).transpose()
+    }
+
+    /// Documents ordered by URI, starting after `after_uri` (a cursor); `limit` clamped to 1..=1000.
+    pub async fn list_documents(
+        &self,
+        workspace: &str,
+        after_uri: Option<&str>,
+        limit: usize,
+    ) -> anyhow::Result<Vec<Document>> {
+        let limit = limit.clamp(1, 1000) as i64;
+        let rows = store::list_documents(self.store.pool(), workspace, after_uri, limit).await?;
+        rows.into_iter()
+            .map(|r| self.to_document(workspace, r))
+            .collect()
+    }
+
+    /// A repository's issues, most recently updated first.
+    pub async fn list_github_issues(
+        &self,
+        workspace: &str,
+        filter: &IssueFilter,
+    ) -> anyhow::Result<Vec<GithubIssue>> {
+        let state = match filter
+            .state
+            .as_deref()
+            .map(|s| s.trim().to_ascii_lowercase())
+        {
+            None => None,
+            Some(s) if s == "all" || s.is_empty() => None,
+            Some(s) if s == "open" || s == "closed" => Some(s),
+            Some(s) => {
+                return Err(invalid(format!(
+                    "invalid state {s:?}: use open, closed or all"
+                )));
+            }
+        };
+        let since = match filter
+            .since
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            None => i64::MIN,
+            Some(s) => wiki::parse_datetime(s).ok_or_else(|| {
+                invalid(format!(
+                    "invalid since {s:?}: use an RFC 3339 time like 2026-01-31T00:00:00Z"
+                ))
+            })?,
+        };
+        let Some(repo) = self.resolve_repo(workspace, &filter.repo).await? else {
+            return Ok(Vec::new());
+        };
+        let limit = filter.limit.clamp(1, 100) as i64;
+        let rows = store::issues(
+            self.store.pool(),
+            workspace,
+            &repo,
+            state.as_deref(),
+            since,
+            limit,
+        )
+        .await?;
+        rows.into_iter().map(|r| self.to_issue(r)).collect()
+    }
+
+    async fn resolve_repo(&self, workspace: &str, repo: &str) -> anyhow::Result<Option<String>> {
+        let repo = repo.trim();
+        if repo.contains('/') {
+            return github::normalize_repo(repo).map(Some).ok_or_else(|| {
+                invalid(format!("invalid repository {repo:?}: expected owner/name"))
+            });
+        }
+        if github::normalize_repo(&format!("x/{repo}")).is_none() {
+            return Err(invalid(format!(
+                "invalid repository {repo:?}: expected owner/name"
+            )));
+        }
+        let suffix = format!("/{}", repo.to_ascii_lowercase());
+        let matches: Vec<String> = store::repos(self.store.pool(), workspace)
+            .await?
+            .into_iter()
+            .filter(|r| r.ends_with(&suffix))
+            .collect();
+        match matches.len() {
+            0 => Ok(None),
+            1 => Ok(matches.into_iter().next()),
+            _ => Err(invalid(format!(
+                "repository name {repo:?} is ambiguous: {}",
+                matches.join(", ")
+            ))),
+        }
+    }
+
+    pub async fn connector_status(&self, workspace: &str) -> anyhow::Result<ConnectorStatus> {
+        let pool = self.store.pool();
+        Ok(ConnectorStatus {
+            wiki_pages: store::count(pool, workspace, Source::Wiki).await?,
+            github_issues: store::count(pool, workspace, Source::Github).await?,
+            repos: store::repos(pool, workspace).await?,
+            last_sync_at: store::last_sync(pool, workspace).await?,
+        })
+    }
+
+    /// Polls the version rows every ~2 s and rebuilds indexes that other processes changed.
+    /// Stops when the knowledge base is dropped.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let every = self.refresh_every;
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                let Some(kb) = weak.upgrade() else { break };
+                if let Err(e) = kb.refresh().await {
+                    tracing::warn!(error = %e, "knowledge index refresh failed");
+                }
+            }
+        });
+    }
+
+    /// One poll: rebuilds every workspace whose stored version differs from its live index.
+    /// Returns how many were rebuilt.
+    pub async fn refresh(&self) -> anyhow::Result<usize> {
+        let mut rebuilt = 0;
+        for (workspace, version) in store::versions(self.store.pool()).await? {
+            if self.index_stats(&workspace).map(|s| s.version) != Some(version) {
+                self.rebuild(&workspace).await?;
+                rebuilt += 1;
+            }
+        }
+        Ok(rebuilt)
+    }
+
+    async fn rebuild(&self, workspace: &str) -> anyhow::Result<()> {
+        let _guard = self.rebuild_lock.lock().await;
+        let pool = self.store.pool();
+        // Version first: documents read after it are at least that new, so a concurrent ingest
+        // at worst causes one more rebuild, never a missed one.
+        let version = store::version(pool, workspace).await?;
+        let mut docs = store::index_docs(pool, workspace).await?;
+        for d in &mut docs {
+            d.url = self.absolute_url(&d.url);
+        }
+        let ws = workspace.to_string();
+        let index = tokio::task::spawn_blocking(move || WorkspaceIndex::build(&ws, version, &docs))
+            .await
+            .context("index build task failed")??;
+        tracing::debug!(
+            workspace,
+            version,
+            documents = index.documents,
+            chunks = index.chunks,
+            "knowledge index built"
+        );
+        self.indexes
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(workspace.to_string(), Arc::new(index));
+        Ok(())
+    }
+
+    fn absolute_url(&self, url: &str) -> String {
+        if url.starts_with('/') {
+            format!("{}{url}", self.public_url)
+        } else {
+            url.to_string()
+        }
+    }
+
+    fn to_document(&self, workspace: &str, r: store::StoredDoc) -> anyhow::Result<Document> {
+        let source = Source::parse(&r.source)
+            .with_context(|| format!("document {} has unknown source {:?}", r.id, r.source))?;
+        let metadata = match serde_json::from_str::<Value>(&r.metadata) {
+            Ok(Value::Object(m)) => m,
+            _ => anyhow::bail!("document {} has corrupt metadata", r.id),
+        };
+        Ok(Document {
+            workspace: workspace.to_string(),
+            source,
+            url: self.absolute_url(&r.url),
+            id: r.id,
+            title: r.title,
+            uri: r.uri,
+            text: r.body,
+            mime_type: r.mime_type,
+            metadata,
+            updated_at: r.updated_at,
+        })
+    }
+
+    fn to_issue(&self, r: store::StoredDoc) -> anyhow::Result<GithubIssue> {
+        let m = match serde_json::from_str::<Value>(&r.metadata) {
+            Ok(Value::Object(m)) => m,
+            _ => anyhow::bail!("document {} has corrupt metadata", r.id),
+        };
+        let s = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Ok(GithubIssue {
+            repo: s("repo"),
+            number: m.get("number").and_then(Value::as_i64).unwrap_or_default(),
+            state: s("state"),
+            labels: m
+                .get("labels")
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            author: s("author"),
+            created_at: s("created_at"),
+            updated_at: s("updated_at"),
+            closed_at: m
+                .get("closed_at")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            comments: m
+                .get("comments")
+                .and_then(Value::as_i64)
+                .unwrap_or_default(),
+            url: self.absolute_url(&r.url),
+            uri: r.uri,
+            body: github::issue_body(&r.title, &r.body).to_string(),
+            title: r.title,
+        })
+    }
+}
+
+/// `workspace.json` (all fields optional here).
+#[derive(Debug, Deserialize)]
+struct WorkspaceJson {
+    #[serde(default)]
+    slug: Option<String>,
+}
+
+/// Reads and validates a whole knowledge directory (blocking I/O).
+fn read_source_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<(Scope, Vec<SourceDoc>)>> {
+    if !dir.is_dir() {
+        return Err(invalid(format!(
+            "knowledge directory {} does not exist or is not a directory",
+            dir.display()
+        )));
+    }
+    let manifest = dir.join("workspace.json");
+    if manifest.is_file() {
+        let bytes =
+            std::fs::read(&manifest).with_context(|| format!("reading {}", manifest.display()))?;
+        let m: WorkspaceJson = serde_json::from_slice(&bytes).map_err(|e| {
+            invalid(format!(
+                "{}: not a valid workspace.json: {e}",
+                manifest.display()
+            ))
+        })?;
+        if let Some(slug) = m.slug
+            && slug != workspace
+        {
+            return Err(invalid(format!(
+                "{} describes workspace {slug:?}, not {workspace:?}; refusing to mix workspaces",
+                manifest.display()
+            )));
+        }
+    }
+    let mut batches = Vec::new();
+    let wiki_dir = dir.join("wiki");
+    if wiki_dir.is_dir() {
+        batches.push((Scope::Wiki, wiki::read_dir(workspace, &wiki_dir)?));
+    }
+    let gh_dir = dir.join("github");
+    if gh_dir.is_dir() {
+        let mut entries: Vec<_> = std::fs::read_dir(&gh_dir)
+            .with_context(|| format!("reading {}", gh_dir.display()))?
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("reading {}", gh_dir.display()))?;
+        entries.sort_by_key(|e| e.file_name());
+        let mut seen = std::collections::HashSet::new();
+        for e in entries {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') || !path.is_dir() {
+                continue;
+            }
+            let repo = github::repo_from_dir_name(&name).ok_or_else(|| {
+                invalid(format!(
+                    "{}: directory name must be <owner>__<repo>",
+                    path.display()
+                ))
+            })?;
+            if !seen.insert(repo.clone()) {
+                return Err(invalid(format!(
+                    "{}: repository {repo} appears twice",
+                    path.display()
+                )));
+            }
+            let issues = path.join("issues.json");
+            if issues.is_file() {
+                let docs = github::read_issues_file(&repo, &issues)?;
+                batches.push((Scope::Repo(repo), docs));
+            }
+        }
+    }
+    if batches.is_empty() && !manifest.is_file() {
+        return Err(invalid(format!(
+            "{} has no wiki/ or github/ directory: expected fixtures/knowledge/<workspace>",
+            dir.display()
+        )));
+    }
+    Ok(batches)
 }

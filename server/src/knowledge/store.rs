@@ -25,7 +25,7 @@ impl Scope {
 
 /// A stored document row (url still possibly relative).
 #[derive(Debug, Clone)]
-pub(crate) struct Row_ {
+pub(crate) struct StoredDoc {
     pub id: String,
     pub source: String,
     pub title: String,
@@ -37,10 +37,8 @@ pub(crate) struct Row_ {
     pub updated_at: i64,
 }
 
-const DOC_COLUMNS: &str = "id, source, title, url, uri, body, mime_type, metadata, updated_at";
-
-fn doc_row(r: &AnyRow) -> Result<Row_, sqlx::Error> {
-    Ok(Row_ {
+fn doc_row(r: &AnyRow) -> Result<StoredDoc, sqlx::Error> {
+    Ok(StoredDoc {
         id: r.try_get(0)?,
         source: r.try_get(1)?,
         title: r.try_get(2)?,
@@ -212,7 +210,9 @@ pub(crate) async fn versions(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx:
     let rows = sqlx::query("SELECT workspace, version FROM knowledge_versions ORDER BY workspace")
         .fetch_all(pool)
         .await?;
-    rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
+    rows.iter()
+        .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+        .collect()
 }
 
 pub(crate) async fn version(pool: &AnyPool, workspace: &str) -> Result<i64, sqlx::Error> {
@@ -220,11 +220,16 @@ pub(crate) async fn version(pool: &AnyPool, workspace: &str) -> Result<i64, sqlx
         .bind(workspace)
         .fetch_optional(pool)
         .await?;
-    row.map(|r| r.try_get(0)).transpose().map(|v| v.unwrap_or(0))
+    row.map(|r| r.try_get(0))
+        .transpose()
+        .map(|v| v.unwrap_or(0))
 }
 
 /// Everything the index needs for one workspace, in id order (so builds are deterministic).
-pub(crate) async fn index_docs(pool: &AnyPool, workspace: &str) -> Result<Vec<IndexDoc>, sqlx::Error> {
+pub(crate) async fn index_docs(
+    pool: &AnyPool,
+    workspace: &str,
+) -> Result<Vec<IndexDoc>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT id, source, title, url, uri, body FROM knowledge_documents WHERE workspace = $1 ORDER BY id",
     )
@@ -234,7 +239,9 @@ pub(crate) async fn index_docs(pool: &AnyPool, workspace: &str) -> Result<Vec<In
     let mut out = Vec::with_capacity(rows.len());
     for r in &rows {
         let source: String = r.try_get(1)?;
-        let Some(source) = Source::parse(&source) else { continue };
+        let Some(source) = Source::parse(&source) else {
+            continue;
+        };
         out.push(IndexDoc {
             id: r.try_get(0)?,
             source,
@@ -247,14 +254,28 @@ pub(crate) async fn index_docs(pool: &AnyPool, workspace: &str) -> Result<Vec<In
     Ok(out)
 }
 
-pub(crate) async fn document(pool: &AnyPool, workspace: &str, id: &str) -> Result<Option<Row_>, sqlx::Error> {
+pub(crate) async fn document(
+    pool: &AnyPool,
+    workspace: &str,
+    id: &str,
+) -> Result<Option<StoredDoc>, sqlx::Error> {
     let sql = "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
                FROM knowledge_documents WHERE workspace = $1 AND id = $2";
-    debug_assert!(sql.contains(DOC_COLUMNS));
-    sqlx::query(sql).bind(workspace).bind(id).fetch_optional(pool).await?.as_ref().map(doc_row).transpose()
+    sqlx::query(sql)
+        .bind(workspace)
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(doc_row)
+        .transpose()
 }
 
-pub(crate) async fn document_by_uri(pool: &AnyPool, workspace: &str, uri: &str) -> Result<Option<Row_>, sqlx::Error> {
+pub(crate) async fn document_by_uri(
+    pool: &AnyPool,
+    workspace: &str,
+    uri: &str,
+) -> Result<Option<StoredDoc>, sqlx::Error> {
     sqlx::query(
         "SELECT id, source, title, url, uri, body, mime_type, metadata, updated_at \
          FROM knowledge_documents WHERE workspace = $1 AND uri = $2",
@@ -273,7 +294,7 @@ pub(crate) async fn list_documents(
     workspace: &str,
     after_uri: Option<&str>,
     limit: i64,
-) -> Result<Vec<Row_>, sqlx::Error> {
+) -> Result<Vec<StoredDoc>, sqlx::Error> {
     let rows = match after_uri {
         Some(after) => {
             sqlx::query(
@@ -308,7 +329,7 @@ pub(crate) async fn issues(
     state: Option<&str>,
     since: i64,
     limit: i64,
-) -> Result<Vec<Row_>, sqlx::Error> {
+) -> Result<Vec<StoredDoc>, sqlx::Error> {
     let rows = match state {
         Some(state) => {
             sqlx::query(
@@ -368,7 +389,11 @@ pub(crate) async fn repos(pool: &AnyPool, workspace: &str) -> Result<Vec<String>
     Ok(out)
 }
 
-pub(crate) async fn count(pool: &AnyPool, workspace: &str, source: Source) -> Result<i64, sqlx::Error> {
+pub(crate) async fn count(
+    pool: &AnyPool,
+    workspace: &str,
+    source: Source,
+) -> Result<i64, sqlx::Error> {
     sqlx::query("SELECT COUNT(*) FROM knowledge_documents WHERE workspace = $1 AND source = $2")
         .bind(workspace)
         .bind(source.as_str())

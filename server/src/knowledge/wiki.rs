@@ -23,14 +23,18 @@ const MAX_PAGE_BYTES: u64 = 2 * 1024 * 1024;
 pub fn valid_page_name(name: &str) -> bool {
     (1..=200).contains(&name.len())
         && !name.starts_with('.')
-        && name.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'-'))
 }
 
 /// Parses one page. `page` is the file stem. Errors are human-readable and name no file (the
 /// caller adds it).
 pub fn parse_page(page: &str, content: &str) -> Result<WikiPage, String> {
     if !valid_page_name(page) {
-        return Err(format!("invalid page name {page:?}: use letters, digits, '.', '_' and '-'"));
+        return Err(format!(
+            "invalid page name {page:?}: use letters, digits, '.', '_' and '-'"
+        ));
     }
     let content = content.strip_prefix('\u{feff}').unwrap_or(content);
     let (front, body) = split_front_matter(content)?;
@@ -60,15 +64,25 @@ pub fn parse_page(page: &str, content: &str) -> Result<WikiPage, String> {
                         }
                     }
                     Some(_) => {}
-                    None => return Err(format!("front matter line {lineno}: list item without a key")),
+                    None => {
+                        return Err(format!(
+                            "front matter line {lineno}: list item without a key"
+                        ));
+                    }
                 }
                 continue;
             }
             let Some((key, value)) = t.split_once(':') else {
-                return Err(format!("front matter line {lineno}: expected `key: value`, got {t:?}"));
+                return Err(format!(
+                    "front matter line {lineno}: expected `key: value`, got {t:?}"
+                ));
             };
             let key = key.trim();
-            if key.is_empty() || !key.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-') {
+            if key.is_empty()
+                || !key
+                    .bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || c == b'_' || c == b'-')
+            {
                 return Err(format!("front matter line {lineno}: invalid key {key:?}"));
             }
             let value = unquote(value.trim());
@@ -77,8 +91,9 @@ pub fn parse_page(page: &str, content: &str) -> Result<WikiPage, String> {
                 "title" => p.title = value.to_string(),
                 "author" if !value.is_empty() => p.author = Some(value.to_string()),
                 "updated" | "date" if !value.is_empty() => {
-                    let ts = parse_datetime(value)
-                        .ok_or_else(|| format!("front matter line {lineno}: `{key}` is not a date: {value:?}"))?;
+                    let ts = parse_datetime(value).ok_or_else(|| {
+                        format!("front matter line {lineno}: `{key}` is not a date: {value:?}")
+                    })?;
                     p.updated = Some(value.to_string());
                     p.updated_at = Some(ts);
                 }
@@ -101,7 +116,9 @@ pub fn parse_page(page: &str, content: &str) -> Result<WikiPage, String> {
 /// `(front matter, body)`. A file whose first line is `---` must close the block.
 fn split_front_matter(content: &str) -> Result<(Option<&str>, &str), String> {
     let mut lines = content.split_inclusive('\n');
-    let Some(first) = lines.next() else { return Ok((None, content)) };
+    let Some(first) = lines.next() else {
+        return Ok((None, content));
+    };
     if first.trim_end() != "---" {
         return Ok((None, content));
     }
@@ -127,8 +144,14 @@ fn unquote(v: &str) -> &str {
 
 /// `[a, b]` or `a, b` → `["a", "b"]`.
 fn parse_inline_list(v: &str) -> Vec<String> {
-    let v = v.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(v);
-    v.split(',').map(|t| unquote(t.trim()).to_string()).filter(|t| !t.is_empty()).collect()
+    let v = v
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(v);
+    v.split(',')
+        .map(|t| unquote(t.trim()).to_string())
+        .filter(|t| !t.is_empty())
+        .collect()
 }
 
 /// RFC 3339 (`2026-09-14T10:22:00Z`, offsets, fractions, `t`/space separator) or a bare date
@@ -171,7 +194,10 @@ pub fn parse_datetime(s: &str) -> Option<i64> {
     }
     let offset = match &s[i..] {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
+        tz if tz.len() == 6
+            && (tz.starts_with('+') || tz.starts_with('-'))
+            && tz.as_bytes()[3] == b':' =>
+        {
             let oh = num(i + 1..i + 3)?;
             let om = num(i + 4..i + 6)?;
             if oh > 23 || om > 59 {
@@ -209,9 +235,15 @@ impl WikiPage {
     pub(crate) fn into_doc(self, workspace: &str) -> SourceDoc {
         let mut metadata = Map::new();
         metadata.insert("page".into(), json!(self.page));
-        metadata.insert("author".into(), self.author.map(Value::String).unwrap_or(Value::Null));
+        metadata.insert(
+            "author".into(),
+            self.author.map(Value::String).unwrap_or(Value::Null),
+        );
         metadata.insert("tags".into(), json!(self.tags));
-        metadata.insert("updated".into(), self.updated.map(Value::String).unwrap_or(Value::Null));
+        metadata.insert(
+            "updated".into(),
+            self.updated.map(Value::String).unwrap_or(Value::Null),
+        );
         SourceDoc {
             id: format!("wiki:{}", self.page),
             source: Source::Wiki,
@@ -234,7 +266,9 @@ impl WikiPage {
 /// Any unreadable or malformed page fails the whole read, naming the file.
 pub(crate) fn read_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<SourceDoc>> {
     let mut paths = Vec::new();
-    for entry in std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))? {
+    for entry in
+        std::fs::read_dir(dir).map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?
+    {
         let entry = entry.map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?;
         let path = entry.path();
         let name = entry.file_name();
@@ -248,13 +282,20 @@ pub(crate) fn read_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<Source
     let mut docs = Vec::with_capacity(paths.len());
     for path in paths {
         let fail = |msg: String| anyhow::anyhow!("wiki page {}: {msg}", path.display());
-        let len = std::fs::metadata(&path).map_err(|e| fail(e.to_string()))?.len();
+        let len = std::fs::metadata(&path)
+            .map_err(|e| fail(e.to_string()))?
+            .len();
         if len > MAX_PAGE_BYTES {
-            return Err(fail(format!("{len} bytes is larger than the {MAX_PAGE_BYTES}-byte limit")));
+            return Err(fail(format!(
+                "{len} bytes is larger than the {MAX_PAGE_BYTES}-byte limit"
+            )));
         }
         let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
         let content = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".into()))?;
-        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let page = parse_page(&stem, &content).map_err(fail)?;
         docs.push(page.into_doc(workspace));
     }
@@ -281,26 +322,52 @@ mod tests {
 
     #[test]
     fn front_matter_variants() {
-        let p = parse_page("x", "---\ntitle: \"Quoted: yes\"\ntags: [a, 'b']\nextra: ignored\n---\ntext").unwrap();
+        let p = parse_page(
+            "x",
+            "---\ntitle: \"Quoted: yes\"\ntags: [a, 'b']\nextra: ignored\n---\ntext",
+        )
+        .unwrap();
         assert_eq!(p.title, "Quoted: yes");
         assert_eq!(p.tags, ["a", "b"]);
-        let p = parse_page("x", "---\r\ntitle: CRLF\r\ntags:\r\n  - one\r\n  - two\r\n---\r\nbody").unwrap();
+        let p = parse_page(
+            "x",
+            "---\r\ntitle: CRLF\r\ntags:\r\n  - one\r\n  - two\r\n---\r\nbody",
+        )
+        .unwrap();
         assert_eq!(p.title, "CRLF");
         assert_eq!(p.tags, ["one", "two"]);
         assert_eq!(p.body, "body");
         // No front matter: title from the first heading, else the page name.
-        assert_eq!(parse_page("p", "# Heading\n\ntext").unwrap().title, "Heading");
+        assert_eq!(
+            parse_page("p", "# Heading\n\ntext").unwrap().title,
+            "Heading"
+        );
         assert_eq!(parse_page("p", "just text").unwrap().title, "p");
         assert_eq!(parse_page("p", "").unwrap().body, "");
         // A horizontal rule later in the page is not front matter.
-        assert_eq!(parse_page("p", "text\n---\nmore").unwrap().body, "text\n---\nmore");
+        assert_eq!(
+            parse_page("p", "text\n---\nmore").unwrap().body,
+            "text\n---\nmore"
+        );
     }
 
     #[test]
     fn malformed_front_matter_is_an_error() {
-        assert!(parse_page("p", "---\ntitle: x\nbody without end").unwrap_err().contains("never closed"));
-        assert!(parse_page("p", "---\nno colon here\n---\n").unwrap_err().contains("line 2"));
-        assert!(parse_page("p", "---\nupdated: yesterday\n---\n").unwrap_err().contains("not a date"));
+        assert!(
+            parse_page("p", "---\ntitle: x\nbody without end")
+                .unwrap_err()
+                .contains("never closed")
+        );
+        assert!(
+            parse_page("p", "---\nno colon here\n---\n")
+                .unwrap_err()
+                .contains("line 2")
+        );
+        assert!(
+            parse_page("p", "---\nupdated: yesterday\n---\n")
+                .unwrap_err()
+                .contains("not a date")
+        );
         assert!(parse_page("p", "---\n- orphan\n---\n").is_err());
         assert!(parse_page("bad name", "x").is_err());
         assert!(parse_page(".hidden", "x").is_err());
@@ -311,10 +378,25 @@ mod tests {
         assert_eq!(parse_datetime("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(parse_datetime("1970-01-01"), Some(0));
         assert_eq!(parse_datetime("2026-11-20T10:06:33Z"), Some(1_795_169_193));
-        assert_eq!(parse_datetime("2026-11-20T12:06:33.123+02:00"), Some(1_795_169_193));
-        assert_eq!(parse_datetime("2026-11-20 05:06:33-05:00"), Some(1_795_169_193));
+        assert_eq!(
+            parse_datetime("2026-11-20T12:06:33.123+02:00"),
+            Some(1_795_169_193)
+        );
+        assert_eq!(
+            parse_datetime("2026-11-20 05:06:33-05:00"),
+            Some(1_795_169_193)
+        );
         assert_eq!(parse_datetime("2024-02-29"), Some(1_709_164_800));
-        for bad in ["", "2023-02-29", "2026-13-01", "2026-11-20T25:00:00Z", "2026-11-20T10:06:33", "tomorrow", "2026-11-20Tab:cd:efZ", "2026-1-1"] {
+        for bad in [
+            "",
+            "2023-02-29",
+            "2026-13-01",
+            "2026-11-20T25:00:00Z",
+            "2026-11-20T10:06:33",
+            "tomorrow",
+            "2026-11-20Tab:cd:efZ",
+            "2026-1-1",
+        ] {
             assert_eq!(parse_datetime(bad), None, "{bad}");
         }
     }
