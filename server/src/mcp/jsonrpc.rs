@@ -48,7 +48,11 @@ pub struct RpcError {
 
 impl RpcError {
     pub fn new(code: i64, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), data: None }
+        Self {
+            code,
+            message: message.into(),
+            data: None,
+        }
     }
     pub fn with_data(mut self, data: Value) -> Self {
         self.data = Some(data);
@@ -104,43 +108,78 @@ pub enum Incoming {
     /// A JSON-RPC response from the client (we never send requests, so it is acknowledged and dropped).
     Response,
     /// Not a valid JSON-RPC message; the id is echoed when it could be read.
-    Invalid { id: Option<RequestId>, error: RpcError },
+    Invalid {
+        id: Option<RequestId>,
+        error: RpcError,
+    },
 }
 
 /// Classifies one JSON value as a JSON-RPC 2.0 message.
 pub fn classify(v: &Value) -> Incoming {
     let Some(obj) = v.as_object() else {
-        return Incoming::Invalid { id: None, error: RpcError::invalid_request("a JSON-RPC message must be an object") };
+        return Incoming::Invalid {
+            id: None,
+            error: RpcError::invalid_request("a JSON-RPC message must be an object"),
+        };
     };
     let raw_id = obj.get("id");
     let id = raw_id.and_then(RequestId::from_value);
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
-        return Incoming::Invalid { id, error: RpcError::invalid_request("jsonrpc must be \"2.0\"") };
+        return Incoming::Invalid {
+            id,
+            error: RpcError::invalid_request("jsonrpc must be \"2.0\""),
+        };
     }
     if let Some(raw) = raw_id
         && id.is_none()
     {
-        let why = if raw.is_null() { "id must not be null" } else { "id must be a string or an integer" };
-        return Incoming::Invalid { id: None, error: RpcError::invalid_request(why) };
+        let why = if raw.is_null() {
+            "id must not be null"
+        } else {
+            "id must be a string or an integer"
+        };
+        return Incoming::Invalid {
+            id: None,
+            error: RpcError::invalid_request(why),
+        };
     }
     let Some(method) = obj.get("method") else {
         if id.is_some() && (obj.contains_key("result") ^ obj.contains_key("error")) {
             return Incoming::Response;
         }
-        return Incoming::Invalid { id, error: RpcError::invalid_request("missing method") };
+        return Incoming::Invalid {
+            id,
+            error: RpcError::invalid_request("missing method"),
+        };
     };
     let Some(method) = method.as_str() else {
-        return Incoming::Invalid { id, error: RpcError::invalid_request("method must be a string") };
+        return Incoming::Invalid {
+            id,
+            error: RpcError::invalid_request("method must be a string"),
+        };
     };
     let (params, has_params) = match obj.get("params") {
         None => (Map::new(), false),
         Some(Value::Object(m)) => (m.clone(), true),
         Some(Value::Array(_)) => {
-            return Incoming::Invalid { id, error: RpcError::invalid_params("params must be an object") };
+            return Incoming::Invalid {
+                id,
+                error: RpcError::invalid_params("params must be an object"),
+            };
         }
-        Some(_) => return Incoming::Invalid { id, error: RpcError::invalid_request("params must be an object") },
+        Some(_) => {
+            return Incoming::Invalid {
+                id,
+                error: RpcError::invalid_request("params must be an object"),
+            };
+        }
     };
-    Incoming::Call(Call { id, method: method.to_owned(), params, has_params })
+    Incoming::Call(Call {
+        id,
+        method: method.to_owned(),
+        params,
+        has_params,
+    })
 }
 
 /// A success response.
@@ -181,25 +220,52 @@ mod tests {
             Incoming::Call(c) => assert_eq!(c.id, None),
             o => panic!("{o:?}"),
         }
-        assert!(matches!(classify(&json!({"jsonrpc":"2.0","id":"x","result":{}})), Incoming::Response));
-        assert!(matches!(classify(&json!({"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}})), Incoming::Response));
+        assert!(matches!(
+            classify(&json!({"jsonrpc":"2.0","id":"x","result":{}})),
+            Incoming::Response
+        ));
+        assert!(matches!(
+            classify(&json!({"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}})),
+            Incoming::Response
+        ));
         assert_eq!(code(json!([])), INVALID_REQUEST);
         assert_eq!(code(json!(5)), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"1.0","id":1,"method":"ping"})), INVALID_REQUEST);
+        assert_eq!(
+            code(json!({"jsonrpc":"1.0","id":1,"method":"ping"})),
+            INVALID_REQUEST
+        );
         assert_eq!(code(json!({"id":1,"method":"ping"})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":null,"method":"ping"})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1.5,"method":"ping"})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":5})), INVALID_REQUEST);
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":null,"method":"ping"})),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1.5,"method":"ping"})),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1,"method":5})),
+            INVALID_REQUEST
+        );
         assert_eq!(code(json!({"jsonrpc":"2.0","id":1})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":"s"})), INVALID_REQUEST);
-        assert_eq!(code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":[1]})), INVALID_PARAMS);
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":"s"})),
+            INVALID_REQUEST
+        );
+        assert_eq!(
+            code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":[1]})),
+            INVALID_PARAMS
+        );
     }
 
     #[test]
     fn responses_shape() {
         let e = error_response(None, &RpcError::new(PARSE_ERROR, "Parse error"));
         assert!(e.get("id").is_none());
-        let e = error_response(Some(&RequestId::Str("a".into())), &RpcError::internal().with_data(json!({"x":1})));
+        let e = error_response(
+            Some(&RequestId::Str("a".into())),
+            &RpcError::internal().with_data(json!({"x":1})),
+        );
         assert_eq!(e["id"], "a");
         assert_eq!(e["error"]["data"]["x"], 1);
         assert_eq!(result_response(&RequestId::Int(7), json!({}))["id"], 7);

@@ -35,7 +35,16 @@ pub struct Session {
 }
 
 /// RFC 5424 severities as MCP names them, least severe first.
-pub const LOG_LEVELS: [&str; 8] = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"];
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
 
 impl Session {
     pub fn set_log_level(&self, level: &str) -> bool {
@@ -82,7 +91,7 @@ impl Drop for StreamClaim {
 }
 
 /// Why a presented session id cannot be used.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Lookup {
     Found(Arc<Session>),
     /// Unknown, ended, expired, or belonging to another user or workspace: all look the same (404).
@@ -108,7 +117,13 @@ impl SessionStore {
     }
 
     /// Mints a session: 256 bits from the OS CSPRNG, base64url (visible ASCII, TRN-SES-02/03).
-    pub fn create(&self, workspace: &str, user_id: &str, version: Version, now: i64) -> Arc<Session> {
+    pub fn create(
+        &self,
+        workspace: &str,
+        user_id: &str,
+        version: Version,
+        now: i64,
+    ) -> Arc<Session> {
         let id = format!("mcps_{}", random_token(32));
         let (ended, _) = watch::channel(false);
         let session = Arc::new(Session {
@@ -142,8 +157,10 @@ impl SessionStore {
             keep
         });
         if m.len() >= CAPACITY {
-            let mut by_age: Vec<(i64, String)> =
-                m.iter().map(|(k, s)| (s.last_seen.load(Ordering::Relaxed), k.clone())).collect();
+            let mut by_age: Vec<(i64, String)> = m
+                .iter()
+                .map(|(k, s)| (s.last_seen.load(Ordering::Relaxed), k.clone()))
+                .collect();
             by_age.sort();
             for (_, k) in by_age.into_iter().take(CAPACITY / 10 + 1) {
                 if let Some(s) = m.remove(&k) {
@@ -156,7 +173,9 @@ impl SessionStore {
     /// Finds a live session of `user_id` at `workspace` and refreshes its idle timer.
     pub fn get(&self, id: &str, workspace: &str, user_id: &str, now: i64) -> Lookup {
         let found = self.map.read().ok().and_then(|m| m.get(id).cloned());
-        let Some(s) = found else { return Lookup::NotFound };
+        let Some(s) = found else {
+            return Lookup::NotFound;
+        };
         if now - s.last_seen.load(Ordering::Relaxed) >= IDLE_TTL_SECS {
             self.remove(id);
             return Lookup::NotFound;
@@ -191,15 +210,33 @@ mod tests {
         let s = store.create("acme", "u1", Version::V2025_06_18, 100);
         assert!(s.id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
         assert!(s.id.len() > 40);
-        assert_ne!(store.create("acme", "u1", Version::V2025_06_18, 100).id, s.id);
-        assert!(matches!(store.get(&s.id, "acme", "u1", 101), Lookup::Found(_)));
-        assert_eq!(store.get(&s.id, "globex", "u1", 101), Lookup::NotFound);
-        assert_eq!(store.get(&s.id, "acme", "u2", 101), Lookup::NotFound);
-        assert_eq!(store.get("nope", "acme", "u1", 101), Lookup::NotFound);
+        assert_ne!(
+            store.create("acme", "u1", Version::V2025_06_18, 100).id,
+            s.id
+        );
+        assert!(matches!(
+            store.get(&s.id, "acme", "u1", 101),
+            Lookup::Found(_)
+        ));
+        assert!(matches!(
+            store.get(&s.id, "globex", "u1", 101),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            store.get(&s.id, "acme", "u2", 101),
+            Lookup::NotFound
+        ));
+        assert!(matches!(
+            store.get("nope", "acme", "u1", 101),
+            Lookup::NotFound
+        ));
         let ended = s.ended();
         assert!(store.remove(&s.id));
         assert!(*ended.borrow());
-        assert_eq!(store.get(&s.id, "acme", "u1", 102), Lookup::NotFound);
+        assert!(matches!(
+            store.get(&s.id, "acme", "u1", 102),
+            Lookup::NotFound
+        ));
         assert!(!store.remove(&s.id));
     }
 
@@ -207,9 +244,21 @@ mod tests {
     fn idle_sessions_expire() {
         let store = SessionStore::new();
         let s = store.create("acme", "u1", Version::V2025_03_26, 0);
-        assert!(matches!(store.get(&s.id, "acme", "u1", IDLE_TTL_SECS - 1), Lookup::Found(_)));
-        assert!(matches!(store.get(&s.id, "acme", "u1", 2 * IDLE_TTL_SECS - 2), Lookup::Found(_)), "use refreshes");
-        assert_eq!(store.get(&s.id, "acme", "u1", 4 * IDLE_TTL_SECS), Lookup::NotFound);
+        assert!(matches!(
+            store.get(&s.id, "acme", "u1", IDLE_TTL_SECS - 1),
+            Lookup::Found(_)
+        ));
+        assert!(
+            matches!(
+                store.get(&s.id, "acme", "u1", 2 * IDLE_TTL_SECS - 2),
+                Lookup::Found(_)
+            ),
+            "use refreshes"
+        );
+        assert!(matches!(
+            store.get(&s.id, "acme", "u1", 4 * IDLE_TTL_SECS),
+            Lookup::NotFound
+        ));
         assert!(store.is_empty());
     }
 

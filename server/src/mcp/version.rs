@@ -23,7 +23,12 @@ pub enum Version {
 
 impl Version {
     /// Every supported revision, newest first (the order `supported` lists use).
-    pub const ALL: [Version; 4] = [Self::V2026_07_28, Self::V2025_11_25, Self::V2025_06_18, Self::V2025_03_26];
+    pub const ALL: [Version; 4] = [
+        Self::V2026_07_28,
+        Self::V2025_11_25,
+        Self::V2025_06_18,
+        Self::V2025_03_26,
+    ];
     /// The newest revision negotiated by `initialize` (the counter-offer for unknown requests).
     pub const NEWEST_LEGACY: Version = Self::V2025_11_25;
     /// The version assumed when a legacy request carries neither header nor session (TRN-VER-03).
@@ -70,7 +75,11 @@ impl Version {
 
     /// JSON-RPC error code for an unknown resource (RES-03).
     pub fn resource_not_found_code(self) -> i64 {
-        if self.is_modern() { super::jsonrpc::INVALID_PARAMS } else { super::jsonrpc::RESOURCE_NOT_FOUND }
+        if self.is_modern() {
+            super::jsonrpc::INVALID_PARAMS
+        } else {
+            super::jsonrpc::RESOURCE_NOT_FOUND
+        }
     }
 
     pub fn supported_strings() -> Vec<&'static str> {
@@ -85,22 +94,36 @@ pub struct HeaderMismatch(pub String);
 /// Decodes a header value that may use the `=?base64?…?=` sentinel (2026-07-28 "Value Encoding").
 /// Plain values must be visible ASCII, space or tab; an encoded value must be valid base64 of UTF-8.
 pub fn decode_header_value(raw: &[u8]) -> Result<String, HeaderMismatch> {
-    let ok_plain = raw.iter().all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b));
+    let ok_plain = raw
+        .iter()
+        .all(|&b| b == b'\t' || (0x20..=0x7e).contains(&b));
     if !ok_plain {
-        return Err(HeaderMismatch("header value contains invalid characters".into()));
+        return Err(HeaderMismatch(
+            "header value contains invalid characters".into(),
+        ));
     }
-    let s = std::str::from_utf8(raw).map_err(|_| HeaderMismatch("header value is not ASCII".into()))?;
-    if let Some(inner) = s.strip_prefix("=?base64?").and_then(|r| r.strip_suffix("?=")) {
+    let s =
+        std::str::from_utf8(raw).map_err(|_| HeaderMismatch("header value is not ASCII".into()))?;
+    if let Some(inner) = s
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(inner)
-            .map_err(|_| HeaderMismatch("header value has an invalid =?base64?…?= encoding".into()))?;
-        return String::from_utf8(bytes).map_err(|_| HeaderMismatch("base64 header value is not UTF-8".into()));
+            .map_err(|_| {
+                HeaderMismatch("header value has an invalid =?base64?…?= encoding".into())
+            })?;
+        return String::from_utf8(bytes)
+            .map_err(|_| HeaderMismatch("base64 header value is not UTF-8".into()));
     }
     Ok(s.to_owned())
 }
 
 /// Single value of a header; several values are ambiguous and rejected.
-fn single<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Result<Option<&'a [u8]>, HeaderMismatch> {
+fn single<'a>(
+    headers: &'a axum::http::HeaderMap,
+    name: &str,
+) -> Result<Option<&'a [u8]>, HeaderMismatch> {
     let mut it = headers.get_all(name).iter();
     let first = it.next();
     if it.next().is_some() {
@@ -110,9 +133,15 @@ fn single<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Result<Option<&
 }
 
 /// Checks `Mcp-Method` and `Mcp-Name` against a modern request body (D-TRN-04).
-pub fn check_standard_headers(headers: &axum::http::HeaderMap, method: &str, params: Option<&Value>) -> Result<(), HeaderMismatch> {
+pub fn check_standard_headers(
+    headers: &axum::http::HeaderMap,
+    method: &str,
+    params: Option<&serde_json::Map<String, Value>>,
+) -> Result<(), HeaderMismatch> {
     let Some(raw) = single(headers, "mcp-method")? else {
-        return Err(HeaderMismatch("required header Mcp-Method is missing".into()));
+        return Err(HeaderMismatch(
+            "required header Mcp-Method is missing".into(),
+        ));
     };
     let header_method = decode_header_value(raw)?;
     if header_method != method {
@@ -126,10 +155,14 @@ pub fn check_standard_headers(headers: &axum::http::HeaderMap, method: &str, par
         "resources/read" => Some("uri"),
         _ => None,
     };
-    let Some(field) = name_field else { return Ok(()) };
+    let Some(field) = name_field else {
+        return Ok(());
+    };
     let body_value = params.and_then(|p| p.get(field)).and_then(Value::as_str);
     let Some(raw) = single(headers, "mcp-name")? else {
-        return Err(HeaderMismatch(format!("required header Mcp-Name is missing for {method}")));
+        return Err(HeaderMismatch(format!(
+            "required header Mcp-Name is missing for {method}"
+        )));
     };
     let header_name = decode_header_value(raw)?;
     match body_value {
@@ -139,7 +172,9 @@ pub fn check_standard_headers(headers: &axum::http::HeaderMap, method: &str, par
             clip(&header_name),
             clip(b)
         ))),
-        None => Err(HeaderMismatch(format!("Mcp-Name header present but params.{field} is missing"))),
+        None => Err(HeaderMismatch(format!(
+            "Mcp-Name header present but params.{field} is missing"
+        ))),
     }
 }
 
@@ -185,28 +220,113 @@ mod tests {
     #[test]
     fn base64_sentinel_decoding() {
         assert_eq!(decode_header_value(b"us-west1").unwrap(), "us-west1");
-        assert_eq!(decode_header_value(b"=?base64?SGVsbG8sIOS4lueVjA==?=").unwrap(), "Hello, 世界");
-        assert_eq!(decode_header_value(b"=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=").unwrap(), "=?base64?literal?=");
+        assert_eq!(
+            decode_header_value(b"=?base64?SGVsbG8sIOS4lueVjA==?=").unwrap(),
+            "Hello, 世界"
+        );
+        assert_eq!(
+            decode_header_value(b"=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?=").unwrap(),
+            "=?base64?literal?="
+        );
         assert!(decode_header_value(b"=?base64?!!!?=").is_err());
-        assert!(decode_header_value(b"=?base64?/w==?=").is_err(), "not UTF-8");
-        assert!(decode_header_value(b"caf\xc3\xa9").is_err(), "raw non-ASCII");
+        assert!(
+            decode_header_value(b"=?base64?/w==?=").is_err(),
+            "not UTF-8"
+        );
+        assert!(
+            decode_header_value(b"caf\xc3\xa9").is_err(),
+            "raw non-ASCII"
+        );
         // Wrong-case sentinel is just a plain value.
-        assert_eq!(decode_header_value(b"=?BASE64?eA==?=").unwrap(), "=?BASE64?eA==?=");
+        assert_eq!(
+            decode_header_value(b"=?BASE64?eA==?=").unwrap(),
+            "=?BASE64?eA==?="
+        );
     }
 
     #[test]
     fn standard_headers_checked() {
         let p = json!({"name": "search", "_meta": {}});
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/call"), ("mcp-name", "search")]), "tools/call", Some(&p)).is_ok());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/call"), ("mcp-name", "=?base64?c2VhcmNo?=")]), "tools/call", Some(&p)).is_ok());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/call")]), "tools/call", Some(&p)).is_err());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/call"), ("mcp-name", "fetch")]), "tools/call", Some(&p)).is_err());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/list")]), "tools/call", Some(&p)).is_err());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "Tools/List")]), "tools/list", None).is_err(), "values are case-sensitive");
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/call"), ("mcp-name", "search")]),
+                "tools/call",
+                p.as_object()
+            )
+            .is_ok()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[
+                    ("mcp-method", "tools/call"),
+                    ("mcp-name", "=?base64?c2VhcmNo?=")
+                ]),
+                "tools/call",
+                p.as_object()
+            )
+            .is_ok()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/call")]),
+                "tools/call",
+                p.as_object()
+            )
+            .is_err()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/call"), ("mcp-name", "fetch")]),
+                "tools/call",
+                p.as_object()
+            )
+            .is_err()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/list")]),
+                "tools/call",
+                p.as_object()
+            )
+            .is_err()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "Tools/List")]),
+                "tools/list",
+                None
+            )
+            .is_err(),
+            "values are case-sensitive"
+        );
         assert!(check_standard_headers(&headers(&[]), "tools/list", None).is_err());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/list"), ("mcp-method", "tools/list")]), "tools/list", None).is_err());
-        assert!(check_standard_headers(&headers(&[("mcp-method", "tools/list")]), "tools/list", None).is_ok());
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/list"), ("mcp-method", "tools/list")]),
+                "tools/list",
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            check_standard_headers(
+                &headers(&[("mcp-method", "tools/list")]),
+                "tools/list",
+                None
+            )
+            .is_ok()
+        );
         let r = json!({"uri": "wiki://pages/a"});
-        assert!(check_standard_headers(&headers(&[("mcp-method", "resources/read"), ("mcp-name", "wiki://pages/a")]), "resources/read", Some(&r)).is_ok());
+        assert!(
+            check_standard_headers(
+                &headers(&[
+                    ("mcp-method", "resources/read"),
+                    ("mcp-name", "wiki://pages/a")
+                ]),
+                "resources/read",
+                r.as_object()
+            )
+            .is_ok()
+        );
     }
 }

@@ -1,0 +1,285 @@
+//! The MCP tools, one file each, behind one table. Every tool is read-only over the caller's
+//! workspace; the knowledge layer filters by workspace, the tools only pass the slug through.
+//!
+//! Result shaping by revision: `structuredContent` and `outputSchema` for ≥ 2025-06-18 only (the
+//! text mirror is always there); invalid arguments are an `isError` result for ≥ 2025-11-25
+//! (SEP-1303) and JSON-RPC -32602 before that; an unknown tool is always -32602.
+mod fetch;
+mod list_github_issues;
+mod search;
+mod search_company_rag;
+
+use super::dispatch::{Ctx, reject_cursor};
+use super::jsonrpc::RpcError;
+use super::version::Version;
+use serde_json::{Map, Value, json};
+
+/// What a tool produced.
+pub struct ToolOutput {
+    /// The text content item (a readable mirror, or the JSON text ChatGPT's contract requires).
+    pub text: String,
+    /// `structuredContent`, conforming to the tool's `outputSchema`.
+    pub structured: Value,
+}
+
+/// Why a tool did not produce output.
+#[derive(Debug)]
+pub enum ToolError {
+    /// The arguments do not fit the input schema; the model can correct them.
+    InvalidArguments(String),
+    /// The call was well-formed but cannot be satisfied (e.g. unknown document id).
+    Failed(String),
+    /// Our fault; logged, hidden from the caller.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ToolError {
+    fn from(e: anyhow::Error) -> Self {
+        ToolError::Internal(e)
+    }
+}
+
+/// A tool's static description.
+pub struct ToolDef {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub input_schema: fn() -> Value,
+    pub output_schema: fn() -> Value,
+}
+
+/// Every tool, in the deterministic order `tools/list` returns them.
+pub const TOOLS: [&ToolDef; 4] = [
+    &search_company_rag::DEF,
+    &list_github_issues::DEF,
+    &search::DEF,
+    &fetch::DEF,
+];
+
+/// The `Tool` object for `version`.
+fn describe(def: &ToolDef, version: Version) -> Value {
+    let mut t = json!({
+        "name": def.name,
+        "description": def.description,
+        "inputSchema": (def.input_schema)(),
+        "annotations": {
+            "title": def.title,
+            "readOnlyHint": true,
+            "destructiveHint": false,
+            "idempotentHint": true,
+            "openWorldHint": false,
+        },
+    });
+    if version.has_structured_content() {
+        t["title"] = json!(def.title);
+        t["outputSchema"] = (def.output_schema)();
+        // OpenAI Apps SDK per-tool auth declaration (connector-flow quirks Q34/Q35).
+        t["_meta"] = json!({ "securitySchemes": [{ "type": "oauth2", "scopes": ["mcp:tools"] }] });
+    }
+    t
+}
+
+/// The `tools` array for `version` (computed once per version by `McpState`).
+pub fn descriptions(version: Version) -> Value {
+    Value::Array(TOOLS.iter().map(|d| describe(d, version)).collect())
+}
+
+pub fn list(ctx: &Ctx, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    reject_cursor(params)?;
+    Ok(json!({ "tools": ctx.state.mcp.tool_descriptions(ctx.version) }))
+}
+
+pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Value, RpcError> {
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| RpcError::invalid_params("params.name (the tool name) is required"))?;
+    let args = match params.get("arguments") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => {
+            return Err(RpcError::invalid_params(
+                "params.arguments must be an object",
+            ));
+        }
+    };
+    let outcome = match name {
+        "search_company_rag" => search_company_rag::run(ctx, &args).await,
+        "list_github_issues" => list_github_issues::run(ctx, &args).await,
+        "search" => search::run(ctx, &args).await,
+        "fetch" => fetch::run(ctx, &args).await,
+        _ => return Err(RpcError::invalid_params(format!("Unknown tool: {name}"))),
+    };
+    match outcome {
+        Ok(out) => {
+            let mut r =
+                json!({ "content": [{ "type": "text", "text": out.text }], "isError": false });
+            if ctx.version.has_structured_content() {
+                r["structuredContent"] = out.structured;
+            }
+            Ok(r)
+        }
+        Err(ToolError::InvalidArguments(msg)) if !ctx.version.validation_errors_are_results() => {
+            Err(RpcError::invalid_params(format!(
+                "Invalid arguments for tool {name}: {msg}"
+            )))
+        }
+        Err(ToolError::InvalidArguments(msg)) => Ok(error_result(format!(
+            "Invalid arguments for tool {name}: {msg}"
+        ))),
+        Err(ToolError::Failed(msg)) => Ok(error_result(msg)),
+        Err(ToolError::Internal(e)) => {
+            tracing::error!(tool = name, workspace = %ctx.workspace.slug, error = ?e, "tool failed");
+            Ok(error_result(format!(
+                "The {name} tool failed because of an internal error; try again later."
+            )))
+        }
+    }
+}
+
+fn error_result(text: String) -> Value {
+    json!({ "content": [{ "type": "text", "text": text }], "isError": true })
+}
+
+// ---- argument helpers shared by the tools ----
+
+/// Rejects arguments the schema does not declare (`additionalProperties: false`).
+pub(crate) fn only_known(args: &Map<String, Value>, known: &[&str]) -> Result<(), ToolError> {
+    match args.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ToolError::InvalidArguments(format!(
+            "unknown argument {k:?}; expected {}",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A required, non-blank string argument (trimmed).
+pub(crate) fn required_str<'a>(
+    args: &'a Map<String, Value>,
+    key: &str,
+) -> Result<&'a str, ToolError> {
+    match args.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim()),
+        Some(Value::String(_)) => Err(ToolError::InvalidArguments(format!(
+            "{key} must not be empty"
+        ))),
+        Some(_) => Err(ToolError::InvalidArguments(format!(
+            "{key} must be a string"
+        ))),
+        None => Err(ToolError::InvalidArguments(format!("{key} is required"))),
+    }
+}
+
+/// An optional string argument (`null` counts as absent).
+pub(crate) fn optional_str<'a>(
+    args: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, ToolError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim())),
+        Some(_) => Err(ToolError::InvalidArguments(format!(
+            "{key} must be a string"
+        ))),
+    }
+}
+
+/// An optional integer argument within `range` (`null` counts as absent; `5.0` is 5).
+pub(crate) fn optional_int(
+    args: &Map<String, Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, ToolError> {
+    let v = match args.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let n = v
+        .as_i64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| ToolError::InvalidArguments(format!("{key} must be an integer")))?;
+    if !range.contains(&n) {
+        return Err(ToolError::InvalidArguments(format!(
+            "{key} must be between {} and {}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(Some(n))
+}
+
+/// A score as a finite JSON number with three decimals.
+pub(crate) fn score_value(score: f32) -> Value {
+    let s = if score.is_finite() {
+        (f64::from(score) * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    json!(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn descriptions_per_version() {
+        let old = descriptions(Version::V2025_03_26);
+        let new = descriptions(Version::V2025_11_25);
+        let names: Vec<&str> = new
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "search_company_rag",
+                "list_github_issues",
+                "search",
+                "fetch"
+            ]
+        );
+        for t in old.as_array().unwrap() {
+            assert!(t.get("outputSchema").is_none() && t.get("title").is_none());
+            assert_eq!(t["annotations"]["readOnlyHint"], true);
+            assert_eq!(t["inputSchema"]["type"], "object");
+        }
+        for t in new.as_array().unwrap() {
+            assert_eq!(t["outputSchema"]["type"], "object");
+            assert_eq!(t["annotations"]["destructiveHint"], false);
+            assert_eq!(t["annotations"]["openWorldHint"], false);
+            let name = t["name"].as_str().unwrap();
+            assert!(
+                name.len() <= 128
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
+            );
+        }
+    }
+
+    #[test]
+    fn argument_helpers() {
+        let args: Map<String, Value> =
+            serde_json::from_value(json!({"q": "  x ", "n": 5.0, "b": 3.5, "e": ""})).unwrap();
+        assert_eq!(required_str(&args, "q").unwrap(), "x");
+        assert!(required_str(&args, "e").is_err());
+        assert!(required_str(&args, "missing").is_err());
+        assert!(required_str(&args, "n").is_err());
+        assert_eq!(optional_int(&args, "n", 1..=20).unwrap(), Some(5));
+        assert!(optional_int(&args, "b", 1..=20).is_err());
+        assert!(optional_int(&args, "n", 6..=20).is_err());
+        assert_eq!(optional_int(&args, "zz", 1..=20).unwrap(), None);
+        assert!(only_known(&args, &["q", "n", "b", "e"]).is_ok());
+        assert!(only_known(&args, &["q"]).is_err());
+        assert_eq!(score_value(f32::NAN), json!(0.0));
+        assert_eq!(score_value(1.23456), json!(1.235));
+    }
+}
