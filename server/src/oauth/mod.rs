@@ -1,15 +1,292 @@
-//! OAuth 2.1 authorization server. (Being built; see ARCHITECTURE.md.)
-use crate::{AppState, Config};
-use axum::Router;
+//! OAuth 2.1 authorization server: discovery (RFC 8414), dynamic client registration (RFC 7591),
+//! authorization code with PKCE and RFC 8707 resources, refresh-token rotation, revocation
+//! (RFC 7009) and introspection (RFC 7662).
+//!
+//! One file per flow, fosite-style: `metadata`, `register`, `authorize`, `token` (authorization
+//! code), `refresh`, `revoke`, `introspect`, with small helpers (`pkce`, `redirect`, `scopes`,
+//! `client_auth`, `login`, `audit`, `ratelimit`).
+//!
+//! **Architecture invariant:** only `http.rs` imports axum. Every flow takes a [`Ctx`] (store,
+//! config, token cache, the current time from the clock) and returns an outcome or an
+//! [`OAuthError`](crate::error::OAuthError); `error.rs` alone turns those into HTTP.
+pub mod audit;
+pub mod authorize;
+pub mod client_auth;
+mod http;
+pub mod introspect;
+pub mod login;
+pub mod metadata;
+pub mod pkce;
+pub mod ratelimit;
+pub mod redirect;
+pub mod refresh;
+pub mod register;
+pub mod revoke;
+pub mod scopes;
+pub mod token;
 
-pub struct OAuthState {}
+use crate::auth::TokenValidator;
+use crate::error::OAuthError;
+use crate::{AppState, Config, Store};
+
+pub use http::routes;
+
+/// Seconds within which a second redemption of the same code, by the same client with a valid
+/// verifier and the same redirect URI, is treated as a client retry (quirk Q25): it still gets
+/// `invalid_grant`, but the tokens already issued are left alone. Any other reuse revokes them.
+pub const DUPLICATE_CODE_WINDOW: i64 = 5;
+
+/// Per-process authorization-server state.
+pub struct OAuthState {
+    /// Client registrations per client IP per minute.
+    pub registrations: ratelimit::RateLimiter,
+}
 
 impl OAuthState {
-    pub fn new(_config: &Config) -> Self {
-        Self {}
+    pub fn new(config: &Config) -> Self {
+        Self {
+            registrations: ratelimit::RateLimiter::new(
+                config.registration_rate_per_minute.max(1),
+                60,
+            ),
+        }
     }
 }
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
+/// What every flow needs: persistence, configuration, the bearer cache to invalidate after a
+/// revocation, the current time (from the clock) and the caller's address (for the audit log).
+pub struct Ctx<'a> {
+    pub store: &'a Store,
+    pub config: &'a Config,
+    pub tokens: &'a TokenValidator,
+    pub now: i64,
+    pub ip: Option<String>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(state: &'a AppState, ip: Option<String>) -> Self {
+        Self {
+            store: &state.store,
+            config: &state.config,
+            tokens: &state.tokens,
+            now: state.clock.now(),
+            ip,
+        }
+    }
+}
+
+/// Request parameters (query or form) in arrival order. RFC 6749 §3.1/§3.2: a parameter must
+/// not appear more than once, so [`Params::get`] refuses repeats.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(encoded: &[u8]) -> Self {
+        Self(url::form_urlencoded::parse(encoded).into_owned().collect())
+    }
+
+    /// The value of `name`, if present once; empty values count as absent.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut found = self.0.iter().filter(|(k, _)| k == name);
+        let first = found.next();
+        if found.next().is_some() {
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {name} must not be repeated"
+            )));
+        }
+        Ok(first.map(|(_, v)| v.as_str()).filter(|v| !v.is_empty()))
+    }
+
+    pub fn required(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)?
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    /// How many times `name` appears (for RFC 8707's multiple `resource` values).
+    pub fn count(&self, name: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == name).count()
+    }
+}
+
+/// A storage failure inside a flow: logged here, shown to the client only as `server_error`.
+pub(crate) fn internal(e: impl std::fmt::Display) -> OAuthError {
+    tracing::error!(error = %e, "authorization server storage error");
+    OAuthError::new("server_error", "internal error")
+}
+
+/// Domain tests: authorize → consent → token → refresh without HTTP, time passed in by hand.
+#[cfg(test)]
+mod flow_tests {
+    use super::authorize::{Decision, Prepared};
+    use super::*;
+    use crate::store::oauth::ClientRecord;
+
+    struct World {
+        store: Store,
+        config: Config,
+        tokens: TokenValidator,
+        _dir: tempfile::TempDir,
+    }
+
+    impl World {
+        async fn new() -> Self {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&Store::sqlite_url_for(dir.path()))
+                .await
+                .unwrap();
+            let config = Config::new("https://as.test", dir.path().to_path_buf()).unwrap();
+            store.create_workspace("acme", "Acme", 0).await.unwrap();
+            let u = store.create_user("alice", "x", 0).await.unwrap();
+            store.add_member("acme", &u.id, "member", 0).await.unwrap();
+            store
+                .insert_client(&ClientRecord {
+                    client_id: "c1".into(),
+                    client_secret_hash: None,
+                    client_name: "Test".into(),
+                    kind: "dcr".into(),
+                    redirect_uris: vec!["https://app.test/cb".into()],
+                    token_endpoint_auth_method: "none".into(),
+                    grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+                    response_types: vec!["code".into()],
+                    metadata: "{}".into(),
+                    created_at: 0,
+                })
+                .await
+                .unwrap();
+            Self {
+                store,
+                config,
+                tokens: TokenValidator::new(30, 0),
+                _dir: dir,
+            }
+        }
+        fn ctx(&self, now: i64) -> Ctx<'_> {
+            Ctx {
+                store: &self.store,
+                config: &self.config,
+                tokens: &self.tokens,
+                now,
+                ip: None,
+            }
+        }
+    }
+
+    fn params(pairs: &[(&str, &str)]) -> Params {
+        Params(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+
+    #[tokio::test]
+    async fn authorize_consent_token_refresh_with_an_injected_clock() {
+        let w = World::new().await;
+        let verifier = "v".repeat(50);
+        let challenge = pkce::s256(&verifier);
+        let req_params = params(&[
+            ("response_type", "code"),
+            ("client_id", "c1"),
+            ("redirect_uri", "https://app.test/cb"),
+            ("state", "xyz"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", "https://as.test/t/acme/mcp"),
+        ]);
+        let user = w.store.user_by_username("alice").await.unwrap().unwrap();
+        let issue_code = |now: i64| {
+            let w = &w;
+            let req_params = &req_params;
+            let user = &user;
+            async move {
+                let ctx = w.ctx(now);
+                let req = authorize::validate(&ctx, req_params).await.unwrap();
+                assert!(matches!(
+                    authorize::prepare(&ctx, &req, user).await.unwrap(),
+                    Prepared::Consent(_) | Prepared::Redirect(_)
+                ));
+                let Prepared::Redirect(to) =
+                    authorize::decide(&ctx, &req, user, Decision::Approve, None)
+                        .await
+                        .unwrap()
+                else {
+                    panic!("no redirect")
+                };
+                let url = url::Url::parse(&to).unwrap();
+                let q: std::collections::HashMap<String, String> =
+                    url.query_pairs().into_owned().collect();
+                assert_eq!(q["iss"], "https://as.test");
+                assert_eq!(q["state"], "xyz");
+                q["code"].clone()
+            }
+        };
+        let exchange = |code: String| {
+            params(&[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("code_verifier", &verifier),
+                ("client_id", "c1"),
+                ("redirect_uri", "https://app.test/cb"),
+            ])
+        };
+
+        // A code expires after auth_code_ttl (60 s) on the injected clock.
+        let code = issue_code(1000).await;
+        let err = token::token(&w.ctx(1061), &exchange(code), None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.code, err.description.as_str()),
+            (
+                "invalid_grant",
+                "the authorization code expired; authorize again"
+            )
+        );
+
+        // Within its lifetime it works once.
+        let code = issue_code(2000).await;
+        let t = token::token(&w.ctx(2059), &exchange(code.clone()), None)
+            .await
+            .unwrap();
+        assert_eq!(t.expires_in, 3600);
+        assert_eq!(
+            token::token(&w.ctx(2060), &exchange(code), None)
+                .await
+                .unwrap_err()
+                .code,
+            "invalid_grant"
+        );
+
+        // Refresh: rotation, the grace window, then replay detection.
+        let rt0 = t.refresh_token.unwrap();
+        let refresh = |rt: &str| {
+            params(&[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("client_id", "c1"),
+            ])
+        };
+        let r1 = token::token(&w.ctx(3000), &refresh(&rt0), None)
+            .await
+            .unwrap();
+        let retry = token::token(&w.ctx(3000 + w.config.refresh_grace), &refresh(&rt0), None)
+            .await
+            .unwrap();
+        assert_eq!(retry.refresh_token, r1.refresh_token);
+        assert_eq!(retry.access_token, r1.access_token);
+        let late = token::token(&w.ctx(3001 + w.config.refresh_grace), &refresh(&rt0), None)
+            .await
+            .unwrap_err();
+        assert_eq!(late.code, "invalid_grant");
+        // The replay revoked the grant: the successor is dead too.
+        let dead = token::token(
+            &w.ctx(3100),
+            &refresh(r1.refresh_token.as_deref().unwrap()),
+            None,
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(dead.code, "invalid_grant");
+    }
 }

@@ -2,6 +2,8 @@
 //!
 //! All queries go through [`sqlx::AnyPool`] with `$n` placeholders and portable types (TEXT,
 //! BIGINT), so the same statements run on both backends. One module per aggregate.
+pub mod audit;
+pub mod oauth;
 pub mod settings;
 pub mod tokens;
 pub mod users;

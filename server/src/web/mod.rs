@@ -1,7 +1,295 @@
-//! HTML pages. (Being built; see ARCHITECTURE.md.)
+//! HTML pages: sign-in, the authorization endpoint's consent screen, Connected apps, the
+//! workspace dashboard and wiki view, the audit log and the docs.
+//!
+//! Pages are askama templates rendered to a `String` and sent with a strict per-response
+//! Content-Security-Policy (a fresh nonce for the one inline style sheet and script), `no-store`,
+//! and `frame-ancestors 'none'`. Every form carries a CSRF token: derived from the session for
+//! signed-in users, double-submitted against a pre-session cookie on the sign-in form.
+pub mod apps;
+pub mod authorize;
+pub mod docs;
+pub mod login;
+pub mod markdown;
+pub mod templates;
+pub mod workspace;
+
 use crate::AppState;
+use crate::auth::secrets::{ct_eq, random_token};
+use crate::error::AppResult;
+use crate::oauth::{Ctx, login as session_flow};
+use crate::store::UserRecord;
 use axum::Router;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use std::convert::Infallible;
+use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(workspace::home))
+        .route(
+            crate::oauth::metadata::AUTHORIZE_PATH,
+            get(authorize::get).post(authorize::post),
+        )
+        .route("/login", get(login::form).post(login::submit))
+        .route("/logout", post(login::logout))
+        .route("/settings/connected-apps", get(apps::list))
+        .route(
+            "/settings/connected-apps/{grant_id}/revoke",
+            post(apps::revoke),
+        )
+        .route("/t/{slug}", get(workspace::dashboard))
+        .route("/t/{slug}/audit", get(workspace::audit))
+        .route("/t/{slug}/wiki/{page}", get(workspace::wiki_page))
+        .route("/docs", get(docs::index))
+        .route("/docs/{page}", get(docs::page))
+}
+
+/// The caller's IP address when the server was started with connect info (for throttling and
+/// the audit log). Proxies' `X-Forwarded-For` is not trusted.
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        Ok(ClientIp(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string()),
+        ))
+    }
+}
+
+// ---- cookies ----
+
+pub fn session_cookie_name(state: &AppState) -> &'static str {
+    if state.config.is_https() {
+        "__Host-gigamcp_session"
+    } else {
+        "gigamcp_session"
+    }
+}
+
+pub fn login_cookie_name(state: &AppState) -> &'static str {
+    if state.config.is_https() {
+        "__Host-gigamcp_login"
+    } else {
+        "gigamcp_login"
+    }
+}
+
+/// A `Set-Cookie` value: host-only, whole site, HttpOnly, SameSite=Lax, Secure on https.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.is_https() {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path=/; Max-Age={max_age}; HttpOnly; SameSite=Lax{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+}
+
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+// ---- sessions ----
+
+/// A signed-in browser.
+pub struct Session {
+    pub user: UserRecord,
+    pub id: String,
+    pub csrf: String,
+}
+
+pub async fn current_session(state: &AppState, headers: &HeaderMap) -> AppResult<Option<Session>> {
+    let Some(id) = cookie(headers, session_cookie_name(state)) else {
+        return Ok(None);
+    };
+    let ctx = Ctx::new(state, None);
+    Ok(session_flow::session_user(&ctx, id)
+        .await?
+        .map(|user| Session {
+            user,
+            id: id.to_string(),
+            csrf: session_flow::csrf_for_session(id),
+        }))
+}
+
+impl Session {
+    pub fn csrf_ok(&self, submitted: Option<&str>) -> bool {
+        submitted.is_some_and(|s| ct_eq(s, &self.csrf))
+    }
+
+    pub fn viewer(&self) -> templates::Viewer {
+        templates::Viewer {
+            username: Some(self.user.username.clone()),
+            csrf: self.csrf.clone(),
+        }
+    }
+}
+
+pub fn anonymous() -> templates::Viewer {
+    templates::Viewer {
+        username: None,
+        csrf: String::new(),
+    }
+}
+
+pub fn viewer_of(session: &Option<Session>) -> templates::Viewer {
+    session
+        .as_ref()
+        .map(Session::viewer)
+        .unwrap_or_else(anonymous)
+}
+
+// ---- responses ----
+
+/// A fresh nonce for one page's inline style sheet and script.
+pub fn nonce() -> String {
+    random_token(16)
+}
+
+/// An HTML page with the security headers every page gets.
+pub fn html(status: StatusCode, body: String, nonce: &str) -> Response {
+    let mut resp = (status, body).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    let csp = format!(
+        "default-src 'none'; style-src 'nonce-{nonce}'; script-src 'nonce-{nonce}'; img-src 'self' data:; \
+         base-uri 'none'; frame-ancestors 'none'"
+    );
+    if let Ok(v) = HeaderValue::from_str(&csp) {
+        h.insert(header::CONTENT_SECURITY_POLICY, v);
+    }
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    resp
+}
+
+/// Renders a template (a render failure is an internal error, logged by `error.rs`).
+pub fn render<T: askama::Template>(
+    status: StatusCode,
+    page: &T,
+    nonce: &str,
+) -> AppResult<Response> {
+    let body = page
+        .render()
+        .map_err(|e| anyhow::anyhow!("rendering template: {e}"))?;
+    Ok(html(status, body, nonce))
+}
+
+/// A simple message page (errors, not-a-member, throttling …).
+pub fn message(
+    status: StatusCode,
+    viewer: templates::Viewer,
+    title: &str,
+    text: &str,
+    links: Vec<(String, String)>,
+) -> AppResult<Response> {
+    let n = nonce();
+    render(
+        status,
+        &templates::MessagePage {
+            nonce: n.clone(),
+            viewer,
+            title: title.into(),
+            text: text.into(),
+            links,
+        },
+        &n,
+    )
+}
+
+/// 303 See Other to a path on this site.
+pub fn see_other(location: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Only local paths may be a post-login destination (no open redirect).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && !n.contains(['\r', '\n']) =>
+        {
+            n.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// `/login?next=…` for a local path.
+pub fn login_url(next: &str) -> String {
+    let enc: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    format!("/login?next={enc}")
+}
+
+/// UTC date and time for pages (`2026-03-01 14:05 UTC`).
+pub fn format_time(t: i64) -> String {
+    let days = t.div_euclid(86_400);
+    let secs = t.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
+        secs / 3600,
+        (secs % 3600) / 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers() {
+        assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
+        assert_eq!(format_time(1_790_000_000), "2026-09-21 14:13 UTC");
+        assert_eq!(safe_next(Some("/t/acme")), "/t/acme");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; gigamcp_session=xyz"),
+        );
+        assert_eq!(cookie(&h, "gigamcp_session"), Some("xyz"));
+        assert_eq!(cookie(&h, "b"), None);
+    }
 }

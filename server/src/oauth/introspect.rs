@@ -1,0 +1,75 @@
+//! Token introspection (RFC 7662) for other resource servers.
+//!
+//! Callers authenticate as clients. A confidential client (a resource server registered with a
+//! secret) may introspect any token; a public client only tokens issued to it. Everything else,
+//! and every unknown, expired, revoked or rotated token, is `{"active": false}`.
+use super::client_auth::{ClientCredentials, authenticate};
+use super::{Ctx, Params, internal};
+use crate::auth::secrets::hash_secret;
+use crate::error::OAuthError;
+use serde_json::{Value, json};
+
+pub async fn introspect(
+    ctx: &Ctx<'_>,
+    params: &Params,
+    authorization: Option<&str>,
+) -> Result<Value, OAuthError> {
+    let creds = ClientCredentials::from_request(
+        authorization,
+        params.get("client_id")?,
+        params.get("client_secret")?,
+    )?;
+    let caller = authenticate(ctx.store, &creds, None).await?;
+    let token = params.required("token")?;
+    let may_see =
+        |owner: &str| caller.token_endpoint_auth_method != "none" || caller.client_id == owner;
+    let hash = hash_secret(token);
+    let inactive = json!({ "active": false });
+    if let Some(a) = ctx
+        .store
+        .access_token_by_hash(&hash)
+        .await
+        .map_err(internal)?
+    {
+        let live = !a.token_revoked && !a.grant_revoked && a.is_member && ctx.now < a.expires_at;
+        if !live || !may_see(&a.client_id) {
+            return Ok(inactive);
+        }
+        return Ok(json!({
+            "active": true,
+            "token_type": "Bearer",
+            "scope": a.scopes.join(" "),
+            "client_id": a.client_id,
+            "username": a.username,
+            "sub": a.user_id,
+            "aud": a.resource,
+            "iss": ctx.config.issuer(),
+            "exp": a.expires_at,
+            "workspace": a.workspace_slug,
+        }));
+    }
+    if let Some(r) = ctx.store.refresh_token(&hash).await.map_err(internal)? {
+        let live = r.revoked_at.is_none()
+            && r.rotated_at.is_none()
+            && !r.grant_revoked
+            && r.is_member
+            && ctx.now < r.expires_at;
+        if !live || !may_see(&r.client_id) {
+            return Ok(inactive);
+        }
+        return Ok(json!({
+            "active": true,
+            "token_type": "refresh_token",
+            "scope": r.scopes.join(" "),
+            "client_id": r.client_id,
+            "username": r.username,
+            "sub": r.user_id,
+            "aud": r.resource,
+            "iss": ctx.config.issuer(),
+            "exp": r.expires_at,
+            "iat": r.created_at,
+            "workspace": r.workspace_slug,
+        }));
+    }
+    Ok(inactive)
+}

@@ -1,0 +1,538 @@
+//! Authorization-server persistence: registered clients, authorization codes, refresh-token
+//! rotation, browser sessions and login throttling.
+//!
+//! Races are settled by the database, not by the process: redeeming a code and rotating a refresh
+//! token are conditional UPDATEs (`… WHERE redeemed_at IS NULL`, `… WHERE rotated_at IS NULL`)
+//! that open their transaction, so exactly one of N concurrent requests wins on SQLite and
+//! PostgreSQL alike. Every secret is passed in already hashed.
+use super::{Store, join_scopes, parse_scopes};
+use crate::store::UserRecord;
+use sqlx::Row;
+
+/// A registered OAuth client (RFC 7591). `redirect_uris`, `grant_types` and `response_types` are
+/// stored as JSON arrays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientRecord {
+    pub client_id: String,
+    pub client_secret_hash: Option<String>,
+    pub client_name: String,
+    pub kind: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    /// The registered metadata as returned to the client (JSON), without the secret.
+    pub metadata: String,
+    pub created_at: i64,
+}
+
+/// An authorization code about to be stored (RFC 6749 §4.1.2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAuthCode {
+    pub code_hash: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub workspace_slug: String,
+    pub resource: String,
+    pub scopes: Vec<String>,
+    pub redirect_uri: String,
+    /// Whether the authorization request carried `redirect_uri` (then the token request must too).
+    pub redirect_uri_explicit: bool,
+    pub code_challenge: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthCodeRecord {
+    pub code: NewAuthCode,
+    pub redeemed_at: Option<i64>,
+    pub grant_id: Option<String>,
+}
+
+/// A token about to be stored: hash, scopes and expiry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewToken {
+    pub hash: String,
+    pub scopes: Vec<String>,
+    pub expires_at: i64,
+}
+
+/// A grant about to be created by a code redemption.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub workspace_slug: String,
+    pub resource: String,
+    pub scopes: Vec<String>,
+}
+
+/// A stored refresh token joined with its grant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshRecord {
+    pub token_hash: String,
+    pub grant_id: String,
+    pub scopes: Vec<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub rotated_at: Option<i64>,
+    pub successor_hash: Option<String>,
+    pub successor_sealed: Option<String>,
+    pub revoked_at: Option<i64>,
+    pub client_id: String,
+    pub user_id: String,
+    pub username: String,
+    pub workspace_slug: String,
+    pub resource: String,
+    pub grant_revoked: bool,
+    pub is_member: bool,
+}
+
+/// Why a code redemption did not happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedeemOutcome {
+    /// The code was redeemed; `superseded` older grants of the same user, client and workspace
+    /// were revoked in the same transaction.
+    Redeemed { superseded: u64 },
+    /// Another request redeemed (or the code expired) between our read and our update.
+    LostRace,
+}
+
+fn strings_from_json(s: &str) -> Vec<String> {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+fn strings_to_json(v: &[String]) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
+}
+
+fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, sqlx::Error> {
+    Ok(ClientRecord {
+        client_id: r.try_get(0)?,
+        client_secret_hash: r.try_get(1)?,
+        client_name: r.try_get(2)?,
+        kind: r.try_get(3)?,
+        redirect_uris: strings_from_json(&r.try_get::<String, _>(4)?),
+        token_endpoint_auth_method: r.try_get(5)?,
+        grant_types: strings_from_json(&r.try_get::<String, _>(6)?),
+        response_types: strings_from_json(&r.try_get::<String, _>(7)?),
+        metadata: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+    })
+}
+
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    table: &str,
+    grant_id: &str,
+    t: &NewToken,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "INSERT INTO {table} (token_hash, grant_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
+    );
+    // Audited: `table` is one of two literals chosen by this module; values are bound.
+    sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(&t.hash)
+        .bind(grant_id)
+        .bind(join_scopes(&t.scopes))
+        .bind(now)
+        .bind(t.expires_at)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+impl Store {
+    pub async fn insert_client(&self, c: &ClientRecord) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO oauth_clients (client_id, client_secret_hash, client_name, kind, redirect_uris, \
+             token_endpoint_auth_method, grant_types, response_types, metadata, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(&c.client_id)
+        .bind(c.client_secret_hash.as_deref())
+        .bind(&c.client_name)
+        .bind(&c.kind)
+        .bind(strings_to_json(&c.redirect_uris))
+        .bind(&c.token_endpoint_auth_method)
+        .bind(strings_to_json(&c.grant_types))
+        .bind(strings_to_json(&c.response_types))
+        .bind(&c.metadata)
+        .bind(c.created_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
+        sqlx::query(
+            "SELECT client_id, client_secret_hash, client_name, kind, redirect_uris, token_endpoint_auth_method, \
+             grant_types, response_types, metadata, created_at FROM oauth_clients WHERE client_id = $1",
+        )
+        .bind(client_id)
+        .fetch_optional(self.pool())
+        .await?
+        .map(|r| client_from_row(&r))
+        .transpose()
+    }
+
+    pub async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1")
+            .bind(client_id)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a code; also drops codes that expired more than a day ago (kept that long so a late
+    /// replay is still recognised and still revokes what the code produced).
+    pub async fn insert_auth_code(&self, c: &NewAuthCode) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
+            .bind(c.created_at - 86_400)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, workspace_slug, resource, scopes, \
+             redirect_uri, redirect_uri_explicit, code_challenge, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(&c.user_id)
+        .bind(&c.workspace_slug)
+        .bind(&c.resource)
+        .bind(join_scopes(&c.scopes))
+        .bind(&c.redirect_uri)
+        .bind(i64::from(c.redirect_uri_explicit))
+        .bind(&c.code_challenge)
+        .bind(c.created_at)
+        .bind(c.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT code_hash, client_id, user_id, workspace_slug, resource, scopes, redirect_uri, \
+             redirect_uri_explicit, code_challenge, created_at, expires_at, redeemed_at, grant_id \
+             FROM authorization_codes WHERE code_hash = $1",
+        )
+        .bind(code_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(AuthCodeRecord {
+            code: NewAuthCode {
+                code_hash: r.try_get(0)?,
+                client_id: r.try_get(1)?,
+                user_id: r.try_get(2)?,
+                workspace_slug: r.try_get(3)?,
+                resource: r.try_get(4)?,
+                scopes: parse_scopes(&r.try_get::<String, _>(5)?),
+                redirect_uri: r.try_get(6)?,
+                redirect_uri_explicit: r.try_get::<i64, _>(7)? != 0,
+                code_challenge: r.try_get(8)?,
+                created_at: r.try_get(9)?,
+                expires_at: r.try_get(10)?,
+            },
+            redeemed_at: r.try_get(11)?,
+            grant_id: r.try_get(12)?,
+        }))
+    }
+
+    /// Redeems a code and creates its grant and first tokens in one transaction. The first
+    /// statement is the conditional UPDATE, so the database picks exactly one winner. Older live
+    /// grants of the same user, client and workspace are superseded (revoked) by the new one.
+    pub async fn redeem_auth_code(
+        &self,
+        code_hash: &str,
+        grant: &NewGrant,
+        access: &NewToken,
+        refresh: Option<&NewToken>,
+        now: i64,
+    ) -> Result<RedeemOutcome, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let won = sqlx::query(
+            "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
+             WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
+        )
+        .bind(code_hash)
+        .bind(now)
+        .bind(&grant.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if won == 0 {
+            tx.rollback().await?;
+            return Ok(RedeemOutcome::LostRace);
+        }
+        let older = "SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL";
+        for table in ["access_tokens", "refresh_tokens"] {
+            let sql = format!(
+                "UPDATE {table} SET revoked_at = $4 WHERE revoked_at IS NULL AND grant_id IN ({older})"
+            );
+            // Audited: `table` is one of two literals; values are bound.
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(&grant.user_id)
+                .bind(&grant.client_id)
+                .bind(&grant.workspace_slug)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let superseded = sqlx::query(
+            "UPDATE grants SET revoked_at = $4 WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL",
+        )
+        .bind(&grant.user_id)
+        .bind(&grant.client_id)
+        .bind(&grant.workspace_slug)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if superseded > 0 {
+            sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "INSERT INTO grants (id, client_id, user_id, workspace_slug, resource, scopes, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&grant.id)
+        .bind(&grant.client_id)
+        .bind(&grant.user_id)
+        .bind(&grant.workspace_slug)
+        .bind(&grant.resource)
+        .bind(join_scopes(&grant.scopes))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        insert_token(&mut tx, "access_tokens", &grant.id, access, now).await?;
+        if let Some(r) = refresh {
+            insert_token(&mut tx, "refresh_tokens", &grant.id, r, now).await?;
+        }
+        tx.commit().await?;
+        Ok(RedeemOutcome::Redeemed { superseded })
+    }
+
+    pub async fn refresh_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<RefreshRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT t.token_hash, t.grant_id, t.scopes, t.created_at, t.expires_at, t.rotated_at, t.successor_hash, \
+                    t.successor_sealed, t.revoked_at, g.client_id, g.user_id, u.username, g.workspace_slug, g.resource, \
+                    g.revoked_at, \
+                    (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = g.workspace_slug AND m.user_id = g.user_id) \
+             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = g.user_id \
+             WHERE t.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(RefreshRecord {
+            token_hash: r.try_get(0)?,
+            grant_id: r.try_get(1)?,
+            scopes: parse_scopes(&r.try_get::<String, _>(2)?),
+            created_at: r.try_get(3)?,
+            expires_at: r.try_get(4)?,
+            rotated_at: r.try_get(5)?,
+            successor_hash: r.try_get(6)?,
+            successor_sealed: r.try_get(7)?,
+            revoked_at: r.try_get(8)?,
+            client_id: r.try_get(9)?,
+            user_id: r.try_get(10)?,
+            username: r.try_get(11)?,
+            workspace_slug: r.try_get(12)?,
+            resource: r.try_get(13)?,
+            grant_revoked: r.try_get::<Option<i64>, _>(14)?.is_some(),
+            is_member: r.try_get::<i64, _>(15)? > 0,
+        }))
+    }
+
+    /// Rotates a refresh token: marks it rotated (conditionally: only if nobody else did, it is not
+    /// revoked and its grant is live) and stores the successor pair. Returns whether this call won.
+    pub async fn rotate_refresh_token(
+        &self,
+        old_hash: &str,
+        grant_id: &str,
+        refresh: &NewToken,
+        access: &NewToken,
+        sealed: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let won = sqlx::query(
+            "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4 \
+             WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL \
+             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)",
+        )
+        .bind(old_hash)
+        .bind(now)
+        .bind(&refresh.hash)
+        .bind(sealed)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if won == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        insert_token(&mut tx, "refresh_tokens", grant_id, refresh, now).await?;
+        insert_token(&mut tx, "access_tokens", grant_id, access, now).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Revokes one access token. Write-first transaction (no read before the first UPDATE), so
+    /// SQLite never has to upgrade a read snapshot while another writer commits.
+    pub async fn revoke_access_token_hash(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool().begin().await?;
+        let n = sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if n > 0 {
+            sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(n > 0)
+    }
+
+    /// Whether a live grant of this user, client and workspace already covers `scopes`.
+    pub async fn live_grant_covering(
+        &self,
+        client_id: &str,
+        user_id: &str,
+        workspace_slug: &str,
+        scopes: &[String],
+    ) -> Result<bool, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT scopes FROM grants WHERE client_id = $1 AND user_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL",
+        )
+        .bind(client_id)
+        .bind(user_id)
+        .bind(workspace_slug)
+        .fetch_all(self.pool())
+        .await?;
+        for r in rows {
+            let have = parse_scopes(&r.try_get::<String, _>(0)?);
+            if scopes.iter().all(|s| have.contains(s)) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    // ---- browser sessions ----
+
+    pub async fn create_session(
+        &self,
+        id_hash: &str,
+        user_id: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM browser_sessions WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        sqlx::query(
+            "INSERT INTO browser_sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $3)",
+        )
+        .bind(id_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(now + ttl)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The user of a live session.
+    pub async fn session_user(
+        &self,
+        id_hash: &str,
+        now: i64,
+    ) -> Result<Option<UserRecord>, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.created_at FROM browser_sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.id_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(UserRecord {
+                id: r.try_get(0)?,
+                username: r.try_get(1)?,
+                password_hash: r.try_get(2)?,
+                created_at: r.try_get(3)?,
+            })
+        })
+        .transpose()
+    }
+
+    pub async fn delete_session(&self, id_hash: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    // ---- login throttling ----
+
+    pub async fn record_login_failure(&self, subject: &str, now: i64) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_failures WHERE at < $1")
+            .bind(now - 86_400)
+            .execute(self.pool())
+            .await?;
+        sqlx::query("INSERT INTO login_failures (id, subject, at) VALUES ($1, $2, $3)")
+            .bind(crate::auth::secrets::new_id())
+            .bind(subject)
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn login_failures_since(
+        &self,
+        subject: &str,
+        since: i64,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query("SELECT COUNT(*) FROM login_failures WHERE subject = $1 AND at > $2")
+            .bind(subject)
+            .bind(since)
+            .fetch_one(self.pool())
+            .await?
+            .try_get(0)
+    }
+
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM login_failures WHERE subject = $1")
+            .bind(subject)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,156 @@
+//! `/login` and `/logout`: HTML forms that work without JavaScript. The sign-in form's CSRF
+//! token is double-submitted against a short-lived pre-session cookie; after sign-in, forms use
+//! the session-derived token. Failures show one generic message; throttling answers 429.
+use super::templates::LoginPage;
+use super::{
+    ClientIp, anonymous, cookie, current_session, login_cookie_name, message, nonce, render,
+    safe_next, see_other, session_cookie_name, set_cookie,
+};
+use crate::AppState;
+use crate::auth::secrets::{ct_eq, random_token};
+use crate::error::AppResult;
+use crate::oauth::login::{self as flow, LoginOutcome, SESSION_TTL};
+use crate::oauth::metadata::AUTHORIZE_PATH;
+use crate::oauth::{Ctx, Params};
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+
+const LOGIN_COOKIE_TTL: i64 = 3600;
+
+fn login_page(
+    state: &AppState,
+    status: StatusCode,
+    token: &str,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let n = nonce();
+    let page = LoginPage {
+        nonce: n.clone(),
+        viewer: anonymous(),
+        csrf: token.to_string(),
+        next: next.to_string(),
+        username: username.to_string(),
+        error: error.map(str::to_owned),
+        for_authorization: next.starts_with(AUTHORIZE_PATH),
+    };
+    let mut resp = render(status, &page, &n)?;
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(state, login_cookie_name(state), token, LOGIN_COOKIE_TTL),
+    );
+    Ok(resp)
+}
+
+pub async fn form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> AppResult<Response> {
+    let params = Params::parse(q.unwrap_or_default().as_bytes());
+    let next = safe_next(params.get("next").ok().flatten());
+    let token = cookie(&headers, login_cookie_name(&state))
+        .map(str::to_owned)
+        .unwrap_or_else(|| random_token(32));
+    login_page(&state, StatusCode::OK, &token, &next, "", None)
+}
+
+pub async fn submit(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let params = Params::parse(&body);
+    let field = |k: &str| params.get(k).ok().flatten();
+    let next = safe_next(field("next"));
+    let username = field("username").unwrap_or("").trim().to_string();
+    let cookie_token = cookie(&headers, login_cookie_name(&state));
+    let csrf_ok = matches!((cookie_token, field("csrf")), (Some(c), Some(f)) if ct_eq(c, f));
+    if !csrf_ok {
+        let fresh = random_token(32);
+        return login_page(
+            &state,
+            StatusCode::FORBIDDEN,
+            &fresh,
+            &next,
+            &username,
+            Some("Your sign-in form expired. Please try again."),
+        );
+    }
+    let token = cookie_token.unwrap_or_default().to_string();
+    let Some(password) = field("password").filter(|_| !username.is_empty()) else {
+        return login_page(
+            &state,
+            StatusCode::BAD_REQUEST,
+            &token,
+            &next,
+            &username,
+            Some("Enter your username and password."),
+        );
+    };
+    let ctx = Ctx::new(&state, ip);
+    match flow::login(&ctx, &username, password).await? {
+        LoginOutcome::SignedIn { session, .. } => {
+            // Signing in again (switching account) ends the previous session.
+            if let Some(old) = cookie(&headers, session_cookie_name(&state)) {
+                flow::logout(&ctx, old).await?;
+            }
+            let mut resp = see_other(&next);
+            let h = resp.headers_mut();
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(&state, session_cookie_name(&state), &session, SESSION_TTL),
+            );
+            h.append(
+                header::SET_COOKIE,
+                set_cookie(&state, login_cookie_name(&state), "", 0),
+            );
+            Ok(resp)
+        }
+        LoginOutcome::Failed => login_page(
+            &state,
+            StatusCode::UNAUTHORIZED,
+            &token,
+            &next,
+            &username,
+            Some("Incorrect username or password."),
+        ),
+        LoginOutcome::Throttled => message(
+            StatusCode::TOO_MANY_REQUESTS,
+            anonymous(),
+            "Too many attempts",
+            "There have been too many failed sign-in attempts. Wait 15 minutes and try again.",
+            vec![],
+        ),
+    }
+}
+
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<Response> {
+    let params = Params::parse(&body);
+    if let Some(session) = current_session(&state, &headers).await? {
+        if !session.csrf_ok(params.get("csrf").ok().flatten()) {
+            return message(
+                StatusCode::FORBIDDEN,
+                session.viewer(),
+                "This form has expired",
+                "Reload the page and try again.",
+                vec![],
+            );
+        }
+        flow::logout(&Ctx::new(&state, None), &session.id).await?;
+    }
+    let mut resp = see_other("/");
+    resp.headers_mut().append(
+        header::SET_COOKIE,
+        set_cookie(&state, session_cookie_name(&state), "", 0),
+    );
+    Ok(resp)
+}
