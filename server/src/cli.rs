@@ -92,6 +92,9 @@ pub struct ServeArgs {
     /// Access-token lifetime in seconds.
     #[arg(long, env = "GIGAMCP_ACCESS_TOKEN_TTL", default_value_t = 3600)]
     pub access_token_ttl: i64,
+    /// Dynamic client registrations allowed per client IP per minute.
+    #[arg(long, env = "GIGAMCP_REGISTRATION_RATE_LIMIT", default_value_t = 20)]
+    pub registration_rate_limit: u32,
     #[arg(long, env = "GIGAMCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
 }
@@ -225,10 +228,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn init_logging(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
@@ -261,6 +266,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     );
     config.github_api_url = args.github_api_url.clone();
     config.access_token_ttl = args.access_token_ttl;
+    config.registration_rate_per_minute = args.registration_rate_limit;
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -430,7 +436,7 @@ pub async fn seed_demo(state: &AppState, fixtures: &Path, password: &str) -> any
             .unwrap_or_default()
             .to_owned();
         let report = state.knowledge.ingest_dir(&slug, dir, now).await?;
-        tracing::info!(workspace = %slug, report = ?report, "demo knowledge ingested");
+        tracing::info!(workspace = %slug, %report, "demo knowledge ingested");
     }
     Ok(())
 }
@@ -545,7 +551,7 @@ async fn admin(storage: StorageArgs, command: AdminCommand) -> anyhow::Result<()
         AdminCommand::Ingest { slug, path } => {
             require_workspace(store, &slug).await?;
             let report = state.knowledge.ingest_dir(&slug, &path, now).await?;
-            println!("ingested {} into {slug}: {report:?}", path.display());
+            println!("ingested {} into {slug}: {report}", path.display());
         }
         AdminCommand::SyncGithub {
             slug,
@@ -554,9 +560,11 @@ async fn admin(storage: StorageArgs, command: AdminCommand) -> anyhow::Result<()
             github_token,
         } => {
             require_workspace(store, &slug).await?;
-            // LEAD-TODO: switch to knowledge.sync_github once the knowledge module lands.
-            let _ = (&github_api_url, &github_token, &repo);
-            bail!("GitHub sync is not available yet");
+            let report = state
+                .knowledge
+                .sync_github(&slug, &github_api_url, github_token.as_deref(), &repo, now)
+                .await?;
+            println!("synced {repo} into {slug}: {report}");
         }
     }
     Ok(())

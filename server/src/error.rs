@@ -93,6 +93,8 @@ pub enum AppError {
         code: i64,
         message: String,
         data: Option<serde_json::Value>,
+        /// The request's id when it could be read; omitted from the body otherwise.
+        id: Option<serde_json::Value>,
     },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -117,6 +119,7 @@ impl AppError {
             code,
             message: message.into(),
             data: None,
+            id: None,
         }
     }
 }
@@ -125,6 +128,28 @@ fn no_store(resp: &mut Response) {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+impl AppError {
+    /// Attaches the id of the JSON-RPC request a transport error answers, once it is known.
+    pub fn with_request_id(self, request_id: Option<serde_json::Value>) -> Self {
+        match self {
+            AppError::JsonRpc {
+                status,
+                code,
+                message,
+                data,
+                ..
+            } => AppError::JsonRpc {
+                status,
+                code,
+                message,
+                data,
+                id: request_id,
+            },
+            other => other,
+        }
+    }
 }
 
 impl IntoResponse for AppError {
@@ -162,12 +187,18 @@ impl IntoResponse for AppError {
                 code,
                 message,
                 data,
+                id,
             } => {
                 let mut error = json!({ "code": code, "message": message });
                 if let Some(d) = data {
                     error["data"] = d;
                 }
-                let body = json!({ "jsonrpc": "2.0", "id": null, "error": error });
+                // Without a readable request id, `id` is omitted: JSON-RPC 2.0 would send null, but
+                // no MCP schema accepts a null id and ≥ 2025-11-25 makes `id` optional.
+                let mut body = json!({ "jsonrpc": "2.0", "error": error });
+                if let Some(id) = id {
+                    body["id"] = id;
+                }
                 (status, axum::Json(body)).into_response()
             }
             AppError::Internal(e) => {

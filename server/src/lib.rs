@@ -69,6 +69,7 @@ impl AppState {
     /// Starts background tasks (revocation epoch poller). Call once per process.
     pub fn spawn_background(&self) {
         auth::bearer::spawn_epoch_poller(self.clone());
+        self.knowledge.spawn_refresher();
     }
 }
 
@@ -85,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn(request_log))
         .with_state(state)
 }
 
@@ -107,17 +109,21 @@ fn is_api_path(path: &str) -> bool {
 /// rejection, a body-limit 413) is rewritten as a JSON error, so API clients never get HTML/text.
 async fn json_error_bodies(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
+    let authorize = req.uri().path() == "/api/oauth/server/authorize";
     let resp = next.run(req).await;
     let status = resp.status();
     if !api || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
-    let is_json = resp
+    let content_type = resp
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if is_json {
+        .unwrap_or_default();
+    // The authorization endpoint is the one API path a person's browser visits; its deliberate
+    // error pages (unknown client, unregistered redirect URI: never redirected) stay HTML.
+    let browser_page = authorize && content_type.starts_with("text/html");
+    if content_type.starts_with("application/json") || browser_page {
         return resp;
     }
     let (parts, body) = resp.into_parts();
@@ -147,6 +153,23 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
         }
     }
     out
+}
+
+/// One log line per request: method, path (never the query string, which may carry codes or a
+/// misplaced token), status and latency.
+async fn request_log(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    if status >= 500 {
+        tracing::warn!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    resp
 }
 
 async fn security_headers(req: Request<Body>, next: Next) -> Response {

@@ -244,9 +244,7 @@ async fn revocation_and_membership_removal_take_effect_on_the_next_request() {
     authenticate(&t.state, &bearer(&token), None, "globex")
         .await
         .unwrap();
-    let other = Store::connect(&t.db_url)
-        .await
-        .unwrap();
+    let other = Store::connect(&t.db_url).await.unwrap();
     let alice = other.user_by_username("alice").await.unwrap().unwrap();
     assert!(
         other
@@ -283,9 +281,7 @@ async fn background_poller_follows_other_processes() {
     let p = authenticate(&t.state, &bearer(&token), None, "acme")
         .await
         .unwrap();
-    let other = Store::connect(&t.db_url)
-        .await
-        .unwrap();
+    let other = Store::connect(&t.db_url).await.unwrap();
     other
         .revoke_grant(&p.grant_id, t.clock.now_secs())
         .await

@@ -15,7 +15,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "-p",
         "gigamcp-conformance",
     ])?;
-    let server = Server::start("debug", &[])?;
+    // The matrix registers many clients from one IP; lift the per-IP registration limit.
+    let server = Server::start("debug", &["--registration-rate-limit", "100000"])?;
     let out = target_dir().join("conformance");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let harness = target_dir().join("debug").join("gigamcp-conformance");

@@ -47,6 +47,23 @@ fn ci() -> Result<(), String> {
     conformance::run(&[])
 }
 
+/// All tests on the embedded SQLite; then, when `GIGAMCP_CI_POSTGRES_URL` names a PostgreSQL
+/// server (CI starts one), the server's integration suite again on fresh PostgreSQL databases.
 fn test() -> Result<(), String> {
-    util::cargo(&["test", "--workspace", "--no-fail-fast"])
+    util::cargo_env(
+        &["test", "--workspace", "--no-fail-fast"],
+        &[],
+        &["GIGAMCP_TEST_POSTGRES_URL"],
+    )?;
+    if let Ok(pg) = std::env::var("GIGAMCP_CI_POSTGRES_URL") {
+        eprintln!("\n=== server integration tests on PostgreSQL ===");
+        util::cargo_env(
+            &["test", "-p", "gigamcp-server", "--tests", "--no-fail-fast"],
+            &[("GIGAMCP_TEST_POSTGRES_URL", &pg)],
+            &[],
+        )?;
+    } else {
+        eprintln!("(GIGAMCP_CI_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)");
+    }
+    Ok(())
 }

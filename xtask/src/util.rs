@@ -12,13 +12,21 @@ pub fn root() -> PathBuf {
 }
 
 pub fn cargo(args: &[&str]) -> Result<(), String> {
+    cargo_env(args, &[], &[])
+}
+
+pub fn cargo_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Result<(), String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     eprintln!("$ cargo {}", args.join(" "));
-    let status = Command::new(cargo)
-        .args(args)
-        .current_dir(root())
-        .status()
-        .map_err(|e| format!("running cargo: {e}"))?;
+    let mut cmd = Command::new(cargo);
+    cmd.args(args).current_dir(root());
+    for (k, v) in set {
+        cmd.env(k, v);
+    }
+    for k in unset {
+        cmd.env_remove(k);
+    }
+    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
     if status.success() {
         Ok(())
     } else {

@@ -159,34 +159,6 @@ impl Store {
         Ok(n > 0)
     }
 
-    /// Revokes one access token. Returns the grant it belonged to, if it existed.
-    pub async fn revoke_access_token(
-        &self,
-        token_hash: &str,
-        now: i64,
-    ) -> Result<Option<String>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
-        let grant: Option<String> =
-            sqlx::query("SELECT grant_id FROM access_tokens WHERE token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|r| r.try_get(0))
-                .transpose()?;
-        if grant.is_some() {
-            sqlx::query("UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL")
-                .bind(token_hash)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(grant)
-    }
-
     /// The revocation epoch (see module docs).
     pub async fn auth_epoch(&self) -> Result<i64, sqlx::Error> {
         sqlx::query("SELECT epoch FROM auth_epoch WHERE id = 1")
