@@ -72,3 +72,59 @@ Feature: Connecting an MCP host to a deployment
     When ChatGPT connects with the "chatgpt" profile
     Then "token/expires-in" warns
     And the run exits with code 0
+
+  Scenario: A 2026-07-28 deployment validates versions and routing headers
+    When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
+    Then "mcp/modern/version-header-mismatch" passes
+    And "mcp/modern/unsupported-version" passes
+    And "mcp/modern/unknown-method" passes
+    And "mcp/modern/method-header" passes
+    And "mcp/modern/name-header" passes
+    And "mcp/modern/get-405" passes
+    And "mcp/modern/result-type" passes
+
+  Scenario: 2026-07-28 rules do not apply to a session pinned to an older revision
+    When ChatGPT connects with the "claude" profile speaking "2025-06-18"
+    Then "mcp/modern/method-header" is not applicable
+    And "mcp/modern/result-type" is not applicable
+
+  Scenario: A deployment that routes without checking Mcp-Method is caught
+    Given the deployment ignores the Mcp-Method header
+    When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
+    Then "mcp/modern/method-header" fails
+    And "mcp/modern/name-header" passes
+
+  Scenario: A 2026-07-28 unknown method answered with HTTP 200 is caught
+    Given the deployment answers unknown 2026-07-28 methods with 200
+    When ChatGPT connects with the "chatgpt" profile
+    Then "mcp/modern/unknown-method" fails
+    And "mcp/errors/method-not-found" passes
+
+  Scenario: Batches are received under 2025-03-26 and refused from 2025-06-18
+    When ChatGPT connects with the "claude" profile speaking "2025-03-26"
+    Then "mcp/batch/accepted-2025-03-26" passes
+    And "mcp/batch/initialize-rejected" passes
+    And "mcp/batch/rejected" is not applicable
+    When ChatGPT connects with the "claude" profile speaking "2025-06-18"
+    Then "mcp/batch/rejected" passes
+    And "mcp/batch/accepted-2025-03-26" is not applicable
+
+  Scenario: Serving a batch after 2025-06-18 is a warning, not a failure
+    Given the deployment still serves JSON-RPC batches
+    When ChatGPT connects with the "chatgpt" profile
+    Then "mcp/batch/rejected" warns
+    And the run exits with code 0
+
+  Scenario: Malformed requests get JSON errors, never a 5xx, and the server keeps working
+    When ChatGPT connects with the "chatgpt" profile
+    Then "mcp/robustness/no-5xx" passes
+    And "mcp/robustness/no-html" passes
+    And "mcp/robustness/json-errors" passes
+    And "mcp/robustness/survives" passes
+
+  Scenario: A server error on a malformed request is a warning that names the minimal request
+    Given the deployment crashes on ids of the wrong type
+    When ChatGPT connects with the "chatgpt" profile
+    Then "mcp/robustness/no-5xx" warns
+    And the finding for "mcp/robustness/no-5xx" mentions "minimal request"
+    And the run exits with code 0

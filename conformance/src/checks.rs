@@ -209,12 +209,46 @@ checks! {
     "mcp/transport/origin-403", Must, false,
         "A request with a foreign `Origin` (correct Host) gets 403",
         ["MCP 2025-11-25 basic/transports §Security Warning"];
+    "mcp/batch/accepted-2025-03-26", Must, false,
+        "2025-03-26: a JSON array of two requests is answered with both responses",
+        ["MCP 2025-03-26 basic/index §Batching", "MCP 2025-03-26 basic/transports §Sending Messages to the Server", "JSON-RPC 2.0 §6"];
+    "mcp/batch/rejected", Should, false,
+        "From 2025-06-18 a JSON array body is rejected with a 4xx (batching was removed; clients MUST NOT send one)",
+        ["MCP 2025-06-18 changelog §Major changes (batching removed)", "MCP 2025-06-18 basic/transports §Sending Messages to the Server"];
+    "mcp/batch/initialize-rejected", Should, false,
+        "An `initialize` inside a batch is refused, not answered with a result",
+        ["MCP 2025-03-26 basic/lifecycle §Initialization", "MCP 2025-03-26 basic/index §Batching"];
+    "mcp/transport/origin-chatgpt-accepted", Should, false,
+        "A request with ChatGPT's browser-side `Origin: https://chatgpt.com` is served, not refused (apart from the foreign-Origin 403)",
+        ["MCP 2025-11-25 basic/transports §Security Warning", "RFC 6454 §7.3"];
     "mcp/schema/envelopes", Must, false,
         "Every JSON-RPC response validates against the negotiated revision's schema",
         ["MCP schema.json JSONRPCResponse", "JSON-RPC 2.0 §5"];
     "mcp/errors/method-not-found", Must, false,
         "An unknown method gets JSON-RPC error -32601",
         ["JSON-RPC 2.0 §5.1", "MCP 2025-11-25 basic/index §Responses"];
+    // ---------------------------------------------------------------- 2026-07-28 transport
+    "mcp/modern/version-header-mismatch", Must, false,
+        "2026-07-28: an `MCP-Protocol-Version` header differing from `_meta` protocolVersion gets 400 with JSON-RPC -32020",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Protocol Version Header"];
+    "mcp/modern/unsupported-version", Must, false,
+        "2026-07-28: an unsupported protocol version gets 400 with JSON-RPC -32022 and `data.supported`",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Protocol Version Header", "MCP 2026-07-28 basic/versioning"];
+    "mcp/modern/unknown-method", Must, false,
+        "2026-07-28: an unknown method gets HTTP 404 with JSON-RPC -32601",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Sending Messages to the Server", "JSON-RPC 2.0 §5.1"];
+    "mcp/modern/method-header", Must, false,
+        "2026-07-28: a missing or mismatched `Mcp-Method` header gets 400 with JSON-RPC -32020",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Standard Request Headers", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/name-header", Must, false,
+        "2026-07-28: `tools/call` with a missing or mismatched `Mcp-Name` header gets 400 with JSON-RPC -32020",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Standard Request Headers", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/get-405", Should, false,
+        "2026-07-28: GET on the endpoint gets 405 (no standalone SSE stream)",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Earlier Streamable HTTP Revisions"];
+    "mcp/modern/result-type", Must, false,
+        "2026-07-28: every result carries `resultType`",
+        ["MCP 2026-07-28 basic/index §Responses", "MCP 2026-07-28 server/discover"];
     "mcp/tools/list", Must, false,
         "`tools/list` returns a schema-valid `ListToolsResult`",
         ["MCP 2025-11-25 server/tools §Listing Tools", "MCP schema.json ListToolsResult"];
@@ -268,6 +302,19 @@ checks! {
     "revocation/public-client", Must, true,
         "A public client (`token_endpoint_auth_method=none`) can revoke with just `client_id`",
         ["RFC 7009 §2.1", "OAuth 2.1 §2.4"];
+    // ---------------------------------------------------------------- robustness (fuzzing)
+    "mcp/robustness/no-5xx", Should, false,
+        "Generated malformed JSON-RPC bodies and odd headers never get a 5xx",
+        ["RFC 9110 §15.5", "JSON-RPC 2.0 §5.1", "MCP 2025-11-25 basic/transports §Sending Messages to the Server"];
+    "mcp/robustness/no-html", Should, false,
+        "Generated malformed requests never get an HTML body",
+        ["MCP 2025-11-25 basic/transports §Sending Messages to the Server", "RFC 6750 §3"];
+    "mcp/robustness/json-errors", Should, false,
+        "Every error body answering them (4xx, or 200) is JSON: a JSON-RPC error or an OAuth error",
+        ["JSON-RPC 2.0 §5.1", "MCP 2025-11-25 basic/transports §Sending Messages to the Server", "RFC 6750 §3"];
+    "mcp/robustness/survives", Should, false,
+        "After the generated requests, a valid `tools/list` still succeeds",
+        ["MCP 2025-11-25 server/tools §Listing Tools", "JSON-RPC 2.0 §5"];
 }
 
 /// Looks a check up by id.

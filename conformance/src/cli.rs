@@ -109,6 +109,12 @@ pub struct RunArgs {
     /// Seconds a revoked token may keep working.
     #[arg(long, default_value_t = 5)]
     pub revocation_wait: u64,
+    /// Robustness fuzzing: number of generated requests (0 disables generation).
+    #[arg(long, default_value_t = 64)]
+    pub fuzz_cases: u32,
+    /// Robustness fuzzing: RNG seed (runs are reproducible for a given seed and target).
+    #[arg(long)]
+    pub fuzz_seed: Option<u64>,
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
@@ -192,6 +198,10 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.expiry_wait = Duration::from_secs(a.expiry_wait);
     c.revocation_wait = Duration::from_secs(a.revocation_wait);
     c.timeout = Duration::from_secs(a.timeout);
+    c.fuzz_cases = a.fuzz_cases;
+    if let Some(seed) = a.fuzz_seed {
+        c.fuzz_seed = seed;
+    }
     for r in &a.report {
         let (kind, _) = r
             .split_once('=')

@@ -55,6 +55,10 @@ pub struct Config {
     pub revocation_wait: Duration,
     /// Parallel refreshes in the race check.
     pub race: usize,
+    /// Robustness fuzzing: generated cases, RNG seed (fixed: runs are reproducible), time budget.
+    pub fuzz_cases: u32,
+    pub fuzz_seed: u64,
+    pub fuzz_budget: Duration,
 }
 
 impl Config {
@@ -78,6 +82,9 @@ impl Config {
             expiry_wait: Duration::from_secs(10),
             revocation_wait: Duration::from_secs(5),
             race: 4,
+            fuzz_cases: 64,
+            fuzz_seed: 0x6d63_7066_757a_7a00,
+            fuzz_budget: Duration::from_secs(60),
         }
     }
 

@@ -37,6 +37,8 @@ pub enum Body {
     None,
     Json(serde_json::Value),
     Form(Vec<(String, String)>),
+    /// Sent verbatim; `Content-Type` only if the request's headers name one (fuzzing).
+    Raw(String),
 }
 
 /// A request to send.
@@ -230,6 +232,15 @@ impl Http {
                 body_text = Some(s.clone());
                 body_ct = Some("application/json".to_string());
                 rb = rb.body(s);
+            }
+            Body::Raw(s) => {
+                body_text = Some(s.clone());
+                body_ct = req
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone());
+                rb = rb.body(s.clone());
             }
             Body::Form(f) => {
                 let s = form_encode(f);

@@ -54,6 +54,10 @@ fn broken(w: &mut Connector, verb: String, what: String, rest: String) {
         "does not check the token audience" => Fault::RsNoAudienceCheck,
         "does not advertise S256" => Fault::AsmNoS256,
         "omits expires_in from token responses" => Fault::TokenNoExpiresIn,
+        "ignores the Mcp-Method header" => Fault::IgnoreMcpMethod,
+        "answers unknown 2026-07-28 methods with 200" => Fault::UnknownMethodModern200,
+        "still serves JSON-RPC batches" => Fault::BatchAcceptedModern,
+        "crashes on ids of the wrong type" => Fault::FuzzServerError,
         other => panic!("no fixture fault for {other:?}"),
     };
     w.faults.push(fault);
@@ -104,6 +108,18 @@ fn fails(w: &mut Connector, id: String) {
 fn warns(w: &mut Connector, id: String) {
     let (v, d) = w.verdict(&id);
     assert_eq!(v, Verdict::Warn, "{id}: {d}");
+}
+
+#[then(expr = "{string} is not applicable")]
+fn not_applicable(w: &mut Connector, id: String) {
+    let (v, d) = w.verdict(&id);
+    assert_eq!(v, Verdict::NotApplicable, "{id}: {d}");
+}
+
+#[then(expr = "the finding for {string} mentions {string}")]
+fn finding_mentions(w: &mut Connector, id: String, needle: String) {
+    let (_, d) = w.verdict(&id);
+    assert!(d.contains(&needle), "{id}: {d}");
 }
 
 #[then("no check fails")]

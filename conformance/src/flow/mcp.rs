@@ -52,7 +52,7 @@ pub fn extract_message(r: &Resp, id: &Value) -> Option<Value> {
 }
 
 impl Run {
-    fn revision(&self) -> String {
+    pub(super) fn revision(&self) -> String {
         self.session
             .as_ref()
             .map(|s| s.revision.clone())
@@ -135,6 +135,20 @@ impl Run {
         }
         if let Some(m) = &message {
             let rev = self.revision();
+            if rev == "2026-07-28"
+                && let Some(res) = m.get("result")
+            {
+                self.modern_results += 1;
+                match res.get("resultType") {
+                    Some(Value::String(_)) => {}
+                    Some(other) => self
+                        .result_type_problems
+                        .push((r.id, format!("`resultType` is {other}, not a string"))),
+                    None => self
+                        .result_type_problems
+                        .push((r.id, "result has no `resultType`".into())),
+                }
+            }
             let def = if m.get("error").is_some() {
                 schema::error_def(&rev)
             } else {
@@ -230,6 +244,10 @@ impl Run {
                 )
                 .await
             {
+                self.discover = Some(match rpc.result() {
+                    Some(res) => Ok(res.clone()),
+                    None => Err(format!("server/discover got {}", describe(&rpc.resp))),
+                });
                 if let Some(res) = rpc.result().cloned() {
                     discover_ok = Some((res, rpc.resp.id));
                 } else if explicit.is_some() {
@@ -553,6 +571,49 @@ impl Run {
             }
         }
 
+        // ChatGPT's own Origin must not be caught by that check.
+        if self.on("mcp/transport/origin-chatgpt-accepted") {
+            if self.cfg.profile.name != "chatgpt" {
+                self.rec(
+                    "mcp/transport/origin-chatgpt-accepted",
+                    NotApplicable(format!(
+                        "profile {} does not connect from https://chatgpt.com",
+                        self.cfg.profile.name
+                    )),
+                    &[],
+                );
+            } else {
+                let url = self.mcp_url.to_string();
+                let auth = format!("Bearer {token}");
+                let (req, id) = self.rpc_req(
+                    "mcp: Origin https://chatgpt.com",
+                    &url,
+                    Some(&auth),
+                    "tools/list",
+                    json!({}),
+                    false,
+                );
+                if let Some(r) = self
+                    .send_rpc(req.header("origin", "https://chatgpt.com"), &id)
+                    .await
+                {
+                    let f = match r.resp.status {
+                        s if (200..300).contains(&s) && r.result().is_some() => {
+                            Holds(format!("served ({s})"))
+                        }
+                        403 => Violated(
+                            "Origin https://chatgpt.com was refused with 403: ChatGPT's browser-side requests would fail; allow-list it".into(),
+                        ),
+                        _ => Violated(format!(
+                            "with Origin https://chatgpt.com, tools/list got {}",
+                            describe(&r.resp)
+                        )),
+                    };
+                    self.rec("mcp/transport/origin-chatgpt-accepted", f, &[r.resp.id]);
+                }
+            }
+        }
+
         // Unknown method → -32601.
         if let Some(r) = self
             .rpc(
@@ -692,6 +753,12 @@ impl Run {
                 }
             }
         }
+
+        // JSON-RPC batches (accepted in 2025-03-26, removed since).
+        self.batch_checks(&token).await;
+
+        // 2026-07-28 transport rules (when the target speaks it).
+        self.modern_checks(&token).await;
     }
 
     /// The tool to call: `--call-tool`, else the first tool marked `readOnlyHint: true`.

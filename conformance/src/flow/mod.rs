@@ -6,14 +6,18 @@
 //!
 //! Layout: `discovery` (401 challenge, PRM, AS metadata), `oauth` (registration, authorization
 //! with login drivers, token, authorization-server negatives), `mcp` (JSON-RPC client, MCP
-//! checks after authorization), `rs` (resource-server negative matrix), `lifecycle` (refresh,
-//! revocation, expiry).
+//! checks after authorization), `batch` (JSON-RPC batches per revision), `modern` (2026-07-28
+//! transport rules), `rs` (resource-server negative matrix), `lifecycle` (refresh, revocation,
+//! expiry), `robustness` (proptest fuzzing of the authorized endpoint, run last).
 
+mod batch;
 mod discovery;
 mod lifecycle;
 pub mod login;
 mod mcp;
+mod modern;
 mod oauth;
+mod robustness;
 mod rs;
 
 use crate::checks;
@@ -91,6 +95,8 @@ pub struct Run {
     pub session: Option<Session>,
     pub tools: Vec<Value>,
     pub server_capabilities: Value,
+    /// Outcome of the `server/discover` probe: `None` = not tried yet.
+    pub discover: Option<Result<Value, String>>,
     // Aggregates graded at the end
     token_errors: Vec<(usize, Option<String>)>,
     rs_401s: Vec<(usize, bool, Option<String>)>,
@@ -98,6 +104,9 @@ pub struct Run {
     envelope_count: usize,
     content_type_problems: Vec<(usize, String)>,
     rpc_count: usize,
+    /// 2026-07-28 results seen, and those lacking `resultType`.
+    modern_results: usize,
+    result_type_problems: Vec<(usize, String)>,
     pub revocation_latency: Option<Duration>,
     next_id: u64,
 }
@@ -135,12 +144,15 @@ impl Run {
             session: None,
             tools: Vec::new(),
             server_capabilities: Value::Null,
+            discover: None,
             token_errors: Vec::new(),
             rs_401s: Vec::new(),
             envelope_problems: Vec::new(),
             envelope_count: 0,
             content_type_problems: Vec::new(),
             rpc_count: 0,
+            modern_results: 0,
+            result_type_problems: Vec::new(),
             revocation_latency: None,
             next_id: 0,
         })
@@ -328,6 +340,10 @@ impl Run {
             self.revocation_checks().await;
             self.expiry_check().await;
         }
+        // Last, so a target that a malformed request wedges cannot spoil the other checks.
+        if authorized {
+            self.robustness().await;
+        }
         Ok(())
     }
 
@@ -454,6 +470,29 @@ impl Run {
             .take(5)
             .collect();
         self.rec("mcp/transport/content-type", f, &ev);
+        // mcp/modern/result-type (recorded as not applicable earlier when 2026-07-28 is not spoken)
+        if self.modern_results > 0 {
+            let f = if self.result_type_problems.is_empty() {
+                Finding::Holds(format!(
+                    "{} 2026-07-28 results, all with `resultType`",
+                    self.modern_results
+                ))
+            } else {
+                let (i, p) = &self.result_type_problems[0];
+                Finding::Violated(format!(
+                    "{} of {} 2026-07-28 results lack `resultType`; exchange #{i}: {p}",
+                    self.result_type_problems.len(),
+                    self.modern_results
+                ))
+            };
+            let ev: Vec<usize> = self
+                .result_type_problems
+                .iter()
+                .map(|(i, _)| *i)
+                .take(5)
+                .collect();
+            self.rec("mcp/modern/result-type", f, &ev);
+        }
     }
 }
 

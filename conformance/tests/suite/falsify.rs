@@ -19,12 +19,14 @@ pub enum Base {
     StrictSessions,
     /// ChatGPT profile, 1 s tokens (the expired-token check can wait them out).
     ShortTtl,
+    /// Claude profile pinned to 2025-03-26 (batches allowed).
+    Legacy,
 }
 
 impl Base {
     fn opts(self) -> Opts {
         match self {
-            Base::Chatgpt => Opts::default(),
+            Base::Chatgpt | Base::Legacy => Opts::default(),
             Base::StrictSessions => Opts {
                 sessions: true,
                 ..Opts::default()
@@ -38,12 +40,16 @@ impl Base {
     fn profile(self) -> Profile {
         match self {
             Base::StrictSessions => profile::STRICT,
+            Base::Legacy => profile::CLAUDE,
             _ => profile::CHATGPT,
         }
     }
     fn config(self, fx: &fixture::Fixture) -> Config {
         let mut c = cfg(fx, self.profile());
         c.strict = true;
+        if self == Base::Legacy {
+            c.spec = Some("2025-03-26".into());
+        }
         c
     }
 }
@@ -178,14 +184,45 @@ pub const CASES: &[(&str, Fault, Base)] = &[
     ),
     ("mcp/transport/get-sse-or-405", Get200Json, Chatgpt),
     ("mcp/transport/origin-403", NoOriginCheck, Chatgpt),
+    ("mcp/batch/accepted-2025-03-26", BatchUnsupported, Legacy),
+    ("mcp/batch/rejected", BatchAcceptedModern, Chatgpt),
+    (
+        "mcp/batch/initialize-rejected",
+        BatchInitializeAccepted,
+        Legacy,
+    ),
+    (
+        "mcp/transport/origin-chatgpt-accepted",
+        ChatgptOriginRefused,
+        Chatgpt,
+    ),
     ("mcp/schema/envelopes", EnvelopeJsonrpc1, Chatgpt),
     ("mcp/errors/method-not-found", UnknownMethod32600, Chatgpt),
+    (
+        "mcp/modern/version-header-mismatch",
+        IgnoreVersionMismatch,
+        Chatgpt,
+    ),
+    (
+        "mcp/modern/unsupported-version",
+        UnsupportedVersionNoData,
+        Chatgpt,
+    ),
+    ("mcp/modern/unknown-method", UnknownMethodModern200, Chatgpt),
+    ("mcp/modern/method-header", IgnoreMcpMethod, Chatgpt),
+    ("mcp/modern/name-header", IgnoreMcpName, Chatgpt),
+    ("mcp/modern/get-405", GetSse, Chatgpt),
+    ("mcp/modern/result-type", NoResultType, Chatgpt),
     ("mcp/tools/list", ToolsListNoInputSchema, Chatgpt),
     ("mcp/tools/call", CallNoContent, Chatgpt),
     ("mcp/resources/list", ResourcesListBad, Chatgpt),
     ("mcp/resources/read", ReadNoContents, Chatgpt),
     ("mcp/chatgpt/search-contract", SearchTwoItems, Chatgpt),
     ("mcp/chatgpt/fetch-contract", FetchNoUrl, Chatgpt),
+    ("mcp/robustness/no-5xx", FuzzServerError, Chatgpt),
+    ("mcp/robustness/no-html", FuzzHtmlError, Chatgpt),
+    ("mcp/robustness/json-errors", FuzzTextError, StrictSessions),
+    ("mcp/robustness/survives", FuzzWedged, Chatgpt),
     ("refresh/rotation", NoRotation, StrictSessions),
     ("refresh/concurrent", RefreshRaceAllWin, Chatgpt),
     ("refresh/replay-rejected", RefreshReplayAccepted, Chatgpt),
@@ -273,14 +310,21 @@ async fn conforming_fixture_passes_every_check() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_fault_fails_its_check() {
     let mut set = tokio::task::JoinSet::new();
+    // Bounded parallelism: request timeouts must not fire because 100 runs share two cores.
+    let permits = std::sync::Arc::new(tokio::sync::Semaphore::new(12));
     for (id, fault, base) in CASES.iter().copied() {
+        let permits = permits.clone();
         set.spawn(async move {
             let mut opts = base.opts();
             opts.faults.push(fault);
+            let _permit = permits.acquire().await.unwrap();
             let fx = fixture::start(opts).await;
-            let r = gigamcp_conformance::flow::run(base.config(&fx))
-                .await
-                .unwrap();
+            let mut c = base.config(&fx);
+            // The fuzzer only matters for its own cases; elsewhere it would only add load.
+            if !id.starts_with("mcp/robustness/") {
+                c.skip.push("mcp/robustness".into());
+            }
+            let r = gigamcp_conformance::flow::run(c).await.unwrap();
             let level = CHECKS.iter().find(|c| c.id == id).unwrap().level;
             let want = if level == Level::May {
                 Verdict::Warn

@@ -100,12 +100,10 @@ async fn without_a_login_driver_authorization_checks_could_not_run_never_pass() 
     );
 }
 
-#[tokio::test]
-async fn login_command_driver_completes_the_flow() {
-    let fx = fixture::start(Opts::default()).await;
-    let mut c = cfg(&fx, profile::STRICT);
-    // A scripted "browser": curl with a cookie jar walks login and consent, prints the callback.
-    let script = format!(
+/// A scripted "browser": curl with a cookie jar walks login and consent for the authorization
+/// URL in `$1` and prints the callback URL it is redirected to (never following it).
+fn curl_login_script(origin: &str) -> String {
+    format!(
         r#"set -e; jar=$(mktemp); page=$(curl -s -c $jar -b $jar "$1");
 csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p');
 rt=$(printf '%s' "$page" | sed -n 's/.*name="return_to" value="\([^"]*\)".*/\1/p' | sed 's/&amp;/\&/g');
@@ -113,10 +111,15 @@ curl -s -c $jar -b $jar -o /dev/null --data-urlencode "csrf=$csrf" --data-urlenc
 page=$(curl -s -c $jar -b $jar "{origin}$rt");
 csrf=$(printf '%s' "$page" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p');
 req=$(printf '%s' "$page" | sed -n 's/.*name="request" value="\([^"]*\)".*/\1/p');
-curl -s -c $jar -b $jar -o /dev/null -w '%{{redirect_url}}' --data-urlencode "csrf=$csrf" --data-urlencode "request=$req" --data-urlencode "decision=approve" {origin}/consent"#,
-        origin = fx.origin
-    );
-    c.login = Login::Command(script);
+curl -s -c $jar -b $jar -o /dev/null -w '%{{redirect_url}}' --data-urlencode "csrf=$csrf" --data-urlencode "request=$req" --data-urlencode "decision=approve" {origin}/consent"#
+    )
+}
+
+#[tokio::test]
+async fn login_command_driver_completes_the_flow() {
+    let fx = fixture::start(Opts::default()).await;
+    let mut c = cfg(&fx, profile::STRICT);
+    c.login = Login::Command(curl_login_script(&fx.origin));
     c.only = vec![
         "authorize/code-issued".into(),
         "token".into(),
@@ -439,4 +442,178 @@ async fn rate_limited_registration_could_not_run_rather_than_fail() {
         assert_eq!(verdict(&r, id), Verdict::CouldNotRun, "{id}");
     }
     assert_eq!(verdict(&r, "discovery/asm/s256"), Verdict::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn robustness_is_selectable_and_reports_the_shrunk_request() {
+    for (fault, id, needle) in [
+        (
+            Fault::FuzzServerError,
+            "mcp/robustness/no-5xx",
+            "(id of a wrong type)",
+        ),
+        (
+            Fault::FuzzHtmlError,
+            "mcp/robustness/no-html",
+            "header content-type",
+        ),
+        (Fault::FuzzWedged, "mcp/robustness/survives", "-32603"),
+    ] {
+        let fx = fixture::start(Opts {
+            faults: vec![fault],
+            ..Opts::default()
+        })
+        .await;
+        let c = config_from(&run_args(cli(&[
+            "run",
+            &fx.mcp_url("acme"),
+            "--login",
+            "form",
+            "--username",
+            "alice",
+            "--password",
+            PASSWORD,
+            "--only",
+            "mcp/robustness",
+            "--fuzz-cases",
+            "48",
+        ])))
+        .unwrap();
+        let r = gigamcp_conformance::flow::run(c).await.unwrap();
+        assert!(
+            r.outcomes
+                .iter()
+                .all(|o| o.id.starts_with("mcp/robustness/")),
+            "--only mcp/robustness selects the fuzzer alone"
+        );
+        assert_eq!(r.outcomes.len(), 4);
+        let o = r.outcomes.iter().find(|o| o.id == id).unwrap();
+        assert_eq!(o.verdict, Verdict::Warn, "{fault:?}: {}", o.detail);
+        assert!(o.detail.contains(needle), "{fault:?}: {}", o.detail);
+        if id != "mcp/robustness/survives" {
+            assert!(o.detail.contains("minimal request"), "{}", o.detail);
+        }
+        println!("{fault:?}: {}", o.detail);
+    }
+    // Deterministic: the same seed yields the same requests.
+    let bodies = |r: &gigamcp_conformance::flow::RunResult| {
+        r.exchanges
+            .iter()
+            .filter(|e| e.step.starts_with("robustness: generated"))
+            .map(|e| e.request_body.clone())
+            .collect::<Vec<_>>()
+    };
+    let fx = fixture::start(Opts::default()).await;
+    let mut c = cfg(&fx, profile::CHATGPT);
+    c.only = vec!["mcp/robustness".into()];
+    let a = gigamcp_conformance::flow::run(c.clone()).await.unwrap();
+    assert!(problems(&a).is_empty(), "{:#?}", problems(&a));
+    let b = gigamcp_conformance::flow::run(c).await.unwrap();
+    assert_eq!(bodies(&a).len(), 64);
+    assert_eq!(bodies(&a), bodies(&b));
+}
+
+/// `--login manual` end to end: the real binary prints the authorization URL, a tiny script
+/// plays the person at the browser, and the pasted callback URL completes the flow via stdin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_manual_reads_the_pasted_callback_from_stdin() {
+    use std::process::Stdio;
+    use std::time::Duration;
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+    let fx = fixture::start(Opts::default()).await;
+    let dir = std::env::temp_dir().join(format!("gigamcp-manual-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let json = dir.join("r.json");
+    let url = fx.mcp_url("acme");
+    let report = format!("json={}", json.display());
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gigamcp-conformance"))
+        .args([
+            "run",
+            url.as_str(),
+            "--profile",
+            "strict",
+            "--login",
+            "manual",
+            "--revocation-wait",
+            "1",
+            "--fuzz-cases",
+            "8",
+            "--report",
+            report.as_str(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // The prompt goes to stderr; the authorization URL is on a line of its own.
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let authorize = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = err.next_line().await.unwrap() {
+            let l = line.trim();
+            if l.starts_with(&fx.origin) && l.contains("code_challenge=") {
+                return l.to_string();
+            }
+        }
+        panic!("the binary exited without printing an authorization URL");
+    })
+    .await
+    .expect("no authorization URL within 60 s");
+    // Keep draining stderr so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = err.next_line().await {} });
+
+    let login = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(curl_login_script(&fx.origin))
+        .arg("manual-login")
+        .arg(&authorize)
+        .output()
+        .await
+        .unwrap();
+    let callback = String::from_utf8(login.stdout).unwrap();
+    assert!(
+        callback.starts_with("http://127.0.0.1:8976/callback?") && callback.contains("code="),
+        "login script printed {callback:?}"
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n", callback.trim()).as_bytes())
+        .await
+        .unwrap();
+    drop(stdin);
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .expect("the run did not finish")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let j: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let v = |id: &str| {
+        j["outcomes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"] == id)
+            .map(|o| o["verdict"].as_str().unwrap_or("").to_string())
+            .unwrap_or_default()
+    };
+    for id in [
+        "authorize/code-issued",
+        "authorize/state-echoed",
+        "token/no-store",
+        "mcp/tools/list",
+        "rs/token/valid-accepted",
+    ] {
+        assert_eq!(v(id), "pass", "{id}\n{stdout}");
+    }
+    // Anything needing a second authorization could not run: never a pass.
+    assert_eq!(v("authorize/pkce-required"), "could-not-run");
+    assert!(
+        stdout.lines().last().unwrap().ends_with(" 0 failed"),
+        "{stdout}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

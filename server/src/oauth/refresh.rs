@@ -22,44 +22,40 @@ use crate::error::OAuthError;
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::RefreshRecord;
 use crate::store::parse_scopes;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use sha2::{Digest, Sha256};
 
-const SEAL_LABEL: &[u8] = b"gigamcp refresh successor v1";
+const SEAL_LABEL: &[u8] = b"gigamcp refresh successor v2";
 
-fn keystream(key: &str, len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 32);
-    let mut counter: u32 = 0;
-    while out.len() < len {
-        let mut h = Sha256::new();
-        h.update(SEAL_LABEL);
-        h.update([0u8]);
-        h.update(key.as_bytes());
-        h.update(counter.to_be_bytes());
-        out.extend_from_slice(&h.finalize());
-        counter += 1;
-    }
-    out.truncate(len);
-    out
+/// ChaCha20-Poly1305 keyed by SHA-256(label ‖ rotated token). Each rotated token seals exactly
+/// one successor (the rotating UPDATE is conditional), so a fixed nonce never repeats under a key.
+fn seal_cipher(rotated: &str) -> ChaCha20Poly1305 {
+    let mut h = Sha256::new();
+    h.update(SEAL_LABEL);
+    h.update(rotated.as_bytes());
+    ChaCha20Poly1305::new(&Key::from(<[u8; 32]>::from(h.finalize())))
 }
 
-/// Seals the successor pair under the rotated token (a 256-bit random secret, used once as key).
+const SEAL_NONCE: [u8; 12] = [0; 12];
+
+/// Seals the successor pair under the rotated token (a 256-bit random secret).
 pub fn seal(rotated: &str, refresh: &str, access: &str, access_expires_at: i64) -> String {
     let plain = format!("{refresh}\n{access}\n{access_expires_at}");
-    let ks = keystream(rotated, plain.len());
-    hex::encode(
-        plain
-            .bytes()
-            .zip(ks)
-            .map(|(a, b)| a ^ b)
-            .collect::<Vec<u8>>(),
-    )
+    let sealed = seal_cipher(rotated)
+        .encrypt(&Nonce::from(SEAL_NONCE), plain.as_bytes())
+        .expect("ChaCha20-Poly1305 encryption of a short message cannot fail");
+    hex::encode(sealed)
 }
 
-/// Opens a sealed pair: (refresh token, access token, access expiry).
+/// Opens a sealed pair: (refresh token, access token, access expiry). `None` for the wrong
+/// token or a tampered value (authenticated encryption).
 pub fn unseal(rotated: &str, sealed: &str) -> Option<(String, String, i64)> {
     let bytes = hex::decode(sealed).ok()?;
-    let ks = keystream(rotated, bytes.len());
-    let plain = String::from_utf8(bytes.into_iter().zip(ks).map(|(a, b)| a ^ b).collect()).ok()?;
+    let plain = seal_cipher(rotated)
+        .decrypt(&Nonce::from(SEAL_NONCE), bytes.as_slice())
+        .ok()?;
+    let plain = String::from_utf8(plain).ok()?;
     let mut parts = plain.splitn(3, '\n');
     let (r, a, e) = (parts.next()?, parts.next()?, parts.next()?.parse().ok()?);
     Some((r.to_string(), a.to_string(), e))
@@ -271,10 +267,12 @@ mod tests {
             unseal("gmcp_rt_old", &s),
             Some(("gmcp_rt_new".into(), "gmcp_at_new".into(), 1234))
         );
-        assert_ne!(
-            unseal("gmcp_rt_other", &s),
-            Some(("gmcp_rt_new".into(), "gmcp_at_new".into(), 1234))
-        );
+        // The wrong token, or any tampering, opens nothing (authenticated encryption).
+        assert_eq!(unseal("gmcp_rt_other", &s), None);
+        let mut tampered = hex::decode(&s).unwrap();
+        tampered[0] ^= 1;
+        assert_eq!(unseal("gmcp_rt_old", &hex::encode(tampered)), None);
+        assert_eq!(unseal("gmcp_rt_old", "not hex"), None);
         assert!(!s.contains(&hex::encode("gmcp_rt_new")));
     }
 }
