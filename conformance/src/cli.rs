@@ -106,6 +106,10 @@ pub struct RunArgs {
     /// Longest token lifetime (seconds) to wait out for the expired-token check.
     #[arg(long, default_value_t = 10)]
     pub expiry_wait: u64,
+    /// Seconds to wait before replaying a used authorization code or a rotated refresh token
+    /// (set it above the server's duplicate-redemption / refresh grace window, if it has one).
+    #[arg(long, default_value_t = 0)]
+    pub replay_delay: u64,
     /// Seconds a revoked token may keep working.
     #[arg(long, default_value_t = 5)]
     pub revocation_wait: u64,
@@ -196,6 +200,7 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     }
     c.access_token = a.access_token.clone();
     c.expiry_wait = Duration::from_secs(a.expiry_wait);
+    c.replay_delay = Duration::from_secs(a.replay_delay);
     c.revocation_wait = Duration::from_secs(a.revocation_wait);
     c.timeout = Duration::from_secs(a.timeout);
     c.fuzz_cases = a.fuzz_cases;

@@ -55,6 +55,9 @@ pub struct Config {
     pub revocation_wait: Duration,
     /// Parallel refreshes in the race check.
     pub race: usize,
+    /// Wait before replaying a used code or a rotated refresh token, so a server with a retry or
+    /// grace window (for clients that lost a response) is graded on what happens after it.
+    pub replay_delay: Duration,
     /// Robustness fuzzing: generated cases, RNG seed (fixed: runs are reproducible), time budget.
     pub fuzz_cases: u32,
     pub fuzz_seed: u64,
@@ -82,6 +85,7 @@ impl Config {
             expiry_wait: Duration::from_secs(10),
             revocation_wait: Duration::from_secs(5),
             race: 4,
+            replay_delay: Duration::ZERO,
             fuzz_cases: 64,
             fuzz_seed: 0x6d63_7066_757a_7a00,
             fuzz_budget: Duration::from_secs(60),

@@ -92,6 +92,12 @@ pub struct ServeArgs {
     /// Access-token lifetime in seconds.
     #[arg(long, env = "GIGAMCP_ACCESS_TOKEN_TTL", default_value_t = 3600)]
     pub access_token_ttl: i64,
+    /// Seconds a rotated refresh token keeps answering with its successor pair.
+    #[arg(long, env = "GIGAMCP_REFRESH_GRACE", default_value_t = 30)]
+    pub refresh_grace: i64,
+    /// Seconds within which a repeated code redemption by the same client is a retry (not revoked).
+    #[arg(long, env = "GIGAMCP_DUPLICATE_CODE_WINDOW", default_value_t = 5)]
+    pub duplicate_code_window: i64,
     /// Dynamic client registrations allowed per client IP per minute.
     #[arg(long, env = "GIGAMCP_REGISTRATION_RATE_LIMIT", default_value_t = 20)]
     pub registration_rate_limit: u32,
@@ -267,6 +273,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.github_api_url = args.github_api_url.clone();
     config.access_token_ttl = args.access_token_ttl;
     config.registration_rate_per_minute = args.registration_rate_limit;
+    config.refresh_grace = args.refresh_grace.max(0);
+    config.duplicate_code_window = args.duplicate_code_window.max(0);
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

@@ -19,6 +19,9 @@ pub struct Config {
     pub auth_code_ttl: i64,
     /// Seconds a rotated refresh token still works (for clients that lost the response).
     pub refresh_grace: i64,
+    /// Seconds within which a repeated redemption of a code by the same client, with a valid
+    /// verifier and the same redirect URI, is a retry (ChatGPT quirk Q25): refused, nothing revoked.
+    pub duplicate_code_window: i64,
     /// Largest accepted request body on API paths.
     pub max_body_bytes: usize,
     pub github_api_url: String,
@@ -48,6 +51,7 @@ impl Config {
             refresh_token_ttl: 30 * 24 * 3600,
             auth_code_ttl: 60,
             refresh_grace: 30,
+            duplicate_code_window: 5,
             max_body_bytes: 1024 * 1024,
             github_api_url: "https://api.github.com".into(),
             github_token: None,

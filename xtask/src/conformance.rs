@@ -15,8 +15,20 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "-p",
         "gigamcp-conformance",
     ])?;
-    // The matrix registers many clients from one IP; lift the per-IP registration limit.
-    let server = Server::start("debug", &["--registration-rate-limit", "100000"])?;
+    // The matrix registers many clients from one IP: lift the per-IP registration limit. The
+    // retry/grace windows for lost responses shrink to 1 s and the harness replays after 2 s, so
+    // "a replay revokes the grant" is graded on what the server does after its window.
+    let server = Server::start(
+        "debug",
+        &[
+            "--registration-rate-limit",
+            "100000",
+            "--refresh-grace",
+            "1",
+            "--duplicate-code-window",
+            "1",
+        ],
+    )?;
     let out = target_dir().join("conformance");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let harness = target_dir().join("debug").join("gigamcp-conformance");
@@ -37,7 +49,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     "--password",
                     &server.password,
                 ])
-                .args(["--second-resource", &second])
+                .args(["--second-resource", &second, "--replay-delay", "2"])
                 .arg("--report")
                 .arg(format!(
                     "json={}",
@@ -57,6 +69,33 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 failed.push(name);
             }
         }
+    }
+    // Token expiry needs short-lived tokens: a second server issues 4-second access tokens and
+    // the harness waits them out.
+    eprintln!("\n=== conformance: token expiry (access tokens live 4 s) ===");
+    let short = Server::start("debug", &["--access-token-ttl", "4"])?;
+    let status = Command::new(&harness)
+        .args([
+            "run",
+            &format!("{}/t/acme/mcp", short.base),
+            "--profile",
+            "strict",
+        ])
+        .args([
+            "--login",
+            "form",
+            "--username",
+            "alice",
+            "--password",
+            &short.password,
+        ])
+        .args(["--only", "rs/token/expired", "--expiry-wait", "10"])
+        .arg("--report")
+        .arg(format!("json={}", out.join("expiry.json").display()))
+        .status()
+        .map_err(|e| format!("running {}: {e}", harness.display()))?;
+    if !status.success() {
+        failed.push("expiry".into());
     }
     if failed.is_empty() {
         eprintln!(

@@ -179,6 +179,20 @@ impl Run {
                     }
                 }
             }
+            // Winners that all received the very same pair are one rotation served idempotently
+            // (a grace window for lost responses): still exactly one pair in use.
+            let distinct = {
+                let mut rts: Vec<_> = winners.iter().map(|g| g.refresh_token.clone()).collect();
+                rts.sort();
+                rts.dedup();
+                rts.len()
+            };
+            let identical = winners.len() > 1
+                && distinct == 1
+                && winners[0].refresh_token.as_deref() != Some(r1.as_str());
+            if identical {
+                winners.truncate(1);
+            }
             let f = match winners.len() {
                 1 => {
                     let w = winners[0].refresh_token.clone();
@@ -195,7 +209,13 @@ impl Run {
                             Some(r) => match grant_from(&r, Some(resource.clone())) {
                                 Some(g) => {
                                     live = g.refresh_token.clone().or(Some(w));
-                                    Holds(format!("exactly one of {n} won and the grant survived"))
+                                    Holds(if identical {
+                                        format!(
+                                            "all {n} received one and the same pair, and the grant survived"
+                                        )
+                                    } else {
+                                        format!("exactly one of {n} won and the grant survived")
+                                    })
                                 }
                                 None => {
                                     live = None;
@@ -270,8 +290,12 @@ impl Run {
         }
 
         // Replay of the rotated-out r0.
-        if self.any_on(&["refresh/replay-rejected", "refresh/replay-revokes-grant"])
-            && !self.recorded("refresh/replay-rejected")
+        let replay = self.any_on(&["refresh/replay-rejected", "refresh/replay-revokes-grant"])
+            && !self.recorded("refresh/replay-rejected");
+        if replay {
+            tokio::time::sleep(self.cfg.replay_delay).await;
+        }
+        if replay
             && let Some(r) = self
                 .refresh("refresh: replay rotated token", &r0, Some(&resource), None)
                 .await
@@ -299,7 +323,12 @@ impl Run {
                             .await
                         {
                             let f = if r2.status == 200 {
-                                Violated("the grant survived a refresh-token replay".into())
+                                Violated(format!(
+                                    "the grant survived a refresh-token replay (replayed after {} s; a \
+                                     server with a refresh grace window revokes only after it: see \
+                                     --replay-delay)",
+                                    self.cfg.replay_delay.as_secs()
+                                ))
                             } else {
                                 Holds(format!("grant revoked: {}", describe(&r2)))
                             };

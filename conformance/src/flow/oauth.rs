@@ -968,6 +968,7 @@ impl Run {
                         );
                         continue;
                     };
+                    tokio::time::sleep(self.cfg.replay_delay).await;
                     let Some(second) = self
                         .exchange(
                             "token: replay the same code",
@@ -1004,9 +1005,12 @@ impl Run {
                             Some(401) => {
                                 Holds("the first token was revoked after the replay".into())
                             }
-                            Some(s) if (200..300).contains(&s) => {
-                                Violated("tokens issued from the replayed code still work".into())
-                            }
+                            Some(s) if (200..300).contains(&s) => Violated(format!(
+                                "tokens issued from the replayed code still work (replayed after {} s; \
+                                 a server that treats a prompt identical retry as benign revokes only \
+                                 after its window: see --replay-delay)",
+                                self.cfg.replay_delay.as_secs()
+                            )),
                             Some(s) => Advisory(format!("the first token now gets HTTP {s}")),
                             None => CouldNotRun("MCP endpoint unreachable".into()),
                         };

@@ -31,11 +31,6 @@ use crate::{AppState, Config, Store};
 
 pub use http::routes;
 
-/// Seconds within which a second redemption of the same code, by the same client with a valid
-/// verifier and the same redirect URI, is treated as a client retry (quirk Q25): it still gets
-/// `invalid_grant`, but the tokens already issued are left alone. Any other reuse revokes them.
-pub const DUPLICATE_CODE_WINDOW: i64 = 5;
-
 /// Per-process authorization-server state.
 pub struct OAuthState {
     /// Client registrations per client IP per minute.

@@ -5,13 +5,13 @@
 //! revokes what the first redemption issued (RFC 6749 §4.1.2) depends on how it looks:
 //!
 //! * **Tolerated retry** (quirk Q25): the same client, a `code_verifier` that matches the code's
-//!   challenge, the same `redirect_uri`, within [`DUPLICATE_CODE_WINDOW`] seconds of the first
+//!   challenge, the same `redirect_uri`, within `config.duplicate_code_window` seconds of the first
 //!   redemption. Only the legitimate client knows the verifier, so this is its own duplicate POST;
 //!   the grant is left alone and the event is audited.
 //! * **Anything else** (late, wrong verifier, different redirect): treated as a stolen code; the
 //!   grant it produced is revoked with all its tokens.
 use super::client_auth::{ClientCredentials, authenticate};
-use super::{Ctx, DUPLICATE_CODE_WINDOW, Params, audit, internal, pkce, refresh};
+use super::{Ctx, Params, audit, internal, pkce, refresh};
 use crate::auth::secrets::{
     ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hash_secret, new_id, new_secret,
 };
@@ -155,7 +155,8 @@ async fn authorization_code(
     };
 
     if let Some(redeemed_at) = rec.redeemed_at {
-        let retry = pkce_ok && redirect_ok && ctx.now - redeemed_at <= DUPLICATE_CODE_WINDOW;
+        let retry =
+            pkce_ok && redirect_ok && ctx.now - redeemed_at <= ctx.config.duplicate_code_window;
         return Err(replayed(ctx, &rec, retry).await);
     }
     if ctx.now >= rec.code.expires_at {
