@@ -142,25 +142,10 @@ impl Run {
                     ("resource".into(), resource.clone()),
                 ];
                 let c = self.client.clone().expect("client");
-                let mut req = Req::post(format!("refresh: concurrent #{i}"), url);
-                match (c.auth_method.as_str(), &c.client_secret) {
-                    ("client_secret_basic", Some(s)) => {
-                        use base64::Engine;
-                        req = req.header(
-                            "authorization",
-                            format!(
-                                "Basic {}",
-                                base64::engine::general_purpose::STANDARD
-                                    .encode(format!("{}:{}", c.client_id, s))
-                            ),
-                        );
-                    }
-                    (_, Some(s)) => {
-                        form.push(("client_id".into(), c.client_id.clone()));
-                        form.push(("client_secret".into(), s.clone()));
-                    }
-                    _ => form.push(("client_id".into(), c.client_id.clone())),
-                }
+                let req = c.authenticate(
+                    Req::post(format!("refresh: concurrent #{i}"), url),
+                    &mut form,
+                );
                 let req = req.form(form);
                 set.spawn(async move { http.send(req).await });
             }
@@ -363,25 +348,7 @@ impl Run {
         if let Some(h) = hint {
             form.push(("token_type_hint".into(), h.into()));
         }
-        let mut req = Req::post(step, url);
-        match (c.auth_method.as_str(), &c.client_secret) {
-            ("client_secret_basic", Some(s)) => {
-                use base64::Engine;
-                req = req.header(
-                    "authorization",
-                    format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD
-                            .encode(format!("{}:{}", c.client_id, s))
-                    ),
-                );
-            }
-            (_, Some(s)) => {
-                form.push(("client_id".into(), c.client_id.clone()));
-                form.push(("client_secret".into(), s.clone()));
-            }
-            _ => form.push(("client_id".into(), c.client_id.clone())),
-        }
+        let req = c.authenticate(Req::post(step, url), &mut form);
         self.http.send(req.form(form)).await.ok()
     }
 

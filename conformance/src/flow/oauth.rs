@@ -369,26 +369,7 @@ impl Run {
     ) -> Option<Resp> {
         let url = self.asm_str("token_endpoint")?;
         let c = client.cloned().or_else(|| self.client.clone())?;
-        let mut req = Req::post(step, &url);
-        match (c.auth_method.as_str(), &c.client_secret) {
-            ("client_secret_basic", Some(s)) => {
-                use base64::Engine;
-                let enc = |v: &str| {
-                    url::form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-                };
-                let cred = base64::engine::general_purpose::STANDARD.encode(format!(
-                    "{}:{}",
-                    enc(&c.client_id),
-                    enc(s)
-                ));
-                req = req.header("authorization", format!("Basic {cred}"));
-            }
-            (_, Some(s)) => {
-                form.push(("client_id".into(), c.client_id.clone()));
-                form.push(("client_secret".into(), s.clone()));
-            }
-            (_, None) => form.push(("client_id".into(), c.client_id.clone())),
-        }
+        let req = c.authenticate(Req::post(step, &url), &mut form);
         let r = self
             .http
             .send(req.header("accept", "application/json").form(form))

@@ -296,9 +296,7 @@ impl Store {
         .await?
         .rows_affected();
         if superseded > 0 {
-            sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            super::tokens::bump_auth_epoch(&mut tx).await?;
         }
         sqlx::query(
             "INSERT INTO grants (id, client_id, user_id, workspace_slug, resource, scopes, created_at) \
@@ -408,9 +406,7 @@ impl Store {
         .await?
         .rows_affected();
         if n > 0 {
-            sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-                .execute(&mut *tx)
-                .await?;
+            super::tokens::bump_auth_epoch(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(n > 0)

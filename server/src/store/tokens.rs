@@ -6,6 +6,15 @@ use super::Store;
 use crate::auth::secrets::{self, ACCESS_TOKEN_PREFIX};
 use sqlx::Row;
 
+/// Bumps `auth_epoch` inside the caller's transaction: every revocation and membership removal
+/// calls this, so other processes drop their bearer-validation caches (see `auth::bearer`).
+pub(crate) async fn bump_auth_epoch(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// What a stored access token resolves to (one row joined across token, grant, user, membership).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRecord {
@@ -152,9 +161,7 @@ impl Store {
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
+        bump_auth_epoch(&mut tx).await?;
         tx.commit().await?;
         Ok(n > 0)
     }

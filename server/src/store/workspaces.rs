@@ -141,9 +141,7 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-            .execute(&mut *tx)
-            .await?;
+        super::tokens::bump_auth_epoch(&mut tx).await?;
         tx.commit().await?;
         Ok(n > 0)
     }
