@@ -1,11 +1,13 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance.
+//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance, interop.
+//! - `interop`: the official TypeScript and Python MCP SDKs complete the OAuth flow.
 //! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
 //!   and protocol revision; reports land in `target/conformance/`.
 //! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run.
 mod bench;
 mod conformance;
+mod interop;
 mod util;
 
 use std::process::ExitCode;
@@ -17,9 +19,10 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  bench        hot-path throughput, as ratios against a baseline in the same run"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        hot-path throughput, as ratios against a baseline in the same run"
             );
             return ExitCode::from(2);
         }
@@ -44,7 +47,8 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     test()?;
-    conformance::run(&[])
+    conformance::run(&[])?;
+    interop::run(&[])
 }
 
 /// All tests on the embedded SQLite; then, when `GIGAMCP_CI_POSTGRES_URL` names a PostgreSQL
