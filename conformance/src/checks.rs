@@ -94,6 +94,18 @@ checks! {
     "registration/dcr/reject-fragment-redirect", Must, true,
         "DCR rejects a redirect URI with a fragment with 400 `invalid_redirect_uri`",
         ["RFC 6749 §3.1.2", "RFC 7591 §3.2.2"];
+    "registration/cimd/advertised", Should, false,
+        "AS metadata advertises `client_id_metadata_document_supported: true` (2025-11-25 and later)",
+        ["MCP 2025-11-25 basic/authorization §Client ID Metadata Documents", "draft-ietf-oauth-client-id-metadata-document-00"];
+    "registration/cimd/accepted", Must, true,
+        "When CIMD is advertised, the flow completes with a URL `client_id` (the harness's metadata document)",
+        ["MCP 2025-11-25 basic/authorization §Client ID Metadata Documents", "draft-ietf-oauth-client-id-metadata-document-00"];
+    "registration/cimd/client-id-mismatch-rejected", Must, false,
+        "A metadata document whose `client_id` differs from its URL is refused",
+        ["MCP 2025-11-25 basic/authorization §Client ID Metadata Documents", "draft-ietf-oauth-client-id-metadata-document-00"];
+    "registration/cimd/plural-auth-methods", Should, true,
+        "A document whose singular method is `private_key_jwt` but whose `token_endpoint_auth_methods_supported` lists `none` is accepted as a public client (quirk Q14)",
+        ["draft-ietf-oauth-client-id-metadata-document-00", "OpenID Connect RP Metadata Choices 1.0"];
     // ---------------------------------------------------------------- authorization endpoint
     "authorize/code-issued", Must, false,
         "Login and consent end in a redirect to the callback carrying `code`",

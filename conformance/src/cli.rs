@@ -36,6 +36,8 @@ pub enum LoginKind {
 pub enum RegistrationKind {
     Dcr,
     Preregistered,
+    /// Client ID Metadata Document: a URL `client_id` (see --cimd-url).
+    Cimd,
 }
 
 #[derive(clap::Args, Debug)]
@@ -48,8 +50,17 @@ pub struct RunArgs {
     /// Protocol revision: 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28 or auto.
     #[arg(long, default_value = "auto")]
     pub spec: String,
+    /// How the harness gets a client: dcr, preregistered (--client-id) or cimd (a URL client_id).
     #[arg(long, value_enum, default_value = "dcr")]
     pub registration: RegistrationKind,
+    /// For `--registration cimd`: the URL of a client metadata document you host (its
+    /// `client_id` must be this URL and its `redirect_uris` must list the profile's callback or
+    /// --redirect-uri). Without it the harness serves its own documents on a loopback listener
+    /// (http://127.0.0.1:<port>/...), which only a target on this machine can fetch (a local
+    /// server that allows loopback metadata URLs); the client-id-mismatch and plural-auth-methods
+    /// checks need those harness-served documents.
+    #[arg(long)]
+    pub cimd_url: Option<String>,
     #[arg(long, env = "GIGAMCP_CLIENT_ID")]
     pub client_id: Option<String>,
     #[arg(long, env = "GIGAMCP_CLIENT_SECRET", hide_env_values = true)]
@@ -149,7 +160,24 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
                 .ok_or("--registration preregistered needs --client-id")?,
             client_secret: a.client_secret.clone(),
         },
+        RegistrationKind::Cimd => {
+            if let Some(u) = &a.cimd_url {
+                let parsed = url::Url::parse(u)
+                    .map_err(|e| format!("--cimd-url {u:?} is not a URL: {e}"))?;
+                if !matches!(parsed.scheme(), "https" | "http") || parsed.path() == "/" {
+                    return Err(format!(
+                        "--cimd-url {u:?} must be an https (or local http) URL with a path"
+                    ));
+                }
+            }
+            Registration::Cimd {
+                url: a.cimd_url.clone(),
+            }
+        }
     };
+    if a.cimd_url.is_some() && !matches!(a.registration, RegistrationKind::Cimd) {
+        return Err("--cimd-url needs --registration cimd".into());
+    }
     c.redirect_uri = a.redirect_uri.clone();
     c.login = match a.login {
         None => Login::None,

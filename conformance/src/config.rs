@@ -14,6 +14,10 @@ pub enum Registration {
         client_id: String,
         client_secret: Option<String>,
     },
+    /// Client ID Metadata Document: the `client_id` is the URL of a JSON document. `url` is a
+    /// document the user hosts; `None` = the harness serves its own on a loopback listener
+    /// (only reachable by a target on the same machine).
+    Cimd { url: Option<String> },
 }
 
 /// How the user's part of the authorization (login, consent) is played.

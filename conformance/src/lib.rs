@@ -5,7 +5,7 @@
 //! - [`model`]: levels, verdicts, findings, and the one place findings become verdicts.
 //! - [`checks`]: the registry of every check (id, level, references).
 //! - [`config`], [`cli`]: what to run; the command line.
-//! - [`profile`]: client profiles as data.
+//! - [`profile`]: client profiles as data; [`cimd`]: the harness-served client metadata documents.
 //! - [`http`], [`redact`]: the recording client and evidence redaction.
 //! - [`wwwauth`], [`urls`], [`form`], [`pkce`]: parsers and small protocol helpers.
 //! - [`schema`]: the official MCP JSON Schemas, embedded, per revision.
@@ -16,6 +16,7 @@
 //! black box over HTTP.
 
 pub mod checks;
+pub mod cimd;
 pub mod cli;
 pub mod config;
 pub mod flow;

@@ -131,6 +131,34 @@ impl Profile {
         b
     }
 
+    /// The Client ID Metadata Document this client publishes at `client_id`. ChatGPT's is the
+    /// captured one (spec step 4b): singular `private_key_jwt`, plural list offering `none`.
+    pub fn cimd_document(&self, client_id: &str, redirect_uris: &[String]) -> Value {
+        match self.name {
+            "chatgpt" => json!({
+                "client_id": client_id,
+                "client_uri": "https://chatgpt.com/",
+                "redirect_uris": redirect_uris,
+                "token_endpoint_auth_method": "private_key_jwt",
+                "token_endpoint_auth_methods_supported": ["none", "private_key_jwt"],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "client_name": self.client_name,
+                "logo_uri": "https://persistent.oaistatic.com/sonic/misc/openai-logo.png",
+                "token_endpoint_auth_signing_alg": "RS256",
+                "jwks_uri": "https://chatgpt.com/oauth/jwks.json"
+            }),
+            _ => json!({
+                "client_id": client_id,
+                "client_name": self.client_name,
+                "redirect_uris": redirect_uris,
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none"
+            }),
+        }
+    }
+
     pub fn new_state(&self) -> String {
         match self.state {
             State::ChatGpt => crate::pkce::chatgpt_state(),
@@ -183,6 +211,24 @@ mod tests {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
             "{per}"
+        );
+    }
+
+    #[test]
+    fn chatgpt_cimd_document_is_the_captured_shape() {
+        let id = "https://chatgpt.com/oauth/client.json";
+        let d = CHATGPT.cimd_document(id, &[CHATGPT_LEGACY_REDIRECT.to_string()]);
+        assert_eq!(d["client_id"], id);
+        assert_eq!(d["client_name"], "ChatGPT");
+        assert_eq!(d["token_endpoint_auth_method"], "private_key_jwt");
+        assert_eq!(
+            d["token_endpoint_auth_methods_supported"],
+            json!(["none", "private_key_jwt"])
+        );
+        assert_eq!(d["redirect_uris"], json!([CHATGPT_LEGACY_REDIRECT]));
+        assert_eq!(
+            STRICT.cimd_document(id, &[])["token_endpoint_auth_method"],
+            "none"
         );
     }
 

@@ -103,6 +103,14 @@ pub struct ServeArgs {
     pub registration_rate_limit: u32,
     #[arg(long, env = "GIGAMCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Accept Client ID Metadata Documents (URL client ids) and advertise
+    /// `client_id_metadata_document_supported`. Off by default: ChatGPT prefers CIMD whenever it
+    /// is advertised, and DCR is the tested default.
+    #[arg(long, env = "GIGAMCP_CIMD")]
+    pub cimd: bool,
+    /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
+    #[arg(long, hide = true)]
+    pub cimd_allow_http_loopback: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -275,6 +283,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.registration_rate_per_minute = args.registration_rate_limit;
     config.refresh_grace = args.refresh_grace.max(0);
     config.duplicate_code_window = args.duplicate_code_window.max(0);
+    config.cimd = crate::config::CimdPolicy {
+        enabled: args.cimd,
+        allow_http_loopback: args.cimd_allow_http_loopback,
+    };
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);

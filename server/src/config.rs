@@ -32,6 +32,17 @@ pub struct Config {
     pub auth_epoch_poll_ms: u64,
     /// Enable RFC 7591 registration rate limit (registrations per IP per minute).
     pub registration_rate_per_minute: u32,
+    /// Client ID Metadata Documents (URL client ids); off by default.
+    pub cimd: CimdPolicy,
+}
+
+/// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
+/// ChatGPT prefers CIMD whenever it is advertised, and DCR is the tested default path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CimdPolicy {
+    pub enabled: bool,
+    /// Tests only: also fetch documents from `http://127.0.0.1` (loopback is otherwise refused).
+    pub allow_http_loopback: bool,
 }
 
 impl Config {
@@ -58,6 +69,7 @@ impl Config {
             token_cache_ttl: 30,
             auth_epoch_poll_ms: 1000,
             registration_rate_per_minute: 20,
+            cimd: CimdPolicy::default(),
         })
     }
 

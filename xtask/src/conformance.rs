@@ -70,6 +70,52 @@ pub fn run(args: &[String]) -> Result<(), String> {
             }
         }
     }
+    // Client ID Metadata Documents: a server with CIMD enabled (and, for this loopback run only,
+    // http documents on 127.0.0.1 allowed); the harness serves ChatGPT's document shape itself.
+    eprintln!("\n=== conformance: CIMD registration (profile chatgpt) ===");
+    let cimd = Server::start(
+        "debug",
+        &[
+            "--cimd",
+            "--cimd-allow-http-loopback",
+            "--refresh-grace",
+            "1",
+            "--duplicate-code-window",
+            "1",
+        ],
+    )?;
+    let status = Command::new(&harness)
+        .args([
+            "run",
+            &format!("{}/t/acme/mcp", cimd.base),
+            "--profile",
+            "chatgpt",
+            "--registration",
+            "cimd",
+        ])
+        .args([
+            "--login",
+            "form",
+            "--username",
+            "alice",
+            "--password",
+            &cimd.password,
+        ])
+        .args([
+            "--second-resource",
+            &format!("{}/t/globex/mcp", cimd.base),
+            "--replay-delay",
+            "2",
+        ])
+        .arg("--report")
+        .arg(format!("json={}", out.join("cimd.json").display()))
+        .status()
+        .map_err(|e| format!("running {}: {e}", harness.display()))?;
+    if !status.success() {
+        failed.push("cimd".into());
+    }
+    drop(cimd);
+
     // Token expiry needs short-lived tokens: a second server issues 4-second access tokens and
     // the harness waits them out.
     eprintln!("\n=== conformance: token expiry (access tokens live 4 s) ===");

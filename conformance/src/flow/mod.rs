@@ -144,6 +144,8 @@ pub struct Run {
     result_type_problems: Vec<(usize, String)>,
     pub revocation_latency: Option<Duration>,
     next_id: u64,
+    /// Client metadata documents the harness serves (`--registration cimd` without a URL).
+    cimd_docs: Option<crate::cimd::DocServer>,
 }
 
 impl Run {
@@ -190,6 +192,7 @@ impl Run {
             result_type_problems: Vec::new(),
             revocation_latency: None,
             next_id: 0,
+            cimd_docs: None,
         })
     }
 
@@ -233,6 +236,10 @@ impl Run {
 
     pub fn recorded(&self, id: &str) -> bool {
         self.outcomes.contains_key(id)
+    }
+
+    pub fn outcome(&self, id: &str) -> Option<&Outcome> {
+        self.outcomes.get(id)
     }
 
     pub fn next_rpc_id(&mut self) -> u64 {
@@ -363,13 +370,16 @@ impl Run {
             true
         } else {
             self.registration().await;
-            self.authorize_main().await
+            let ok = self.authorize_main().await;
+            self.grade_cimd_accepted(ok);
+            ok
         };
         if authorized {
             self.mcp_after_auth().await;
             self.rs_matrix().await;
         }
         if self.cfg.access_token.is_none() && self.client.is_some() {
+            self.cimd_checks().await;
             self.as_negatives().await;
             self.refresh_checks().await;
             self.revocation_checks().await;

@@ -12,6 +12,23 @@ use serde_json::Value;
 use std::time::Instant;
 use url::Url;
 
+const DCR_IDS: [&str; 6] = [
+    "registration/dcr/advertised",
+    "registration/dcr/accepted",
+    "registration/dcr/secret-expiry",
+    "registration/dcr/reject-http-redirect",
+    "registration/dcr/reject-javascript-redirect",
+    "registration/dcr/reject-fragment-redirect",
+];
+
+/// In this order: advertised, accepted, then the two that need harness-served documents.
+const CIMD_IDS: [&str; 4] = [
+    "registration/cimd/advertised",
+    "registration/cimd/accepted",
+    "registration/cimd/client-id-mismatch-rejected",
+    "registration/cimd/plural-auth-methods",
+];
+
 /// Parameters of one authorization request.
 #[derive(Clone, Debug)]
 pub struct AuthzRequest {
@@ -96,6 +113,22 @@ impl Run {
             .redirect_uri
             .clone()
             .unwrap_or_else(|| self.cfg.profile.redirect_uri(self.iss_supported()));
+        if !matches!(self.cfg.registration, Registration::Cimd { .. }) {
+            let mode = match self.cfg.registration {
+                Registration::Preregistered { .. } => "preregistered",
+                _ => "dcr",
+            };
+            self.rec_all(
+                &CIMD_IDS,
+                NotApplicable(format!(
+                    "--registration {mode}; CIMD checks run with --registration cimd"
+                )),
+            );
+        }
+        if let Registration::Cimd { url } = self.cfg.registration.clone() {
+            self.cimd_registration(url, redirect).await;
+            return;
+        }
         if let Registration::Preregistered {
             client_id,
             client_secret,
@@ -285,6 +318,191 @@ impl Run {
                 };
                 self.rec(id, f, &[r.id]);
             }
+        }
+    }
+
+    /// `--registration cimd`: grade the advertisement, then use a URL `client_id` (the user's
+    /// document, or the harness's own served on loopback).
+    async fn cimd_registration(&mut self, url: Option<String>, redirect: String) {
+        let na = NotApplicable("--registration cimd".into());
+        for id in DCR_IDS {
+            self.rec(id, na.clone(), &[]);
+        }
+        let advertised = self
+            .asm
+            .as_ref()
+            .and_then(|a| a.get("client_id_metadata_document_supported"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        let f = match self.cfg.spec.as_deref() {
+            Some(s) if s < "2025-11-25" => NotApplicable(format!(
+                "--spec {s}: Client ID Metadata Documents arrived in 2025-11-25"
+            )),
+            _ if advertised => Holds("client_id_metadata_document_supported: true".into()),
+            _ => Violated(
+                "AS metadata does not advertise client_id_metadata_document_supported: true".into(),
+            ),
+        };
+        self.rec("registration/cimd/advertised", f, &[]);
+        if !advertised {
+            self.rec_all(
+                &CIMD_IDS[1..],
+                NotApplicable(
+                    "the AS does not advertise client_id_metadata_document_supported: true".into(),
+                ),
+            );
+            return;
+        }
+        let client_id = match url {
+            Some(u) => {
+                self.rec_all(
+                    &CIMD_IDS[2..],
+                    NotApplicable(
+                        "--cimd-url given: these checks need the harness-served documents (omit --cimd-url against a local target)"
+                            .into(),
+                    ),
+                );
+                u
+            }
+            None => {
+                let profile = self.cfg.profile;
+                let uris = [redirect.clone()];
+                match crate::cimd::DocServer::start(|o| crate::cimd::documents(&profile, o, &uris))
+                    .await
+                {
+                    Ok(server) => {
+                        let u = server.url(crate::cimd::MAIN_PATH);
+                        self.cimd_docs = Some(server);
+                        u
+                    }
+                    Err(e) => {
+                        self.rec_all(
+                            &CIMD_IDS[1..],
+                            CouldNotRun(format!(
+                                "could not serve the metadata documents on loopback: {e}"
+                            )),
+                        );
+                        return;
+                    }
+                }
+            }
+        };
+        self.client = Some(Client {
+            client_id,
+            client_secret: None,
+            redirect_uri: redirect,
+            auth_method: "none".into(),
+        });
+    }
+
+    /// `registration/cimd/accepted`, from how the main authorization went.
+    pub(super) fn grade_cimd_accepted(&mut self, authorized: bool) {
+        const ID: &str = "registration/cimd/accepted";
+        if !matches!(self.cfg.registration, Registration::Cimd { .. }) || self.recorded(ID) {
+            return;
+        }
+        let client_id = self
+            .client
+            .as_ref()
+            .map(|c| c.client_id.clone())
+            .unwrap_or_default();
+        let f = if authorized {
+            Holds(format!(
+                "authorized and exchanged a code with client_id={client_id}"
+            ))
+        } else {
+            let why = ["authorize/code-issued", "token/response-json"]
+                .iter()
+                .filter_map(|k| self.outcome(k))
+                .find(|o| o.verdict != crate::model::Verdict::Pass)
+                .map(|o| (o.verdict, o.detail.clone()));
+            match why {
+                Some((crate::model::Verdict::CouldNotRun, d)) => CouldNotRun(d),
+                Some((_, d)) => Violated(format!(
+                    "the flow with client_id={client_id} did not complete: {d}"
+                )),
+                None => CouldNotRun("the main authorization did not complete".into()),
+            }
+        };
+        self.rec(ID, f, &[]);
+    }
+
+    /// The documents only the harness can serve: a mismatched `client_id` must be refused, and
+    /// ChatGPT's plural-list shape (quirk Q14) must be accepted as a public client.
+    pub(super) async fn cimd_checks(&mut self) {
+        const MISMATCH: &str = "registration/cimd/client-id-mismatch-rejected";
+        const PLURAL: &str = "registration/cimd/plural-auth-methods";
+        if !matches!(self.cfg.registration, Registration::Cimd { .. })
+            || !self.any_on(&[MISMATCH, PLURAL])
+            || (self.recorded(MISMATCH) && self.recorded(PLURAL))
+        {
+            return;
+        }
+        let Some(docs) = self.cimd_docs.as_ref() else {
+            return;
+        };
+        let (mismatch_id, plural_id) = (
+            docs.url(crate::cimd::MISMATCH_PATH),
+            docs.url(crate::cimd::PLURAL_PATH),
+        );
+        if let Err(why) = self.can_reauthorize() {
+            self.rec_all(&[MISMATCH, PLURAL], CouldNotRun(why));
+            return;
+        }
+        let Some(main) = self.client.clone() else {
+            return;
+        };
+        if self.on(MISMATCH) {
+            let resource = self.resource_param();
+            if let Some((mut a, _)) = self.standard_request(Some(resource), self.scope_param()) {
+                a.client_id = mismatch_id.clone();
+                let f = match self.attempt(&a, &[]).await {
+                    AuthzEnd::Page {
+                        status, evidence, ..
+                    } => (Holds(format!("refused on an HTTP {status} page")), evidence),
+                    AuthzEnd::Callback { location, evidence } => {
+                        let cb = CallbackParams::from(&location);
+                        match (cb.code, cb.error) {
+                            (Some(_), _) => (
+                                Violated(format!(
+                                    "a code was issued to {mismatch_id} although its document's client_id is {}",
+                                    main.client_id
+                                )),
+                                evidence,
+                            ),
+                            (None, e) => (
+                                Holds(format!("refused with a redirect carrying error={e:?}")),
+                                evidence,
+                            ),
+                        }
+                    }
+                    AuthzEnd::Broken(e) => (CouldNotRun(e), vec![]),
+                };
+                self.rec(MISMATCH, f.0, &f.1);
+            }
+        }
+        if self.on(PLURAL) {
+            let client = Client {
+                client_id: plural_id.clone(),
+                ..main
+            };
+            let f = match self
+                .obtain(
+                    "authorize: CIMD document with singular private_key_jwt",
+                    Some(self.resource_param()),
+                    self.scope_param(),
+                    Some(&client),
+                )
+                .await
+            {
+                Ok(_) => Holds(format!(
+                    "{plural_id} (token_endpoint_auth_method private_key_jwt, methods_supported [none, private_key_jwt]) authorized as a public client"
+                )),
+                Err(e) => Violated(format!(
+                    "the Q14 document was not accepted as a public client (ChatGPT gets invalid_client): {e}"
+                )),
+            };
+            self.rec(PLURAL, f, &[]);
         }
     }
 

@@ -21,12 +21,14 @@ pub enum Base {
     ShortTtl,
     /// Claude profile pinned to 2025-03-26 (batches allowed).
     Legacy,
+    /// ChatGPT profile with `--registration cimd` (harness-served documents on loopback).
+    Cimd,
 }
 
 impl Base {
     fn opts(self) -> Opts {
         match self {
-            Base::Chatgpt | Base::Legacy => Opts::default(),
+            Base::Chatgpt | Base::Legacy | Base::Cimd => Opts::default(),
             Base::StrictSessions => Opts {
                 sessions: true,
                 ..Opts::default()
@@ -49,6 +51,9 @@ impl Base {
         c.strict = true;
         if self == Base::Legacy {
             c.spec = Some("2025-03-26".into());
+        }
+        if self == Base::Cimd {
+            c.registration = gigamcp_conformance::config::Registration::Cimd { url: None };
         }
         c
     }
@@ -114,6 +119,18 @@ pub const CASES: &[(&str, Fault, Base)] = &[
         "registration/dcr/reject-fragment-redirect",
         DcrAcceptsFragment,
         Chatgpt,
+    ),
+    ("registration/cimd/advertised", CimdNotAdvertised, Cimd),
+    ("registration/cimd/accepted", CimdRejected, Cimd),
+    (
+        "registration/cimd/client-id-mismatch-rejected",
+        CimdClientIdUnchecked,
+        Cimd,
+    ),
+    (
+        "registration/cimd/plural-auth-methods",
+        CimdSingularOnly,
+        Cimd,
     ),
     ("authorize/code-issued", AuthorizeAlwaysDenied, Chatgpt),
     ("authorize/state-echoed", StateNotEchoed, Chatgpt),

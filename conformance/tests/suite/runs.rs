@@ -173,6 +173,26 @@ fn cli_usage_errors_are_reported() {
             vec!["run", "https://h/mcp", "--registration", "preregistered"],
             "--client-id",
         ),
+        (
+            vec![
+                "run",
+                "https://h/mcp",
+                "--cimd-url",
+                "https://c.example/c.json",
+            ],
+            "--registration cimd",
+        ),
+        (
+            vec![
+                "run",
+                "https://h/mcp",
+                "--registration",
+                "cimd",
+                "--cimd-url",
+                "https://c.example/",
+            ],
+            "with a path",
+        ),
         (vec!["run", "https://h/mcp", "--header", "nocolon"], "K:V"),
         (
             vec!["run", "https://h/mcp", "--only", "nosuch"],
@@ -219,6 +239,19 @@ fn cli_usage_errors_are_reported() {
             && !c.selected("mcp/tools/list")
     );
     assert!(c.strict);
+    let c = config_from(&run_args(cli(&[
+        "run",
+        "https://h/t/acme/mcp",
+        "--registration",
+        "cimd",
+        "--cimd-url",
+        "https://c.example/oauth/client.json",
+    ])))
+    .unwrap();
+    assert!(matches!(
+        c.registration,
+        gigamcp_conformance::config::Registration::Cimd { url: Some(ref u) } if u == "https://c.example/oauth/client.json"
+    ));
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! and redirect URI first (failures there are shown as a page, never redirected), then everything
 //! else (failures are redirected back with `error`, `state` and `iss`). [`prepare`] decides what a
 //! signed-in user sees; [`decide`] applies the consent form's decision.
-use super::{Ctx, Params, audit, internal, pkce, redirect, scopes};
+use super::{Ctx, Params, audit, cimd, internal, pkce, redirect, scopes};
 use crate::auth::secrets::{AUTH_CODE_PREFIX, hash_secret, new_secret};
 use crate::error::OAuthError;
 use crate::store::UserRecord;
@@ -72,6 +72,10 @@ pub struct ConsentView {
     pub client_id: String,
     /// Registered through DCR: nobody vouched for the name.
     pub self_registered: bool,
+    /// A Client ID Metadata Document client: the host that serves its document (AUTH-CIMD-03).
+    pub verified_domain: Option<String>,
+    /// Every redirect URI of the client is on a loopback host (AUTH-CIMD-03 asks for a warning).
+    pub localhost_only: bool,
     pub redirect_host: String,
     pub redirect_uri: String,
     /// One entry when the request named a resource; all the user's workspaces otherwise.
@@ -136,12 +140,20 @@ pub async fn validate(ctx: &Ctx<'_>, params: &Params) -> Result<AuthorizeRequest
         .get("client_id")
         .map_err(page)?
         .ok_or_else(|| Rejection::Page("The request has no client_id.".into()))?;
-    let client = ctx
-        .store
-        .client(client_id)
-        .await
-        .map_err(|e| Rejection::Internal(internal(e)))?
-        .filter(|c| c.kind != "builtin")
+    let client = if cimd::is_url_client_id(client_id) {
+        match cimd::resolve(ctx, client_id).await {
+            Ok(c) => Some(c),
+            Err(cimd::CimdError::Refused(why)) => return Err(Rejection::Page(why)),
+            Err(cimd::CimdError::Internal(e)) => return Err(Rejection::Internal(e)),
+        }
+    } else {
+        ctx.store
+            .client(client_id)
+            .await
+            .map_err(|e| Rejection::Internal(internal(e)))?
+            .filter(|c| c.kind != "builtin" && c.kind != "cimd")
+    };
+    let client = client
         .ok_or_else(|| {
             Rejection::Page(format!(
                 "The application that sent you here is not registered with this server (client_id {client_id:?}). \
@@ -395,6 +407,14 @@ pub async fn prepare(
         client_name: req.client.client_name.clone(),
         client_id: req.client.client_id.clone(),
         self_registered: req.client.kind == "dcr",
+        verified_domain: (req.client.kind == "cimd")
+            .then(|| redirect::host_of(&req.client.client_id)),
+        localhost_only: req.client.kind == "cimd"
+            && req
+                .client
+                .redirect_uris
+                .iter()
+                .all(|u| redirect::is_loopback_uri(u)),
         redirect_host: redirect::host_of(&req.redirect_uri),
         redirect_uri: req.redirect_uri.clone(),
         workspace_fixed: req.target.is_some(),

@@ -117,7 +117,16 @@ pub async fn authenticate(
         .await
         .map_err(super::internal)?
         .filter(|c| c.kind != "builtin")
-        .ok_or_else(|| invalid_client("unknown client; register again", basic))?;
+        .ok_or_else(|| {
+            if super::cimd::is_url_client_id(client_id) {
+                invalid_client(
+                    "unknown client: a URL client id is accepted here only after its metadata document was fetched at the authorization endpoint",
+                    basic,
+                )
+            } else {
+                invalid_client("unknown client; register again", basic)
+            }
+        })?;
     match client.token_endpoint_auth_method.as_str() {
         "none" => Ok(client),
         _ => {

@@ -1,8 +1,10 @@
 //! Authorization server metadata (RFC 8414 §2), served at `/.well-known/oauth-authorization-server`.
 //!
 //! `issuer` is the public origin, byte-equal to `authorization_servers[0]` of every workspace's
-//! Protected Resource Metadata (quirk Q9). CIMD is not advertised: ChatGPT prefers it when it is,
-//! and we implement DCR (quirk Q13).
+//! Protected Resource Metadata (quirk Q9). CIMD is advertised only when `config.cimd.enabled`
+//! (it is then implemented by `cimd`; quirk Q13: never advertise what is not implemented). It is
+//! off by default because ChatGPT prefers CIMD whenever it is advertised, and DCR is our tested
+//! default path.
 use crate::Config;
 use crate::config::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
@@ -33,7 +35,7 @@ pub fn authorization_server_metadata(config: &Config) -> Value {
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "scopes_supported": SUPPORTED_SCOPES,
         "authorization_response_iss_parameter_supported": true,
-        "client_id_metadata_document_supported": false,
+        "client_id_metadata_document_supported": config.cimd.enabled,
         "service_documentation": format!("{iss}/docs/oauth-reference"),
     })
 }

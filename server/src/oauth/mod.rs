@@ -11,6 +11,7 @@
 //! [`OAuthError`](crate::error::OAuthError); `error.rs` alone turns those into HTTP.
 pub mod audit;
 pub mod authorize;
+pub mod cimd;
 pub mod client_auth;
 mod http;
 pub mod introspect;
@@ -35,6 +36,8 @@ pub use http::routes;
 pub struct OAuthState {
     /// Client registrations per client IP per minute.
     pub registrations: ratelimit::RateLimiter,
+    /// Fetched Client ID Metadata Documents.
+    pub cimd: cimd::CimdCache,
 }
 
 impl OAuthState {
@@ -44,6 +47,7 @@ impl OAuthState {
                 config.registration_rate_per_minute.max(1),
                 60,
             ),
+            cimd: cimd::CimdCache::new(),
         }
     }
 }
@@ -56,6 +60,7 @@ pub struct Ctx<'a> {
     pub tokens: &'a TokenValidator,
     pub now: i64,
     pub ip: Option<String>,
+    pub cimd: &'a cimd::CimdCache,
 }
 
 impl<'a> Ctx<'a> {
@@ -66,6 +71,7 @@ impl<'a> Ctx<'a> {
             tokens: &state.tokens,
             now: state.clock.now(),
             ip,
+            cimd: &state.oauth.cimd,
         }
     }
 }
@@ -120,6 +126,7 @@ mod flow_tests {
         store: Store,
         config: Config,
         tokens: TokenValidator,
+        cimd: cimd::CimdCache,
         _dir: tempfile::TempDir,
     }
 
@@ -152,6 +159,7 @@ mod flow_tests {
                 store,
                 config,
                 tokens: TokenValidator::new(30, 0),
+                cimd: cimd::CimdCache::new(),
                 _dir: dir,
             }
         }
@@ -162,6 +170,7 @@ mod flow_tests {
                 tokens: &self.tokens,
                 now,
                 ip: None,
+                cimd: &self.cimd,
             }
         }
     }

@@ -72,6 +72,11 @@ pub fn find_match<'a>(registered: &'a [String], requested: &str) -> Option<&'a s
     })
 }
 
+/// Whether a URI points at a loopback host (any scheme).
+pub fn is_loopback_uri(uri: &str) -> bool {
+    Url::parse(uri).is_ok_and(|u| is_loopback_host(&u))
+}
+
 /// The host a redirect goes to, for the consent screen.
 pub fn host_of(uri: &str) -> String {
     Url::parse(uri)

@@ -58,6 +58,13 @@ pub(super) async fn client_for(
         Some(c) => c,
         None => authenticate(ctx.store, creds, Some(owner)).await?,
     };
+    // CIMD clients are public (`none`) and only while the policy accepts URL client ids.
+    if client.kind == "cimd" && !ctx.config.cimd.enabled {
+        return Err(OAuthError::new(
+            "invalid_client",
+            "URL client ids (Client ID Metadata Documents) are not accepted by this server",
+        ));
+    }
     if client.client_id != owner {
         return Err(invalid_grant("the grant was issued to another client"));
     }

@@ -167,6 +167,22 @@ impl Store {
         Ok(())
     }
 
+    /// Updates a CIMD client's row from a newly fetched metadata document.
+    pub async fn refresh_cimd_client(&self, c: &ClientRecord) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE oauth_clients SET client_name = $2, redirect_uris = $3, grant_types = $4, \
+             metadata = $5 WHERE client_id = $1 AND kind = 'cimd'",
+        )
+        .bind(&c.client_id)
+        .bind(&c.client_name)
+        .bind(strings_to_json(&c.redirect_uris))
+        .bind(strings_to_json(&c.grant_types))
+        .bind(&c.metadata)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
         sqlx::query(
             "SELECT client_id, client_secret_hash, client_name, kind, redirect_uris, token_endpoint_auth_method, \

@@ -129,6 +129,8 @@ async fn handle(
                 client_name: v.client_name,
                 client_id: v.client_id,
                 self_registered: v.self_registered,
+                verified_domain: v.verified_domain,
+                localhost_only: v.localhost_only,
                 redirect_host: v.redirect_host,
                 redirect_uri: v.redirect_uri,
                 fixed_workspace: if v.workspace_fixed {

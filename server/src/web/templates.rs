@@ -51,6 +51,9 @@ pub struct ConsentPage {
     pub client_name: String,
     pub client_id: String,
     pub self_registered: bool,
+    /// CIMD clients: the host serving the client's metadata document.
+    pub verified_domain: Option<String>,
+    pub localhost_only: bool,
     pub redirect_host: String,
     pub redirect_uri: String,
     pub fixed_workspace: Option<WorkspaceOption>,
