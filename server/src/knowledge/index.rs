@@ -199,7 +199,7 @@ impl WorkspaceIndex {
         };
         // Several chunks of one document can crowd the top; widen until `limit` documents are
         // found or the matches run out.
-        let mut want = (limit * 8).min(self.chunks);
+        let mut want = (limit * 3).min(self.chunks);
         loop {
             let top = searcher.search(&query, &TopDocs::with_limit(want).order_by_score())?;
             let exhausted = top.len() < want || want >= self.chunks;

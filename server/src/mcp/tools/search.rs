@@ -53,19 +53,17 @@ pub async fn run(
         None | Some(Value::Null) => "",
         Some(_) => return Err(ToolError::InvalidArguments("query must be a string".into())),
     };
-    let mut results = Vec::new();
-    if !query.is_empty() {
-        // Passages of one document collapse into one result: ids are what fetch takes.
-        let mut seen = std::collections::HashSet::new();
-        for h in search_hits(ctx, query, None, LIMIT * 3).await? {
-            if results.len() == LIMIT {
-                break;
-            }
-            if seen.insert(h.doc_id.clone()) {
-                results.push(json!({ "id": h.doc_id, "title": h.title, "url": h.url }));
-            }
-        }
-    }
+    // The index already returns one hit per document (its best passage), and ids are what
+    // fetch takes, so exactly LIMIT hits are asked for.
+    let results: Vec<Value> = if query.is_empty() {
+        Vec::new()
+    } else {
+        search_hits(ctx, query, None, LIMIT)
+            .await?
+            .into_iter()
+            .map(|h| json!({ "id": h.doc_id, "title": h.title, "url": h.url }))
+            .collect()
+    };
     let structured = json!({ "results": results });
     Ok(ToolOutput {
         text: structured.to_string(),
