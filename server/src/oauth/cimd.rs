@@ -388,16 +388,7 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
             )
         });
     }
-    let grant_types: Vec<String> = string_list(&obj, "grant_types")?
-        .unwrap_or_else(|| vec!["authorization_code".into()])
-        .into_iter()
-        .filter(|g| g == "authorization_code" || g == "refresh_token")
-        .fold(Vec::new(), |mut acc, g| {
-            if !acc.contains(&g) {
-                acc.push(g);
-            }
-            acc
-        });
+    let grant_types = super::register::supported_grant_types(string_list(&obj, "grant_types")?);
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err("its grant_types do not include authorization_code".into());
     }

@@ -86,16 +86,7 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
         )));
     }
 
-    let grant_types: Vec<String> = string_list(&obj, "grant_types")?
-        .unwrap_or_else(|| vec!["authorization_code".into()])
-        .into_iter()
-        .filter(|g| g == "authorization_code" || g == "refresh_token")
-        .fold(Vec::new(), |mut acc, g| {
-            if !acc.contains(&g) {
-                acc.push(g);
-            }
-            acc
-        });
+    let grant_types = supported_grant_types(string_list(&obj, "grant_types")?);
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err(metadata_error(
             "grant_types must include authorization_code (refresh_token is also supported)",
@@ -170,4 +161,16 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
         doc["client_secret_expires_at"] = json!(0);
     }
     Ok(doc)
+}
+
+/// The grant types this server supports out of `requested` (RFC 7591 §2 default:
+/// `authorization_code`), in order, without duplicates. Shared by DCR and CIMD clients.
+pub(super) fn supported_grant_types(requested: Option<Vec<String>>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for g in requested.unwrap_or_else(|| vec!["authorization_code".into()]) {
+        if (g == "authorization_code" || g == "refresh_token") && !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
 }
