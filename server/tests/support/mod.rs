@@ -1,6 +1,7 @@
 //! Shared fixture for the server's integration tests: a real router on a real SQLite file in a
 //! temporary directory, with a clock the test controls.
 #![allow(dead_code)]
+pub mod oauth_client;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
