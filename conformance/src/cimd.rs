@@ -116,32 +116,15 @@ mod tests {
         .await
         .unwrap();
         let c = reqwest::Client::new();
-        let main: Value = c
-            .get(s.url(MAIN_PATH))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let get = |path: &str| {
+            let req = c.get(s.url(path));
+            async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
+        };
+        let main = get(MAIN_PATH).await;
         assert_eq!(main["client_id"], s.url(MAIN_PATH));
-        let mm: Value = c
-            .get(s.url(MISMATCH_PATH))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let mm = get(MISMATCH_PATH).await;
         assert_eq!(mm["client_id"], s.url(MAIN_PATH));
-        let p: Value = c
-            .get(s.url(PLURAL_PATH))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p = get(PLURAL_PATH).await;
         assert_eq!(p["token_endpoint_auth_method"], "private_key_jwt");
         assert_eq!(p["client_id"], s.url(PLURAL_PATH));
         let r = c.get(s.url("/nope")).send().await.unwrap();

@@ -578,6 +578,34 @@ impl Run {
         }
     }
 
+    /// Redeems `code` with one parameter wrong and grades check `id`: the exchange must be
+    /// refused with `invalid_grant` (`violation` names what a success would mean).
+    #[allow(clippy::too_many_arguments)]
+    async fn exchange_must_fail(
+        &mut self,
+        id: &'static str,
+        step: &str,
+        code: &str,
+        redirect_uri: &str,
+        verifier: &str,
+        resource: &str,
+        violation: &str,
+    ) {
+        if let Some(r) = self
+            .exchange(
+                step,
+                code,
+                redirect_uri,
+                Some(verifier),
+                Some(resource),
+                None,
+            )
+            .await
+        {
+            self.rec(id, grade_rejection(&r, "invalid_grant", violation), &[r.id]);
+        }
+    }
+
     /// POSTs to the token endpoint with the client's authentication.
     pub(super) async fn token_request(
         &mut self,
@@ -1100,51 +1128,29 @@ impl Run {
             match id {
                 "token/pkce-wrong-verifier" => {
                     let wrong = pkce::verifier();
-                    if let Some(r) = self
-                        .exchange(
-                            "token: wrong code_verifier",
-                            &code,
-                            &a.redirect_uri,
-                            Some(&wrong),
-                            Some(&resource),
-                            None,
-                        )
-                        .await
-                    {
-                        self.rec(
-                            id,
-                            grade_rejection(
-                                &r,
-                                "invalid_grant",
-                                "tokens issued for a wrong code_verifier",
-                            ),
-                            &[r.id],
-                        );
-                    }
+                    self.exchange_must_fail(
+                        id,
+                        "token: wrong code_verifier",
+                        &code,
+                        &a.redirect_uri,
+                        &wrong,
+                        &resource,
+                        "tokens issued for a wrong code_verifier",
+                    )
+                    .await;
                 }
                 "token/redirect-uri-mismatch" => {
                     let other = format!("{}-other", a.redirect_uri.trim_end_matches('/'));
-                    if let Some(r) = self
-                        .exchange(
-                            "token: different redirect_uri",
-                            &code,
-                            &other,
-                            Some(&verifier),
-                            Some(&resource),
-                            None,
-                        )
-                        .await
-                    {
-                        self.rec(
-                            id,
-                            grade_rejection(
-                                &r,
-                                "invalid_grant",
-                                "tokens issued with a different redirect_uri",
-                            ),
-                            &[r.id],
-                        );
-                    }
+                    self.exchange_must_fail(
+                        id,
+                        "token: different redirect_uri",
+                        &code,
+                        &other,
+                        &verifier,
+                        &resource,
+                        "tokens issued with a different redirect_uri",
+                    )
+                    .await;
                 }
                 _ => {
                     let Some(first) = self
