@@ -2,7 +2,7 @@
 //! ratios to a baseline (the server's JSON 404: routing and serialisation, no auth, no database)
 //! measured in the same invocation, so the numbers compare across machines. Bounded: a fixed
 //! number of requests per scenario, loopback only.
-use crate::util::{Server, cargo, target_dir};
+use crate::util::{Server, build_bins, target_dir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -27,7 +27,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .and_then(|i| args.get(i + 1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(3000);
-    cargo(&["build", "--quiet", "--release", "-p", "gigamcp-server"])?;
+    build_bins(true)?;
     let server = Server::start("release", &[])?;
     let token = server.admin(
         "release",

@@ -1,20 +1,13 @@
 //! `cargo xtask conformance`: the harness against a fresh `gigamcp serve --demo`, for every client
 //! profile and protocol revision. Any failed MUST fails the task. Reports: target/conformance/.
-use crate::util::{Server, cargo, target_dir};
+use crate::util::{Server, build_bins, target_dir};
 use std::process::Command;
 
 const PROFILES: [&str; 3] = ["chatgpt", "claude", "strict"];
 const SPECS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
 
 pub fn run(args: &[String]) -> Result<(), String> {
-    cargo(&[
-        "build",
-        "--quiet",
-        "-p",
-        "gigamcp-server",
-        "-p",
-        "gigamcp-conformance",
-    ])?;
+    build_bins(false)?;
     // The matrix registers many clients from one IP: lift the per-IP registration limit. The
     // retry/grace windows for lost responses shrink to 1 s and the harness replays after 2 s, so
     // "a replay revokes the grant" is graded on what the server does after its window.

@@ -2,14 +2,14 @@
 //! against a fresh `gigamcp serve --demo` (login and consent automated by posting the forms).
 //! The work is in `interop/run.sh`; this builds the server and runs it. Needs node >= 20 with npm
 //! and python3 >= 3.10; the first run installs the pinned SDKs (npm ci, a venv + pip).
-use crate::util::{cargo, root, target_dir};
+use crate::util::{build_bins, root, target_dir};
 use std::process::Command;
 
 pub fn run(args: &[String]) -> Result<(), String> {
     if let Some(a) = args.first() {
         return Err(format!("interop takes no arguments (got `{a}`)"));
     }
-    cargo(&["build", "--quiet", "-p", "gigamcp-server"])?;
+    build_bins(false)?;
     let bin = target_dir().join("debug").join("gigamcp");
     eprintln!("$ bash interop/run.sh");
     let status = Command::new("bash")

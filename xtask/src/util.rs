@@ -34,6 +34,17 @@ pub fn cargo_env(args: &[&str], set: &[(&str, &str)], unset: &[&str]) -> Result<
     }
 }
 
+/// Builds the workspace's binaries (`gigamcp`, `gigamcp-conformance`). Every task builds them
+/// with the same package selection, so cargo resolves one feature set and reuses artifacts
+/// instead of building dependencies again for each `-p` combination.
+pub fn build_bins(release: bool) -> Result<(), String> {
+    let mut args = vec!["build", "--quiet", "--workspace", "--bins"];
+    if release {
+        args.push("--release");
+    }
+    cargo(&args)
+}
+
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
