@@ -80,6 +80,8 @@ Feature: Connecting an MCP host to a deployment
     And "mcp/modern/unknown-method" passes
     And "mcp/modern/method-header" passes
     And "mcp/modern/name-header" passes
+    And "mcp/modern/name-header-resource" passes
+    And "mcp/modern/name-header-base64" passes
     And "mcp/modern/get-405" passes
     And "mcp/modern/result-type" passes
 
@@ -93,6 +95,13 @@ Feature: Connecting an MCP host to a deployment
     When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
     Then "mcp/modern/method-header" fails
     And "mcp/modern/name-header" passes
+
+  Scenario: A deployment that compares a Base64-encoded Mcp-Name as is is caught
+    Given the deployment compares Mcp-Name without decoding Base64
+    When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
+    Then "mcp/modern/name-header-base64" fails
+    And "mcp/modern/name-header" passes
+    And "mcp/modern/name-header-resource" passes
 
   Scenario: A 2026-07-28 unknown method answered with HTTP 200 is caught
     Given the deployment answers unknown 2026-07-28 methods with 200

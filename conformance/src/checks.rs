@@ -255,6 +255,12 @@ checks! {
     "mcp/modern/name-header", Must, false,
         "2026-07-28: `tools/call` with a missing or mismatched `Mcp-Name` header gets 400 with JSON-RPC -32020",
         ["MCP 2026-07-28 basic/transports/streamable-http §Standard Request Headers", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/name-header-resource", Must, false,
+        "2026-07-28: `resources/read` with a missing or mismatched `Mcp-Name` header gets 400 with JSON-RPC -32020",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Standard Request Headers", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/name-header-base64", Must, false,
+        "2026-07-28: an `Mcp-Name` in the `=?base64?…?=` sentinel form is decoded before it is compared, and the request is served",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Value Encoding", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
     "mcp/modern/get-405", Should, false,
         "2026-07-28: GET on the endpoint gets 405 (no standalone SSE stream)",
         ["MCP 2026-07-28 basic/transports/streamable-http §Earlier Streamable HTTP Revisions"];

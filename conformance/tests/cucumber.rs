@@ -55,6 +55,7 @@ fn broken(w: &mut Connector, verb: String, what: String, rest: String) {
         "does not advertise S256" => Fault::AsmNoS256,
         "omits expires_in from token responses" => Fault::TokenNoExpiresIn,
         "ignores the Mcp-Method header" => Fault::IgnoreMcpMethod,
+        "compares Mcp-Name without decoding Base64" => Fault::McpNameNotDecoded,
         "answers unknown 2026-07-28 methods with 200" => Fault::UnknownMethodModern200,
         "still serves JSON-RPC batches" => Fault::BatchAcceptedModern,
         "crashes on ids of the wrong type" => Fault::FuzzServerError,

@@ -107,7 +107,7 @@ impl Run {
                 .or_else(|| params.get("uri"))
                 .and_then(Value::as_str)
             {
-                req = req.header("mcp-name", n);
+                req = req.header("mcp-name", super::modern::mcp_name_value(n));
             }
         }
         (req, id)
@@ -710,6 +710,7 @@ impl Run {
                         ),
                         Some(uri) => {
                             let uri = uri.to_string();
+                            self.first_resource = Some(uri.clone());
                             if let Some(rr) = self
                                 .rpc(
                                     "mcp: resources/read",

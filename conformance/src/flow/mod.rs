@@ -129,6 +129,8 @@ pub struct Run {
     // MCP
     pub session: Option<Session>,
     pub tools: Vec<Value>,
+    /// The first URI `resources/list` returned, if any.
+    pub first_resource: Option<String>,
     pub server_capabilities: Value,
     /// Outcome of the `server/discover` probe: `None` = not tried yet.
     pub discover: Option<Result<Value, String>>,
@@ -180,6 +182,7 @@ impl Run {
             foreign_refused: false,
             session: None,
             tools: Vec::new(),
+            first_resource: None,
             server_capabilities: Value::Null,
             discover: None,
             token_errors: Vec::new(),

@@ -12,15 +12,19 @@ use serde_json::{Value, json};
 
 pub const MODERN: &str = "2026-07-28";
 
-const IDS: [&str; 7] = [
+const IDS: [&str; 9] = [
     "mcp/modern/version-header-mismatch",
     "mcp/modern/unsupported-version",
     "mcp/modern/unknown-method",
     "mcp/modern/method-header",
     "mcp/modern/name-header",
+    "mcp/modern/name-header-resource",
+    "mcp/modern/name-header-base64",
     "mcp/modern/get-405",
     "mcp/modern/result-type",
 ];
+/// The first `CONTROLLED` ids mutate a request that the control probe showed to be served.
+const CONTROLLED: usize = 7;
 
 /// The JSON-RPC error object of a response body, if any.
 fn rpc_error(r: &Resp) -> Option<Value> {
@@ -44,6 +48,27 @@ fn expect_error(r: &Resp, status: u16, code: i64, what: &str) -> Finding {
             ""
         }
     ))
+}
+
+/// The 2026-07-28 Base64 sentinel form of a header value: `=?base64?{Base64 of the UTF-8}?=`.
+pub(super) fn encode_sentinel(value: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(value);
+    format!("=?base64?{b64}?=")
+}
+
+/// An `Mcp-Name` value as a conforming client sends it: as is when it is plain visible ASCII
+/// with no leading or trailing space and does not itself look like the sentinel; otherwise in
+/// the Base64 sentinel form (2026-07-28 streamable-http §Value Encoding).
+pub(super) fn mcp_name_value(value: &str) -> String {
+    let plain = value.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && value.trim() == value
+        && !value.starts_with("=?base64?");
+    if plain {
+        value.to_string()
+    } else {
+        encode_sentinel(value)
+    }
 }
 
 fn set_header(req: &mut Req, name: &str, value: Option<&str>) {
@@ -122,13 +147,16 @@ impl Run {
                     "a well-formed 2026-07-28 tools/list got {}",
                     describe(&r.resp)
                 );
-                for id in &IDS[..5] {
+                for id in &IDS[..CONTROLLED] {
                     self.rec(id, CouldNotRun(why.clone()), &[r.resp.id]);
                 }
                 return;
             }
             None => {
-                self.rec_all(&IDS[..5], CouldNotRun("MCP endpoint unreachable".into()));
+                self.rec_all(
+                    &IDS[..CONTROLLED],
+                    CouldNotRun("MCP endpoint unreachable".into()),
+                );
                 return;
             }
         }
@@ -204,41 +232,21 @@ impl Run {
 
         // Mcp-Method missing / mismatched → 400 / -32020.
         if self.on("mcp/modern/method-header") {
-            let mut ev = vec![];
-            let mut f = None;
-            for (step, value) in [
-                ("mcp: 2026-07-28 without Mcp-Method", None),
-                (
-                    "mcp: 2026-07-28 mismatched Mcp-Method",
-                    Some("resources/list"),
-                ),
-            ] {
-                let (mut req, _) =
-                    self.rpc_req(step, &url, Some(&auth), "tools/list", json!({}), false);
-                set_header(&mut req, "mcp-method", value);
-                let what = match value {
-                    None => "no Mcp-Method".to_string(),
-                    Some(v) => format!("Mcp-Method: {v} for tools/list"),
-                };
-                if let Ok(r) = self.http.send(req).await {
-                    ev.push(r.id);
-                    let g = expect_error(&r, 400, -32020, &what);
-                    if f.is_none() || matches!(g, Violated(_)) {
-                        f = Some(g);
-                    }
-                    if matches!(f, Some(Violated(_))) {
-                        break;
-                    }
-                }
-            }
-            if let Some(f) = f {
-                self.rec("mcp/modern/method-header", f, &ev);
-            }
+            self.header_must_match(
+                "mcp/modern/method-header",
+                &auth,
+                "mcp-method",
+                "tools/list",
+                json!({}),
+                "resources/list",
+            )
+            .await;
         }
 
         // Mcp-Name missing / mismatched on tools/call → 400 / -32020.
+        let tool = self.chosen_tool();
         if self.on("mcp/modern/name-header") {
-            match self.chosen_tool() {
+            match &tool {
                 None => self.rec(
                     "mcp/modern/name-header",
                     NotApplicable(
@@ -247,41 +255,80 @@ impl Run {
                     &[],
                 ),
                 Some((name, args)) => {
-                    let mut ev = vec![];
-                    let mut f = None;
-                    for (step, value) in [
-                        ("mcp: 2026-07-28 tools/call without Mcp-Name", None),
-                        (
-                            "mcp: 2026-07-28 tools/call mismatched Mcp-Name",
-                            Some("conformance-other-tool"),
-                        ),
-                    ] {
-                        let (mut req, _) = self.rpc_req(
-                            step,
-                            &url,
-                            Some(&auth),
-                            "tools/call",
-                            json!({"name": name, "arguments": args}),
-                            false,
-                        );
-                        set_header(&mut req, "mcp-name", value);
-                        let what = match value {
-                            None => format!("tools/call {name} without Mcp-Name"),
-                            Some(v) => format!("tools/call {name} with Mcp-Name: {v}"),
+                    self.header_must_match(
+                        "mcp/modern/name-header",
+                        &auth,
+                        "mcp-name",
+                        "tools/call",
+                        json!({"name": name, "arguments": args}),
+                        "conformance-other-tool",
+                    )
+                    .await;
+                }
+            }
+        }
+
+        // Mcp-Name missing / mismatched on resources/read → 400 / -32020.
+        if self.on("mcp/modern/name-header-resource") {
+            match self.first_resource.clone() {
+                None => self.rec(
+                    "mcp/modern/name-header-resource",
+                    NotApplicable("the target listed no resource to read".into()),
+                    &[],
+                ),
+                Some(uri) => {
+                    self.header_must_match(
+                        "mcp/modern/name-header-resource",
+                        &auth,
+                        "mcp-name",
+                        "resources/read",
+                        json!({"uri": uri}),
+                        "conformance://other-resource",
+                    )
+                    .await;
+                }
+            }
+        }
+
+        // Mcp-Name sent in the Base64 sentinel form → decoded, then served.
+        if self.on("mcp/modern/name-header-base64") {
+            match &tool {
+                None => self.rec(
+                    "mcp/modern/name-header-base64",
+                    NotApplicable(
+                        "no tool is marked readOnlyHint and no --call-tool was given".into(),
+                    ),
+                    &[],
+                ),
+                Some((name, args)) => {
+                    let (mut req, id) = self.rpc_req(
+                        "mcp: 2026-07-28 tools/call with a Base64-encoded Mcp-Name",
+                        &url,
+                        Some(&auth),
+                        "tools/call",
+                        json!({"name": name, "arguments": args}),
+                        false,
+                    );
+                    let encoded = encode_sentinel(name);
+                    set_header(&mut req, "mcp-name", Some(&encoded));
+                    if let Some(r) = self.send_rpc(req, &id).await {
+                        let f = if r.result().is_some() {
+                            Holds(format!("Mcp-Name: {encoded} decoded to {name} and served"))
+                        } else {
+                            let code = rpc_error(&r.resp)
+                                .and_then(|e| e.get("code").and_then(Value::as_i64));
+                            Violated(format!(
+                                "tools/call {name} with Mcp-Name: {encoded} got {}{}; the \
+                                 server must decode the =?base64?…?= form before comparing",
+                                describe(&r.resp),
+                                if code == Some(-32020) {
+                                    " with -32020 (the encoded value was compared as is)"
+                                } else {
+                                    ""
+                                }
+                            ))
                         };
-                        if let Ok(r) = self.http.send(req).await {
-                            ev.push(r.id);
-                            let g = expect_error(&r, 400, -32020, &what);
-                            if f.is_none() || matches!(g, Violated(_)) {
-                                f = Some(g);
-                            }
-                            if matches!(f, Some(Violated(_))) {
-                                break;
-                            }
-                        }
-                    }
-                    if let Some(f) = f {
-                        self.rec("mcp/modern/name-header", f, &ev);
+                        self.rec("mcp/modern/name-header-base64", f, &[r.resp.id]);
                     }
                 }
             }
@@ -312,5 +359,80 @@ impl Run {
             };
             self.rec("mcp/modern/get-405", f, &ev);
         }
+    }
+
+    /// Sends `method` twice, once without the `header` and once with it set to `wrong`; both
+    /// must get 400 with JSON-RPC -32020. The first violation decides; evidence is every probe.
+    async fn header_must_match(
+        &mut self,
+        check: &'static str,
+        auth: &str,
+        header: &str,
+        method: &str,
+        params: Value,
+        wrong: &str,
+    ) {
+        let url = self.mcp_url.to_string();
+        let mut ev = vec![];
+        let mut f = None;
+        for value in [None, Some(wrong)] {
+            let step = match value {
+                None => format!("mcp: 2026-07-28 {method} without {header}"),
+                Some(v) => format!("mcp: 2026-07-28 {method} with {header}: {v}"),
+            };
+            let (mut req, _) = self.rpc_req(&step, &url, Some(auth), method, params.clone(), false);
+            set_header(&mut req, header, value);
+            let what = match value {
+                None => format!("{method} without {header}"),
+                Some(v) => format!("{method} with {header}: {v}"),
+            };
+            if let Ok(r) = self.http.send(req).await {
+                ev.push(r.id);
+                let g = expect_error(&r, 400, -32020, &what);
+                let violated = matches!(g, Violated(_));
+                if f.is_none() || violated {
+                    f = Some(g);
+                }
+                if violated {
+                    break;
+                }
+            }
+        }
+        let f = match f {
+            Some(Holds(_)) if ev.len() == 2 => Holds(format!(
+                "{method} without {header} and with {header}: {wrong}: 400 with -32020 both times"
+            )),
+            Some(f) => f,
+            None => return,
+        };
+        self.rec(check, f, &ev);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mcp_name_values_are_encoded_only_when_a_plain_header_cannot_carry_them() {
+        assert_eq!(mcp_name_value("search_company_rag"), "search_company_rag");
+        assert_eq!(
+            mcp_name_value("wiki://acme/incident-response"),
+            "wiki://acme/incident-response"
+        );
+        // The specification's own examples (streamable-http §Value Encoding).
+        assert_eq!(
+            mcp_name_value("Hello, 世界"),
+            "=?base64?SGVsbG8sIOS4lueVjA==?="
+        );
+        assert_eq!(mcp_name_value(" padded "), "=?base64?IHBhZGRlZCA=?=");
+        assert_eq!(
+            mcp_name_value("line1\nline2"),
+            "=?base64?bGluZTEKbGluZTI=?="
+        );
+        assert_eq!(
+            mcp_name_value("=?base64?literal?="),
+            "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
     }
 }

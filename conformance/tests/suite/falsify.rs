@@ -228,6 +228,12 @@ pub const CASES: &[(&str, Fault, Base)] = &[
     ("mcp/modern/unknown-method", UnknownMethodModern200, Chatgpt),
     ("mcp/modern/method-header", IgnoreMcpMethod, Chatgpt),
     ("mcp/modern/name-header", IgnoreMcpName, Chatgpt),
+    (
+        "mcp/modern/name-header-resource",
+        IgnoreMcpNameOnRead,
+        Chatgpt,
+    ),
+    ("mcp/modern/name-header-base64", McpNameNotDecoded, Chatgpt),
     ("mcp/modern/get-405", GetSse, Chatgpt),
     ("mcp/modern/result-type", NoResultType, Chatgpt),
     ("mcp/tools/list", ToolsListNoInputSchema, Chatgpt),
