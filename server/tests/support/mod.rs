@@ -22,18 +22,31 @@ pub struct TestApp {
     pub db_url: String,
 }
 
-/// SQLite in `dir`, or — when `GIGAMCP_TEST_POSTGRES_URL` names a PostgreSQL server — a fresh
-/// database created for this test on it, so the whole suite can run on either backend.
+/// SQLite in `dir`, or, when `GIGAMCP_TEST_POSTGRES_URL` names a PostgreSQL server, a fresh
+/// database created on it for this test alone, so the whole suite runs on either backend.
+///
+/// PostgreSQL databases are named `gmcp_test_<pid>_<random>`. The first test of each process
+/// drops those whose process has ended, so repeated local runs keep at most one test binary's
+/// databases. (Dropping in `Drop` would block the test's single-threaded runtime while its pool
+/// is mid-handshake, and PostgreSQL then waits for the authentication timeout.)
 pub async fn test_database_url(dir: &std::path::Path) -> String {
     let Ok(base) = std::env::var("GIGAMCP_TEST_POSTGRES_URL") else {
         return Store::sqlite_url_for(dir);
     };
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let name = format!("gmcp_test_{}", gigamcp_server::auth::secrets::new_id());
     let mut admin = sqlx::AnyConnection::connect(&base)
         .await
         .expect("connecting to GIGAMCP_TEST_POSTGRES_URL");
+    static REAPED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !REAPED.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        reap_databases_of_ended_processes(&mut admin).await;
+    }
+    let name = format!(
+        "gmcp_test_{}_{}",
+        std::process::id(),
+        gigamcp_server::auth::secrets::new_id()
+    );
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
@@ -41,6 +54,44 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     let mut url = url::Url::parse(&base).unwrap();
     url.set_path(&format!("/{name}"));
     url.to_string()
+}
+
+/// Best effort: a database left behind costs disk, never a test result. Only where `/proc`
+/// tells which processes live (Linux); elsewhere nothing is dropped.
+async fn reap_databases_of_ended_processes(admin: &mut sqlx::AnyConnection) {
+    use sqlx::Row;
+    let proc = std::path::Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(rows) = sqlx::query(
+        "SELECT CAST(datname AS TEXT) FROM pg_database WHERE datname LIKE 'gmcp_test_%'",
+    )
+    .fetch_all(&mut *admin)
+    .await
+    else {
+        return;
+    };
+    for row in rows {
+        let Ok(name) = row.try_get::<String, _>(0) else {
+            continue;
+        };
+        let Some(pid) = name
+            .strip_prefix("gmcp_test_")
+            .and_then(|rest| rest.split_once('_'))
+            .map(|(pid, _)| pid)
+            .filter(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        if proc.join(pid).exists() {
+            continue;
+        }
+        let sql = format!("DROP DATABASE IF EXISTS {name}");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&mut *admin)
+            .await;
+    }
 }
 
 pub struct TestResponse {
