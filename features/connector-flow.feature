@@ -82,6 +82,8 @@ Feature: Connecting an MCP host to a deployment
     And "mcp/modern/name-header" passes
     And "mcp/modern/name-header-resource" passes
     And "mcp/modern/name-header-base64" passes
+    And "mcp/modern/param-header" passes
+    And "mcp/modern/param-header-valid" passes
     And "mcp/modern/get-405" passes
     And "mcp/modern/result-type" passes
 
@@ -102,6 +104,12 @@ Feature: Connecting an MCP host to a deployment
     Then "mcp/modern/name-header-base64" fails
     And "mcp/modern/name-header" passes
     And "mcp/modern/name-header-resource" passes
+
+  Scenario: A deployment that never checks Mcp-Param headers is caught
+    Given the deployment ignores Mcp-Param headers
+    When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
+    Then "mcp/modern/param-header" fails
+    And "mcp/modern/param-header-valid" passes
 
   Scenario: A 2026-07-28 unknown method answered with HTTP 200 is caught
     Given the deployment answers unknown 2026-07-28 methods with 200

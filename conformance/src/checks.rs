@@ -261,6 +261,12 @@ checks! {
     "mcp/modern/name-header-base64", Must, false,
         "2026-07-28: an `Mcp-Name` in the `=?base64?…?=` sentinel form is decoded before it is compared, and the request is served",
         ["MCP 2026-07-28 basic/transports/streamable-http §Value Encoding", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/param-header", Must, false,
+        "2026-07-28: a `tools/call` whose `x-mcp-header` parameter has a value is served with a matching `Mcp-Param-{Name}`, and gets 400 with JSON-RPC -32020 when that header is missing or differs",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Server Behavior for Custom Headers", "MCP 2026-07-28 basic/transports/streamable-http §Server Validation"];
+    "mcp/modern/param-header-valid", Must, false,
+        "2026-07-28: every `x-mcp-header` annotation is a unique HTTP token on a string, integer or boolean parameter reachable through `properties` (else clients drop the tool)",
+        ["MCP 2026-07-28 basic/transports/streamable-http §Schema Extension", "MCP 2026-07-28 server/tools §x-mcp-header"];
     "mcp/modern/get-405", Should, false,
         "2026-07-28: GET on the endpoint gets 405 (no standalone SSE stream)",
         ["MCP 2026-07-28 basic/transports/streamable-http §Earlier Streamable HTTP Revisions"];

@@ -56,6 +56,7 @@ fn broken(w: &mut Connector, verb: String, what: String, rest: String) {
         "omits expires_in from token responses" => Fault::TokenNoExpiresIn,
         "ignores the Mcp-Method header" => Fault::IgnoreMcpMethod,
         "compares Mcp-Name without decoding Base64" => Fault::McpNameNotDecoded,
+        "ignores Mcp-Param headers" => Fault::IgnoreMcpParam,
         "answers unknown 2026-07-28 methods with 200" => Fault::UnknownMethodModern200,
         "still serves JSON-RPC batches" => Fault::BatchAcceptedModern,
         "crashes on ids of the wrong type" => Fault::FuzzServerError,

@@ -109,6 +109,11 @@ impl Run {
             {
                 req = req.header("mcp-name", super::modern::mcp_name_value(n));
             }
+            if method == "tools/call" {
+                for (k, v) in self.param_headers_for(&params) {
+                    req = req.header(&k, v);
+                }
+            }
         }
         (req, id)
     }
@@ -760,6 +765,34 @@ impl Run {
 
         // 2026-07-28 transport rules (when the target speaks it).
         self.modern_checks(&token).await;
+    }
+
+    /// `Mcp-Param-*` headers a conforming client sends with this 2026-07-28 `tools/call`: one per
+    /// valid `x-mcp-header` annotation of the tool whose argument has a value.
+    fn param_headers_for(&self, params: &Value) -> Vec<(String, String)> {
+        let name = params.get("name").and_then(Value::as_str);
+        let tool = self
+            .modern_tools
+            .iter()
+            .flatten()
+            .chain(self.tools.iter())
+            .find(|t| t.get("name").and_then(Value::as_str) == name);
+        let (Some(tool), Some(args)) = (tool, params.get("arguments")) else {
+            return vec![];
+        };
+        let Ok(headers) = super::modern::param_headers(tool) else {
+            return vec![];
+        };
+        headers
+            .iter()
+            .filter_map(|h| {
+                let v = h.value_in(args)?;
+                Some((
+                    format!("mcp-param-{}", h.name),
+                    super::modern::encode_param(&v),
+                ))
+            })
+            .collect()
     }
 
     /// The tool to call: `--call-tool`, else the first tool marked `readOnlyHint: true`.

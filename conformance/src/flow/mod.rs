@@ -129,6 +129,8 @@ pub struct Run {
     // MCP
     pub session: Option<Session>,
     pub tools: Vec<Value>,
+    /// The tools of a 2026-07-28 `tools/list` (they may carry `x-mcp-header` annotations).
+    pub modern_tools: Option<Vec<Value>>,
     /// The first URI `resources/list` returned, if any.
     pub first_resource: Option<String>,
     pub server_capabilities: Value,
@@ -183,6 +185,7 @@ impl Run {
             session: None,
             tools: Vec::new(),
             first_resource: None,
+            modern_tools: None,
             server_capabilities: Value::Null,
             discover: None,
             token_errors: Vec::new(),

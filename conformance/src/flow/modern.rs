@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 pub const MODERN: &str = "2026-07-28";
 
-const IDS: [&str; 9] = [
+const IDS: [&str; 11] = [
     "mcp/modern/version-header-mismatch",
     "mcp/modern/unsupported-version",
     "mcp/modern/unknown-method",
@@ -20,11 +20,13 @@ const IDS: [&str; 9] = [
     "mcp/modern/name-header",
     "mcp/modern/name-header-resource",
     "mcp/modern/name-header-base64",
+    "mcp/modern/param-header",
+    "mcp/modern/param-header-valid",
     "mcp/modern/get-405",
     "mcp/modern/result-type",
 ];
 /// The first `CONTROLLED` ids mutate a request that the control probe showed to be served.
-const CONTROLLED: usize = 7;
+const CONTROLLED: usize = 9;
 
 /// The JSON-RPC error object of a response body, if any.
 fn rpc_error(r: &Resp) -> Option<Value> {
@@ -76,6 +78,148 @@ fn set_header(req: &mut Req, name: &str, value: Option<&str>) {
     if let Some(v) = value {
         req.headers.push((name.to_string(), v.to_string()));
     }
+}
+
+/// One `x-mcp-header` annotation: the `Mcp-Param-{name}` part and the `properties` path to the
+/// annotated parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct ParamHeader {
+    pub name: String,
+    pub path: Vec<String>,
+}
+
+impl ParamHeader {
+    /// The argument at this annotation's exact property path, if present and not null.
+    pub fn value_in(&self, args: &Value) -> Option<Value> {
+        let mut v = args;
+        for key in &self.path {
+            v = v.get(key)?;
+        }
+        (!v.is_null()).then(|| v.clone())
+    }
+}
+
+/// A parameter value as an `Mcp-Param-*` header carries it (streamable-http §Value Encoding):
+/// strings as is (or in the Base64 sentinel form), integers in decimal, booleans in lower case.
+pub(super) fn encode_param(value: &Value) -> String {
+    match value {
+        Value::String(s) => mcp_name_value(s),
+        other => other.to_string(),
+    }
+}
+
+/// RFC 9110 §5.6.2 `tchar`.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The `x-mcp-header` annotations of a tool's `inputSchema`, or why the definition is invalid
+/// (2026-07-28 streamable-http §Schema Extension; server/tools §x-mcp-header): each value a
+/// non-empty token, unique regardless of case, on a string, integer or boolean parameter that is
+/// reachable from the root through `properties` keys alone.
+pub(super) fn param_headers(tool: &Value) -> Result<Vec<ParamHeader>, String> {
+    fn walk(
+        schema: &Value,
+        path: &mut Vec<String>,
+        reachable: bool,
+        out: &mut Vec<ParamHeader>,
+    ) -> Result<(), String> {
+        let Some(obj) = schema.as_object() else {
+            return Ok(());
+        };
+        if let Some(h) = obj.get("x-mcp-header") {
+            let at = if path.is_empty() {
+                "the schema root".to_string()
+            } else {
+                format!("`{}`", path.join("."))
+            };
+            let name = h
+                .as_str()
+                .ok_or_else(|| format!("x-mcp-header at {at} is not a string"))?;
+            if name.is_empty() || !name.bytes().all(is_tchar) {
+                return Err(format!(
+                    "x-mcp-header {name:?} at {at} is not an HTTP token"
+                ));
+            }
+            if !reachable {
+                return Err(format!(
+                    "x-mcp-header {name:?} at {at} is not reachable through `properties` alone"
+                ));
+            }
+            match obj.get("type").and_then(Value::as_str) {
+                Some("string" | "integer" | "boolean") => {}
+                other => {
+                    return Err(format!(
+                        "x-mcp-header {name:?} at {at} is on a parameter of type {}; only \
+                         string, integer and boolean may be mirrored",
+                        other.map_or("(none)".to_string(), |t| format!("`{t}`"))
+                    ));
+                }
+            }
+            if let Some(dup) = out.iter().find(|p| p.name.eq_ignore_ascii_case(name)) {
+                return Err(format!(
+                    "x-mcp-header {name:?} repeats {:?} (compared without case)",
+                    dup.name
+                ));
+            }
+            out.push(ParamHeader {
+                name: name.to_string(),
+                path: path.clone(),
+            });
+        }
+        for (key, sub) in obj {
+            match key.as_str() {
+                "properties" => {
+                    for (prop, s) in sub.as_object().into_iter().flatten() {
+                        path.push(prop.clone());
+                        walk(s, path, reachable, out)?;
+                        path.pop();
+                    }
+                }
+                "items"
+                | "prefixItems"
+                | "additionalProperties"
+                | "patternProperties"
+                | "oneOf"
+                | "anyOf"
+                | "allOf"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "$defs"
+                | "definitions"
+                | "dependentSchemas"
+                | "contains"
+                | "unevaluatedItems"
+                | "unevaluatedProperties"
+                | "propertyNames" => {
+                    let subs: Vec<&Value> = match sub {
+                        Value::Array(a) => a.iter().collect(),
+                        Value::Object(o)
+                            if matches!(
+                                key.as_str(),
+                                "patternProperties" | "$defs" | "definitions" | "dependentSchemas"
+                            ) =>
+                        {
+                            o.values().collect()
+                        }
+                        other => vec![other],
+                    };
+                    for s in subs {
+                        walk(s, path, false, out)?;
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    let mut out = vec![];
+    if let Some(schema) = tool.get("inputSchema") {
+        walk(schema, &mut vec![], true, &mut out)?;
+    }
+    Ok(out)
 }
 
 impl Run {
@@ -141,7 +285,13 @@ impl Run {
             false,
         );
         match self.send_rpc(control.clone(), &id).await {
-            Some(r) if r.result().is_some() => {}
+            Some(r) if r.result().is_some() => {
+                self.modern_tools = r
+                    .result()
+                    .and_then(|res| res.get("tools"))
+                    .and_then(Value::as_array)
+                    .cloned();
+            }
             Some(r) => {
                 let why = format!(
                     "a well-formed 2026-07-28 tools/list got {}",
@@ -334,6 +484,15 @@ impl Run {
             }
         }
 
+        // x-mcp-header annotations: valid definitions, and Mcp-Param-{Name} checked against the body.
+        if self.on("mcp/modern/param-header-valid") {
+            let f = self.param_annotations_valid();
+            self.rec("mcp/modern/param-header-valid", f, &[]);
+        }
+        if self.on("mcp/modern/param-header") {
+            self.param_header_check(&url, &auth).await;
+        }
+
         // GET → 405.
         if self.on("mcp/modern/get-405") {
             let req = Req::get("mcp: 2026-07-28 GET the endpoint", url.as_str())
@@ -359,6 +518,113 @@ impl Run {
             };
             self.rec("mcp/modern/get-405", f, &ev);
         }
+    }
+
+    /// Every `x-mcp-header` annotation in the 2026-07-28 `tools/list` obeys the constraints that
+    /// make clients keep the tool (a client drops a tool whose annotation breaks them).
+    fn param_annotations_valid(&self) -> Finding {
+        let tools = self.modern_tools.clone().unwrap_or_default();
+        let mut count = 0;
+        let mut bad = vec![];
+        for tool in &tools {
+            let name = tool["name"].as_str().unwrap_or("?");
+            match param_headers(tool) {
+                Ok(h) => count += h.len(),
+                Err(why) => bad.push(format!("tool `{name}`: {why}")),
+            }
+        }
+        if !bad.is_empty() {
+            return Violated(format!(
+                "{}; conforming clients (ChatGPT included) must drop such a tool from tools/list",
+                bad.join("; ")
+            ));
+        }
+        if count == 0 {
+            return NotApplicable("no tool annotates a parameter with x-mcp-header".into());
+        }
+        Holds(format!("{count} x-mcp-header annotation(s), all valid"))
+    }
+
+    /// Picks a tool the harness may call (read-only, or `--call-tool`) with a valid annotation
+    /// whose parameter has a value in the call's arguments; proves a matching `Mcp-Param-*` is
+    /// served, then that a missing and a wrong one get 400 / -32020.
+    async fn param_header_check(&mut self, url: &str, auth: &str) {
+        const ID: &str = "mcp/modern/param-header";
+        let tools = self.modern_tools.clone().unwrap_or_default();
+        let mut pick = None;
+        for tool in &tools {
+            let name = tool["name"].as_str().unwrap_or_default().to_string();
+            let allowed = match &self.cfg.call_tool {
+                Some(t) => *t == name,
+                None => tool.pointer("/annotations/readOnlyHint") == Some(&json!(true)),
+            };
+            let Ok(headers) = param_headers(tool) else {
+                continue;
+            };
+            if !allowed || headers.is_empty() {
+                continue;
+            }
+            let args = match (&self.cfg.call_tool, &self.cfg.call_args) {
+                (Some(_), Some(a)) => a.clone(),
+                _ => super::mcp::synthesize_args(tool),
+            };
+            if let Some((h, v)) = headers
+                .into_iter()
+                .find_map(|h| h.value_in(&args).map(|v| (h, v)))
+            {
+                pick = Some((name, args, h, v));
+                break;
+            }
+        }
+        let Some((name, args, header, value)) = pick else {
+            let why = "no tool the harness may call (read-only, or --call-tool) mirrors a \
+                       parameter that has a value in its arguments into an Mcp-Param header";
+            self.rec(ID, NotApplicable(why.into()), &[]);
+            return;
+        };
+        let params = json!({"name": name, "arguments": args});
+        let (req, id) = self.rpc_req(
+            &format!("mcp: 2026-07-28 tools/call {name} with matching Mcp-Param headers"),
+            url,
+            Some(auth),
+            "tools/call",
+            params.clone(),
+            false,
+        );
+        let Some(control) = self.send_rpc(req, &id).await else {
+            self.rec(ID, CouldNotRun("MCP endpoint unreachable".into()), &[]);
+            return;
+        };
+        if control.result().is_none() {
+            let code = rpc_error(&control.resp).and_then(|e| e.get("code").and_then(Value::as_i64));
+            let f = if control.resp.status == 400 && code == Some(-32020) {
+                Violated(format!(
+                    "tools/call {name} with Mcp-Param-{}: {} (matching the body) got {}; a \
+                     header that matches its argument must be accepted",
+                    header.name,
+                    encode_param(&value),
+                    describe(&control.resp)
+                ))
+            } else {
+                CouldNotRun(format!(
+                    "tools/call {name} with matching headers got {}",
+                    describe(&control.resp)
+                ))
+            };
+            self.rec(ID, f, &[control.resp.id]);
+            return;
+        }
+        let wrong = match &value {
+            Value::Bool(b) => (!b).to_string(),
+            Value::Number(n) => n
+                .as_i64()
+                .map_or("0".into(), |i| i.wrapping_add(1).to_string()),
+            Value::String(s) if s == "conformance-mismatch" => "conformance-mismatch-2".into(),
+            _ => "conformance-mismatch".into(),
+        };
+        let header_name = format!("mcp-param-{}", header.name.to_ascii_lowercase());
+        self.header_must_match(ID, auth, &header_name, "tools/call", params, &wrong)
+            .await;
     }
 
     /// Sends `method` twice, once without the `header` and once with it set to `wrong`; both
@@ -433,6 +699,85 @@ mod tests {
         assert_eq!(
             mcp_name_value("=?base64?literal?="),
             "=?base64?PT9iYXNlNjQ/bGl0ZXJhbD89?="
+        );
+    }
+
+    fn tool(props: Value) -> Value {
+        json!({"name": "t", "inputSchema": {"type": "object", "properties": props}})
+    }
+
+    #[test]
+    fn x_mcp_header_annotations_are_found_along_properties_chains() {
+        let t = tool(json!({
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "filter": {"type": "object", "properties": {
+                "tenant": {"type": "integer", "x-mcp-header": "Tenant"},
+                "dry_run": {"type": "boolean", "x-mcp-header": "Dry-Run"}
+            }},
+            "query": {"type": "string"}
+        }));
+        let h = param_headers(&t).unwrap();
+        let got: Vec<(String, String)> = h
+            .iter()
+            .map(|p| (p.name.clone(), p.path.join(".")))
+            .collect();
+        assert!(got.contains(&("Region".into(), "region".into())));
+        assert!(got.contains(&("Tenant".into(), "filter.tenant".into())));
+        assert!(got.contains(&("Dry-Run".into(), "filter.dry_run".into())));
+        assert_eq!(got.len(), 3);
+        let args = json!({"region": "us-west1", "filter": {"tenant": 42, "dry_run": null}});
+        let by = |n: &str| h.iter().find(|p| p.name == n).unwrap().value_in(&args);
+        assert_eq!(by("Region"), Some(json!("us-west1")));
+        assert_eq!(by("Tenant"), Some(json!(42)));
+        assert_eq!(by("Dry-Run"), None, "a null value sends no header");
+        assert_eq!(encode_param(&json!(42)), "42");
+        assert_eq!(encode_param(&json!(true)), "true");
+        assert_eq!(encode_param(&json!(" padded ")), "=?base64?IHBhZGRlZCA=?=");
+    }
+
+    #[test]
+    fn invalid_x_mcp_header_annotations_invalidate_the_tool() {
+        for (props, why) in [
+            (
+                json!({"n": {"type": "number", "x-mcp-header": "N"}}),
+                "type `number`",
+            ),
+            (
+                json!({"o": {"type": "object", "x-mcp-header": "O"}}),
+                "type `object`",
+            ),
+            (
+                json!({"s": {"type": "string", "x-mcp-header": ""}}),
+                "not an HTTP token",
+            ),
+            (
+                json!({"s": {"type": "string", "x-mcp-header": "a b"}}),
+                "not an HTTP token",
+            ),
+            (
+                json!({"s": {"type": "string", "x-mcp-header": "A\r\nX"}}),
+                "not an HTTP token",
+            ),
+            (
+                json!({"a": {"type": "string", "x-mcp-header": "Dup"},
+                       "b": {"type": "string", "x-mcp-header": "dup"}}),
+                "repeats",
+            ),
+            (
+                json!({"list": {"type": "array", "items": {"type": "string", "x-mcp-header": "I"}}}),
+                "not reachable",
+            ),
+            (
+                json!({"u": {"anyOf": [{"type": "string", "x-mcp-header": "U"}]}}),
+                "not reachable",
+            ),
+        ] {
+            let err = param_headers(&tool(props.clone())).unwrap_err();
+            assert!(err.contains(why), "{props}: {err}");
+        }
+        assert_eq!(
+            param_headers(&json!({"name": "no-schema"})).unwrap(),
+            vec![]
         );
     }
 }

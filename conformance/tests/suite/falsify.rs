@@ -234,6 +234,8 @@ pub const CASES: &[(&str, Fault, Base)] = &[
         Chatgpt,
     ),
     ("mcp/modern/name-header-base64", McpNameNotDecoded, Chatgpt),
+    ("mcp/modern/param-header", IgnoreMcpParam, Chatgpt),
+    ("mcp/modern/param-header-valid", BadXMcpHeader, Chatgpt),
     ("mcp/modern/get-405", GetSse, Chatgpt),
     ("mcp/modern/result-type", NoResultType, Chatgpt),
     ("mcp/tools/list", ToolsListNoInputSchema, Chatgpt),
