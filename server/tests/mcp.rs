@@ -2155,6 +2155,160 @@ async fn modern_header_validation() {
     env.still_works().await;
 }
 
+#[tokio::test]
+async fn modern_param_headers_mirror_x_mcp_header_arguments() {
+    let env = Env::with_knowledge().await;
+    // Only 2026-07-28 tool lists carry the annotation: list_github_issues' repo → Mcp-Param-Repo.
+    let r = env
+        .modern("acme", modern_msg(1, "tools/list", json!({})), &[])
+        .await;
+    let list = assert_result(V0728, &r.json(), "ListToolsResult");
+    let issues_tool = list["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "list_github_issues")
+        .unwrap();
+    assert_eq!(
+        issues_tool["inputSchema"]["properties"]["repo"]["x-mcp-header"],
+        "Repo"
+    );
+    assert_eq!(list.to_string().matches("x-mcp-header").count(), 1);
+    jsonschema::draft202012::options()
+        .build(&issues_tool["inputSchema"])
+        .expect("annotated inputSchema compiles");
+    for v in LEGACY {
+        let tools = env.call(v, msg(1, "tools/list", json!({}))).await.json();
+        assert_result(v, &tools, "ListToolsResult");
+        assert!(!tools.to_string().contains("x-mcp-header"), "{v}");
+    }
+
+    let repo = "acme-cloud/auth-service";
+    let call = |args: Value| {
+        modern_msg(
+            1,
+            "tools/call",
+            json!({"name": "list_github_issues", "arguments": args}),
+        )
+    };
+    let served = |r: &TestResponse| {
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_result(V0728, &r.json(), "CallToolResult")
+    };
+    let mismatch = |r: &TestResponse| {
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
+        let b = r.json();
+        assert_valid(V0728, "HeaderMismatchError", &b);
+        assert_eq!(b["error"]["code"], -32020);
+        assert_eq!(b["id"], 1);
+        assert!(
+            b["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("Mcp-Param-Repo"),
+            "{b:#}"
+        );
+    };
+    // A matching header (any case of the name, plain or Base64) is served.
+    for (name, value) in [
+        ("mcp-param-repo", repo),
+        ("MCP-Param-Repo", repo),
+        (
+            "mcp-param-repo",
+            "=?base64?YWNtZS1jbG91ZC9hdXRoLXNlcnZpY2U=?=",
+        ),
+    ] {
+        let r = env
+            .modern(
+                "acme",
+                call(json!({"repo": repo, "limit": 2})),
+                &[(name, value)],
+            )
+            .await;
+        let result = served(&r);
+        assert_eq!(result["isError"], false, "{result:#}");
+        assert_eq!(result["structuredContent"]["repo"], repo);
+        assert!(
+            !result["structuredContent"]["issues"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+    }
+    // Missing, different, differently cased or invalid: 400 + -32020.
+    mismatch(&env.modern("acme", call(json!({"repo": repo})), &[]).await);
+    for wrong in [
+        "acme-cloud/billing",
+        "ACME-CLOUD/AUTH-SERVICE",
+        "=?base64?YWNtZQ==?=",
+    ] {
+        mismatch(
+            &env.modern(
+                "acme",
+                call(json!({"repo": repo})),
+                &[("mcp-param-repo", wrong)],
+            )
+            .await,
+        );
+    }
+    mismatch(
+        &env.modern(
+            "acme",
+            call(json!({"repo": "acme-cloud/authé"})),
+            &[("mcp-param-repo", "acme-cloud/authé")],
+        )
+        .await,
+    );
+    // A header for an absent or null argument claims a value the body does not have.
+    for args in [json!({}), json!({"repo": null})] {
+        mismatch(
+            &env.modern("acme", call(args), &[("mcp-param-repo", repo)])
+                .await,
+        );
+    }
+    // No value, no header expected: the tool reports the missing argument itself.
+    for args in [json!({}), json!({"repo": null})] {
+        let result = served(&env.modern("acme", call(args), &[]).await);
+        assert_eq!(result["isError"], true, "{result:#}");
+    }
+    // Other tools and unknown tools do not look at Mcp-Param-Repo.
+    let r = env
+        .modern(
+            "acme",
+            modern_msg(
+                1,
+                "tools/call",
+                json!({"name": "search", "arguments": {"query": "runbook"}}),
+            ),
+            &[("mcp-param-repo", "whatever")],
+        )
+        .await;
+    assert_eq!(served(&r)["isError"], false);
+    let r = env
+        .modern(
+            "acme",
+            modern_msg(
+                1,
+                "tools/call",
+                json!({"name": "nope", "arguments": {"repo": repo}}),
+            ),
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    assert_rpc_error(V0728, &r.json(), -32602);
+    // Legacy revisions never ask for the header.
+    let r = env
+        .tool(
+            V1125,
+            "list_github_issues",
+            json!({"repo": repo, "limit": 1}),
+        )
+        .await;
+    assert_eq!(assert_result(V1125, &r, "CallToolResult")["isError"], false);
+    env.still_works().await;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Over a real socket.
 

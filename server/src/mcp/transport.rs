@@ -483,6 +483,19 @@ impl Req {
         {
             return fail(StatusCode::BAD_REQUEST, mismatch(m));
         }
+        // `Mcp-Param-*` for the called tool's `x-mcp-header` parameters; an unknown tool is left
+        // to the tools/call error path.
+        if call.method == "tools/call"
+            && let Some(bindings) = call
+                .params
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(super::tools::param_headers)
+            && let Err(version::HeaderMismatch(m)) =
+                version::check_param_headers(&self.headers, bindings, call.params.get("arguments"))
+        {
+            return fail(StatusCode::BAD_REQUEST, mismatch(m));
+        }
         Ok(Ok(Era::Modern))
     }
 

@@ -3,7 +3,8 @@
 //! Legacy revisions (2025-03-26, 2025-06-18, 2025-11-25) are chosen by `initialize` and carried by
 //! the `MCP-Protocol-Version` header (or a session); the modern revision (2026-07-28) is declared on
 //! every request in `params._meta` and mirrored in headers (`MCP-Protocol-Version`, `Mcp-Method`,
-//! `Mcp-Name`) that must match the body (2026-07-28 `basic/transports/streamable-http.mdx`).
+//! `Mcp-Name`, and `Mcp-Param-{Name}` for `x-mcp-header` tool parameters) that must match the body
+//! (2026-07-28 `basic/transports/streamable-http.mdx`).
 use base64::Engine;
 use serde_json::Value;
 
@@ -178,6 +179,94 @@ pub fn check_standard_headers(
     }
 }
 
+/// A tool parameter mirrored into an HTTP header: `"x-mcp-header": name` on the property reached
+/// from the `inputSchema` root through `properties[path[0]].properties[path[1]]…` (2026-07-28
+/// `server/tools.mdx` §x-mcp-header). Tools declare theirs with `param_header!` (see `tools`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamHeader {
+    /// The `x-mcp-header` value, e.g. `Repo`.
+    pub name: &'static str,
+    /// The HTTP header carrying it, `Mcp-Param-{name}` (matched case-insensitively).
+    pub header: &'static str,
+    /// Property keys from the schema root to the annotated parameter (and from `arguments` to
+    /// its value).
+    pub path: &'static [&'static str],
+}
+
+/// Checks every `Mcp-Param-{Name}` of a `tools/call` against the body's `arguments` (2026-07-28
+/// streamable-http §Server Behavior for Custom Headers): an argument with a non-null value needs
+/// exactly one header that, decoded, equals it (strings exactly, booleans as `true`/`false`,
+/// numbers numerically so `42.0` matches `42`); an absent or null argument must come without its
+/// header. `bindings` are the called tool's annotations; headers no annotation names are ignored.
+pub fn check_param_headers(
+    headers: &axum::http::HeaderMap,
+    bindings: &[ParamHeader],
+    arguments: Option<&Value>,
+) -> Result<(), HeaderMismatch> {
+    for b in bindings {
+        let value = arguments
+            .and_then(|a| b.path.iter().try_fold(a, |v, key| v.get(key)))
+            .filter(|v| !v.is_null());
+        let raw = single(headers, b.header)?;
+        let (value, raw) = match (value, raw) {
+            (None, None) => continue,
+            (Some(_), None) => {
+                return Err(HeaderMismatch(format!(
+                    "required header {} is missing (arguments.{} has a value)",
+                    b.header,
+                    b.path.join(".")
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(HeaderMismatch(format!(
+                    "{} header present but arguments.{} has no value",
+                    b.header,
+                    b.path.join(".")
+                )));
+            }
+            (Some(v), Some(r)) => (v, r),
+        };
+        let sent = decode_header_value(raw)
+            .map_err(|HeaderMismatch(m)| HeaderMismatch(format!("{}: {m}", b.header)))?;
+        let same = match value {
+            Value::String(s) => *s == sent,
+            Value::Bool(x) => sent == if *x { "true" } else { "false" },
+            Value::Number(n) => same_number(&sent, n),
+            // No header encoding exists for objects or arrays, so nothing can match them.
+            _ => false,
+        };
+        if !same {
+            let body = match value {
+                Value::String(s) => clip(s),
+                other => clip(&other.to_string()),
+            };
+            return Err(HeaderMismatch(format!(
+                "{} header value '{}' does not match arguments.{} value '{body}'",
+                b.header,
+                clip(&sent),
+                b.path.join(".")
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Numeric equality of a header value and a JSON number: integers exactly, anything else (`42.0`,
+/// `4.2e1`) as finite floats.
+fn same_number(sent: &str, n: &serde_json::Number) -> bool {
+    let body_int = n
+        .as_i64()
+        .map(i128::from)
+        .or_else(|| n.as_u64().map(i128::from));
+    if let (Ok(h), Some(b)) = (sent.parse::<i128>(), body_int) {
+        return h == b;
+    }
+    match (sent.parse::<f64>(), n.as_f64()) {
+        (Ok(h), Some(b)) => h.is_finite() && h == b,
+        _ => false,
+    }
+}
+
 /// Keeps echoed header values short in error messages.
 fn clip(s: &str) -> String {
     let mut out: String = s.chars().take(80).collect();
@@ -328,5 +417,200 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    const REPO: ParamHeader = ParamHeader {
+        name: "Repo",
+        header: "Mcp-Param-Repo",
+        path: &["repo"],
+    };
+    const LIMIT: ParamHeader = ParamHeader {
+        name: "Limit",
+        header: "Mcp-Param-Limit",
+        path: &["limit"],
+    };
+    const DRY_RUN: ParamHeader = ParamHeader {
+        name: "Dry-Run",
+        header: "Mcp-Param-Dry-Run",
+        path: &["options", "dry_run"],
+    };
+    const ALL: &[ParamHeader] = &[REPO, LIMIT, DRY_RUN];
+
+    fn params(h: &[(&'static str, &str)], args: Value) -> Result<(), HeaderMismatch> {
+        check_param_headers(&headers(h), ALL, Some(&args))
+    }
+
+    #[test]
+    fn param_headers_match_the_body() {
+        let args = json!({"repo": "acme/auth", "limit": 42, "options": {"dry_run": true}});
+        let full = [
+            ("mcp-param-repo", "acme/auth"),
+            ("mcp-param-limit", "42"),
+            ("mcp-param-dry-run", "true"),
+        ];
+        assert_eq!(params(&full, args.clone()), Ok(()));
+        // Header names are case-insensitive (HeaderMap stores them lower-cased).
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("MCP-PARAM-REPO", "acme/auth"),
+            ("Mcp-Param-Limit", "42"),
+            ("mcp-PARAM-dry-RUN", "true"),
+        ] {
+            h.append(
+                axum::http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                HeaderValue::from_static(v),
+            );
+        }
+        assert_eq!(check_param_headers(&h, ALL, Some(&args)), Ok(()));
+        // Base64 sentinel form is decoded before comparing.
+        let b64 = [
+            ("mcp-param-repo", "=?base64?YWNtZS9hdXRo?="),
+            ("mcp-param-limit", "42"),
+            ("mcp-param-dry-run", "true"),
+        ];
+        assert_eq!(params(&b64, args.clone()), Ok(()));
+        let unicode = json!({"repo": " Grüße, 世界 "});
+        assert_eq!(
+            params(
+                &[("mcp-param-repo", "=?base64?IEdyw7zDn2UsIOS4lueVjCA=?=")],
+                unicode
+            ),
+            Ok(())
+        );
+        // Integers compare numerically, either side may use a decimal point.
+        for (sent, body) in [
+            ("42.0", json!(42)),
+            ("42", json!(42.0)),
+            ("4.2e1", json!(42)),
+            ("-7", json!(-7)),
+        ] {
+            assert_eq!(
+                params(&[("mcp-param-limit", sent)], json!({"limit": body})),
+                Ok(()),
+                "{sent} vs {body}"
+            );
+        }
+        for (sent, body) in [
+            ("43", json!(42)),
+            ("42.5", json!(42)),
+            ("forty-two", json!(42)),
+            ("NaN", json!(42)),
+            ("9007199254740993", json!(9007199254740992_i64)),
+        ] {
+            assert!(
+                params(&[("mcp-param-limit", sent)], json!({"limit": body})).is_err(),
+                "{sent} vs {body}"
+            );
+        }
+        // Absent or null arguments expect no header; headers no annotation names are ignored.
+        assert_eq!(params(&[], json!({})), Ok(()));
+        assert_eq!(
+            params(&[], json!({"repo": null, "options": {"dry_run": null}})),
+            Ok(())
+        );
+        assert_eq!(params(&[("mcp-param-other", "x")], json!({})), Ok(()));
+        assert_eq!(
+            check_param_headers(&headers(&[]), ALL, None),
+            Ok(()),
+            "no arguments at all"
+        );
+        assert_eq!(check_param_headers(&headers(&full), &[], None), Ok(()));
+    }
+
+    #[test]
+    fn param_header_mismatches_are_rejected() {
+        let err = |h: &[(&'static str, &str)], args: Value| params(h, args).unwrap_err().0;
+        // Value in the body, header missing.
+        let m = err(&[], json!({"repo": "acme/auth"}));
+        assert!(m.contains("Mcp-Param-Repo") && m.contains("missing"), "{m}");
+        let m = err(&[], json!({"options": {"dry_run": false}}));
+        assert!(m.contains("Mcp-Param-Dry-Run"), "{m}");
+        // Header differs from the body.
+        let m = err(
+            &[("mcp-param-repo", "acme/billing")],
+            json!({"repo": "acme/auth"}),
+        );
+        assert!(
+            m.contains("Mcp-Param-Repo") && m.contains("acme/billing") && m.contains("acme/auth"),
+            "{m}"
+        );
+        assert!(
+            params(
+                &[("mcp-param-repo", "ACME/AUTH")],
+                json!({"repo": "acme/auth"})
+            )
+            .is_err()
+        );
+        assert!(
+            params(
+                &[("mcp-param-dry-run", "True")],
+                json!({"options": {"dry_run": true}})
+            )
+            .is_err()
+        );
+        assert!(
+            params(
+                &[("mcp-param-dry-run", "1")],
+                json!({"options": {"dry_run": true}})
+            )
+            .is_err()
+        );
+        // Whitespace the client should have Base64-encoded does not survive HTTP.
+        assert!(
+            params(
+                &[("mcp-param-repo", "acme/auth")],
+                json!({"repo": " acme/auth"})
+            )
+            .is_err()
+        );
+        // A literal that looks like the sentinel must itself be encoded.
+        assert!(
+            params(
+                &[("mcp-param-repo", "=?base64?eA==?=")],
+                json!({"repo": "=?base64?eA==?="})
+            )
+            .is_err()
+        );
+        // Header sent for an argument that is absent, null, or not at the annotated path.
+        for args in [
+            json!({}),
+            json!({"repo": null}),
+            json!({"other": {"repo": "acme/auth"}}),
+        ] {
+            let m = err(&[("mcp-param-repo", "acme/auth")], args);
+            assert!(
+                m.contains("Mcp-Param-Repo") && m.contains("no value"),
+                "{m}"
+            );
+        }
+        assert!(
+            params(
+                &[("mcp-param-dry-run", "true")],
+                json!({"dry_run": true, "options": "x"})
+            )
+            .is_err()
+        );
+        // Invalid characters, a broken sentinel, or the header twice.
+        let m = err(
+            &[("mcp-param-repo", "acme/authé")],
+            json!({"repo": "acme/authé"}),
+        );
+        assert!(m.contains("Mcp-Param-Repo") && m.contains("invalid"), "{m}");
+        assert!(params(&[("mcp-param-repo", "=?base64?%%?=")], json!({"repo": "x"})).is_err());
+        let m = err(
+            &[
+                ("mcp-param-repo", "acme/auth"),
+                ("mcp-param-repo", "acme/auth"),
+            ],
+            json!({"repo": "acme/auth"}),
+        );
+        assert!(m.contains("more than one"), "{m}");
+        // Objects and arrays have no header form.
+        assert!(params(&[("mcp-param-repo", "[]")], json!({"repo": []})).is_err());
+        assert!(params(&[], json!({"repo": {"a": 1}})).is_err());
+        // Long values are clipped in the message.
+        let long = "a".repeat(500);
+        let m = err(&[("mcp-param-repo", &long)], json!({"repo": "b"}));
+        assert!(m.len() < 300, "{m}");
     }
 }

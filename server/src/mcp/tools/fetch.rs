@@ -13,6 +13,7 @@ pub static DEF: ToolDef = ToolDef {
         URI (wiki://pages/… or github://…/issues/…) is accepted too.",
     input_schema,
     output_schema,
+    param_headers: &[],
 };
 
 fn input_schema() -> Value {

@@ -18,6 +18,8 @@ pub static DEF: ToolDef = ToolDef {
         excerpt of its body.",
     input_schema,
     output_schema,
+    // A gateway can route and rate-limit per repository without parsing the body.
+    param_headers: &[param_header!("Repo", ["repo"])],
 };
 
 fn input_schema() -> Value {

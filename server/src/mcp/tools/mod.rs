@@ -4,6 +4,23 @@
 //! Result shaping by revision: `structuredContent` and `outputSchema` for ≥ 2025-06-18 only (the
 //! text mirror is always there); invalid arguments are an `isError` result for ≥ 2025-11-25
 //! (SEP-1303) and JSON-RPC -32602 before that; an unknown tool is always -32602.
+//!
+//! 2026-07-28 only: parameters a tool lists in [`ToolDef::param_headers`] carry `x-mcp-header` in
+//! its `inputSchema`, so clients mirror them into `Mcp-Param-{Name}` headers (checked against the
+//! body by [`super::version::check_param_headers`]); older revisions get the schema without them.
+
+/// `param_header!("Repo", ["repo"])`: a [`ParamHeader`] whose header name (`Mcp-Param-Repo`) is
+/// spelled at compile time.
+macro_rules! param_header {
+    ($name:literal, [$($key:literal),+ $(,)?]) => {
+        $crate::mcp::version::ParamHeader {
+            name: $name,
+            header: concat!("Mcp-Param-", $name),
+            path: &[$($key),+],
+        }
+    };
+}
+
 mod fetch;
 mod list_github_issues;
 mod search;
@@ -11,7 +28,7 @@ mod search_company_rag;
 
 use super::dispatch::{Ctx, reject_cursor};
 use super::jsonrpc::RpcError;
-use super::version::Version;
+use super::version::{ParamHeader, Version};
 use serde_json::{Map, Value, json};
 
 /// What a tool produced.
@@ -46,6 +63,9 @@ pub struct ToolDef {
     pub description: &'static str,
     pub input_schema: fn() -> Value,
     pub output_schema: fn() -> Value,
+    /// Parameters mirrored into `Mcp-Param-{Name}` headers for 2026-07-28 clients: each must be a
+    /// string, integer or boolean property, and names must differ regardless of case.
+    pub param_headers: &'static [ParamHeader],
 }
 
 /// Every tool, in the deterministic order `tools/list` returns them.
@@ -56,12 +76,41 @@ pub const TOOLS: [&ToolDef; 4] = [
     &fetch::DEF,
 ];
 
+/// The `x-mcp-header` annotations of the tool called `name` (2026-07-28), or `None` for an
+/// unknown tool.
+pub fn param_headers(name: &str) -> Option<&'static [ParamHeader]> {
+    TOOLS
+        .iter()
+        .find(|d| d.name == name)
+        .map(|d| d.param_headers)
+}
+
+/// `inputSchema` for `version`: 2026-07-28 adds the `x-mcp-header` annotations.
+fn input_schema(def: &ToolDef, version: Version) -> Value {
+    let mut schema = (def.input_schema)();
+    if version.is_modern() {
+        for p in def.param_headers {
+            let mut at = &mut schema;
+            for key in p.path {
+                at = at
+                    .get_mut("properties")
+                    .and_then(|props| props.get_mut(*key))
+                    .unwrap_or_else(|| {
+                        panic!("{}: x-mcp-header {} names no property", def.name, p.name)
+                    });
+            }
+            at["x-mcp-header"] = json!(p.name);
+        }
+    }
+    schema
+}
+
 /// The `Tool` object for `version`.
 fn describe(def: &ToolDef, version: Version) -> Value {
     let mut t = json!({
         "name": def.name,
         "description": def.description,
-        "inputSchema": (def.input_schema)(),
+        "inputSchema": input_schema(def, version),
         "annotations": {
             "title": def.title,
             "readOnlyHint": true,
@@ -262,6 +311,110 @@ mod tests {
                         .bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b))
             );
+        }
+    }
+
+    /// Every `x-mcp-header` along `schema`'s `properties` chains as (name, property path, type);
+    /// one anywhere else (under `items`, `anyOf`, …) fails the test.
+    fn annotations(schema: &Value, path: &mut Vec<String>, out: &mut Vec<(String, String, Value)>) {
+        let Some(obj) = schema.as_object() else {
+            return;
+        };
+        if let Some(h) = obj.get("x-mcp-header") {
+            let ty = obj.get("type").cloned().unwrap_or(Value::Null);
+            out.push((h.as_str().unwrap().to_owned(), path.join("."), ty));
+        }
+        for (key, sub) in obj {
+            if key == "properties" {
+                for (prop, s) in sub.as_object().unwrap() {
+                    path.push(prop.clone());
+                    annotations(s, path, out);
+                    path.pop();
+                }
+            } else if sub.is_object() || sub.is_array() {
+                // Anywhere else (items, anyOf, …) an annotation would be unreachable.
+                assert!(
+                    !sub.to_string().contains("x-mcp-header"),
+                    "x-mcp-header off the properties chain under {key}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn x_mcp_header_only_for_2026_07_28_and_valid() {
+        let is_tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let modern = descriptions(Version::V2026_07_28);
+        let mut served = vec![];
+        for (def, tool) in TOOLS.iter().zip(modern.as_array().unwrap()) {
+            assert_eq!(tool["name"], def.name);
+            let mut found = vec![];
+            annotations(&tool["inputSchema"], &mut vec![], &mut found);
+            // What is served is exactly what `check_param_headers` validates.
+            let declared: Vec<(String, String)> = def
+                .param_headers
+                .iter()
+                .map(|p| (p.name.to_owned(), p.path.join(".")))
+                .collect();
+            let got: Vec<(String, String)> = found
+                .iter()
+                .map(|(n, p, _)| (n.clone(), p.clone()))
+                .collect();
+            assert_eq!(got, declared, "{}", def.name);
+            assert_eq!(param_headers(def.name), Some(def.param_headers));
+            for (name, _, ty) in &found {
+                assert!(!name.is_empty() && name.bytes().all(is_tchar), "{name:?}");
+                assert!(
+                    ["string", "integer", "boolean"].contains(&ty.as_str().unwrap_or("")),
+                    "{name}: {ty}"
+                );
+            }
+            for p in def.param_headers {
+                assert_eq!(
+                    p.header.to_ascii_lowercase(),
+                    format!("mcp-param-{}", p.name.to_ascii_lowercase())
+                );
+            }
+            served.extend(found.into_iter().map(|(n, _, _)| n.to_ascii_lowercase()));
+        }
+        let mut unique = served.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(
+            unique.len(),
+            served.len(),
+            "names are unique regardless of case"
+        );
+        assert_eq!(
+            modern[1]["inputSchema"]["properties"]["repo"]["x-mcp-header"],
+            "Repo"
+        );
+        assert_eq!(param_headers("nope"), None);
+        // Older revisions keep their schemas byte for byte; 2026-07-28 only adds the annotations.
+        for v in [
+            Version::V2025_03_26,
+            Version::V2025_06_18,
+            Version::V2025_11_25,
+        ] {
+            let legacy = descriptions(v);
+            assert!(!legacy.to_string().contains("x-mcp-header"), "{v:?}");
+            for def in TOOLS {
+                assert_eq!(
+                    input_schema(def, v).to_string(),
+                    (def.input_schema)().to_string()
+                );
+            }
+        }
+        for (def, tool) in TOOLS.iter().zip(modern.as_array().unwrap()) {
+            let mut stripped = tool["inputSchema"].clone();
+            for p in def.param_headers {
+                let mut at = &mut stripped;
+                for key in p.path {
+                    at = &mut at["properties"][*key];
+                }
+                at.as_object_mut().unwrap().remove("x-mcp-header");
+            }
+            assert_eq!(stripped, (def.input_schema)(), "{}", def.name);
         }
     }
 

@@ -13,6 +13,7 @@ pub static DEF: ToolDef = ToolDef {
         documents (id, title, url); pass an id to the fetch tool to read the full document.",
     input_schema,
     output_schema,
+    param_headers: &[],
 };
 
 fn input_schema() -> Value {

@@ -20,6 +20,7 @@ pub static DEF: ToolDef = ToolDef {
         score. Cite the returned URLs when answering. Optionally restrict to one source.",
     input_schema,
     output_schema,
+    param_headers: &[],
 };
 
 fn input_schema() -> Value {
