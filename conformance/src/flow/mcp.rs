@@ -24,28 +24,13 @@ impl Rpc {
     }
 }
 
-/// Extracts the JSON-RPC response with `id` from a JSON or SSE body.
+/// Extracts the JSON-RPC response with `id` from a JSON or SSE body (the last such response on a
+/// stream).
 pub fn extract_message(r: &Resp, id: &Value) -> Option<Value> {
     if r.content_type().starts_with("text/event-stream") {
-        let mut data = String::new();
-        let mut found = None;
-        for line in r.body.lines().chain(std::iter::once("")) {
-            if let Some(d) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(d.strip_prefix(' ').unwrap_or(d));
-            } else if line.trim().is_empty() && !data.is_empty() {
-                if let Ok(v) = serde_json::from_str::<Value>(&data)
-                    && v.get("id") == Some(id)
-                    && (v.get("result").is_some() || v.get("error").is_some())
-                {
-                    found = Some(v);
-                }
-                data.clear();
-            }
-        }
-        found
+        super::batch::all_messages(r).into_iter().rev().find(|v| {
+            v.get("id") == Some(id) && (v.get("result").is_some() || v.get("error").is_some())
+        })
     } else {
         r.json()
     }

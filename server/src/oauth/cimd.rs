@@ -14,12 +14,13 @@
 //! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min)
 //!   and the client row (kind `cimd`) is created or refreshed on every fetch, so grants and
 //!   Connected apps work as for registered clients.
+use super::register::string_list;
 use super::{Ctx, audit, internal, redirect};
 use crate::config::CimdPolicy;
 use crate::error::OAuthError;
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::ClientRecord;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -308,22 +309,6 @@ async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String>
         }
     }
     Ok((body, ttl))
-}
-
-fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, String> {
-    match obj.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| {
-                v.as_str()
-                    .map(str::to_owned)
-                    .ok_or_else(|| format!("{key} must be an array of strings"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some),
-        Some(_) => Err(format!("{key} must be an array of strings")),
-    }
 }
 
 /// Validates a fetched document for `client_id` and builds the client row.

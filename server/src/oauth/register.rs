@@ -22,7 +22,11 @@ fn metadata_error(d: impl Into<String>) -> OAuthError {
     OAuthError::new("invalid_client_metadata", d)
 }
 
-fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>>, OAuthError> {
+/// An optional array-of-strings member of client metadata (DCR bodies and CIMD documents).
+pub(super) fn string_list(
+    obj: &Map<String, Value>,
+    key: &str,
+) -> Result<Option<Vec<String>>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(items)) => items
@@ -30,11 +34,11 @@ fn string_list(obj: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>
             .map(|v| {
                 v.as_str()
                     .map(str::to_owned)
-                    .ok_or_else(|| metadata_error(format!("{key} must be an array of strings")))
+                    .ok_or_else(|| format!("{key} must be an array of strings"))
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(_) => Err(metadata_error(format!("{key} must be an array of strings"))),
+        Some(_) => Err(format!("{key} must be an array of strings")),
     }
 }
 
@@ -57,7 +61,8 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
         return Err(metadata_error("the body must be a JSON object"));
     };
 
-    let redirect_uris = string_list(&obj, "redirect_uris")?
+    let redirect_uris = string_list(&obj, "redirect_uris")
+        .map_err(metadata_error)?
         .filter(|v| !v.is_empty())
         .ok_or_else(|| {
             OAuthError::new(
@@ -86,14 +91,16 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
         )));
     }
 
-    let grant_types = supported_grant_types(string_list(&obj, "grant_types")?);
+    let grant_types =
+        supported_grant_types(string_list(&obj, "grant_types").map_err(metadata_error)?);
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err(metadata_error(
             "grant_types must include authorization_code (refresh_token is also supported)",
         ));
     }
-    let response_types =
-        string_list(&obj, "response_types")?.unwrap_or_else(|| vec!["code".into()]);
+    let response_types = string_list(&obj, "response_types")
+        .map_err(metadata_error)?
+        .unwrap_or_else(|| vec!["code".into()]);
     if !response_types.iter().any(|r| r == "code") {
         return Err(metadata_error("response_types must include code"));
     }
