@@ -135,16 +135,7 @@ impl Run {
         } = self.cfg.registration.clone()
         {
             let na = NotApplicable("--registration preregistered".into());
-            for id in [
-                "registration/dcr/advertised",
-                "registration/dcr/accepted",
-                "registration/dcr/secret-expiry",
-                "registration/dcr/reject-http-redirect",
-                "registration/dcr/reject-javascript-redirect",
-                "registration/dcr/reject-fragment-redirect",
-            ] {
-                self.rec(id, na.clone(), &[]);
-            }
+            self.rec_all(&DCR_IDS, na);
             let auth_method = if client_secret.is_some() {
                 "client_secret_post"
             } else {
