@@ -111,6 +111,8 @@ pub struct ServeArgs {
     /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
     #[arg(long, hide = true)]
     pub cimd_allow_http_loopback: bool,
+    #[command(flatten)]
+    pub tls: Box<crate::tls::TlsArgs>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -228,8 +230,7 @@ fn database_url(storage: &StorageArgs) -> anyhow::Result<String> {
     if let Some(url) = &storage.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&storage.data_dir)
-        .with_context(|| format!("creating data directory {}", storage.data_dir.display()))?;
+    crate::fsperm::prepare_sqlite(&storage.data_dir)?;
     Ok(Store::sqlite_url_for(&storage.data_dir))
 }
 
@@ -270,7 +271,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.bind));
+        .unwrap_or_else(|| args.tls.default_public_url(args.bind));
     let mut config = Config::new(&public_url, args.storage.data_dir.clone())?;
     config.allowed_origins.extend(
         args.allowed_origins
@@ -305,17 +306,30 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed_demo(&state, &fixtures, &password).await?;
     }
     state.spawn_background();
+    let tls = if args.tls.enabled() {
+        Some(crate::tls::Tls::start(&args.tls, &args.storage.data_dir)?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     print_banner(
         &state,
+        if tls.is_some() { "https" } else { "http" },
         &listener.local_addr()?,
         args.demo,
         demo_password_default,
     )
     .await?;
-    let app = crate::app(state);
+    let https = state.config.issuer().starts_with("https://");
+    let mut app = crate::app(state);
+    if https {
+        app = crate::tls::with_hsts(app);
+    }
+    if let Some(tls) = tls {
+        return crate::tls::serve(listener, app, tls, shutdown_signal()).await;
+    }
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -348,13 +362,14 @@ async fn shutdown_signal() {
 
 async fn print_banner(
     state: &AppState,
+    scheme: &str,
     addr: &SocketAddr,
     demo: bool,
     default_password: bool,
 ) -> anyhow::Result<()> {
     let c = &state.config;
     println!(
-        "gigamcp {} listening on http://{addr}",
+        "gigamcp {} listening on {scheme}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
     println!("  public URL (OAuth issuer): {}", c.issuer());

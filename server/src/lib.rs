@@ -12,15 +12,19 @@
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
+//! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
+//! - [`fsperm`]: the data directory and database files, readable by the service user only.
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fsperm;
 pub mod knowledge;
 pub mod mcp;
 pub mod oauth;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 use axum::Router;
