@@ -1,6 +1,6 @@
 //! The knowledge tables (see `migrations/0002_knowledge.sql`). Portable SQL, `$n` placeholders.
 use super::index::IndexDoc;
-use super::{IngestReport, Source, SourceDoc};
+use super::model::{IngestReport, Source, SourceDoc};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
