@@ -37,14 +37,18 @@ pub use state::OAuthState;
 #[cfg(test)]
 mod flow_tests {
     use super::authorize::{Decision, Prepared};
+    use super::state::CimdCache;
     use super::*;
+    use crate::auth::validator::TokenValidator;
+    use crate::config::Config;
+    use crate::store::Store;
     use crate::store::oauth::ClientRecord;
 
     struct World {
         store: Store,
         config: Config,
         tokens: TokenValidator,
-        cimd: cimd::CimdCache,
+        cimd: CimdCache,
         _dir: tempfile::TempDir,
     }
 
@@ -77,7 +81,7 @@ mod flow_tests {
                 store,
                 config,
                 tokens: TokenValidator::new(30, 0),
-                cimd: cimd::CimdCache::new(),
+                cimd: CimdCache::new(),
                 _dir: dir,
             }
         }

@@ -162,6 +162,7 @@ fn error_result(text: String) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use super::def::{only_known, optional_int, required_str, score_value};
     use super::*;
 
     #[test]
