@@ -1272,108 +1272,109 @@ async fn bearer_challenges_and_scopes() {
     // Insufficient scope: 403 naming every scope the request needs.
     let read_only = env.app.token("acme", "alice", "mcp:read").await;
     let tools_only = env.app.token("acme", "alice", "mcp:tools").await;
-    let call = msg(
-        2,
-        "tools/call",
-        json!({"name": "search", "arguments": {"query": "x"}}),
-    )
-    .to_string();
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&read_only),
-            call.clone(),
-            &[("mcp-protocol-version", V1125)],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let www = r.header("www-authenticate").unwrap();
-    assert!(
-        www.contains("error=\"insufficient_scope\"")
-            && www.contains("scope=\"mcp:tools\"")
-            && www.contains(prm),
-        "{www}"
-    );
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&read_only),
-            msg(3, "tools/list", json!({})).to_string(),
-            &[],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::OK);
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&tools_only),
-            msg(4, "tools/list", json!({})).to_string(),
-            &[],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(
-        r.header("www-authenticate")
-            .unwrap()
-            .contains("scope=\"mcp:read\"")
-    );
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&tools_only),
-            initialize_body(V1125).to_string(),
-            &[],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    // A batch needing both scopes names both in one challenge.
+    let search = json!({"name": "search", "arguments": {"query": "x"}});
     let batch = json!([
         msg(5, "tools/list", json!({})),
-        msg(
-            6,
-            "tools/call",
-            json!({"name": "search", "arguments": {"query": "x"}})
-        )
+        msg(6, "tools/call", search.clone())
     ]);
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&read_only),
-            batch.to_string(),
-            &[("mcp-protocol-version", V0326)],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(
-        r.header("www-authenticate")
-            .unwrap()
-            .contains("scope=\"mcp:read mcp:tools\"")
-    );
-    // 2026-07-28 tools/call with a read-only token.
-    let body = modern_msg(
-        7,
-        "tools/call",
-        json!({"name": "search", "arguments": {"query": "x"}}),
-    )
-    .to_string();
-    let r = env
-        .send(post_req(
-            "acme",
-            Some(&read_only),
-            body,
-            &[
-                ("mcp-protocol-version", V0728),
-                ("mcp-method", "tools/call"),
-                ("mcp-name", "search"),
-            ],
-        ))
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
-    assert!(
-        r.header("www-authenticate")
-            .unwrap()
-            .contains("scope=\"mcp:tools\"")
-    );
+    let modern_headers = [
+        ("mcp-protocol-version", V0728),
+        ("mcp-method", "tools/call"),
+        ("mcp-name", "search"),
+    ];
+    let forbidden = Status(StatusCode::FORBIDDEN);
+    // (case, the scope its challenge must name: None when the request is served)
+    let rows = [
+        (
+            case(
+                "tools/call with mcp:read",
+                post_req(
+                    "acme",
+                    Some(&read_only),
+                    msg(2, "tools/call", search.clone()).to_string(),
+                    &[("mcp-protocol-version", V1125)],
+                ),
+                forbidden,
+            ),
+            Some("mcp:tools"),
+        ),
+        (
+            case(
+                "tools/list with mcp:read",
+                post_req(
+                    "acme",
+                    Some(&read_only),
+                    msg(3, "tools/list", json!({})).to_string(),
+                    &[],
+                ),
+                Status(StatusCode::OK),
+            ),
+            None,
+        ),
+        (
+            case(
+                "tools/list with mcp:tools",
+                post_req(
+                    "acme",
+                    Some(&tools_only),
+                    msg(4, "tools/list", json!({})).to_string(),
+                    &[],
+                ),
+                forbidden,
+            ),
+            Some("mcp:read"),
+        ),
+        (
+            case(
+                "initialize with mcp:tools",
+                post_req(
+                    "acme",
+                    Some(&tools_only),
+                    initialize_body(V1125).to_string(),
+                    &[],
+                ),
+                forbidden,
+            ),
+            Some("mcp:read"),
+        ),
+        (
+            case(
+                "a batch needing both scopes names both in one challenge",
+                post_req(
+                    "acme",
+                    Some(&read_only),
+                    batch.to_string(),
+                    &[("mcp-protocol-version", V0326)],
+                ),
+                forbidden,
+            ),
+            Some("mcp:read mcp:tools"),
+        ),
+        (
+            case(
+                "2026-07-28 tools/call with mcp:read",
+                post_req(
+                    "acme",
+                    Some(&read_only),
+                    modern_msg(7, "tools/call", search.clone()).to_string(),
+                    &modern_headers,
+                ),
+                forbidden,
+            ),
+            Some("mcp:tools"),
+        ),
+    ];
+    let (cases, scopes): (Vec<Case>, Vec<Option<&str>>) = rows.into_iter().unzip();
+    for (r, scope) in env.run(cases).await.iter().zip(scopes) {
+        let Some(scope) = scope else { continue };
+        let www = r.header("www-authenticate").unwrap();
+        assert!(
+            www.contains("error=\"insufficient_scope\"")
+                && www.contains(&format!("scope=\"{scope}\""))
+                && www.contains(prm),
+            "{www}"
+        );
+    }
 
     // Expiry: the token stops working once the clock passes its lifetime.
     env.app.clock.advance(3601);
