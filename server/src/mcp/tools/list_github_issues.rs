@@ -282,6 +282,13 @@ pub async fn run(
     })
 }
 
+fn run_boxed<'a>(
+    ctx: &'a crate::mcp::context::Ctx,
+    args: &'a Map<String, Value>,
+) -> ToolFuture<'a> {
+    Box::pin(run(ctx, args))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,11 +329,4 @@ mod tests {
         let e = excerpt(&long);
         assert!(e.chars().count() == EXCERPT_CHARS + 1 && e.ends_with('…'));
     }
-}
-
-fn run_boxed<'a>(
-    ctx: &'a crate::mcp::context::Ctx,
-    args: &'a Map<String, Value>,
-) -> ToolFuture<'a> {
-    Box::pin(run(ctx, args))
 }
