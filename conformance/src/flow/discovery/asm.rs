@@ -2,7 +2,7 @@
 //! §2.3.3): each issuer's candidates in the spec's order, required fields, S256, HEAD, and the
 //! OpenID configuration when present.
 
-use super::Stop;
+use super::prm::Stop;
 use crate::flow::common::{Run, strs};
 use crate::http::{Req, Resp};
 use crate::model::Finding::{self, *};

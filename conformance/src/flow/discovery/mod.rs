@@ -8,14 +8,7 @@ mod prm;
 
 use crate::flow::common::Run;
 use crate::model::Finding::*;
-
-/// Why discovery stopped early.
-pub(crate) enum Stop {
-    /// The run cannot proceed at all.
-    Fatal(String),
-    /// Discovery failed: the checks that need it could not run.
-    Blocked(String),
-}
+use prm::Stop;
 
 impl Run {
     pub(crate) async fn discovery(&mut self) -> Result<(), String> {

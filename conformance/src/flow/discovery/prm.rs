@@ -2,12 +2,19 @@
 //! well-known URLs, the challenge's `resource_metadata`, the document's `resource` and
 //! `authorization_servers`.
 
-use super::Stop;
 use crate::flow::common::{Run, describe};
 use crate::http::{Req, Resp};
 use crate::model::Finding::*;
 use crate::urls;
 use serde_json::Value;
+
+/// Why discovery stopped early.
+pub(crate) enum Stop {
+    /// The run cannot proceed at all.
+    Fatal(String),
+    /// Discovery failed: the checks that need it could not run.
+    Blocked(String),
+}
 
 impl Run {
     /// Fetches and grades the PRM; returns the usable authorization servers.
