@@ -195,12 +195,15 @@ impl Tls {
 
 /// Adds `Strict-Transport-Security` to every response (unless a handler set one).
 pub fn with_hsts(app: Router) -> Router {
-    app.layer(
-        tower_http::set_header::SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        ),
-    )
+    app.layer(axum::middleware::map_response(
+        |mut response: axum::response::Response| async move {
+            response
+                .headers_mut()
+                .entry(header::STRICT_TRANSPORT_SECURITY)
+                .or_insert(HeaderValue::from_static(HSTS));
+            response
+        },
+    ))
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then waits (at most 30 s) for
