@@ -40,6 +40,8 @@ USER gigamcp:gigamcp
 WORKDIR /var/lib/gigamcp
 VOLUME ["/var/lib/gigamcp"]
 EXPOSE 8080
+# With TLS in the binary (--tls-cert or --acme-domain) or another GIGAMCP_BIND, override it, e.g.
+# `--health-cmd 'curl -fsSk -o /dev/null https://127.0.0.1:8443/healthz'`.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
     CMD curl -fsS -o /dev/null http://127.0.0.1:8080/healthz || exit 1
 STOPSIGNAL SIGTERM

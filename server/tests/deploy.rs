@@ -437,8 +437,11 @@ fn pebble_or_skip() -> Option<PathBuf> {
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
         panic!("pebble is not installed (CI=true): .ci/run installs Debian's `pebble` package");
     }
-    eprintln!(
-        "SKIPPED: the ACME test needs Debian's `pebble` ACME test server (apt-get install pebble)"
+    // Straight to stderr (not `eprintln!`, which the test harness captures), so the skip shows.
+    use std::io::Write;
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED acme_certificate_from_pebble_…: needs Debian's `pebble` ACME test server (apt-get install pebble)"
     );
     None
 }
@@ -587,6 +590,21 @@ async fn acme_certificate_from_pebble_then_the_chatgpt_conformance_run_over_http
         }
     };
     assert!(server.log().contains("ACME: certificate obtained"));
+
+    // Without --ca-cert the harness does not trust pebble's root: it cannot proceed (exit 2).
+    let untrusted = Command::new(&harness)
+        .arg("run")
+        .arg(format!("https://localhost:{port}/t/acme/mcp"))
+        .args(["--only", "discovery/", "--timeout", "5"])
+        .output()
+        .unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&untrusted.stdout),
+        String::from_utf8_lossy(&untrusted.stderr)
+    );
+    assert_eq!(untrusted.status.code(), Some(2), "{said}");
+    assert!(said.to_lowercase().contains("certificate"), "{said}");
 
     // The ChatGPT connector flow over https, trusting pebble's root: every MUST holds.
     let report = dir.path().join("conformance.json");
