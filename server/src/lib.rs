@@ -11,6 +11,8 @@
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
+//! - [`net`]: the client address behind trusted proxies, request ids.
+//! - [`ops`]: health, readiness, Prometheus metrics.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
 pub mod auth;
 pub mod cli;
@@ -19,7 +21,9 @@ pub mod config;
 pub mod error;
 pub mod knowledge;
 pub mod mcp;
+pub mod net;
 pub mod oauth;
+pub mod ops;
 pub mod store;
 pub mod web;
 
@@ -44,6 +48,7 @@ pub struct AppState {
     pub knowledge: Arc<knowledge::KnowledgeBase>,
     pub mcp: Arc<mcp::McpState>,
     pub oauth: Arc<oauth::OAuthState>,
+    pub ops: Arc<ops::OpsState>,
 }
 
 impl AppState {
@@ -60,6 +65,7 @@ impl AppState {
             knowledge: Arc::new(knowledge),
             mcp: Arc::new(mcp::McpState::new(&config)),
             oauth: Arc::new(oauth::OAuthState::new(&config)),
+            ops: Arc::new(ops::OpsState::default()),
             config: Arc::new(config),
             store,
             clock,
@@ -81,12 +87,15 @@ pub fn app(state: AppState) -> Router {
         .merge(mcp::routes())
         .merge(oauth::routes())
         .merge(web::routes())
+        .merge(ops::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_log))
+        .layer(middleware::from_fn(ops::metrics::track_http))
+        .layer(middleware::from_fn_with_state(state.clone(), net::context))
         .with_state(state)
 }
 
@@ -164,7 +173,13 @@ async fn request_log(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
+    let probe = matches!(
+        path.as_str(),
+        ops::HEALTH_PATH | ops::READY_PATH | ops::METRICS_PATH
+    );
+    if probe && status < 500 {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else if status >= 500 {
         tracing::warn!(%method, %path, status, ms, "request");
     } else {
         tracing::info!(%method, %path, status, ms, "request");

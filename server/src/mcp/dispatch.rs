@@ -59,8 +59,47 @@ pub fn is_known(method: &str, version: Version) -> bool {
     }
 }
 
-/// Runs one request (never `initialize`, which the transport handles because it mints a session).
+/// Runs one request (never `initialize`, which the transport handles because it mints a session)
+/// and records it in the metrics (method and tool labels from our own lists only).
 pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
+    let start = std::time::Instant::now();
+    let result = run(ctx, call).await;
+    let method = KNOWN_METHODS
+        .iter()
+        .find(|m| **m == call.method)
+        .copied()
+        .unwrap_or("unknown");
+    let tool = if method == "tools/call" {
+        let name = call.params.get("name").and_then(Value::as_str);
+        tools::TOOLS
+            .iter()
+            .find(|d| Some(d.name) == name)
+            .map_or("unknown", |d| d.name)
+    } else {
+        ""
+    };
+    let outcome = match &result {
+        Err(_) => "error",
+        Ok(r) if r.get("isError") == Some(&Value::Bool(true)) => "tool_error",
+        Ok(_) => "ok",
+    };
+    crate::ops::metrics::mcp_request(method, tool, outcome, start.elapsed());
+    result
+}
+
+/// Every method [`handle`] serves in some revision (metric labels).
+const KNOWN_METHODS: [&str; 8] = [
+    "ping",
+    "server/discover",
+    "logging/setLevel",
+    "tools/list",
+    "tools/call",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+];
+
+async fn run(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
     if !is_known(&call.method, ctx.version) {
         return Err(RpcError::method_not_found(&call.method));
     }

@@ -93,7 +93,13 @@ pub async fn submit(
         );
     };
     let ctx = Ctx::new(&state, ip);
-    match flow::login(&ctx, &username, password).await? {
+    let outcome = flow::login(&ctx, &username, password).await?;
+    crate::ops::metrics::login_attempt(match &outcome {
+        LoginOutcome::SignedIn { .. } => "success",
+        LoginOutcome::Failed => "failed",
+        LoginOutcome::Throttled => "throttled",
+    });
+    match outcome {
         LoginOutcome::SignedIn { session, .. } => {
             // Signing in again (switching account) ends the previous session.
             if let Some(old) = cookie(&headers, session_cookie_name(&state)) {

@@ -19,13 +19,9 @@ use crate::error::AppResult;
 use crate::oauth::{Ctx, login as session_flow};
 use crate::store::UserRecord;
 use axum::Router;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use std::convert::Infallible;
-use std::net::SocketAddr;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -48,21 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/docs/{page}", get(docs::page))
 }
 
-/// The caller's IP address when the server was started with connect info (for throttling and
-/// the audit log). Proxies' `X-Forwarded-For` is not trusted.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
-    }
-}
+/// Handlers here read the client address through the ground-floor extractor.
+pub use crate::net::ClientIp;
 
 // ---- cookies ----
 

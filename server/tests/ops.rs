@@ -1,0 +1,820 @@
+//! Operating the real `gigamcp` binary: client addresses behind a real reverse proxy (nginx),
+//! request ids and JSON logs, readiness against a PostgreSQL cluster that goes down and comes
+//! back, and Prometheus metrics that move as a full OAuth flow runs.
+//!
+//! nginx and PostgreSQL come from Debian's packages (`.ci/run` installs them). Locally a test
+//! whose tool is missing says so and passes; under `CI=true` it fails instead.
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use support::oauth_client::{self as oc, Browser};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
+const PASSWORD: &str = "pw-alice";
+
+struct Proc {
+    child: Child,
+    name: &'static str,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    fn assert_running(&mut self) {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            panic!("{} exited early: {status}", self.name);
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(p: &mut Proc, port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        p.assert_running();
+        assert!(Instant::now() < deadline, "{} did not start", p.name);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `CI=true`: a missing tool is a failure, not a skip.
+fn missing_tool(what: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{what} is required in CI (.ci/run installs it)");
+    }
+    eprintln!("SKIPPED: {what} is not installed on this machine");
+}
+
+struct Server {
+    proc: Proc,
+    base: String,
+    dir: PathBuf,
+    log: PathBuf,
+}
+
+/// Starts `gigamcp serve --demo` on a free loopback port; stderr (the log) goes to a file.
+fn serve(dir: &Path, extra: &[&str]) -> Server {
+    let port = free_port();
+    let log = dir.join(format!("gigamcp-{port}.log"));
+    let child = Command::new(BIN)
+        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra)
+        .env("GIGAMCP_DEMO_PASSWORD", PASSWORD)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut proc = Proc {
+        child,
+        name: "gigamcp",
+    };
+    wait_for_port(&mut proc, port);
+    Server {
+        proc,
+        base: format!("http://127.0.0.1:{port}"),
+        dir: dir.to_path_buf(),
+        log,
+    }
+}
+
+/// A browser whose connections leave from `from` (any 127.0.0.0/8 address is loopback on
+/// Linux, so each test client can be a different peer).
+fn browser_from(base: &str, from: &str) -> Browser {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .local_address(from.parse::<IpAddr>().unwrap())
+        .build()
+        .unwrap();
+    Browser {
+        http,
+        base: base.to_string(),
+        cookies: Mutex::new(HashMap::new()),
+    }
+}
+
+/// One sign-in through the form, with an optional `X-Forwarded-For` the client itself sends.
+async fn sign_in(b: &Browser, user: &str, password: &str, xff: Option<&str>) -> StatusCode {
+    let page = b.get("/login?next=/").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    let mut fields = oc::form_fields(&page.text, "/login");
+    for (k, v) in fields.iter_mut() {
+        match k.as_str() {
+            "username" => *v = user.into(),
+            "password" => *v = password.into(),
+            _ => {}
+        }
+    }
+    let mut rb = b.http.post(b.url("/login")).form(&fields);
+    if let Some(x) = xff {
+        rb = rb.header("x-forwarded-for", x);
+    }
+    b.send(rb).await.status
+}
+
+async fn audit_ips(dir: &Path, event: &str) -> Vec<String> {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&gigamcp_server::Store::sqlite_url_for(dir))
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT COALESCE(ip, '') FROM audit_log WHERE event = $1")
+        .bind(event)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get::<String, _>(0)).collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trusted proxies, with nginx in front.
+
+/// nginx as a foreground child on a free loopback port, forwarding to `upstream` from
+/// 127.0.0.2 (`proxy_bind`), the only address gigamcp is told to trust.
+fn nginx(dir: &Path, upstream: &str) -> Option<(Proc, String)> {
+    let bin = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())?;
+    let port = free_port();
+    let d = dir.display();
+    for t in ["body", "proxy", "fastcgi", "uwsgi", "scgi"] {
+        std::fs::create_dir_all(dir.join(t)).unwrap();
+    }
+    let conf = format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/error.log warn;
+events {{ worker_connections 64; }}
+http {{
+    access_log {d}/access.log;
+    client_body_temp_path {d}/body;
+    proxy_temp_path {d}/proxy;
+    fastcgi_temp_path {d}/fastcgi;
+    uwsgi_temp_path {d}/uwsgi;
+    scgi_temp_path {d}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass {upstream};
+            proxy_bind 127.0.0.2;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Request-Id $request_id;
+        }}
+    }}
+}}
+"#
+    );
+    let conf_path = dir.join("nginx.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let child = Command::new(bin)
+        .arg("-p")
+        .arg(dir)
+        .arg("-c")
+        .arg(&conf_path)
+        .arg("-e")
+        .arg(dir.join("error.log"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut proc = Proc {
+        child,
+        name: "nginx",
+    };
+    wait_for_port(&mut proc, port);
+    Some((proc, format!("http://127.0.0.1:{port}")))
+}
+
+#[tokio::test]
+async fn behind_nginx_each_forwarded_client_has_its_own_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            "--trusted-proxy",
+            "127.0.0.2/32",
+            "--registration-rate-limit",
+            "3",
+        ],
+    );
+    let ngx_dir = tempfile::tempdir().unwrap();
+    let Some((_nginx, proxy)) = nginx(ngx_dir.path(), &server.base) else {
+        return missing_tool("nginx");
+    };
+    // Two clients reach nginx from different addresses; nginx appends each one's address to
+    // X-Forwarded-For and connects to gigamcp from 127.0.0.2.
+    let a = browser_from(&proxy, "127.0.0.10");
+    let b = browser_from(&proxy, "127.0.0.11");
+    for i in 0..20 {
+        // Client A also tries to pick a fresh address each time: nginx keeps the one it saw.
+        let spoof = format!("198.51.100.{i}");
+        let s = sign_in(&a, &format!("nobody{i}"), "wrong-password", Some(&spoof)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        sign_in(&a, "alice", PASSWORD, Some("203.0.113.77")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "A is throttled, whatever it claims to be"
+    );
+    assert_eq!(
+        sign_in(&b, "alice", PASSWORD, None).await,
+        StatusCode::SEE_OTHER,
+        "B signs in while A is throttled"
+    );
+    let failed = audit_ips(&server.dir, "login_failed").await;
+    assert_eq!(failed.len(), 20);
+    assert!(failed.iter().all(|ip| ip == "127.0.0.10"), "{failed:?}");
+    assert_eq!(audit_ips(&server.dir, "login").await, vec!["127.0.0.11"]);
+
+    // Registration limits are per forwarded client too.
+    let body = json!({"client_name": "Probe", "redirect_uris": ["https://app.example/cb"]});
+    for i in 0..3 {
+        assert_eq!(
+            oc::register(&a, &body).await.status,
+            StatusCode::CREATED,
+            "{i}"
+        );
+    }
+    assert_eq!(
+        oc::register(&a, &body).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(oc::register(&b, &body).await.status, StatusCode::CREATED);
+
+    // nginx's $request_id comes back: the id of a trusted proxy is kept.
+    let r = a.get("/healthz").await;
+    let id = r.header("x-request-id").unwrap();
+    assert_eq!(id.len(), 32, "nginx request ids are 32 hex digits: {id}");
+    assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+}
+
+#[tokio::test]
+async fn forwarding_headers_from_untrusted_peers_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--trusted-proxy", "127.0.0.2/32"]);
+    // The same headers nginx would send, straight from an untrusted peer.
+    let direct = browser_from(&server.base, "127.0.0.1");
+    for i in 0..20 {
+        let xff = format!("203.0.113.{i}, 127.0.0.2");
+        let s = sign_in(&direct, &format!("nobody{i}"), "wrong-password", Some(&xff)).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    assert_eq!(
+        sign_in(&direct, "alice", PASSWORD, Some("203.0.113.99")).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the headers did not give the peer new addresses"
+    );
+    let failed = audit_ips(&server.dir, "login_failed").await;
+    assert!(failed.iter().all(|ip| ip == "127.0.0.1"), "{failed:?}");
+    // Forwarded (RFC 7239) is not believed either.
+    let r = direct
+        .send(
+            direct
+                .http
+                .get(direct.url("/healthz"))
+                .header("forwarded", "for=203.0.113.5")
+                .header("x-request-id", "chosen-by-the-client"),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_ne!(r.header("x-request-id").unwrap(), "chosen-by-the-client");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request ids and JSON logs.
+
+#[tokio::test]
+async fn request_ids_reach_every_log_line_of_the_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &["--log-format", "json", "--trusted-proxy", "127.0.0.2"],
+    );
+    let proxy = browser_from(&server.base, "127.0.0.2");
+    let direct = browser_from(&server.base, "127.0.0.1");
+
+    // Generated for an untrusted peer (even when it sends one), unique per response.
+    let r1 = direct
+        .send(
+            direct
+                .http
+                .get(direct.url("/healthz"))
+                .header("x-request-id", "mine"),
+        )
+        .await;
+    let r2 = direct.get("/.well-known/oauth-authorization-server").await;
+    let (id1, id2) = (
+        r1.header("x-request-id").unwrap(),
+        r2.header("x-request-id").unwrap(),
+    );
+    assert_ne!(id1, "mine");
+    assert_ne!(id1, id2);
+    // Errors carry one too.
+    let r = direct.get("/no/such/path").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.header("x-request-id").is_some());
+
+    // A trusted proxy's id is kept, unless it is not a plausible id.
+    let traced = "trace-7f3a9c";
+    let r = proxy
+        .send(
+            proxy
+                .http
+                .post(proxy.url("/api/oauth/server/register"))
+                .header("x-request-id", traced)
+                .json(
+                    &json!({"client_name": "Traced", "redirect_uris": ["https://app.example/cb"]}),
+                ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.header("x-request-id").as_deref(), Some(traced));
+    let r = proxy
+        .send(
+            proxy
+                .http
+                .get(proxy.url("/healthz"))
+                .header("x-request-id", "has spaces\"and quotes"),
+        )
+        .await;
+    assert_ne!(r.header("x-request-id").unwrap(), "has spaces\"and quotes");
+
+    // Every line of the log is one JSON object; the request's audit line and its request line
+    // both carry the id.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&server.log).unwrap();
+        let lines = text
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l)
+                    .unwrap_or_else(|e| panic!("log line is not JSON ({e}): {l}"))
+            })
+            .collect::<Vec<_>>();
+        let with_id = lines
+            .iter()
+            .filter(|l| l["span"]["request_id"] == traced)
+            .count();
+        if with_id >= 2 || Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(lines.iter().all(Value::is_object));
+    let of_traced: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["span"]["request_id"] == traced)
+        .collect();
+    let messages: Vec<&str> = of_traced
+        .iter()
+        .filter_map(|l| l["fields"]["message"].as_str())
+        .collect();
+    assert!(messages.contains(&"audit"), "{of_traced:#?}");
+    assert!(messages.contains(&"request"), "{of_traced:#?}");
+    let request_line = of_traced
+        .iter()
+        .find(|l| l["fields"]["message"] == "request")
+        .unwrap();
+    assert_eq!(request_line["fields"]["path"], "/api/oauth/server/register");
+    assert_eq!(request_line["fields"]["status"], 201);
+    // The request log of the untrusted peer's request carries the generated id.
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["span"]["request_id"] == id2.as_str() && l["fields"]["message"] == "request"),
+        "no request line for {id2}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness against a PostgreSQL cluster of our own.
+
+struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    as_postgres: bool,
+    log: PathBuf,
+}
+
+impl Postgres {
+    fn pg_ctl(&self, args: &[&str]) -> std::process::Output {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let mut cmd = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&pg_ctl);
+            c
+        } else {
+            Command::new(&pg_ctl)
+        };
+        cmd.arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    }
+
+    fn start(&self) {
+        let opts = format!(
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='{}'",
+            self.port,
+            self.data.parent().unwrap().display()
+        );
+        let out = self.pg_ctl(&["-o", &opts, "-w", "-t", "60", "start"]);
+        assert!(
+            out.status.success(),
+            "pg_ctl start: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            std::fs::read_to_string(&self.log).unwrap_or_default()
+        );
+    }
+
+    fn stop(&self) {
+        let out = self.pg_ctl(&["-m", "fast", "-w", "stop"]);
+        assert!(
+            out.status.success(),
+            "pg_ctl stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self.pg_ctl(&["-m", "immediate", "-w", "stop"]);
+    }
+}
+
+/// A throwaway cluster in `dir` (never the shared server on 5432), run as the `postgres` user
+/// when we are root.
+fn throwaway_postgres(dir: &Path) -> Option<Postgres> {
+    let bin = PathBuf::from("/usr/lib/postgresql/15/bin");
+    if !bin.join("initdb").exists() {
+        return None;
+    }
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0");
+    let cluster = dir.join("pg");
+    std::fs::create_dir_all(&cluster).unwrap();
+    if root {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let chown = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&cluster)
+            .status()
+            .unwrap();
+        assert!(chown.success());
+    }
+    let data = cluster.join("data");
+    let mut initdb = if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin.join("initdb"));
+        c
+    } else {
+        Command::new(bin.join("initdb"))
+    };
+    let out = initdb
+        .arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "postgres", "--no-sync"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "initdb: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pg = Postgres {
+        bin,
+        data,
+        port: free_port(),
+        as_postgres: root,
+        log: cluster.join("server.log"),
+    };
+    pg.start();
+    Some(pg)
+}
+
+async fn readyz(base: &str) -> (StatusCode, Value) {
+    let r = reqwest::get(format!("{base}/readyz")).await.unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap())
+}
+
+async fn wait_ready(base: &str, want: StatusCode) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, body) = readyz(base).await;
+        if status == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/readyz stayed {status}: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn readiness_follows_postgres_down_and_back_without_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(pg) = throwaway_postgres(dir.path()) else {
+        return missing_tool("PostgreSQL 15 (initdb, pg_ctl)");
+    };
+    let url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let mut server = serve(&data, &["--database-url", &url]);
+
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+    let body = wait_ready(&server.base, StatusCode::OK).await;
+    assert_eq!(body["status"], "ready");
+    assert_eq!(body["not_ready"], json!([]));
+    for check in ["database", "migrations", "knowledge"] {
+        assert_eq!(body["checks"][check]["ok"], true, "{body}");
+    }
+
+    pg.stop();
+    let body = wait_ready(&server.base, StatusCode::SERVICE_UNAVAILABLE).await;
+    assert_eq!(body["status"], "not_ready");
+    assert!(
+        body["not_ready"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("database")),
+        "{body}"
+    );
+    assert_eq!(body["checks"]["database"]["ok"], false);
+    assert!(!body.to_string().contains("postgres://"), "{body}");
+    // Liveness is not readiness: the process still serves.
+    let health = reqwest::get(format!("{}/healthz", server.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+
+    pg.start();
+    let body = wait_ready(&server.base, StatusCode::OK).await;
+    assert_eq!(body["status"], "ready");
+    server.proc.assert_running();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metrics.
+
+type Scrape = prometheus_parse::Scrape;
+
+async fn scrape(base: &str) -> Scrape {
+    let r = reqwest::get(format!("{base}/metrics")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text().await.unwrap();
+    Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format")
+}
+
+/// The value of the sample `name` whose labels include every pair of `labels` (0 if none).
+fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
+    s.samples
+        .iter()
+        .filter(|x| x.metric == name)
+        .filter(|x| labels.iter().all(|(k, v)| x.labels.get(k) == Some(*v)))
+        .map(|x| match x.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            prometheus_parse::Value::Histogram(ref h) => {
+                h.iter().map(|b| b.count).fold(0.0, f64::max)
+            }
+            prometheus_parse::Value::Summary(_) => 0.0,
+        })
+        .sum()
+}
+
+#[tokio::test]
+async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--public-url", "https://mcp.test"]);
+    let b = Browser::new(&server.base);
+    let before = scrape(&server.base).await;
+
+    let client = oc::register_chatgpt(&b).await;
+    let tokens = oc::connect(&b, "alice", &client, oc::ACME).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    for _ in 0..3 {
+        let r = oc::mcp_call(&b, "acme", access).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    let rt = tokens["refresh_token"].as_str().unwrap();
+    let refreshed = oc::refresh(&b, &client, rt, &[]).await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let bad = oc::token(
+        &b,
+        &[("grant_type", "authorization_code"), ("code", "nope")],
+    )
+    .await;
+    assert!(bad.status.is_client_error(), "{}", bad.text);
+    assert_eq!(
+        sign_in(&b, "alice", "not-her-password", None).await,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let after = scrape(&server.base).await;
+    let moved = |name: &str, labels: &[(&str, &str)]| {
+        value(&after, name, labels) - value(&before, name, labels)
+    };
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_registrations_total",
+            &[("outcome", "created")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_authorizations_total",
+            &[("decision", "approved")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_token_requests_total",
+            &[("grant_type", "authorization_code"), ("outcome", "issued")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_token_requests_total",
+            &[("grant_type", "refresh_token"), ("outcome", "issued")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_token_requests_total",
+            &[
+                ("grant_type", "authorization_code"),
+                ("outcome", "invalid_client")
+            ]
+        ) + moved(
+            "gigamcp_oauth_token_requests_total",
+            &[
+                ("grant_type", "authorization_code"),
+                ("outcome", "invalid_request")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved("gigamcp_login_attempts_total", &[("outcome", "success")]),
+        1.0
+    );
+    assert_eq!(
+        moved("gigamcp_login_attempts_total", &[("outcome", "failed")]),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_mcp_requests_total",
+            &[
+                ("method", "tools/call"),
+                ("tool", "search"),
+                ("outcome", "ok")
+            ]
+        ),
+        3.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_mcp_request_duration_seconds",
+            &[("method", "tools/call"), ("tool", "search")]
+        ),
+        3.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_http_requests_total",
+            &[
+                ("route", "/t/{slug}/mcp"),
+                ("method", "POST"),
+                ("status", "200")
+            ]
+        ),
+        3.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_http_request_duration_seconds",
+            &[("route", "/api/oauth/server/token"), ("method", "POST")]
+        ),
+        3.0
+    );
+    // One miss validated the token, the next calls hit the cache.
+    assert!(moved("gigamcp_bearer_cache_lookups_total", &[("result", "hit")]) >= 2.0);
+    assert!(moved("gigamcp_bearer_cache_lookups_total", &[("result", "miss")]) >= 1.0);
+    // State gauges.
+    assert!(
+        value(
+            &after,
+            "gigamcp_knowledge_documents",
+            &[("workspace", "acme")]
+        ) > 0.0
+    );
+    assert!(
+        value(
+            &after,
+            "gigamcp_knowledge_passages",
+            &[("workspace", "acme")]
+        ) >= value(
+            &after,
+            "gigamcp_knowledge_documents",
+            &[("workspace", "acme")]
+        )
+    );
+    assert!(value(&after, "gigamcp_db_pool_max_connections", &[]) >= 1.0);
+    assert_eq!(value(&after, "gigamcp_build_info", &[]), 1.0);
+
+    // No secret and no personal name in any label.
+    let text = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for secret in [access, rt, client.id.as_str(), "alice", "ChatGPT"] {
+        assert!(!text.contains(secret), "/metrics mentions {secret}");
+    }
+    let unmatched = value(
+        &after,
+        "gigamcp_http_requests_total",
+        &[("route", "unmatched")],
+    );
+    assert!(unmatched >= 0.0);
+}
+
+#[tokio::test]
+async fn metrics_listener_of_its_own_and_metrics_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let server = serve(dir.path(), &["--metrics-bind", &bind]);
+    // Off the main listener...
+    let r = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // ...on its own.
+    let s = scrape(&format!("http://{bind}")).await;
+    assert_eq!(value(&s, "gigamcp_build_info", &[]), 1.0);
+    drop(server);
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &["--metrics", "off"]);
+    let r = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        r.headers()["content-type"].to_str().unwrap(),
+        "application/json"
+    );
+}
