@@ -607,6 +607,16 @@ async fn scrape(base: &str) -> Scrape {
             .starts_with("text/plain; version=0.0.4")
     );
     let text = r.text().await.unwrap();
+    // The parser skips lines it cannot read; make sure there are none.
+    for line in text
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        assert!(
+            line.matches('}').count() <= 1 && line.matches('{').count() <= 1,
+            "sample line the parser would skip: {line}"
+        );
+    }
     Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).expect("Prometheus text format")
 }
 
@@ -631,7 +641,10 @@ fn value(s: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 #[tokio::test]
 async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &["--public-url", "https://mcp.test"]);
+    let server = serve(
+        dir.path(),
+        &["--public-url", "https://mcp.test", "--refresh-grace", "0"],
+    );
     let b = Browser::new(&server.base);
     let before = scrape(&server.base).await;
 
@@ -645,6 +658,45 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
     let rt = tokens["refresh_token"].as_str().unwrap();
     let refreshed = oc::refresh(&b, &client, rt, &[]).await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+    let fresh = refreshed.json();
+    let secret = client
+        .secret
+        .clone()
+        .expect("ChatGPT registers a confidential client");
+    let auth = |token: &str| {
+        vec![
+            ("token".to_string(), token.to_string()),
+            ("client_id".to_string(), client.id.clone()),
+            ("client_secret".to_string(), secret.clone()),
+        ]
+    };
+    let form = |v: &Vec<(String, String)>| {
+        v.iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect::<Vec<_>>()
+    };
+    let new_access = fresh["access_token"].as_str().unwrap();
+    let r = b
+        .send(
+            b.http
+                .post(b.url("/api/oauth/server/introspect"))
+                .form(&form(&auth(new_access))),
+        )
+        .await;
+    assert_eq!(r.json()["active"], true, "{}", r.text);
+    // Presenting the rotated refresh token again once the (zero-second) grace window has
+    // passed is a replay.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let replay = oc::refresh(&b, &client, rt, &[]).await;
+    assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.text);
+    let r = b
+        .send(
+            b.http
+                .post(b.url("/api/oauth/server/revoke"))
+                .form(&form(&auth(new_access))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let bad = oc::token(
         &b,
         &[("grant_type", "authorization_code"), ("code", "nope")],
@@ -656,6 +708,9 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
         StatusCode::UNAUTHORIZED
     );
 
+    for path in ["/no/such/page", "/another/unknown/path"] {
+        assert_eq!(b.get(path).await.status, StatusCode::NOT_FOUND);
+    }
     let after = scrape(&server.base).await;
     let moved = |name: &str, labels: &[(&str, &str)]| {
         value(&after, name, labels) - value(&before, name, labels)
@@ -692,14 +747,37 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
         moved(
             "gigamcp_oauth_token_requests_total",
             &[
-                ("grant_type", "authorization_code"),
-                ("outcome", "invalid_client")
+                ("grant_type", "refresh_token"),
+                ("outcome", "invalid_grant")
             ]
-        ) + moved(
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_replay_detections_total",
+            &[("kind", "refresh_token")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved(
+            "gigamcp_oauth_introspections_total",
+            &[("outcome", "active")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        moved("gigamcp_oauth_revocations_total", &[("outcome", "ok")]),
+        1.0
+    );
+    // An unknown code: refused with its RFC 6749 error code as the outcome.
+    assert_eq!(
+        moved(
             "gigamcp_oauth_token_requests_total",
             &[
                 ("grant_type", "authorization_code"),
-                ("outcome", "invalid_request")
+                ("outcome", "invalid_grant")
             ]
         ),
         1.0
@@ -734,7 +812,7 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
         moved(
             "gigamcp_http_requests_total",
             &[
-                ("route", "/t/{slug}/mcp"),
+                ("route", "/t/:slug/mcp"),
                 ("method", "POST"),
                 ("status", "200")
             ]
@@ -746,7 +824,7 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
             "gigamcp_http_request_duration_seconds",
             &[("route", "/api/oauth/server/token"), ("method", "POST")]
         ),
-        3.0
+        4.0
     );
     // One miss validated the token, the next calls hit the cache.
     assert!(moved("gigamcp_bearer_cache_lookups_total", &[("result", "hit")]) >= 2.0);
@@ -783,12 +861,14 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
     for secret in [access, rt, client.id.as_str(), "alice", "ChatGPT"] {
         assert!(!text.contains(secret), "/metrics mentions {secret}");
     }
-    let unmatched = value(
-        &after,
-        "gigamcp_http_requests_total",
-        &[("route", "unmatched")],
+    // Unknown paths share one label instead of growing a series per path.
+    assert_eq!(
+        moved(
+            "gigamcp_http_requests_total",
+            &[("route", "unmatched"), ("status", "404")]
+        ),
+        2.0
     );
-    assert!(unmatched >= 0.0);
 }
 
 #[tokio::test]

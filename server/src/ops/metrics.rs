@@ -170,6 +170,12 @@ fn method_label(m: &Method) -> &'static str {
     }
 }
 
+/// A route template as a label: `/t/{slug}/mcp` becomes `/t/:slug/mcp`. Braces are legal in a
+/// label value, but line-oriented parsers of the text format stop at the first `}`.
+pub fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
 /// Middleware (inside the router, so the matched route template is known): one counter and one
 /// latency observation per request. Unmatched paths share the route label `unmatched`.
 pub async fn track_http(req: Request, next: Next) -> Response {
@@ -179,7 +185,7 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
+        .map(|p| route_label(p.as_str()))
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = method_label(req.method());
     let start = Instant::now();
