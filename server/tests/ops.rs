@@ -476,10 +476,15 @@ impl Drop for Postgres {
 /// A throwaway cluster in `dir` (never the shared server on 5432), run as the `postgres` user
 /// when we are root.
 fn throwaway_postgres(dir: &Path) -> Option<Postgres> {
-    let bin = PathBuf::from("/usr/lib/postgresql/15/bin");
-    if !bin.join("initdb").exists() {
-        return None;
-    }
+    // The newest installed major version (Debian: /usr/lib/postgresql/<major>/bin).
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((e.file_name().to_str()?.parse::<u32>().ok()?, e.path())))
+        .filter(|(_, p)| p.join("bin/initdb").exists())
+        .max_by_key(|(major, _)| *major)?
+        .1
+        .join("bin");
     let root = Command::new("id")
         .arg("-u")
         .output()
@@ -549,7 +554,7 @@ async fn wait_ready(base: &str, want: StatusCode) -> Value {
 async fn readiness_follows_postgres_down_and_back_without_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let Some(pg) = throwaway_postgres(dir.path()) else {
-        return missing_tool("PostgreSQL 15 (initdb, pg_ctl)");
+        return missing_tool("PostgreSQL server binaries (initdb, pg_ctl)");
     };
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
     let data = dir.path().join("data");
