@@ -4,8 +4,7 @@
 //!
 //! nginx and PostgreSQL come from Debian's packages (`.ci/run` installs them). Locally a test
 //! whose tool is missing says so and passes; under `CI=true` it fails instead.
-mod support;
-
+use crate::support::oauth_client::{self as oc, Browser};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -14,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use support::oauth_client::{self as oc, Browser};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
 const PASSWORD: &str = "pw-alice";
