@@ -65,19 +65,29 @@ fn missing_tool(what: &str) {
 struct Server {
     proc: Proc,
     base: String,
-    dir: PathBuf,
+    /// The database it runs on: SQLite in its data directory, or a fresh PostgreSQL database
+    /// when `GIGAMCP_TEST_POSTGRES_URL` is set (the suite's PostgreSQL pass).
+    db_url: String,
     log: PathBuf,
 }
 
 /// Starts `gigamcp serve --demo` on a free loopback port; stderr (the log) goes to a file.
-fn serve(dir: &Path, extra: &[&str]) -> Server {
+async fn serve(dir: &Path, extra: &[&str]) -> Server {
+    let db_url = match extra.iter().position(|a| *a == "--database-url") {
+        Some(i) => extra[i + 1].to_string(),
+        None => crate::support::test_database_url(dir).await,
+    };
     let port = free_port();
     let log = dir.join(format!("gigamcp-{port}.log"));
-    let child = Command::new(BIN)
-        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir)
-        .args(extra)
+        .args(extra);
+    if !extra.contains(&"--database-url") {
+        cmd.args(["--database-url", &db_url]);
+    }
+    let child = cmd
         .env("GIGAMCP_DEMO_PASSWORD", PASSWORD)
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -92,7 +102,7 @@ fn serve(dir: &Path, extra: &[&str]) -> Server {
     Server {
         proc,
         base: format!("http://127.0.0.1:{port}"),
-        dir: dir.to_path_buf(),
+        db_url,
         log,
     }
 }
@@ -131,12 +141,10 @@ async fn sign_in(b: &Browser, user: &str, password: &str, xff: Option<&str>) -> 
     b.send(rb).await.status
 }
 
-async fn audit_ips(dir: &Path, event: &str) -> Vec<String> {
+async fn audit_ips(db_url: &str, event: &str) -> Vec<String> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
-    let pool = sqlx::AnyPool::connect(&gigamcp_server::Store::sqlite_url_for(dir))
-        .await
-        .unwrap();
+    let pool = sqlx::AnyPool::connect(db_url).await.unwrap();
     let rows = sqlx::query("SELECT COALESCE(ip, '') FROM audit_log WHERE event = $1")
         .bind(event)
         .fetch_all(&pool)
@@ -219,7 +227,8 @@ async fn behind_nginx_each_forwarded_client_has_its_own_limits() {
             "--registration-rate-limit",
             "3",
         ],
-    );
+    )
+    .await;
     let ngx_dir = tempfile::tempdir().unwrap();
     let Some((_nginx, proxy)) = nginx(ngx_dir.path(), &server.base) else {
         return missing_tool("nginx");
@@ -244,10 +253,10 @@ async fn behind_nginx_each_forwarded_client_has_its_own_limits() {
         StatusCode::SEE_OTHER,
         "B signs in while A is throttled"
     );
-    let failed = audit_ips(&server.dir, "login_failed").await;
+    let failed = audit_ips(&server.db_url, "login_failed").await;
     assert_eq!(failed.len(), 20);
     assert!(failed.iter().all(|ip| ip == "127.0.0.10"), "{failed:?}");
-    assert_eq!(audit_ips(&server.dir, "login").await, vec!["127.0.0.11"]);
+    assert_eq!(audit_ips(&server.db_url, "login").await, vec!["127.0.0.11"]);
 
     // Registration limits are per forwarded client too.
     let body = json!({"client_name": "Probe", "redirect_uris": ["https://app.example/cb"]});
@@ -274,7 +283,7 @@ async fn behind_nginx_each_forwarded_client_has_its_own_limits() {
 #[tokio::test]
 async fn forwarding_headers_from_untrusted_peers_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &["--trusted-proxy", "127.0.0.2/32"]);
+    let server = serve(dir.path(), &["--trusted-proxy", "127.0.0.2/32"]).await;
     // The same headers nginx would send, straight from an untrusted peer.
     let direct = browser_from(&server.base, "127.0.0.1");
     for i in 0..20 {
@@ -287,7 +296,7 @@ async fn forwarding_headers_from_untrusted_peers_are_ignored() {
         StatusCode::TOO_MANY_REQUESTS,
         "the headers did not give the peer new addresses"
     );
-    let failed = audit_ips(&server.dir, "login_failed").await;
+    let failed = audit_ips(&server.db_url, "login_failed").await;
     assert!(failed.iter().all(|ip| ip == "127.0.0.1"), "{failed:?}");
     // Forwarded (RFC 7239) is not believed either.
     let r = direct
@@ -312,7 +321,8 @@ async fn request_ids_reach_every_log_line_of_the_request() {
     let server = serve(
         dir.path(),
         &["--log-format", "json", "--trusted-proxy", "127.0.0.2"],
-    );
+    )
+    .await;
     let proxy = browser_from(&server.base, "127.0.0.2");
     let direct = browser_from(&server.base, "127.0.0.1");
 
@@ -557,7 +567,7 @@ async fn readiness_follows_postgres_down_and_back_without_a_restart() {
     let url = format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port);
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    let mut server = serve(&data, &["--database-url", &url]);
+    let mut server = serve(&data, &["--database-url", &url]).await;
 
     let health = reqwest::get(format!("{}/healthz", server.base))
         .await
@@ -647,7 +657,8 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
     let server = serve(
         dir.path(),
         &["--public-url", "https://mcp.test", "--refresh-grace", "0"],
-    );
+    )
+    .await;
     let b = Browser::new(&server.base);
     let before = scrape(&server.base).await;
 
@@ -879,7 +890,7 @@ async fn metrics_listener_of_its_own_and_metrics_off() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
     let bind = format!("127.0.0.1:{port}");
-    let server = serve(dir.path(), &["--metrics-bind", &bind]);
+    let server = serve(dir.path(), &["--metrics-bind", &bind]).await;
     // Off the main listener...
     let r = reqwest::get(format!("{}/metrics", server.base))
         .await
@@ -891,7 +902,7 @@ async fn metrics_listener_of_its_own_and_metrics_off() {
     drop(server);
 
     let dir = tempfile::tempdir().unwrap();
-    let server = serve(dir.path(), &["--metrics", "off"]);
+    let server = serve(dir.path(), &["--metrics", "off"]).await;
     let r = reqwest::get(format!("{}/metrics", server.base))
         .await
         .unwrap();
