@@ -141,6 +141,7 @@ async fn sign_in(b: &Browser, user: &str, password: &str, xff: Option<&str>) -> 
     b.send(rb).await.status
 }
 
+/// The client addresses the audit log recorded for `event`, sorted.
 async fn audit_ips(db_url: &str, event: &str) -> Vec<String> {
     use sqlx::Row;
     sqlx::any::install_default_drivers();
@@ -150,7 +151,9 @@ async fn audit_ips(db_url: &str, event: &str) -> Vec<String> {
         .fetch_all(&pool)
         .await
         .unwrap();
-    rows.iter().map(|r| r.get::<String, _>(0)).collect()
+    let mut ips: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
+    ips.sort();
+    ips
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -310,6 +313,53 @@ async fn forwarding_headers_from_untrusted_peers_are_ignored() {
         .await;
     assert_eq!(r.status, StatusCode::OK);
     assert_ne!(r.header("x-request-id").unwrap(), "chosen-by-the-client");
+}
+
+#[tokio::test]
+async fn rfc7239_forwarded_when_configured_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = serve(
+        dir.path(),
+        &[
+            "--trusted-proxy",
+            "127.0.0.2",
+            "--proxy-header",
+            "forwarded",
+        ],
+    )
+    .await;
+    let proxy = browser_from(&server.base, "127.0.0.2");
+    let body = json!({"client_name": "Probe", "redirect_uris": ["https://app.example/cb"]});
+    // The proxy's element is the right-most; the client's own X-Forwarded-For is not read.
+    let r = proxy
+        .send(
+            proxy
+                .http
+                .post(proxy.url("/api/oauth/server/register"))
+                .header("x-forwarded-for", "6.6.6.6")
+                .header(
+                    "forwarded",
+                    "for=192.0.2.1, for=\"[2001:db8::7]:4711\";proto=https",
+                )
+                .json(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // An obfuscated hop next to the proxy: the proxy's own address, never the spoof further left.
+    let r = proxy
+        .send(
+            proxy
+                .http
+                .post(proxy.url("/api/oauth/server/register"))
+                .header("forwarded", "for=192.0.2.1, for=_hidden")
+                .json(&body),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        audit_ips(&server.db_url, "client_registered").await,
+        vec!["127.0.0.2", "2001:db8::7"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
