@@ -4,10 +4,12 @@
 //! while the server runs; their revocations reach a running server through `auth_epoch`.
 use crate::auth::pat::issue_personal_token;
 use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
 use crate::store::settings::PUBLIC_URL;
 use crate::store::users::UserError;
 use crate::store::workspaces::WorkspaceError;
-use crate::{AppState, Config, Store};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;
@@ -379,7 +381,7 @@ async fn serve_metrics(state: &AppState, args: &ServeArgs) -> anyhow::Result<()>
             .await
             .with_context(|| format!("binding the metrics listener {addr}"))?;
         println!("  metrics: http://{}/metrics", listener.local_addr()?);
-        let router = crate::ops::metrics_router(state.clone());
+        let router = crate::ops::routes::metrics_router(state.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, router).await {
                 tracing::error!(error = %e, "metrics listener failed");

@@ -35,7 +35,7 @@ pub struct Config {
     /// Client ID Metadata Documents (URL client ids); off by default.
     pub cimd: CimdPolicy,
     /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
-    pub trusted_proxies: crate::net::TrustedProxies,
+    pub trusted_proxies: crate::net::client_addr::TrustedProxies,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
@@ -98,7 +98,7 @@ impl Config {
     pub fn slug_for_resource<'a>(&self, resource: &'a str) -> Option<&'a str> {
         let rest = resource.strip_prefix(self.public_url.as_str())?;
         let slug = rest.strip_prefix("/t/")?.strip_suffix("/mcp")?;
-        crate::store::valid_slug(slug).then_some(slug)
+        crate::names::valid_slug(slug).then_some(slug)
     }
 
     /// Whether `origin` (an `Origin` header value) may call the MCP endpoint.

@@ -11,7 +11,7 @@ pub mod request_id;
 pub use client_addr::{ProxyHeader, TrustedProxies};
 pub use request_id::RequestId;
 
-use crate::AppState;
+use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;

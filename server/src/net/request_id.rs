@@ -19,7 +19,7 @@ pub struct RequestId(pub String);
 pub fn generate() -> String {
     static PREFIX: OnceLock<String> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| crate::auth::secrets::new_id()[..16].to_string());
+    let prefix = PREFIX.get_or_init(|| crate::secrets::new_id()[..16].to_string());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("{prefix}-{n:08x}")
 }

@@ -9,7 +9,6 @@
 //! token, a user name, a client id or a client name.
 //!
 //! Without [`install`] (`--metrics off`) every recording function returns at once.
-use crate::AppState;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
@@ -201,9 +200,8 @@ pub async fn track_http(req: Request, next: Next) -> Response {
     resp
 }
 
-/// `GET /metrics`: the Prometheus text exposition, after refreshing the state gauges.
-pub fn render(state: &AppState, handle: &PrometheusHandle) -> Response {
-    sample_state(state);
+/// The Prometheus text exposition of everything recorded so far.
+pub fn render(handle: &PrometheusHandle) -> Response {
     let mut resp = handle.render().into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -214,26 +212,30 @@ pub fn render(state: &AppState, handle: &PrometheusHandle) -> Response {
     resp
 }
 
-/// 404 for `/metrics` where it is not served (off, or moved to `--metrics-bind`).
-pub fn not_served() -> Response {
-    crate::error::AppError::from(crate::error::OAuthError::not_found(
-        "metrics are not served on this listener",
-    ))
-    .into_response()
+/// Sets the gauges that describe state, just before a scrape.
+pub struct StateSample<'a> {
+    pub sessions: usize,
+    pub bearer_cache_entries: usize,
+    pub pool_size: u32,
+    pub pool_idle: usize,
+    pub pool_max: u32,
+    /// Workspace slug, documents, passages of each live index.
+    pub indexes: &'a [(String, usize, usize)],
 }
 
-fn sample_state(state: &AppState) {
-    gauge!(MCP_SESSIONS).set(state.mcp.sessions.len() as f64);
-    gauge!(BEARER_CACHE_ENTRIES).set(state.tokens.cached_len() as f64);
-    let pool = state.store.pool();
-    let size = pool.size() as f64;
-    let idle = pool.num_idle() as f64;
+pub fn sample(s: &StateSample<'_>) {
+    if !enabled() {
+        return;
+    }
+    gauge!(MCP_SESSIONS).set(s.sessions as f64);
+    gauge!(BEARER_CACHE_ENTRIES).set(s.bearer_cache_entries as f64);
+    let idle = s.pool_idle as f64;
     gauge!(DB_POOL, "state" => "idle").set(idle);
-    gauge!(DB_POOL, "state" => "in_use").set((size - idle).max(0.0));
-    gauge!(DB_POOL_MAX).set(pool.options().get_max_connections() as f64);
-    for (workspace, stats) in state.knowledge.loaded_indexes() {
-        gauge!(KNOWLEDGE_DOCUMENTS, "workspace" => workspace.clone()).set(stats.documents as f64);
-        gauge!(KNOWLEDGE_PASSAGES, "workspace" => workspace).set(stats.chunks as f64);
+    gauge!(DB_POOL, "state" => "in_use").set((f64::from(s.pool_size) - idle).max(0.0));
+    gauge!(DB_POOL_MAX).set(f64::from(s.pool_max));
+    for (workspace, documents, passages) in s.indexes {
+        gauge!(KNOWLEDGE_DOCUMENTS, "workspace" => workspace.clone()).set(*documents as f64);
+        gauge!(KNOWLEDGE_PASSAGES, "workspace" => workspace.clone()).set(*passages as f64);
     }
 }
 
