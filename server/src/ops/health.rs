@@ -14,7 +14,7 @@ pub const DB_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The readiness of this process (cached for one second in [`super::state::OpsState`]).
 pub async fn readiness(state: &AppState) -> Readiness {
-    state.ops.readiness(check(state)).await
+    state.ops.readiness(state.clock.now(), check(state)).await
 }
 
 async fn check(state: &AppState) -> Readiness {

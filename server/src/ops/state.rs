@@ -3,14 +3,11 @@
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::Serialize;
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
-
-/// How long a readiness answer is reused.
-const CACHE_FOR: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct OpsState {
-    readiness: tokio::sync::Mutex<Option<(Instant, Readiness)>>,
+    /// The last answer and the second (Unix time, from the clock) it was computed in.
+    readiness: tokio::sync::Mutex<Option<(i64, Readiness)>>,
     /// The metrics handle and whether the main listener serves `/metrics`.
     metrics: OnceLock<(PrometheusHandle, bool)>,
 }
@@ -32,20 +29,21 @@ impl OpsState {
         self.metrics.get().filter(|(_, main)| *main).map(|(h, _)| h)
     }
 
-    /// The readiness answer of the last second, else a fresh one from `check`. Concurrent
-    /// probes wait for one check instead of running their own.
-    pub async fn readiness<F>(&self, check: F) -> Readiness
+    /// The answer computed in the current second `now`, else a fresh one from `check`: probes
+    /// cost at most one check per second. Concurrent probes wait for one check instead of
+    /// running their own.
+    pub async fn readiness<F>(&self, now: i64, check: F) -> Readiness
     where
         F: Future<Output = Readiness>,
     {
         let mut guard = self.readiness.lock().await;
         if let Some((at, r)) = guard.as_ref()
-            && at.elapsed() < CACHE_FOR
+            && *at == now
         {
             return r.clone();
         }
         let r = check.await;
-        *guard = Some((Instant::now(), r.clone()));
+        *guard = Some((now, r.clone()));
         r
     }
 }

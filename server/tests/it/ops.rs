@@ -655,6 +655,77 @@ async fn readiness_follows_postgres_down_and_back_without_a_restart() {
     server.proc.assert_running();
 }
 
+/// `/readyz` on the real router: each check can fail and names what is not ready; answers are
+/// reused within one second of the injected clock.
+#[tokio::test]
+async fn readiness_names_unloaded_indexes_and_missing_migrations() {
+    use crate::support::{ClockExt, TestApp};
+    let t = TestApp::with_people().await;
+    let ready = t.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+    assert_eq!(ready.header("cache-control").as_deref(), Some("no-store"));
+    assert_eq!(ready.json()["status"], "ready");
+
+    // Another process (an admin command) ingests knowledge: this process has no index for it
+    // until its refresher runs.
+    let other = gigamcp_server::Store::connect(&t.db_url).await.unwrap();
+    let admin = gigamcp_server::AppState::new(
+        (*t.state.config).clone(),
+        other,
+        std::sync::Arc::new(t.clock.clone()),
+    )
+    .await
+    .unwrap();
+    admin
+        .knowledge
+        .ingest_dir(
+            "acme",
+            &crate::support::knowledge::fixtures_dir("acme"),
+            t.clock.now_secs(),
+        )
+        .await
+        .unwrap();
+    // Within the same second the cached answer stands.
+    assert_eq!(t.get("/readyz").await.status, StatusCode::OK);
+    t.clock.advance(1);
+    let r = t.get("/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["not_ready"], json!(["knowledge"]), "{body}");
+    assert!(
+        body["checks"]["knowledge"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("acme"),
+        "{body}"
+    );
+    t.state.knowledge.refresh().await.unwrap();
+    t.clock.advance(1);
+    assert_eq!(t.get("/readyz").await.status, StatusCode::OK);
+
+    // A database whose migrations lag this build is not ready either.
+    sqlx::query(
+        "DELETE FROM _sqlx_migrations WHERE version = (SELECT MAX(version) FROM _sqlx_migrations)",
+    )
+    .execute(t.state.store.pool())
+    .await
+    .unwrap();
+    t.clock.advance(1);
+    let r = t.get("/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    let body = r.json();
+    assert_eq!(body["not_ready"], json!(["migrations"]), "{body}");
+    assert!(
+        body["checks"]["migrations"]["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("not applied: "),
+        "{body}"
+    );
+    // Liveness does not depend on any of it.
+    assert_eq!(t.get("/healthz").await.status, StatusCode::OK);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Metrics.
 
