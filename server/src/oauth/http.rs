@@ -6,7 +6,7 @@ use super::context::{Ctx, Params};
 use super::metadata::{
     INTROSPECT_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, authorization_server_metadata,
 };
-use crate::error::{AppError, AppResult, OAuthError};
+use crate::error::{AppError, AppResult, OAuthError, no_store};
 use crate::state::AppState;
 use crate::web::ClientIp;
 use axum::body::Bytes;
@@ -27,13 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route(TOKEN_PATH, post(token))
         .route(REVOKE_PATH, post(revoke))
         .route(INTROSPECT_PATH, post(introspect))
-}
-
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
