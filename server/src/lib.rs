@@ -8,7 +8,7 @@
 //! - [`secrets`], [`names`]: ground floor: CSPRNG secrets and hashing; slug, username and scope
 //!   syntax.
 //! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
-//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, secrets, passwords.
+//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, passwords, PATs.
 //! - [`oauth`]: the authorization server: metadata, registration, authorize, token, revoke.
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
