@@ -274,3 +274,63 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_keeps_its_status_and_hides_server_error_text() {
+        let e = OAuthError::from_rejection(StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            (
+                "request_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "length limit exceeded"
+            )
+        );
+        let e = OAuthError::from_rejection(StatusCode::UNSUPPORTED_MEDIA_TYPE, "  \n");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            (
+                "invalid_request",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type"
+            )
+        );
+        let e = OAuthError::from_rejection(StatusCode::BAD_GATEWAY, "upstream db at 10.0.0.7");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            ("server_error", StatusCode::BAD_GATEWAY, "Bad Gateway")
+        );
+        let resp = AppError::from(e).into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn bearer_status_follows_the_rfc_6750_error_code() {
+        let c = |error| BearerChallenge {
+            resource_metadata: "https://h/.well-known/oauth-protected-resource/t/a/mcp".into(),
+            error,
+            description: None,
+            scope: "mcp:read".into(),
+        };
+        assert_eq!(c(None).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(c(Some("invalid_token")).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(c(Some("invalid_request")).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            c(Some("insufficient_scope")).status(),
+            StatusCode::FORBIDDEN
+        );
+        let resp = AppError::Bearer(c(Some("insufficient_scope"))).into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(
+            resp.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains("error=\"insufficient_scope\"")
+        );
+    }
+}
