@@ -47,6 +47,11 @@ const ERROR_STATUS_ALLOWED: &[(&str, &str)] = &[
          header mismatch, 404 unknown session, 405, 406, 409, 413, 415); the transport picks it \
          and error.rs renders it (AppError::JsonRpc)",
     ),
+    (
+        "ops/routes.rs",
+        "/readyz answers 503 with its readiness report when a dependency is not ready: the \
+         probe's answer (what load balancers and Kubernetes read), not an error of the request",
+    ),
 ];
 
 /// The `StatusCode` constants that are not errors (1xx, 2xx, 3xx): any file may name these.
