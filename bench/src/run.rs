@@ -31,6 +31,9 @@ pub struct RunArgs {
     /// Directory holding `gigamcp` and `gigamcp-conformance` (default: next to this binary).
     #[arg(long)]
     pub bin_dir: Option<PathBuf>,
+    /// The harness binary (default: `gigamcp-conformance` in --bin-dir).
+    #[arg(long)]
+    pub conformance_bin: Option<PathBuf>,
     /// Scratch directory (data directories, cached corpora).
     #[arg(long, default_value = "target/bench")]
     pub work_dir: PathBuf,
@@ -179,7 +182,11 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
 
     // 3. Conformance wall time.
     if !a.skip_conformance && wanted("conformance") {
-        let (wall, code) = conformance_run(&gig, &bin_dir, &a.work_dir)?;
+        let harness = a
+            .conformance_bin
+            .clone()
+            .unwrap_or_else(|| bin_dir.join("gigamcp-conformance"));
+        let (wall, code) = conformance_run(&gig, &harness, &a.work_dir)?;
         eprintln!("  conformance (chatgpt profile): {wall:.2} s wall, exit {code}");
         report.conformance_wall_s = Some(wall);
         report.conformance_exit = Some(code);
@@ -950,7 +957,7 @@ fn token_response(h: &HeaderMap, b: &[u8]) -> Result<Value, String> {
 
 // ---- conformance ----
 
-fn conformance_run(gig: &Gigamcp, bin_dir: &Path, work: &Path) -> anyhow::Result<(f64, i32)> {
+fn conformance_run(gig: &Gigamcp, harness: &Path, work: &Path) -> anyhow::Result<(f64, i32)> {
     let dir = fresh_dir(&work.join("conformance"))?;
     let mut server = gig.serve(
         &dir,
@@ -967,7 +974,7 @@ fn conformance_run(gig: &Gigamcp, bin_dir: &Path, work: &Path) -> anyhow::Result
     server.wait_listening(Duration::from_secs(120))?;
     let base = server.base();
     let t0 = Instant::now();
-    let out = std::process::Command::new(bin_dir.join("gigamcp-conformance"))
+    let out = std::process::Command::new(harness)
         .args(["run", &format!("{base}/t/acme/mcp"), "--profile", "chatgpt"])
         .args([
             "--login",

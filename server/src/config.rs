@@ -34,6 +34,21 @@ pub struct Config {
     pub registration_rate_per_minute: u32,
     /// Client ID Metadata Documents (URL client ids); off by default.
     pub cimd: CimdPolicy,
+    /// Where the knowledge search indexes live.
+    pub knowledge_index: KnowledgeIndex,
+}
+
+/// Where a process keeps its knowledge search indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KnowledgeIndex {
+    /// Built from the store at start-up, in RAM (tests, and the default of [`Config::new`]).
+    #[default]
+    Memory,
+    /// On disk under this directory (`serve` uses `<data dir>/index`), memory-mapped, reopened
+    /// at start-up when its stamp matches the store, updated incrementally from the change log.
+    Disk(PathBuf),
+    /// No index at all: admin commands only write the store (the servers' refreshers index).
+    Off,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
@@ -70,6 +85,7 @@ impl Config {
             auth_epoch_poll_ms: 1000,
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
+            knowledge_index: KnowledgeIndex::default(),
         })
     }
 

@@ -10,6 +10,7 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
@@ -19,4 +20,5 @@ mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
 mod resource_server;
+mod scale;
 mod support;
