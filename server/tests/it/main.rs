@@ -11,6 +11,8 @@
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
+//! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
+//!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
@@ -19,6 +21,7 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod ops;
 mod resource_server;
 mod scale;
 mod support;
