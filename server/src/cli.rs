@@ -324,6 +324,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         crate::net::TrustedProxies::parse_nets(&args.trusted_proxies)?,
         args.proxy_header,
     );
+    config.knowledge_index = crate::KnowledgeIndex::Disk(args.storage.data_dir.join("index"));
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -547,7 +548,9 @@ async fn admin_state(storage: &StorageArgs, public_url: Option<&str>) -> anyhow:
             .await?
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
     };
-    let config = Config::new(&public_url, storage.data_dir.clone())?;
+    let mut config = Config::new(&public_url, storage.data_dir.clone())?;
+    // Admin commands write the store; running servers bring their indexes up to date.
+    config.knowledge_index = crate::KnowledgeIndex::Off;
     AppState::new(config, store, Arc::new(SystemClock)).await
 }
 

@@ -36,6 +36,21 @@ pub struct Config {
     pub cimd: CimdPolicy,
     /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
     pub trusted_proxies: crate::net::client_addr::TrustedProxies,
+    /// Where the knowledge search indexes live.
+    pub knowledge_index: KnowledgeIndex,
+}
+
+/// Where a process keeps its knowledge search indexes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KnowledgeIndex {
+    /// Built from the store at start-up, in RAM (tests, and the default of [`Config::new`]).
+    #[default]
+    Memory,
+    /// On disk under this directory (`serve` uses `<data dir>/index`), memory-mapped, reopened
+    /// at start-up when its stamp matches the store, updated incrementally from the change log.
+    Disk(PathBuf),
+    /// No index at all: admin commands only write the store (the servers' refreshers index).
+    Off,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
@@ -73,6 +88,7 @@ impl Config {
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
             trusted_proxies: Default::default(),
+            knowledge_index: KnowledgeIndex::default(),
         })
     }
 

@@ -44,7 +44,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-pub use config::Config;
+pub use config::{Config, KnowledgeIndex};
 pub use state::AppState;
 pub use store::Store;
 

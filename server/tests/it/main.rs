@@ -10,6 +10,7 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
@@ -22,4 +23,5 @@ mod oauth;
 mod oauth_cimd;
 mod ops;
 mod resource_server;
+mod scale;
 mod support;
