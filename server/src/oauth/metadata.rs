@@ -1,10 +1,9 @@
 //! Authorization server metadata (RFC 8414 §2), served at `/.well-known/oauth-authorization-server`.
 //!
 //! `issuer` is the public origin, byte-equal to `authorization_servers[0]` of every workspace's
-//! Protected Resource Metadata (quirk Q9). CIMD is advertised only when `config.cimd.enabled`
-//! (it is then implemented by `cimd`; quirk Q13: never advertise what is not implemented). It is
-//! off by default because ChatGPT prefers CIMD whenever it is advertised, and DCR is our tested
-//! default path.
+//! Protected Resource Metadata (quirk Q9). CIMD is advertised when `config.cimd.enabled` (the
+//! default; `--no-cimd` turns it off), implemented by `cimd` (quirk Q13: never advertise what is
+//! not implemented). DCR is always advertised.
 use crate::Config;
 use crate::config::SUPPORTED_SCOPES;
 use serde_json::{Value, json};

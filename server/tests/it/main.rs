@@ -3,6 +3,7 @@
 //! real database: SQLite in a temporary directory, or PostgreSQL when
 //! `GIGAMCP_TEST_POSTGRES_URL` names a server (`cargo xtask test` runs this target on both).
 //!
+//! - `clients`: popular MCP clients' registrations, native-app redirects, consent wording.
 //! - `mcp`: the MCP endpoint `/t/{slug}/mcp`, schema-checked per protocol revision.
 //! - `mcp_properties`: proptest robustness of the MCP endpoint.
 //! - `oauth`: the authorization server end to end over a real socket.
@@ -13,6 +14,7 @@
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
+mod clients;
 mod knowledge;
 mod mcp;
 mod mcp_properties;
