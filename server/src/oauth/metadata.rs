@@ -4,7 +4,7 @@
 //! Protected Resource Metadata (quirk Q9). CIMD is advertised when `config.cimd.enabled` (the
 //! default; `--no-cimd` turns it off), implemented by `cimd` (quirk Q13: never advertise what is
 //! not implemented). DCR is always advertised.
-use crate::Config;
+use crate::config::Config;
 use crate::config::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
 
