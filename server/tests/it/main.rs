@@ -8,6 +8,7 @@
 //! - `mcp_properties`: proptest robustness of the MCP endpoint.
 //! - `oauth`: the authorization server end to end over a real socket.
 //! - `oauth_cimd`: Client ID Metadata Documents.
+//! - `private_key_jwt`: RFC 7523 client assertions of metadata-document clients.
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
@@ -20,5 +21,6 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod private_key_jwt;
 mod resource_server;
 mod support;
