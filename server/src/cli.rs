@@ -60,6 +60,12 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -131,6 +137,30 @@ pub struct ServeArgs {
     /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
     #[arg(long, hide = true)]
     pub cimd_allow_http_loopback: bool,
+    /// A reverse proxy (CIDR or address, repeatable) whose forwarding header names the client;
+    /// the right-most hop outside these networks is the client. Without it the TCP peer is the
+    /// client and forwarding headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "GIGAMCP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies write: x-forwarded-for, or forwarded (RFC 7239). Only that
+    /// one is read.
+    #[arg(
+        long,
+        env = "GIGAMCP_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub proxy_header: crate::net::ProxyHeader,
+    /// Prometheus metrics at /metrics.
+    #[arg(long, env = "GIGAMCP_METRICS", value_enum, default_value = "on")]
+    pub metrics: Toggle,
+    /// Serve /metrics on this address (e.g. 127.0.0.1:9090) instead of the main listener.
+    #[arg(long, env = "GIGAMCP_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -321,6 +351,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .cloned()
             .collect(),
     };
+    config.trusted_proxies = crate::net::TrustedProxies::new(
+        crate::net::TrustedProxies::parse_nets(&args.trusted_proxies)?,
+        args.proxy_header,
+    );
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -339,6 +373,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed_demo(&state, &fixtures, &password).await?;
     }
     state.spawn_background();
+    serve_metrics(&state, &args).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
@@ -360,6 +395,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    Ok(())
+}
+
+/// Installs the metrics recorder unless `--metrics off`; with `--metrics-bind`, serves
+/// `/metrics` on a listener of its own (and not on the main one).
+async fn serve_metrics(state: &AppState, args: &ServeArgs) -> anyhow::Result<()> {
+    if args.metrics == Toggle::Off {
+        return Ok(());
+    }
+    let handle = crate::ops::metrics::install()?;
+    state
+        .ops
+        .enable_metrics(handle, args.metrics_bind.is_none());
+    if let Some(addr) = args.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener {addr}"))?;
+        println!("  metrics: http://{}/metrics", listener.local_addr()?);
+        let router = crate::ops::routes::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     Ok(())
 }
 

@@ -36,6 +36,8 @@ pub struct Config {
     pub cimd: CimdPolicy,
     /// Operator additions to the redirect URI policy (`--allow-redirect-scheme/-uri`).
     pub redirect: RedirectPolicy,
+    /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
+    pub trusted_proxies: crate::net::client_addr::TrustedProxies,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. On by default:
@@ -93,6 +95,7 @@ impl Config {
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
             redirect: Default::default(),
+            trusted_proxies: Default::default(),
         })
     }
 

@@ -12,6 +12,8 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
+//!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
@@ -21,6 +23,7 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod ops;
 mod private_key_jwt;
 mod resource_server;
 mod support;

@@ -1,6 +1,6 @@
 //! One run's mutable state and how checks are recorded.
 
-use super::{Client, Grant, Session};
+use super::types::{Client, Grant, Session};
 use crate::checks;
 use crate::config::Config;
 use crate::http::{Http, Resp};
