@@ -161,6 +161,8 @@ pub struct ServeArgs {
     /// Serve /metrics on this address (e.g. 127.0.0.1:9090) instead of the main listener.
     #[arg(long, env = "GIGAMCP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: Box<crate::tls::TlsArgs>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -278,8 +280,7 @@ fn database_url(storage: &StorageArgs) -> anyhow::Result<String> {
     if let Some(url) = &storage.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&storage.data_dir)
-        .with_context(|| format!("creating data directory {}", storage.data_dir.display()))?;
+    crate::fsperm::prepare_sqlite(&storage.data_dir)?;
     Ok(Store::sqlite_url_for(&storage.data_dir))
 }
 
@@ -320,7 +321,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.bind));
+        .unwrap_or_else(|| args.tls.default_public_url(args.bind));
     let mut config = Config::new(&public_url, args.storage.data_dir.clone())?;
     config.allowed_origins.extend(
         args.allowed_origins
@@ -373,18 +374,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed_demo(&state, &fixtures, &password).await?;
     }
     state.spawn_background();
+    let tls = if args.tls.enabled() {
+        Some(crate::tls::Tls::start(&args.tls, &args.storage.data_dir)?)
+    } else {
+        None
+    };
     serve_metrics(&state, &args).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     print_banner(
         &state,
+        if tls.is_some() { "https" } else { "http" },
         &listener.local_addr()?,
         args.demo,
         demo_password_default,
     )
     .await?;
-    let app = crate::app(state);
+    let https = state.config.issuer().starts_with("https://");
+    let mut app = crate::app(state);
+    if https {
+        app = crate::tls::with_hsts(app);
+    }
+    if let Some(tls) = tls {
+        return crate::tls::serve(listener, app, tls, shutdown_signal()).await;
+    }
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -442,13 +456,14 @@ async fn shutdown_signal() {
 
 async fn print_banner(
     state: &AppState,
+    scheme: &str,
     addr: &SocketAddr,
     demo: bool,
     default_password: bool,
 ) -> anyhow::Result<()> {
     let c = &state.config;
     println!(
-        "gigamcp {} listening on http://{addr}",
+        "gigamcp {} listening on {scheme}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
     println!("  public URL (OAuth issuer): {}", c.issuer());

@@ -16,11 +16,14 @@
 //! - [`net`]: the client address behind trusted proxies, request ids.
 //! - [`ops`]: health, readiness, Prometheus metrics.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
+//! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
+//! - [`fsperm`]: the data directory and database files, readable by the service user only.
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fsperm;
 pub mod knowledge;
 pub mod mcp;
 pub mod names;
@@ -30,6 +33,7 @@ pub mod ops;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 use axum::Router;
