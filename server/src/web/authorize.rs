@@ -133,6 +133,8 @@ async fn handle(
                 verified_domain: v.verified_domain,
                 localhost_only: v.localhost_only,
                 redirect_host: v.redirect_host,
+                destination: v.destination,
+                verified_host: v.verified_host,
                 redirect_uri: v.redirect_uri,
                 fixed_workspace: if v.workspace_fixed {
                     v.workspaces.first().map(|w| WorkspaceOption {

@@ -3,10 +3,12 @@
 //! real database: SQLite in a temporary directory, or PostgreSQL when
 //! `GIGAMCP_TEST_POSTGRES_URL` names a server (`cargo xtask test` runs this target on both).
 //!
+//! - `clients`: popular MCP clients' registrations, native-app redirects, consent wording.
 //! - `mcp`: the MCP endpoint `/t/{slug}/mcp`, schema-checked per protocol revision.
 //! - `mcp_properties`: proptest robustness of the MCP endpoint.
 //! - `oauth`: the authorization server end to end over a real socket.
 //! - `oauth_cimd`: Client ID Metadata Documents.
+//! - `private_key_jwt`: RFC 7523 client assertions of metadata-document clients.
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
@@ -16,12 +18,14 @@
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
+mod clients;
 mod knowledge;
 mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
 mod ops;
+mod private_key_jwt;
 mod resource_server;
 mod scale;
 mod support;
