@@ -338,7 +338,7 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
     };
     let signing_alg = match obj.get("token_endpoint_auth_signing_alg") {
         Some(Value::String(s)) => {
-            if !super::client_assertion::SIGNING_ALGS.contains(&s.as_str()) {
+            if !super::client_keys::SIGNING_ALGS.contains(&s.as_str()) {
                 return Err(format!(
                     "its token_endpoint_auth_signing_alg {s:?} is not supported (RS256 or ES256)"
                 ));
@@ -427,8 +427,8 @@ async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
                 || existing.redirect_uris != rec.redirect_uris
                 || existing.grant_types != rec.grant_types
                 || existing.token_endpoint_auth_method != rec.token_endpoint_auth_method
-                || super::client_assertion::KeySource::of(&existing)
-                    != super::client_assertion::KeySource::of(rec)
+                || super::client_keys::KeySource::of(&existing)
+                    != super::client_keys::KeySource::of(rec)
             {
                 ctx.store.refresh_cimd_client(rec).await.map_err(internal)?;
             }
@@ -537,7 +537,7 @@ mod tests {
         with_keys["jwks_uri"] = json!("https://chatgpt.com/oauth/jwks.json");
         let rec = parse_document(id, with_keys.to_string().as_bytes(), 7).unwrap();
         assert_eq!(rec.token_endpoint_auth_method, "private_key_jwt");
-        let src = crate::oauth::client_assertion::KeySource::of(&rec).unwrap();
+        let src = crate::oauth::client_keys::KeySource::of(&rec).unwrap();
         assert_eq!(src.jwks_uri, "https://chatgpt.com/oauth/jwks.json");
     }
 }

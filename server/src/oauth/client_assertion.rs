@@ -21,6 +21,7 @@
 //! `kid` triggers one refetch (at most one per [`REFETCH_INTERVAL`] per JWKS, so a client cannot
 //! make the server fetch on every request).
 use super::cimd;
+use super::client_keys::{JwksCache, KeySource};
 use super::context::{Ctx, internal};
 use super::metadata::TOKEN_PATH;
 use crate::error::OAuthError;
@@ -29,67 +30,14 @@ use crate::store::oauth::ClientRecord;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-/// The signing algorithms advertised in `token_endpoint_auth_signing_alg_values_supported`.
-pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
 /// The longest an assertion may live (`exp` − now); also bounds how long a `jti` is stored.
 pub const MAX_LIFETIME: i64 = 10 * 60;
 pub const LEEWAY: i64 = 30;
 pub const REFETCH_INTERVAL: i64 = 10;
 const MAX_ASSERTION_BYTES: usize = 8 * 1024;
 const MAX_KEYS: usize = 20;
-
-/// Fetched JWKS documents, keyed by `jwks_uri`: (keys, valid until, fetched at).
-#[derive(Default)]
-pub struct JwksCache {
-    entries: Mutex<HashMap<String, (JwkSet, i64, i64)>>,
-}
-
-impl JwksCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn get(&self, uri: &str) -> Option<(JwkSet, i64, i64)> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(uri).cloned()
-    }
-
-    fn put(&self, uri: &str, set: JwkSet, until: i64, fetched_at: i64) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(uri.to_string(), (set, until, fetched_at));
-    }
-}
-
-/// What the CIMD document said about `private_key_jwt` (kept in the client row's metadata).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeySource {
-    pub jwks_uri: String,
-    pub alg: Option<String>,
-}
-
-impl KeySource {
-    /// Reads `jwks_uri` (and the optional `token_endpoint_auth_signing_alg`) from a client row.
-    pub fn of(client: &ClientRecord) -> Option<Self> {
-        if client.kind != "cimd" {
-            return None;
-        }
-        let meta: serde_json::Value = serde_json::from_str(&client.metadata).ok()?;
-        Some(Self {
-            jwks_uri: meta.get("jwks_uri")?.as_str()?.to_string(),
-            alg: meta
-                .get("token_endpoint_auth_signing_alg")
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
-        })
-    }
-}
 
 #[derive(Debug, Deserialize)]
 struct Claims {

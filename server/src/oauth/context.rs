@@ -1,5 +1,5 @@
 //! What every authorization-server flow takes: the `Ctx` and the request `Params`.
-use super::client_assertion::JwksCache;
+use super::client_keys::JwksCache;
 use super::state::CimdCache;
 use crate::auth::validator::TokenValidator;
 use crate::config::Config;

@@ -50,7 +50,7 @@ pub fn authorization_server_metadata(config: &Config) -> Value {
         "service_documentation": format!("{iss}/docs/oauth-reference"),
     });
     if config.cimd.enabled {
-        let algs = super::client_assertion::SIGNING_ALGS;
+        let algs = super::client_keys::SIGNING_ALGS;
         doc["token_endpoint_auth_signing_alg_values_supported"] = json!(algs);
         doc["revocation_endpoint_auth_signing_alg_values_supported"] = json!(algs);
         doc["introspection_endpoint_auth_signing_alg_values_supported"] = json!(algs);

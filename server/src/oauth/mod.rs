@@ -14,6 +14,7 @@ pub mod authorize;
 pub mod cimd;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod client_keys;
 mod code;
 pub mod context;
 pub mod grant;
@@ -50,7 +51,7 @@ mod flow_tests {
         config: Config,
         tokens: TokenValidator,
         cimd: CimdCache,
-        jwks: client_assertion::JwksCache,
+        jwks: client_keys::JwksCache,
         _dir: tempfile::TempDir,
     }
 
@@ -84,7 +85,7 @@ mod flow_tests {
                 config,
                 tokens: TokenValidator::new(30, 0),
                 cimd: CimdCache::new(),
-                jwks: client_assertion::JwksCache::new(),
+                jwks: client_keys::JwksCache::new(),
                 _dir: dir,
             }
         }

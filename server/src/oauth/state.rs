@@ -12,7 +12,7 @@ pub struct OAuthState {
     /// Fetched Client ID Metadata Documents.
     pub cimd: CimdCache,
     /// Fetched JWK Sets (`private_key_jwt`).
-    pub jwks: super::client_assertion::JwksCache,
+    pub jwks: super::client_keys::JwksCache,
 }
 
 impl OAuthState {
@@ -20,7 +20,7 @@ impl OAuthState {
         Self {
             registrations: RateLimiter::new(config.registration_rate_per_minute.max(1), 60),
             cimd: CimdCache::new(),
-            jwks: super::client_assertion::JwksCache::new(),
+            jwks: super::client_keys::JwksCache::new(),
         }
     }
 }

@@ -19,6 +19,7 @@
 
 mod cli;
 mod clients;
+mod deploy;
 mod knowledge;
 mod mcp;
 mod mcp_properties;
