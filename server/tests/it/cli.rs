@@ -1,5 +1,6 @@
 //! The real `gigamcp` binary: `serve --demo` on a real socket, admin commands against its
 //! database while it runs, and the README's curl walkthrough done with reqwest.
+use crate::support::free_port;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -18,14 +19,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn serve(dir: &Path) -> Server {

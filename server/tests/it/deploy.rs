@@ -7,6 +7,7 @@
 //!
 //! The ACME test needs `pebble` (`apt-get install pebble`): without it, it is skipped with a
 //! message locally and fails under CI (`CI=true`).
+use crate::support::free_port;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -65,14 +66,6 @@ impl Drop for Proc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(proc: &mut Proc, port: u16) {

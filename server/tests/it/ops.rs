@@ -4,6 +4,7 @@
 //!
 //! nginx and PostgreSQL come from Debian's packages (`.ci/run` installs them). Locally a test
 //! whose tool is missing says so and passes; under `CI=true` it fails instead.
+use crate::support::free_port;
 use crate::support::oauth_client::{self as oc, Browser};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -35,14 +36,6 @@ impl Proc {
             panic!("{} exited early: {status}", self.name);
         }
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_for_port(p: &mut Proc, port: u16) {

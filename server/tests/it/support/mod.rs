@@ -237,3 +237,13 @@ impl ClockExt for ManualClock {
         self.now()
     }
 }
+
+/// A loopback port that was free a moment ago, for a child process (a real binary, nginx,
+/// pebble, PostgreSQL) to listen on.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
