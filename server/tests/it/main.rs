@@ -10,6 +10,7 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `replicas`: several real binaries on one database, started at the same moment.
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
@@ -18,5 +19,6 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod replicas;
 mod resource_server;
 mod support;
