@@ -8,35 +8,43 @@
 //! - [`secrets`], [`names`]: ground floor: CSPRNG secrets and hashing; slug, username and scope
 //!   syntax.
 //! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
-//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, secrets, passwords.
+//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, passwords, PATs.
 //! - [`oauth`]: the authorization server: metadata, registration, authorize, token, revoke.
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
+//! - [`net`]: the client address behind trusted proxies, request ids.
+//! - [`ops`]: health, readiness, Prometheus metrics.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
+//! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
+//! - [`fsperm`]: the data directory and database files, readable by the service user only.
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fsperm;
 pub mod knowledge;
 pub mod mcp;
 pub mod names;
+pub mod net;
 pub mod oauth;
+pub mod ops;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-pub use config::Config;
+pub use config::{Config, KnowledgeIndex};
 pub use state::AppState;
 pub use store::Store;
 
@@ -57,6 +65,7 @@ impl AppState {
             knowledge: Arc::new(knowledge),
             mcp: Arc::new(mcp::state::McpState::new(mcp::tools::all_descriptions())),
             oauth: Arc::new(oauth::state::OAuthState::new(&config)),
+            ops: Arc::new(ops::state::OpsState::default()),
             config: Arc::new(config),
             store,
             clock,
@@ -78,12 +87,15 @@ pub fn app(state: AppState) -> Router {
         .merge(mcp::routes())
         .merge(oauth::http::routes())
         .merge(web::routes::routes())
+        .merge(ops::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_log))
+        .layer(middleware::from_fn(ops::metrics::track_http))
+        .layer(middleware::from_fn_with_state(state.clone(), net::context))
         .with_state(state)
 }
 
@@ -103,7 +115,8 @@ fn is_api_path(path: &str) -> bool {
 }
 
 /// Safety net: an error response on an API path that is not JSON (an extractor's plain-text
-/// rejection, a body-limit 413) is rewritten as a JSON error, so API clients never get HTML/text.
+/// rejection, a body-limit 413) is rendered again by `error.rs` as a JSON error with the same
+/// status, so API clients never get HTML/text.
 async fn json_error_bodies(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
     let authorize = req.uri().path() == "/api/oauth/server/authorize";
@@ -125,25 +138,8 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
     }
     let (parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let detail = String::from_utf8_lossy(&text).trim().to_string();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid_request",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::NOT_FOUND => "not_found",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
-    };
-    let description = if detail.is_empty() || status.is_server_error() {
-        status.canonical_reason().unwrap_or("error").to_string()
-    } else {
-        detail
-    };
-    let mut out = (
-        status,
-        axum::Json(serde_json::json!({"error": code, "error_description": description})),
-    )
-        .into_response();
+    let rejection = error::OAuthError::from_rejection(status, &String::from_utf8_lossy(&text));
+    let mut out = error::AppError::from(rejection).into_response();
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
             out.headers_mut().insert(k.clone(), v.clone());
@@ -161,7 +157,13 @@ async fn request_log(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
+    let probe = matches!(
+        path.as_str(),
+        ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH
+    );
+    if probe && status < 500 {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else if status >= 500 {
         tracing::warn!(%method, %path, status, ms, "request");
     } else {
         tracing::info!(%method, %path, status, ms, "request");

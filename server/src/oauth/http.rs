@@ -6,9 +6,10 @@ use super::context::{Ctx, Params};
 use super::metadata::{
     INTROSPECT_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, authorization_server_metadata,
 };
-use crate::error::{AppError, AppResult, OAuthError};
+use crate::error::{AppError, AppResult, OAuthError, no_store};
+use crate::net::ClientIp;
+use crate::ops::metrics;
 use crate::state::AppState;
-use crate::web::ClientIp;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -27,13 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route(TOKEN_PATH, post(token))
         .route(REVOKE_PATH, post(revoke))
         .route(INTROSPECT_PATH, post(introspect))
-}
-
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {
@@ -91,27 +85,35 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    let ctx = Ctx::new(&state, ip.clone());
+    let ctx = Ctx::new(&state, ip);
+    let doc = admit_and_register(&state, &ctx, &headers, &body).await;
+    metrics::registration(&doc);
+    Ok(no_store((StatusCode::CREATED, Json(doc?)).into_response()))
+}
+
+async fn admit_and_register(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, OAuthError> {
     if !state
         .oauth
         .registrations
-        .allow(ip.as_deref().unwrap_or("unknown"), ctx.now)
+        .allow(ctx.ip.as_deref().unwrap_or("unknown"), ctx.now)
     {
         return Err(OAuthError::new(
             "too_many_requests",
             "too many client registrations from this address; try again in a minute",
-        )
-        .into());
+        ));
     }
-    if content_type(&headers).is_some_and(|c| c != "application/json") {
+    if content_type(headers).is_some_and(|c| c != "application/json") {
         return Err(OAuthError::new(
             "invalid_client_metadata",
             "send the client metadata as application/json",
-        )
-        .into());
+        ));
     }
-    let doc = super::register::register(&ctx, &body).await?;
-    Ok(no_store((StatusCode::CREATED, Json(doc)).into_response()))
+    super::register::register(ctx, body).await
 }
 
 async fn token(
@@ -121,9 +123,15 @@ async fn token(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    let resp = super::token::token(&ctx, &params, authorization(&headers)).await?;
-    Ok(no_store(Json(resp).into_response()))
+    let (grant_type, resp) = match form(&headers, &body) {
+        Ok(params) => (
+            metrics::grant_type_label(params.get("grant_type").ok().flatten()),
+            super::token::token(&ctx, &params, authorization(&headers)).await,
+        ),
+        Err(e) => ("missing", Err(e)),
+    };
+    metrics::token_request(grant_type, &resp);
+    Ok(no_store(Json(resp?).into_response()))
 }
 
 async fn revoke(
@@ -133,8 +141,12 @@ async fn revoke(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    super::revoke::revoke(&ctx, &params, authorization(&headers)).await?;
+    let outcome = match form(&headers, &body) {
+        Ok(params) => super::revoke::revoke(&ctx, &params, authorization(&headers)).await,
+        Err(e) => Err(e),
+    };
+    metrics::revocation(&outcome);
+    outcome?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
@@ -145,7 +157,10 @@ async fn introspect(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    let doc = super::introspect::introspect(&ctx, &params, authorization(&headers)).await?;
-    Ok(no_store(Json(doc).into_response()))
+    let doc = match form(&headers, &body) {
+        Ok(params) => super::introspect::introspect(&ctx, &params, authorization(&headers)).await,
+        Err(e) => Err(e),
+    };
+    metrics::introspection(&doc);
+    Ok(no_store(Json(doc?).into_response()))
 }

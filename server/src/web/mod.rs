@@ -14,33 +14,13 @@ pub mod routes;
 pub mod templates;
 pub mod workspace;
 
-use crate::error::AppResult;
+use crate::error::{AppResult, PageError};
 use crate::oauth::{Ctx, login as session_flow};
 use crate::secrets::{ct_eq, random_token};
 use crate::state::AppState;
 use crate::store::UserRecord;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::convert::Infallible;
-use std::net::SocketAddr;
-
-/// The caller's IP address when the server was started with connect info (for throttling and
-/// the audit log). Proxies' `X-Forwarded-For` is not trusted.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
-    }
-}
 
 // ---- cookies ----
 
@@ -194,6 +174,18 @@ pub fn message(
         },
         &n,
     )
+}
+
+/// The one way a page refuses a request: an HTML message page whose status `error.rs` maps from
+/// the [`PageError`] (pages are HTML even when they fail; API paths never are).
+pub fn error_page(
+    why: PageError,
+    viewer: templates::Viewer,
+    title: &str,
+    text: &str,
+    links: Vec<(String, String)>,
+) -> AppResult<Response> {
+    message(why.status(), viewer, title, text, links)
 }
 
 /// 303 See Other to a path on this site.

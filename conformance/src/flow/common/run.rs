@@ -68,12 +68,19 @@ pub struct Run {
     pub(crate) next_id: u64,
     /// Client metadata documents the harness serves (`--registration cimd` without a URL).
     pub(crate) cimd_docs: Option<crate::cimd::DocServer>,
+    /// The `private_key_jwt` key published with those documents (when the AS offers it).
+    pub(crate) cimd_key: Option<std::sync::Arc<crate::jwt::ClientKey>>,
 }
 
 impl Run {
     pub fn new(cfg: Config) -> anyhow::Result<Run> {
         let mcp_url = crate::urls::parse_mcp_url(&cfg.mcp_url).map_err(anyhow::Error::msg)?;
-        let http = Http::new(cfg.profile.user_agent, cfg.headers.clone(), cfg.timeout)?;
+        let http = Http::with_roots(
+            cfg.profile.user_agent,
+            cfg.headers.clone(),
+            cfg.timeout,
+            &cfg.ca_certs,
+        )?;
         if let Some(t) = &cfg.access_token {
             http.secret(t);
         }
@@ -117,6 +124,7 @@ impl Run {
             revocation_latency: None,
             next_id: 0,
             cimd_docs: None,
+            cimd_key: None,
         })
     }
 
