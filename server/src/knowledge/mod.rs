@@ -149,7 +149,7 @@ impl KnowledgeBase {
         batches: Vec<(Scope, Vec<SourceDoc>)>,
         now: i64,
     ) -> anyhow::Result<IngestReport> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.begin_write().await?;
         let mut total = IngestReport::default();
         for (scope, docs) in &batches {
             let r = store::apply(&mut tx, workspace, scope, docs, now).await?;

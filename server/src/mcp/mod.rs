@@ -3,7 +3,7 @@
 //! (stateless, per-request `_meta`), all on one URL.
 //!
 //! # Layout
-//! - [`transport`]: HTTP: origin, workspace and bearer admission, media types, body limit, era
+//! - [`transport`]: HTTP (a folder, one file per section): origin, workspace and bearer admission, media types, body limit, era
 //!   selection, sessions, SSE, batches. The only module that knows about axum requests.
 //! - [`version`]: revisions, feature predicates, 2026-07-28 header validation.
 //! - [`jsonrpc`]: message classification, error codes, response objects.

@@ -1,4 +1,5 @@
-//! Legacy (2025-03-26 … 2025-11-25) `Mcp-Session-Id` sessions, in memory only.
+//! Legacy (2025-03-26 … 2025-11-25) `Mcp-Session-Id` sessions, in memory only (per process:
+//! a replica does not know another replica's sessions yet, see docs/scale-out.md).
 //!
 //! A session is minted by `initialize`, is bound to the (workspace, user) that created it, and
 //! records the negotiated version. It is never proof of authentication (SEC-06): every request is
@@ -7,15 +8,18 @@
 //! served statelessly. Nothing here touches the database.
 use super::version::Version;
 use crate::secrets::random_token;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};
 use tokio::sync::watch;
 
 /// Sessions idle longer than this are forgotten.
 pub const IDLE_TTL_SECS: i64 = 24 * 3600;
-/// Upper bound on live sessions; the least recently used are evicted beyond it.
-pub const CAPACITY: usize = 10_000;
+/// Live sessions per user (across workspaces); a user's oldest session ends when they open one
+/// more, so no user can evict another user's session. Memory is bounded by users × this cap.
+pub const PER_USER_CAP: usize = 64;
+/// Beyond this many live sessions, `create` first drops the idle-expired ones.
+const SWEEP_AT: usize = 10_000;
 
 #[derive(Debug)]
 pub struct Session {
@@ -107,7 +111,54 @@ pub enum Lookup {
 
 #[derive(Default)]
 pub struct SessionStore {
-    map: RwLock<HashMap<String, Arc<Session>>>,
+    map: RwLock<Sessions>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_id: HashMap<String, Arc<Session>>,
+    /// Each user's session ids, oldest first.
+    by_user: HashMap<String, VecDeque<String>>,
+}
+
+impl Sessions {
+    fn insert(&mut self, s: Arc<Session>) {
+        let ids = self.by_user.entry(s.user_id.clone()).or_default();
+        ids.push_back(s.id.clone());
+        while ids.len() > PER_USER_CAP {
+            if let Some(old) = ids.pop_front()
+                && let Some(o) = self.by_id.remove(&old)
+            {
+                o.end();
+            }
+        }
+        self.by_id.insert(s.id.clone(), s);
+    }
+
+    fn remove(&mut self, id: &str) -> Option<Arc<Session>> {
+        let s = self.by_id.remove(id)?;
+        if let Some(ids) = self.by_user.get_mut(&s.user_id) {
+            ids.retain(|i| i != id);
+            if ids.is_empty() {
+                self.by_user.remove(&s.user_id);
+            }
+        }
+        s.end();
+        Some(s)
+    }
+
+    /// Drops the sessions idle for `IDLE_TTL_SECS` or more.
+    fn sweep(&mut self, now: i64) {
+        let expired: Vec<String> = self
+            .by_id
+            .values()
+            .filter(|s| now - s.last_seen.load(Ordering::Relaxed) >= IDLE_TTL_SECS)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in expired {
+            self.remove(&id);
+        }
+    }
 }
 
 impl SessionStore {
@@ -116,7 +167,7 @@ impl SessionStore {
     }
 
     pub fn len(&self) -> usize {
-        self.map.read().map(|m| m.len()).unwrap_or(0)
+        self.map.read().map(|m| m.by_id.len()).unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -146,40 +197,17 @@ impl SessionStore {
             ended,
         });
         if let Ok(mut m) = self.map.write() {
-            if m.len() >= CAPACITY {
-                Self::evict(&mut m, now);
+            if m.by_id.len() >= SWEEP_AT {
+                m.sweep(now);
             }
-            m.insert(id, session.clone());
+            m.insert(session.clone());
         }
         session
     }
 
-    /// Drops expired sessions, then the least recently used tenth if still full.
-    fn evict(m: &mut HashMap<String, Arc<Session>>, now: i64) {
-        m.retain(|_, s| {
-            let keep = now - s.last_seen.load(Ordering::Relaxed) < IDLE_TTL_SECS;
-            if !keep {
-                s.end();
-            }
-            keep
-        });
-        if m.len() >= CAPACITY {
-            let mut by_age: Vec<(i64, String)> = m
-                .iter()
-                .map(|(k, s)| (s.last_seen.load(Ordering::Relaxed), k.clone()))
-                .collect();
-            by_age.sort();
-            for (_, k) in by_age.into_iter().take(CAPACITY / 10 + 1) {
-                if let Some(s) = m.remove(&k) {
-                    s.end();
-                }
-            }
-        }
-    }
-
     /// Finds a live session of `user_id` at `workspace` and refreshes its idle timer.
     pub fn get(&self, id: &str, workspace: &str, user_id: &str, now: i64) -> Lookup {
-        let found = self.map.read().ok().and_then(|m| m.get(id).cloned());
+        let found = self.map.read().ok().and_then(|m| m.by_id.get(id).cloned());
         let Some(s) = found else {
             return Lookup::NotFound;
         };
@@ -196,14 +224,11 @@ impl SessionStore {
 
     /// Ends a session; later requests carrying its id get 404.
     pub fn remove(&self, id: &str) -> bool {
-        let removed = self.map.write().ok().and_then(|mut m| m.remove(id));
-        match removed {
-            Some(s) => {
-                s.end();
-                true
-            }
-            None => false,
-        }
+        self.map
+            .write()
+            .ok()
+            .and_then(|mut m| m.remove(id))
+            .is_some()
     }
 }
 
@@ -267,6 +292,33 @@ mod tests {
             Lookup::NotFound
         ));
         assert!(store.is_empty());
+    }
+
+    /// 20,000 sessions opened by one user end only that user's oldest sessions: every other
+    /// user's sessions stay, and the store holds at most `PER_USER_CAP` of the flooder's.
+    #[test]
+    fn one_user_cannot_evict_another() {
+        let store = SessionStore::new();
+        let others: Vec<_> = (0..50)
+            .map(|i| store.create("globex", &format!("other{i}"), Version::V2025_06_18, 0))
+            .collect();
+        let mut last = None;
+        for t in 0..20_000 {
+            last = Some(store.create("acme", "flooder", Version::V2025_06_18, t));
+        }
+        for (i, s) in others.iter().enumerate() {
+            assert!(matches!(
+                store.get(&s.id, "globex", &format!("other{i}"), 20_000),
+                Lookup::Found(_)
+            ));
+        }
+        assert_eq!(store.len(), others.len() + PER_USER_CAP);
+        assert!(matches!(
+            store.get(&last.unwrap().id, "acme", "flooder", 20_000),
+            Lookup::Found(_)
+        ));
+        let m = store.map.read().unwrap();
+        assert_eq!(m.by_user["flooder"].len(), PER_USER_CAP);
     }
 
     #[test]

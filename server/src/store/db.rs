@@ -28,22 +28,37 @@ impl Store {
             anyhow::bail!("unsupported database URL (use sqlite:// or postgres://)");
         };
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
-        let pool = AnyPoolOptions::new()
-            .max_connections(max)
+        let mut options = AnyPoolOptions::new().max_connections(max);
+        if backend == Backend::Sqlite {
+            // Per connection (a PRAGMA on the pool reaches one connection only): wait up to 5 s
+            // for another writer (a second process, an admin command) instead of failing with
+            // `database is locked`; the timeout goes first so that switching to WAL waits too.
+            options = options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    for pragma in [
+                        "PRAGMA busy_timeout=5000",
+                        "PRAGMA journal_mode=WAL",
+                        "PRAGMA foreign_keys=ON",
+                    ] {
+                        sqlx::query(pragma).execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            });
+        }
+        let pool = options
             .connect(url)
             .await
             .with_context(|| format!("connecting to {}", redact_url(url)))?;
         let store = Self { pool, backend };
-        if backend == Backend::Sqlite {
-            // WAL lets admin commands write while the server reads; wait instead of failing on locks.
-            for pragma in [
-                "PRAGMA journal_mode=WAL",
-                "PRAGMA busy_timeout=5000",
-                "PRAGMA foreign_keys=ON",
-            ] {
-                sqlx::query(pragma).execute(&store.pool).await?;
-            }
-        }
+        // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
+        // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
+        // SQLite its lock is a no-op, so an exclusive file lock next to the database serialises
+        // the migrators (the second one finds every migration applied).
+        let _guard = match (backend, sqlite_lock_path(url)) {
+            (Backend::Sqlite, Some(path)) => Some(migration_lock(path).await?),
+            _ => None,
+        };
         sqlx::migrate!("./migrations")
             .run(&store.pool)
             .await
@@ -61,6 +76,16 @@ impl Store {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), so it waits out another process's writer (`busy_timeout`) instead of
+    /// failing with `database is locked` when a deferred read transaction tries to upgrade.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {
@@ -82,6 +107,32 @@ impl Store {
             .map(|m| m.version)
             .collect())
     }
+}
+
+/// The lock file of an on-disk SQLite database (`None` for in-memory databases).
+fn sqlite_lock_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| format!("{path}.migrate-lock").into())
+}
+
+/// Takes an exclusive lock on `path` (created if missing) on the blocking pool; released when
+/// the returned file is dropped.
+async fn migration_lock(path: std::path::PathBuf) -> anyhow::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    })
+    .await?
 }
 
 fn redact_url(url: &str) -> String {

@@ -301,7 +301,7 @@ impl Store {
         refresh: Option<&NewToken>,
         now: i64,
     ) -> Result<RedeemOutcome, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let won = sqlx::query(
             "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
              WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
@@ -411,7 +411,7 @@ impl Store {
         sealed: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let won = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4 \
              WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL \
@@ -441,7 +441,7 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )

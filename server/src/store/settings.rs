@@ -14,20 +14,16 @@ impl Store {
             .transpose()
     }
 
+    /// One statement, so concurrent writers (replicas starting together) cannot collide.
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<(), sqlx::Error> {
-        let n = sqlx::query("UPDATE settings SET value = $2 WHERE name = $1")
-            .bind(name)
-            .bind(value)
-            .execute(self.pool())
-            .await?
-            .rows_affected();
-        if n == 0 {
-            sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2)")
-                .bind(name)
-                .bind(value)
-                .execute(self.pool())
-                .await?;
-        }
+        sqlx::query(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        )
+        .bind(name)
+        .bind(value)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 }

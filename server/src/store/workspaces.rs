@@ -99,24 +99,17 @@ impl Store {
         role: &str,
         now: i64,
     ) -> Result<(), sqlx::Error> {
-        let updated = sqlx::query(
-            "UPDATE memberships SET role = $3 WHERE workspace_slug = $1 AND user_id = $2",
+        // One statement: concurrent adds (replicas seeding together) cannot collide.
+        sqlx::query(
+            "INSERT INTO memberships (workspace_slug, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (workspace_slug, user_id) DO UPDATE SET role = excluded.role",
         )
         .bind(slug)
         .bind(user_id)
         .bind(role)
+        .bind(now)
         .execute(self.pool())
-        .await?
-        .rows_affected();
-        if updated == 0 {
-            sqlx::query("INSERT INTO memberships (workspace_slug, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(slug)
-                .bind(user_id)
-                .bind(role)
-                .bind(now)
-                .execute(self.pool())
-                .await?;
-        }
+        .await?;
         Ok(())
     }
 
@@ -128,7 +121,7 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM memberships WHERE workspace_slug = $1 AND user_id = $2")
             .bind(slug)
             .bind(user_id)

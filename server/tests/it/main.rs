@@ -12,6 +12,7 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `replicas`: several real binaries on one database, started at the same moment.
 //! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
@@ -27,6 +28,7 @@ mod oauth;
 mod oauth_cimd;
 mod ops;
 mod private_key_jwt;
+mod replicas;
 mod resource_server;
 mod scale;
 mod support;
