@@ -5,8 +5,11 @@
 //! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
 //!   and protocol revision; reports land in `target/conformance/`.
 //! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run.
+//! - `fuzz`: generated requests against `gigamcp serve --demo` across every endpoint and form;
+//!   fails on any 5xx, dropped request or panic (3000 cases by default, `--cases N`).
 mod bench;
 mod conformance;
+mod fuzz;
 mod interop;
 mod util;
 
@@ -19,10 +22,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        hot-path throughput, as ratios against a baseline in the same run"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        hot-path throughput, as ratios against a baseline in the same run\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
             );
             return ExitCode::from(2);
         }
@@ -47,6 +51,7 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     test()?;
+    fuzz::run(&[])?;
     conformance::run(&[])?;
     interop::run(&[])
 }
