@@ -15,6 +15,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// `invalid_client` for a client that tried HTTP Basic gets a Basic challenge (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Seconds for `Retry-After` (every 429 and 503 carries one; 60 when not set).
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -34,7 +36,12 @@ impl OAuthError {
             description: description.into(),
             status,
             basic_challenge: false,
+            retry_after: None,
         }
+    }
+    pub fn with_retry_after(mut self, secs: i64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
@@ -162,6 +169,15 @@ impl IntoResponse for AppError {
                 }
                 let mut resp = (e.status, axum::Json(body)).into_response();
                 no_store(&mut resp);
+                if matches!(
+                    e.status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) {
+                    resp.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(e.retry_after.unwrap_or(60)),
+                    );
+                }
                 if e.basic_challenge {
                     resp.headers_mut().insert(
                         header::WWW_AUTHENTICATE,

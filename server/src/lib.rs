@@ -11,6 +11,8 @@
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
+//! - [`limits`]: size limits on fields that are stored or logged.
+//! - [`net`]: which addresses outbound fetches may dial (CIMD, GitHub connector).
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
 pub mod auth;
 pub mod cli;
@@ -18,7 +20,9 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod knowledge;
+pub mod limits;
 pub mod mcp;
+pub mod net;
 pub mod oauth;
 pub mod store;
 pub mod web;
@@ -66,9 +70,11 @@ impl AppState {
         })
     }
 
-    /// Starts background tasks (revocation epoch poller). Call once per process.
+    /// Starts background tasks (revocation epoch poller, knowledge refresher, retention). Call
+    /// once per process.
     pub fn spawn_background(&self) {
         auth::bearer::spawn_epoch_poller(self.clone());
+        oauth::audit::spawn_pruner(self.clone());
         self.knowledge.spawn_refresher();
     }
 }
@@ -159,7 +165,7 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
 /// misplaced token), status and latency.
 async fn request_log(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
     let start = std::time::Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
@@ -174,7 +180,16 @@ async fn request_log(req: Request, next: Next) -> Response {
 
 async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut resp = next.run(req).await;
+    let status = resp.status();
     let h = resp.headers_mut();
+    // Every 429 and 503 says when to come back (RFC 6585 §4, RFC 9110 §10.2.3).
+    if matches!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        h.entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("60"));
+    }
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)

@@ -92,17 +92,7 @@ async fn register(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip.clone());
-    if !state
-        .oauth
-        .registrations
-        .allow(ip.as_deref().unwrap_or("unknown"), ctx.now)
-    {
-        return Err(OAuthError::new(
-            "too_many_requests",
-            "too many client registrations from this address; try again in a minute",
-        )
-        .into());
-    }
+    super::register::admit(&ctx).await?;
     if content_type(&headers).is_some_and(|c| c != "application/json") {
         return Err(OAuthError::new(
             "invalid_client_metadata",

@@ -1,8 +1,11 @@
 //! Token introspection (RFC 7662) for other resource servers.
 //!
-//! Callers authenticate as clients. A confidential client (a resource server registered with a
-//! secret) may introspect any token; a public client only tokens issued to it. Everything else,
-//! and every unknown, expired, revoked or rotated token, is `{"active": false}`.
+//! Callers authenticate as clients (RFC 7662 §2.1; bad credentials are `401 invalid_client`,
+//! §2.3). Only a client an administrator marked as a resource server
+//! (`gigamcp admin client create --introspection`) may introspect any token (§4: the caller must
+//! be authorized); any other client only tokens issued to it. A token the caller may not see is
+//! answered exactly like an unknown, expired, revoked or rotated one: `{"active": false}` (§2.2),
+//! so introspection tells a stranger nothing about other people's tokens.
 use super::client_auth::{ClientCredentials, authenticate};
 use super::{Ctx, Params, internal};
 use crate::auth::secrets::hash_secret;
@@ -21,8 +24,13 @@ pub async fn introspect(
     )?;
     let caller = authenticate(ctx.store, &creds, None).await?;
     let token = params.required("token")?;
-    let may_see =
-        |owner: &str| caller.token_endpoint_auth_method != "none" || caller.client_id == owner;
+    let resource_server = caller.token_endpoint_auth_method != "none"
+        && ctx
+            .store
+            .client_may_introspect(&caller.client_id)
+            .await
+            .map_err(internal)?;
+    let may_see = |owner: &str| resource_server || caller.client_id == owner;
     let hash = hash_secret(token);
     let inactive = json!({ "active": false });
     if let Some(a) = ctx

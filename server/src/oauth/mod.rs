@@ -4,7 +4,7 @@
 //!
 //! One file per flow, fosite-style: `metadata`, `register`, `authorize`, `token` (authorization
 //! code), `refresh`, `revoke`, `introspect`, with small helpers (`pkce`, `redirect`, `scopes`,
-//! `client_auth`, `login`, `audit`, `ratelimit`).
+//! `client_auth`, `login`, `audit`).
 //!
 //! **Architecture invariant:** only `http.rs` imports axum. Every flow takes a [`Ctx`] (store,
 //! config, token cache, the current time from the clock) and returns an outcome or an
@@ -18,7 +18,6 @@ pub mod introspect;
 pub mod login;
 pub mod metadata;
 pub mod pkce;
-pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;
 pub mod register;
@@ -32,22 +31,23 @@ use crate::{AppState, Config, Store};
 
 pub use http::routes;
 
-/// Per-process authorization-server state.
+/// Per-process authorization-server state. Limits shared by replicas are not here but in the
+/// database (`store::counters`); these bound this process's own work.
 pub struct OAuthState {
-    /// Client registrations per client IP per minute.
-    pub registrations: ratelimit::RateLimiter,
     /// Fetched Client ID Metadata Documents.
     pub cimd: cimd::CimdCache,
+    /// Admission to password verification (bounded queue).
+    pub logins: crate::auth::password::VerifyQueue,
+    /// Client ID Metadata Document fetches in flight at once.
+    pub cimd_fetches: tokio::sync::Semaphore,
 }
 
 impl OAuthState {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(_config: &Config) -> Self {
         Self {
-            registrations: ratelimit::RateLimiter::new(
-                config.registration_rate_per_minute.max(1),
-                60,
-            ),
             cimd: cimd::CimdCache::new(),
+            logins: crate::auth::password::VerifyQueue::default(),
+            cimd_fetches: tokio::sync::Semaphore::new(cimd::MAX_CONCURRENT_FETCHES),
         }
     }
 }
@@ -61,6 +61,7 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub ip: Option<String>,
     pub cimd: &'a cimd::CimdCache,
+    pub oauth: &'a OAuthState,
 }
 
 impl<'a> Ctx<'a> {
@@ -72,6 +73,7 @@ impl<'a> Ctx<'a> {
             now: state.clock.now(),
             ip,
             cimd: &state.oauth.cimd,
+            oauth: &state.oauth,
         }
     }
 }
@@ -127,6 +129,7 @@ mod flow_tests {
         config: Config,
         tokens: TokenValidator,
         cimd: cimd::CimdCache,
+        oauth: OAuthState,
         _dir: tempfile::TempDir,
     }
 
@@ -155,11 +158,13 @@ mod flow_tests {
                 })
                 .await
                 .unwrap();
+            let oauth = OAuthState::new(&config);
             Self {
                 store,
                 config,
                 tokens: TokenValidator::new(30, 0),
                 cimd: cimd::CimdCache::new(),
+                oauth,
                 _dir: dir,
             }
         }
@@ -171,6 +176,7 @@ mod flow_tests {
                 now,
                 ip: None,
                 cimd: &self.cimd,
+                oauth: &self.oauth,
             }
         }
     }

@@ -2,10 +2,12 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{ClientIp, current_session, login_url, message, nonce, render, see_other, viewer_of};
+use super::{
+    ClientIp, Session, current_session, login_url, message, nonce, render, see_other, viewer_of,
+};
 use crate::AppState;
 use crate::error::AppResult;
-use crate::oauth::authorize::{self, Decision, Prepared, Rejection};
+use crate::oauth::authorize::{self, ClientError, Decision, Prepared, RedirectPolicy, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
 use axum::body::Bytes;
@@ -22,6 +24,53 @@ fn found(location: &str) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// The authorization request as a GET of this endpoint (where sign-in returns to).
+fn here_of(carried: &[(String, String)]) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(carried)
+        .finish();
+    format!("{AUTHORIZE_PATH}?{q}")
+}
+
+/// An error for the client, delivered as the error-redirect policy says
+/// (`authorize::redirect_policy`; docs/oauth-reference.md "Error redirects").
+async fn client_error(
+    ctx: &Ctx<'_>,
+    session: Option<&Session>,
+    here: &str,
+    e: ClientError,
+    prompt_none: bool,
+) -> AppResult<Response> {
+    let user = session.map(|s| &s.user);
+    match authorize::redirect_policy(ctx, &e.client_id, user, prompt_none).await? {
+        RedirectPolicy::Redirect => Ok(found(&e.redirect)),
+        RedirectPolicy::SignInFirst => Ok(see_other(&login_url(here))),
+        RedirectPolicy::Page => {
+            let host = crate::oauth::redirect::host_of(&e.redirect);
+            message(
+                StatusCode::BAD_REQUEST,
+                session
+                    .map(Session::viewer)
+                    .unwrap_or_else(super::anonymous),
+                "This authorization request cannot be completed",
+                &format!(
+                    "The application asked for something this server cannot grant (error {}: {}). \
+                     You can return to the application at {host}, which will be told about the error, or close this page.",
+                    e.code,
+                    crate::limits::clip(&e.description, crate::limits::MAX_LOGGED_FIELD)
+                ),
+                vec![
+                    (e.redirect.clone(), format!("Return to {host}")),
+                    (
+                        "/docs/connect-chatgpt#troubleshooting".into(),
+                        "Troubleshooting".into(),
+                    ),
+                ],
+            )
+        }
+    }
 }
 
 pub async fn get(
@@ -68,23 +117,47 @@ async fn handle(
                 )],
             );
         }
-        Err(Rejection::Redirect(to)) => return Ok(found(&to)),
+        Err(Rejection::ClientError(e)) => {
+            let prompt_none = params
+                .get("prompt")
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.split_ascii_whitespace().any(|v| v == "none"));
+            let carried: Vec<(String, String)> = authorize::CARRIED_PARAMS
+                .iter()
+                .filter_map(|k| params.0.iter().find(|(n, _)| n == k).cloned())
+                .collect();
+            return client_error(&ctx, session.as_ref(), &here_of(&carried), e, prompt_none).await;
+        }
+        Err(Rejection::Later {
+            busy,
+            retry_after,
+            text,
+        }) => {
+            let status = if busy {
+                StatusCode::SERVICE_UNAVAILABLE
+            } else {
+                StatusCode::TOO_MANY_REQUESTS
+            };
+            let mut resp = message(
+                status,
+                viewer_of(&session),
+                "Please try again later",
+                &text,
+                vec![],
+            )?;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            return Ok(resp);
+        }
         Err(Rejection::Internal(e)) => return Err(e.into()),
     };
     // Where sign-in returns to: the same request as a GET.
-    let here = {
-        let q: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&req.carried)
-            .finish();
-        format!("{AUTHORIZE_PATH}?{q}")
-    };
+    let here = here_of(&req.carried);
     let Some(session) = session else {
         if req.prompt_none {
-            return Ok(found(&req.error_redirect(
-                &ctx,
-                "login_required",
-                "the user is not signed in",
-            )));
+            let e = req.client_error(&ctx, "login_required", "the user is not signed in");
+            return client_error(&ctx, None, &here, e, true).await;
         }
         return Ok(see_other(&login_url(&here)));
     };
@@ -119,6 +192,7 @@ async fn handle(
     let cancel = req.error_redirect(&ctx, "access_denied", "the user cancelled");
     match prepared {
         Prepared::Redirect(to) => Ok(found(&to)),
+        Prepared::Error(e) => client_error(&ctx, Some(&session), &here, e, req.prompt_none).await,
         Prepared::Consent(v) => {
             let n = nonce();
             let page = ConsentPage {

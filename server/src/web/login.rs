@@ -14,7 +14,7 @@ use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 
 const LOGIN_COOKIE_TTL: i64 = 3600;
@@ -51,7 +51,7 @@ pub async fn form(
     RawQuery(q): RawQuery,
 ) -> AppResult<Response> {
     let params = Params::parse(q.unwrap_or_default().as_bytes());
-    let next = safe_next(params.get("next").ok().flatten());
+    let next = safe_next(state.config.issuer(), params.get("next").ok().flatten());
     let token = cookie(&headers, login_cookie_name(&state))
         .map(str::to_owned)
         .unwrap_or_else(|| random_token(32));
@@ -66,8 +66,9 @@ pub async fn submit(
 ) -> AppResult<Response> {
     let params = Params::parse(&body);
     let field = |k: &str| params.get(k).ok().flatten();
-    let next = safe_next(field("next"));
-    let username = field("username").unwrap_or("").trim().to_string();
+    let next = safe_next(state.config.issuer(), field("next"));
+    let typed = field("username").unwrap_or("").trim();
+    let username = crate::limits::clip(typed, crate::limits::MAX_USERNAME);
     let cookie_token = cookie(&headers, login_cookie_name(&state));
     let csrf_ok = matches!((cookie_token, field("csrf")), (Some(c), Some(f)) if ct_eq(c, f));
     if !csrf_ok {
@@ -93,7 +94,7 @@ pub async fn submit(
         );
     };
     let ctx = Ctx::new(&state, ip);
-    match flow::login(&ctx, &username, password).await? {
+    match flow::login(&ctx, typed, password).await? {
         LoginOutcome::SignedIn { session, .. } => {
             // Signing in again (switching account) ends the previous session.
             if let Some(old) = cookie(&headers, session_cookie_name(&state)) {
@@ -119,13 +120,33 @@ pub async fn submit(
             &username,
             Some("Incorrect username or password."),
         ),
-        LoginOutcome::Throttled => message(
-            StatusCode::TOO_MANY_REQUESTS,
-            anonymous(),
-            "Too many attempts",
-            "There have been too many failed sign-in attempts. Wait 15 minutes and try again.",
-            vec![],
-        ),
+        LoginOutcome::Throttled { retry_after } => {
+            let minutes = (retry_after + 59) / 60;
+            let mut resp = message(
+                StatusCode::TOO_MANY_REQUESTS,
+                anonymous(),
+                "Too many attempts",
+                &format!(
+                    "There have been too many failed sign-in attempts. Wait {minutes} minute(s) and try again."
+                ),
+                vec![],
+            )?;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            Ok(resp)
+        }
+        LoginOutcome::Busy { retry_after } => {
+            let mut resp = message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                anonymous(),
+                "Busy",
+                "The server is checking many sign-ins right now. Try again in a moment.",
+                vec![],
+            )?;
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            Ok(resp)
+        }
     }
 }
 
