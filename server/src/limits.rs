@@ -5,7 +5,7 @@
 //! clipped with [`clip`] before it reaches the audit log or the server log. `docs/oauth-reference.md`
 //! lists the figures.
 
-/// User names (`store::valid_username` accepts at most 64 characters).
+/// User names (`names::valid_username` accepts at most 64 characters).
 pub const MAX_USERNAME: usize = 64;
 /// Client names (registration and metadata documents); longer names are cut.
 pub const MAX_CLIENT_NAME: usize = 200;

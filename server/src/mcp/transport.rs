@@ -10,17 +10,20 @@
 //! Era selection for a POST: `initialize` is legacy; a request whose `_meta` carries a 2026-07-28
 //! (or unknown) `io.modelcontextprotocol/protocolVersion`, or whose `MCP-Protocol-Version` header
 //! says 2026-07-28, is served statelessly under 2026-07-28; anything else is legacy, at the
-//! session's negotiated version, else the header's, else 2025-03-26 (TRN-VER-03).
-use super::dispatch::{self, Ctx, Workspace};
+//! session's negotiated version (a header naming another supported revision does not change
+//! it), else the header's, else 2025-03-26 (TRN-VER-03).
+use super::context::Ctx;
+use super::dispatch;
 use super::jsonrpc::{
     self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, PARSE_ERROR, RequestId, RpcError,
     SESSION_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use super::session::{Lookup, Session};
+use super::state::Workspace;
 use super::version::{self, META_PROTOCOL_VERSION, Version};
-use crate::AppState;
 use crate::auth::{self, Principal};
 use crate::error::{AppError, OAuthError};
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
@@ -96,7 +99,7 @@ async fn workspace(state: &AppState, slug: &str) -> Result<Workspace> {
     if let Some(ws) = state.mcp.cached_workspace(slug, now) {
         return Ok(ws);
     }
-    let found = if crate::store::valid_slug(slug) {
+    let found = if crate::names::valid_slug(slug) {
         state.store.workspace(slug).await?
     } else {
         None
@@ -374,18 +377,11 @@ impl Req {
                 SESSION_NOT_FOUND,
                 "Session not found: it ended or never existed; initialize again without Mcp-Session-Id",
             )),
-            Lookup::Found(s) => match header {
-                Some(h) if h != s.version => Err(rpc_error(
-                    StatusCode::BAD_REQUEST,
-                    INVALID_REQUEST,
-                    format!(
-                        "MCP-Protocol-Version {} does not match the session's version {}",
-                        h.as_str(),
-                        s.version.as_str()
-                    ),
-                )),
-                _ => Ok((s.version, Some(s))),
-            },
+            // A header naming another *supported* revision is served at the session's
+            // negotiated version: the transport requires 400 only for an invalid or unsupported
+            // version (already refused by `header_version`), and widely used clients send the
+            // header that way.
+            Lookup::Found(s) => Ok((s.version, Some(s))),
         }
     }
 
@@ -778,13 +774,7 @@ pub async fn get(
             "Session not found",
         ));
     };
-    if header.is_some_and(|h| h != session.version) {
-        return Err(rpc_error(
-            StatusCode::BAD_REQUEST,
-            INVALID_REQUEST,
-            "MCP-Protocol-Version does not match the session's version",
-        ));
-    }
+    // A supported revision other than the session's is served at the session's version.
     let Some(claim) = session.claim_stream() else {
         return Err(rpc_error(
             StatusCode::CONFLICT,
@@ -796,20 +786,49 @@ pub async fn get(
     // Last-Event-ID; then comment keep-alives until the session ends or the client leaves.
     let priming = format!(
         "id: g-{}\nretry: 5000\ndata: \n\n",
-        crate::auth::secrets::random_token(12)
+        crate::secrets::random_token(12)
     );
     let ctl = GetStream {
         ended: session.ended(),
         tick: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
         _claim: claim,
+        revocations: state.tokens.revocations(),
+        state: state.clone(),
+        headers,
+        uri,
+        slug,
     };
     let first = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(priming)) });
     let rest = futures::stream::unfold(ctl, |mut ctl| async move {
-        let keep_alive = tokio::select! {
-            _ = ctl.ended.wait_for(|e| *e) => false,
-            _ = ctl.tick.tick() => true,
-        };
-        keep_alive.then(|| (Ok(Bytes::from_static(b": keep-alive\n\n")), ctl))
+        loop {
+            enum Wake {
+                Ended,
+                Tick,
+                Revocation(bool),
+            }
+            let wake = tokio::select! {
+                _ = ctl.ended.wait_for(|e| *e) => Wake::Ended,
+                _ = ctl.tick.tick() => Wake::Tick,
+                changed = ctl.revocations.changed() => Wake::Revocation(changed.is_ok()),
+            };
+            let keep_alive = match wake {
+                Wake::Ended | Wake::Revocation(false) => false,
+                Wake::Tick => true,
+                // Any revocation or membership change (this process's, or another's seen through
+                // the epoch poller): the stream lives only while its bearer token still does.
+                Wake::Revocation(true) => {
+                    let alive =
+                        auth::authenticate(&ctl.state, &ctl.headers, ctl.uri.query(), &ctl.slug)
+                            .await
+                            .is_ok();
+                    if alive {
+                        continue;
+                    }
+                    false
+                }
+            };
+            return keep_alive.then(|| (Ok(Bytes::from_static(b": keep-alive\n\n")), ctl));
+        }
     });
     let mut resp = Body::from_stream(first.chain(rest)).into_response();
     resp.headers_mut().insert(
@@ -819,11 +838,17 @@ pub async fn get(
     Ok(sse_headers(resp))
 }
 
-/// State of an open GET stream.
+/// State of an open GET stream: it ends with its session, or as soon as its bearer token stops
+/// being valid (revoked grant, removed member), re-checked on every revocation signal.
 struct GetStream {
     ended: tokio::sync::watch::Receiver<bool>,
     tick: tokio::time::Interval,
     _claim: super::session::StreamClaim,
+    revocations: tokio::sync::watch::Receiver<u64>,
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    slug: String,
 }
 
 // ---- DELETE: end a session ----
@@ -877,7 +902,7 @@ pub async fn other_method() -> Response {
 
 /// `/t/{slug}/mcp/`: not the endpoint; say which URL is.
 pub async fn trailing_slash(State(state): State<AppState>, Path(slug): Path<String>) -> AppError {
-    if crate::store::valid_slug(&slug) {
+    if crate::names::valid_slug(&slug) {
         OAuthError::not_found(format!(
             "no such endpoint; the MCP endpoint is {} (no trailing slash)",
             state.config.mcp_url(&slug)

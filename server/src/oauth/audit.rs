@@ -1,7 +1,7 @@
 //! Writes audit entries without ever failing the request that caused them (a lost audit row is
 //! logged, not turned into a 500). Entries never contain secrets, and every field is clipped
 //! (`limits`) before it is logged or stored, whoever supplied it.
-use super::Ctx;
+use super::context::Ctx;
 use crate::store::audit::AuditEntry;
 
 pub async fn record(ctx: &Ctx<'_>, entry: AuditEntry) {

@@ -7,9 +7,9 @@
 //! answered exactly like an unknown, expired, revoked or rotated one: `{"active": false}` (§2.2),
 //! so introspection tells a stranger nothing about other people's tokens.
 use super::client_auth::{ClientCredentials, authenticate};
-use super::{Ctx, Params, internal};
-use crate::auth::secrets::hash_secret;
+use super::context::{Ctx, Params, internal};
 use crate::error::OAuthError;
+use crate::secrets::hash_secret;
 use serde_json::{Value, json};
 
 pub async fn introspect(

@@ -7,10 +7,11 @@
 //! the password is checked, in one transaction, and hands them back when the password was right.
 //! The address and the pair have hard limits (429 with `Retry-After`); the account has none, it
 //! slows down instead ([`account_delay`]), so strangers cannot lock its owner out.
-use super::{Ctx, audit, internal};
+use super::audit;
+use super::context::{Ctx, internal};
 use crate::auth::password;
-use crate::auth::secrets::{hash_secret, new_secret};
 use crate::error::OAuthError;
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::UserRecord;
 use crate::store::audit::AuditEntry;
 use crate::store::counters::Reservation;
@@ -70,7 +71,7 @@ pub struct Subjects {
 impl Subjects {
     pub fn new(username: &str, ip: Option<&str>) -> Self {
         let address = ip.unwrap_or("unknown");
-        let user = crate::store::valid_username(username).then(|| username.to_ascii_lowercase());
+        let user = crate::names::valid_username(username).then(|| username.to_ascii_lowercase());
         Self {
             address: format!("login:ip:{address}"),
             pair: user.as_ref().map(|u| format!("login:pair:{u}|{address}")),

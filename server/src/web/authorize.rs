@@ -5,11 +5,11 @@ use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
 use super::{
     ClientIp, Session, current_session, login_url, message, nonce, render, see_other, viewer_of,
 };
-use crate::AppState;
 use crate::error::AppResult;
 use crate::oauth::authorize::{self, ClientError, Decision, Prepared, RedirectPolicy, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

@@ -1,0 +1,58 @@
+//! Per-process authorization-server state. Limits shared by replicas are not here but in the
+//! database (`store::counters`); these bound this process's own work.
+use crate::config::Config;
+use crate::store::oauth::ClientRecord;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// Per-process authorization-server state.
+pub struct OAuthState {
+    /// Fetched Client ID Metadata Documents.
+    pub cimd: CimdCache,
+    /// Admission to password verification (bounded queue).
+    pub logins: crate::auth::password::VerifyQueue,
+    /// Client ID Metadata Document fetches in flight at once.
+    pub cimd_fetches: tokio::sync::Semaphore,
+}
+
+impl OAuthState {
+    pub fn new(_config: &Config) -> Self {
+        Self {
+            cimd: CimdCache::new(),
+            logins: crate::auth::password::VerifyQueue::default(),
+            cimd_fetches: tokio::sync::Semaphore::new(super::cimd::MAX_CONCURRENT_FETCHES),
+        }
+    }
+}
+
+/// In-memory cache of validated documents, keyed by client id URL.
+#[derive(Default)]
+pub struct CimdCache {
+    entries: Mutex<HashMap<String, (ClientRecord, i64)>>,
+}
+
+impl CimdCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(super) fn get(&self, client_id: &str, now: i64) -> Option<ClientRecord> {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match map.get(client_id) {
+            Some((rec, until)) if *until > now => Some(rec.clone()),
+            Some(_) => {
+                map.remove(client_id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    pub(super) fn put(&self, rec: &ClientRecord, until: i64) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(rec.client_id.clone(), (rec.clone(), until));
+    }
+}
