@@ -40,6 +40,8 @@ pub struct Config {
     pub retention_interval_secs: u64,
     /// Client ID Metadata Document fetches allowed per client address per minute.
     pub cimd_fetch_rate_per_minute: u32,
+    /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
+    pub trusted_proxies: crate::net::client_addr::TrustedProxies,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
@@ -79,6 +81,7 @@ impl Config {
             audit_retention_days: 90,
             retention_interval_secs: 3600,
             cimd_fetch_rate_per_minute: 10,
+            trusted_proxies: Default::default(),
         })
     }
 

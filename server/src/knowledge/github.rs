@@ -194,7 +194,7 @@ pub struct FetchOptions {
     /// Largest total of all pages of one sync.
     pub max_total_bytes: usize,
     /// Dial host names that resolve to non-global addresses (GitHub Enterprise Server on a private
-    /// network). Off: a host name must resolve to global addresses only ([`crate::net`]).
+    /// network). Off: a host name must resolve to global addresses only ([`crate::net::outbound`]).
     pub allow_private_network: bool,
 }
 
@@ -381,7 +381,7 @@ async fn get_with_retries(
 }
 
 /// Resolves a host-name API URL and pins the connection to the checked addresses: every address
-/// must be global ([`crate::net::is_global_address`], the rule CIMD fetches use), so a poisoned or
+/// must be global ([`crate::net::outbound::is_global_address`], the rule CIMD fetches use), so a poisoned or
 /// rebound DNS answer cannot send the GitHub token into the internal network. An IP literal is the
 /// operator's explicit choice and is dialled as given (`None`: use the shared client).
 async fn pinned_client(
@@ -404,7 +404,7 @@ async fn pinned_client(
     if !opts.allow_private_network
         && let Some(bad) = addrs
             .iter()
-            .find(|a| !crate::net::is_global_address(a.ip()))
+            .find(|a| !crate::net::outbound::is_global_address(a.ip()))
     {
         bail!(
             "the GitHub API host {host} resolves to a non-public address ({}); refusing to send the token there",

@@ -7,6 +7,7 @@ use crate::store::audit::AuditEntry;
 pub async fn record(ctx: &Ctx<'_>, entry: AuditEntry) {
     let mut entry = entry.clipped();
     entry.at = ctx.now;
+    crate::ops::metrics::audit_event(&entry.event);
     if entry.ip.is_none() {
         entry.ip = ctx
             .ip

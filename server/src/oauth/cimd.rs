@@ -90,7 +90,7 @@ pub fn validate_client_id_url(client_id: &str, policy: &CimdPolicy) -> Result<Ur
 }
 
 /// Whether an address may be fetched: globally routable unicast only
-/// ([`crate::net::is_global_address`]); loopback too when allowed (tests only).
+/// ([`crate::net::outbound::is_global_address`]); loopback too when allowed (tests only).
 pub fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
     let loopback = match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
@@ -98,7 +98,7 @@ pub fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
             v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
     };
-    (allow_loopback && loopback) || crate::net::is_global_address(ip)
+    (allow_loopback && loopback) || crate::net::outbound::is_global_address(ip)
 }
 
 /// The lifetime `Cache-Control` grants, capped at 24 h; 5 min by default; 0 for no-store/no-cache.

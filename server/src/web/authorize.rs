@@ -2,10 +2,9 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{
-    ClientIp, Session, current_session, login_url, message, nonce, render, see_other, viewer_of,
-};
+use super::{Session, current_session, login_url, message, nonce, render, see_other, viewer_of};
 use crate::error::AppResult;
+use crate::net::ClientIp;
 use crate::oauth::authorize::{self, ClientError, Decision, Prepared, RedirectPolicy, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};

@@ -11,6 +11,8 @@
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `hardening`: issue 8 regressions (throttling, redirects, limits, introspection, CIMD, kill -9).
+//! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
+//!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
 mod cli;
@@ -20,5 +22,6 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod ops;
 mod resource_server;
 mod support;

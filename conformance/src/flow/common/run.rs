@@ -73,7 +73,12 @@ pub struct Run {
 impl Run {
     pub fn new(cfg: Config) -> anyhow::Result<Run> {
         let mcp_url = crate::urls::parse_mcp_url(&cfg.mcp_url).map_err(anyhow::Error::msg)?;
-        let http = Http::new(cfg.profile.user_agent, cfg.headers.clone(), cfg.timeout)?;
+        let http = Http::with_roots(
+            cfg.profile.user_agent,
+            cfg.headers.clone(),
+            cfg.timeout,
+            &cfg.ca_certs,
+        )?;
         if let Some(t) = &cfg.access_token {
             http.secret(t);
         }
