@@ -7,6 +7,7 @@
 //! - [`config`], [`cli`]: what to run; the command line.
 //! - [`profile`]: client profiles as data; [`cimd`]: the harness-served client metadata documents.
 //! - [`http`], [`redact`]: the recording client and evidence redaction.
+//! - [`jwt`]: the harness's `private_key_jwt` signing key and client assertions (RFC 7523).
 //! - [`wwwauth`], [`urls`], [`form`], [`pkce`]: parsers and small protocol helpers.
 //! - [`schema`]: the official MCP JSON Schemas, embedded, per revision.
 //! - [`flow`]: the connector flow, phase by phase, grading checks as it goes.
@@ -22,6 +23,7 @@ pub mod config;
 pub mod flow;
 pub mod form;
 pub mod http;
+pub mod jwt;
 pub mod model;
 pub mod pkce;
 pub mod profile;

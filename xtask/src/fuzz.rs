@@ -744,7 +744,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     let cases = arg("--cases").unwrap_or(3000);
     let seed = arg("--seed").unwrap_or(0x5eed_f00d);
     build_bins(false)?;
-    let server = Server::start("debug", &["--registration-rate-limit", "1000000", "--cimd"])?;
+    let server = Server::start("debug", &["--registration-rate-limit", "1000000"])?;
     let token = server.admin(
         "debug",
         &[

@@ -112,7 +112,7 @@ impl Server {
         Err("gigamcp did not start listening within 60 s".into())
     }
 
-    /// Runs `gigamcp admin …` against this server's database.
+    /// Runs `gigamcp admin …` against this server's database (`fuzz` issues its token so).
     pub fn admin(&self, profile: &str, args: &[&str]) -> Result<String, String> {
         let bin = target_dir().join(profile).join("gigamcp");
         let out = Command::new(bin)

@@ -27,8 +27,8 @@ pub const COUNTER_RETENTION: i64 = 24 * 3600;
 /// One retention pass: audit entries older than `audit_retention_days` (0 keeps them forever) and
 /// rate counters idle for a day. Returns (audit rows, counters) removed.
 pub async fn prune(
-    store: &crate::Store,
-    config: &crate::Config,
+    store: &crate::store::Store,
+    config: &crate::config::Config,
     now: i64,
 ) -> Result<(u64, u64), sqlx::Error> {
     let audit = if config.audit_retention_days > 0 {
@@ -43,7 +43,7 @@ pub async fn prune(
 }
 
 /// Runs [`prune`] at start-up and then every `retention_interval_secs`, in the background.
-pub fn spawn_pruner(state: crate::AppState) {
+pub fn spawn_pruner(state: crate::state::AppState) {
     tokio::spawn(async move {
         let every = std::time::Duration::from_secs(state.config.retention_interval_secs.max(1));
         loop {

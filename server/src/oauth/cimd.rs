@@ -10,13 +10,15 @@
 //! * The document must be JSON with `client_id` byte-equal to the URL, `client_name` and
 //!   `redirect_uris` (each acceptable at registration). Authentication is negotiated on the
 //!   plural `token_endpoint_auth_methods_supported` (quirk Q14: ChatGPT's singular method is
-//!   `private_key_jwt`, its list offers `none`); only `none` is supported.
+//!   `private_key_jwt`, its list offers `none`); `none` and `private_key_jwt` (keys from the
+//!   document's `jwks_uri`, see `client_assertion`) are supported.
 //! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min).
 //!   The client row (kind `cimd`) is created only when a signed-in user's decision issues it a
 //!   code, and refreshed by later fetches, so grants and Connected apps work as for registered
 //!   clients while documents nobody approved leave no row.
 //! * Fetches are limited per client address (`cimd_fetch_rate_per_minute`, counted in the
-//!   database) and bounded in flight ([`MAX_CONCURRENT_FETCHES`]).
+//!   database) and bounded in flight ([`MAX_CONCURRENT_FETCHES`]); JWK Set fetches for
+//!   `private_key_jwt` go through the same fetcher and the same in-flight bound.
 use super::context::{Ctx, internal};
 use super::register::string_list;
 use super::{audit, redirect};
@@ -119,8 +121,7 @@ pub fn cache_ttl(cache_control: Option<&str>) -> i64 {
     ttl.map_or(DEFAULT_TTL, |t| t.clamp(0, MAX_TTL))
 }
 
-/// Fetches in flight at once, across all callers (a global bound on outbound work).
-pub const MAX_CONCURRENT_FETCHES: usize = 4;
+pub use super::state::MAX_CONCURRENT_FETCHES;
 
 /// Why resolving a CIMD client failed: shown on the authorize error page, or `invalid_client`.
 #[derive(Debug)]
@@ -156,29 +157,7 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
     if let Some(rec) = ctx.cimd.get(client_id, ctx.now) {
         return Ok(rec);
     }
-    // Fetching is work a stranger can trigger with one GET: a per-address limit counted in the
-    // database (every replica), and a bound on fetches in flight in this process.
-    let subject = format!("cimd:ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
-    let limit = i64::from(ctx.config.cimd_fetch_rate_per_minute.max(1));
-    if let Reservation::Refused { retry_after, .. } = ctx
-        .store
-        .reserve(&subject, ctx.now, 60, limit)
-        .await
-        .map_err(|e| CimdError::Internal(internal(e)))?
-    {
-        return Err(CimdError::Later {
-            busy: false,
-            retry_after,
-            text: "Too many client ID metadata documents were fetched for your address; try again later.".into(),
-        });
-    }
-    let Ok(_permit) = ctx.oauth.cimd_fetches.try_acquire() else {
-        return Err(CimdError::Later {
-            busy: true,
-            retry_after: 1,
-            text: "The server is fetching other client ID metadata documents right now; try again in a moment.".into(),
-        });
-    };
+    let _permit = admit_fetch(ctx).await?;
     let (body, ttl) = fetch(&url, policy).await.map_err(|why| {
         refused(format!(
             "The client ID metadata document at {client_id} could not be fetched: {why}."
@@ -198,7 +177,38 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
     Ok(rec)
 }
 
-async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String> {
+/// Admission to one outbound fetch (a metadata document, or a `private_key_jwt` client's JWK
+/// Set): fetching is work a stranger can trigger, so a per-address limit counted in the database
+/// (every replica) and a bound on fetches in flight in this process. The permit is held for the
+/// fetch.
+pub(super) async fn admit_fetch<'c>(
+    ctx: &'c Ctx<'_>,
+) -> Result<tokio::sync::SemaphorePermit<'c>, CimdError> {
+    let subject = format!("cimd:ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let limit = i64::from(ctx.config.cimd_fetch_rate_per_minute.max(1));
+    if let Reservation::Refused { retry_after, .. } = ctx
+        .store
+        .reserve(&subject, ctx.now, 60, limit)
+        .await
+        .map_err(|e| CimdError::Internal(internal(e)))?
+    {
+        return Err(CimdError::Later {
+            busy: false,
+            retry_after,
+            text: "Too many client metadata documents or keys were fetched for your address; try again later.".into(),
+        });
+    }
+    ctx.oauth
+        .cimd_fetches
+        .try_acquire()
+        .map_err(|_| CimdError::Later {
+            busy: true,
+            retry_after: 1,
+            text: "The server is fetching other client metadata documents or keys right now; try again in a moment.".into(),
+        })
+}
+
+pub(super) async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String> {
     let host = url.host_str().ok_or("the URL has no host")?.to_string();
     let port = url.port_or_known_default().unwrap_or(443);
     let lookup_host = host
@@ -345,18 +355,44 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         // A CIMD client has no shared secret: without any method it is a public client.
         (None, None) => vec!["none".into()],
     };
-    if !offered.iter().any(|m| m == "none") {
-        return Err(if offered.iter().any(|m| m == "private_key_jwt") {
-            "it offers only private_key_jwt client authentication, which this server does not support; \
-             list \"none\" in token_endpoint_auth_methods_supported"
-                .to_string()
-        } else {
-            format!(
-                "it offers no supported client authentication method ({}); this server accepts \"none\" for metadata-document clients",
-                offered.join(", ")
-            )
-        });
+    // `private_key_jwt` (RFC 7523 §2.2) needs the keys: a `jwks_uri` (inline `jwks` is not
+    // accepted, so keys can rotate without a new document).
+    let jwks_uri = match obj.get("jwks_uri") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 2000 => Some(s.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err("its jwks_uri is not a URL string".into()),
+    };
+    let signing_alg = match obj.get("token_endpoint_auth_signing_alg") {
+        Some(Value::String(s)) => {
+            if !super::metadata::SIGNING_ALGS.contains(&s.as_str()) {
+                return Err(format!(
+                    "its token_endpoint_auth_signing_alg {s:?} is not supported (RS256 or ES256)"
+                ));
+            }
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    let offers_jwt = offered.iter().any(|m| m == "private_key_jwt");
+    if offers_jwt && jwks_uri.is_none() && !offered.iter().any(|m| m == "none") {
+        return Err(
+            "it offers private_key_jwt client authentication without a jwks_uri for its keys"
+                .to_string(),
+        );
     }
+    // A document that lists `none` stays a public client (quirk Q14) and may still present an
+    // assertion; one that offers only `private_key_jwt` must.
+    let method = if offered.iter().any(|m| m == "none") {
+        "none"
+    } else if offers_jwt {
+        "private_key_jwt"
+    } else {
+        return Err(format!(
+            "it offers no supported client authentication method ({}); this server accepts \"none\" and \"private_key_jwt\" for metadata-document clients",
+            offered.join(", ")
+        ));
+    };
+    let jwks_uri = jwks_uri.filter(|_| offers_jwt);
     let grant_types = super::register::supported_grant_types(string_list(&obj, "grant_types")?);
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err("its grant_types do not include authorization_code".into());
@@ -372,8 +408,10 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         "redirect_uris": redirect_uris,
         "grant_types": grant_types,
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": method,
         "client_uri": obj.get("client_uri").and_then(Value::as_str),
+        "jwks_uri": jwks_uri,
+        "token_endpoint_auth_signing_alg": signing_alg.filter(|_| offers_jwt),
         "fetched_at": now,
     });
     Ok(ClientRecord {
@@ -382,12 +420,46 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         client_name,
         kind: "cimd".into(),
         redirect_uris,
-        token_endpoint_auth_method: "none".into(),
+        token_endpoint_auth_method: method.into(),
         grant_types,
         response_types: vec!["code".into()],
         metadata: metadata.to_string(),
         created_at: now,
     })
+}
+
+/// What the CIMD document said about `private_key_jwt` (kept in the client row's metadata).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySource {
+    pub jwks_uri: String,
+    pub alg: Option<String>,
+}
+
+impl KeySource {
+    /// Reads `jwks_uri` (and the optional `token_endpoint_auth_signing_alg`) from a client row.
+    pub fn of(client: &ClientRecord) -> Option<Self> {
+        if client.kind != "cimd" {
+            return None;
+        }
+        let meta: serde_json::Value = serde_json::from_str(&client.metadata).ok()?;
+        Some(Self {
+            jwks_uri: meta.get("jwks_uri")?.as_str()?.to_string(),
+            alg: meta
+                .get("token_endpoint_auth_signing_alg")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// Whether a fetched document changes what the stored row says (name, redirect URIs, grant
+/// types, authentication method or key source).
+fn changed(existing: &ClientRecord, rec: &ClientRecord) -> bool {
+    existing.client_name != rec.client_name
+        || existing.redirect_uris != rec.redirect_uris
+        || existing.grant_types != rec.grant_types
+        || existing.token_endpoint_auth_method != rec.token_endpoint_auth_method
+        || KeySource::of(existing) != KeySource::of(rec)
 }
 
 /// Refreshes the row of a client that already has one (it reached a user's consent before);
@@ -397,11 +469,7 @@ async fn refresh_existing(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuth
         Some(existing) if existing.kind != "cimd" => {
             Err(internal("a non-CIMD client row has a URL client_id"))
         }
-        Some(existing)
-            if existing.client_name != rec.client_name
-                || existing.redirect_uris != rec.redirect_uris
-                || existing.grant_types != rec.grant_types =>
-        {
+        Some(existing) if changed(&existing, rec) => {
             ctx.store.refresh_cimd_client(rec).await.map_err(internal)
         }
         _ => Ok(()),
@@ -430,10 +498,7 @@ pub async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError
             return Err(internal("a non-CIMD client row has a URL client_id"));
         }
         Some(existing) => {
-            if existing.client_name != rec.client_name
-                || existing.redirect_uris != rec.redirect_uris
-                || existing.grant_types != rec.grant_types
-            {
+            if changed(&existing, rec) {
                 ctx.store.refresh_cimd_client(rec).await.map_err(internal)?;
             }
         }
@@ -541,6 +606,12 @@ mod tests {
             "token_endpoint_auth_method": "private_key_jwt",
         });
         let err = parse_document(id, only_jwt.to_string().as_bytes(), 7).unwrap_err();
-        assert!(err.contains("private_key_jwt"), "{err}");
+        assert!(err.contains("without a jwks_uri"), "{err}");
+        let mut with_keys = only_jwt.clone();
+        with_keys["jwks_uri"] = json!("https://chatgpt.com/oauth/jwks.json");
+        let rec = parse_document(id, with_keys.to_string().as_bytes(), 7).unwrap();
+        assert_eq!(rec.token_endpoint_auth_method, "private_key_jwt");
+        let src = KeySource::of(&rec).unwrap();
+        assert_eq!(src.jwks_uri, "https://chatgpt.com/oauth/jwks.json");
     }
 }

@@ -1,5 +1,6 @@
 //! What every authorization-server flow takes: the `Ctx` and the request `Params`.
 use super::state::CimdCache;
+use super::state::JwksCache;
 use crate::auth::validator::TokenValidator;
 use crate::config::Config;
 use crate::error::OAuthError;
@@ -16,6 +17,8 @@ pub struct Ctx<'a> {
     pub ip: Option<String>,
     pub cimd: &'a CimdCache,
     pub oauth: &'a super::state::OAuthState,
+    /// Fetched JWK Sets of `private_key_jwt` clients.
+    pub jwks: &'a JwksCache,
 }
 
 impl<'a> Ctx<'a> {
@@ -28,6 +31,7 @@ impl<'a> Ctx<'a> {
             ip,
             cimd: &state.oauth.cimd,
             oauth: &state.oauth,
+            jwks: &state.oauth.jwks,
         }
     }
 }

@@ -17,19 +17,20 @@ pub async fn introspect(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    let creds = ClientCredentials::from_request(
-        authorization,
-        params.get("client_id")?,
-        params.get("client_secret")?,
-    )?;
-    let caller = authenticate(ctx.store, &creds, None).await?;
+    let creds = ClientCredentials::from_params(authorization, params)?;
+    let caller = authenticate(ctx, &creds, None).await?;
     let token = params.required("token")?;
-    let resource_server = caller.token_endpoint_auth_method != "none"
-        && ctx
-            .store
-            .client_may_introspect(&caller.client_id)
-            .await
-            .map_err(internal)?;
+    // RFC 7662 §4: only a client an administrator marked as a resource server (holding a secret
+    // this server issued) may look at other clients' tokens; every other client, public ones and
+    // metadata-document clients with their own keys (`private_key_jwt`) included, sees only its own.
+    let resource_server = !matches!(
+        caller.token_endpoint_auth_method.as_str(),
+        "none" | "private_key_jwt"
+    ) && ctx
+        .store
+        .client_may_introspect(&caller.client_id)
+        .await
+        .map_err(internal)?;
     let may_see = |owner: &str| resource_server || caller.client_id == owner;
     let hash = hash_secret(token);
     let inactive = json!({ "active": false });

@@ -241,7 +241,7 @@ pub async fn login(
 /// Clears the sign-in throttles of a user (every address) or of an address (`gigamcp admin
 /// throttle clear`). Returns how many counters were removed.
 pub async fn clear_throttle(
-    store: &crate::Store,
+    store: &crate::store::Store,
     user: Option<&str>,
     address: Option<&str>,
 ) -> Result<u64, sqlx::Error> {

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod cimd;
+pub mod client_assertion;
 pub mod client_auth;
 mod code;
 pub mod context;
@@ -49,6 +50,7 @@ mod flow_tests {
         tokens: TokenValidator,
         cimd: CimdCache,
         oauth: OAuthState,
+        jwks: client_assertion::JwksCache,
         _dir: tempfile::TempDir,
     }
 
@@ -84,6 +86,7 @@ mod flow_tests {
                 tokens: TokenValidator::new(30, 0),
                 cimd: CimdCache::new(),
                 oauth,
+                jwks: client_assertion::JwksCache::new(),
                 _dir: dir,
             }
         }
@@ -96,6 +99,7 @@ mod flow_tests {
                 ip: None,
                 cimd: &self.cimd,
                 oauth: &self.oauth,
+                jwks: &self.jwks,
             }
         }
     }

@@ -2,8 +2,13 @@
 //! database (`store::counters`); these bound this process's own work.
 use crate::config::Config;
 use crate::store::oauth::ClientRecord;
+use jsonwebtoken::jwk::JwkSet;
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+/// Client ID Metadata Document and JWK Set fetches in flight at once, across all callers (a
+/// global bound on outbound work; `cimd::admit_fetch`).
+pub const MAX_CONCURRENT_FETCHES: usize = 4;
 
 /// Per-process authorization-server state.
 pub struct OAuthState {
@@ -13,6 +18,8 @@ pub struct OAuthState {
     pub logins: crate::auth::password::VerifyQueue,
     /// Client ID Metadata Document fetches in flight at once.
     pub cimd_fetches: tokio::sync::Semaphore,
+    /// Fetched JWK Sets (`private_key_jwt`).
+    pub jwks: JwksCache,
 }
 
 impl OAuthState {
@@ -20,7 +27,8 @@ impl OAuthState {
         Self {
             cimd: CimdCache::new(),
             logins: crate::auth::password::VerifyQueue::default(),
-            cimd_fetches: tokio::sync::Semaphore::new(super::cimd::MAX_CONCURRENT_FETCHES),
+            cimd_fetches: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
+            jwks: JwksCache::new(),
         }
     }
 }
@@ -54,5 +62,30 @@ impl CimdCache {
             map.clear();
         }
         map.insert(rec.client_id.clone(), (rec.clone(), until));
+    }
+}
+
+/// Fetched JWKS documents, keyed by `jwks_uri`: (keys, valid until, fetched at).
+#[derive(Default)]
+pub struct JwksCache {
+    entries: Mutex<HashMap<String, (JwkSet, i64, i64)>>,
+}
+
+impl JwksCache {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub(super) fn get(&self, uri: &str) -> Option<(JwkSet, i64, i64)> {
+        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(uri).cloned()
+    }
+
+    pub(super) fn put(&self, uri: &str, set: JwkSet, until: i64, fetched_at: i64) {
+        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.clear();
+        }
+        map.insert(uri.to_string(), (set, until, fetched_at));
     }
 }

@@ -2,8 +2,11 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{Session, current_session, login_url, message, nonce, render, see_other, viewer_of};
-use crate::error::AppResult;
+use super::{
+    Session, current_session, error_page, error_page_retry_after, login_url, nonce, render,
+    see_other, viewer_of,
+};
+use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
 use crate::oauth::authorize::{self, ClientError, Decision, Prepared, RedirectPolicy, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
@@ -48,8 +51,8 @@ async fn client_error(
         RedirectPolicy::SignInFirst => Ok(see_other(&login_url(here))),
         RedirectPolicy::Page => {
             let host = crate::oauth::redirect::host_of(&e.redirect);
-            message(
-                StatusCode::BAD_REQUEST,
+            error_page(
+                PageError::BadRequest,
                 session
                     .map(Session::viewer)
                     .unwrap_or_else(super::anonymous),
@@ -105,8 +108,8 @@ async fn handle(
     let req = match authorize::validate(&ctx, params).await {
         Ok(r) => r,
         Err(Rejection::Page(text)) => {
-            return message(
-                StatusCode::BAD_REQUEST,
+            return error_page(
+                PageError::BadRequest,
                 viewer_of(&session),
                 "This authorization request cannot be completed",
                 &text,
@@ -133,21 +136,18 @@ async fn handle(
             retry_after,
             text,
         }) => {
-            let status = if busy {
-                StatusCode::SERVICE_UNAVAILABLE
+            let why = if busy {
+                PageError::Busy
             } else {
-                StatusCode::TOO_MANY_REQUESTS
+                PageError::Throttled
             };
-            let mut resp = message(
-                status,
+            return error_page_retry_after(
+                why,
+                retry_after,
                 viewer_of(&session),
                 "Please try again later",
                 &text,
-                vec![],
-            )?;
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            return Ok(resp);
+            );
         }
         Err(Rejection::Internal(e)) => return Err(e.into()),
     };
@@ -162,8 +162,8 @@ async fn handle(
     };
     let prepared = if is_post {
         if !session.csrf_ok(params.get("csrf").ok().flatten()) {
-            return message(
-                StatusCode::FORBIDDEN,
+            return error_page(
+                PageError::Forbidden,
                 session.viewer(),
                 "This form has expired",
                 "The consent form could not be verified (it may be from an older sign-in). Start the connection again from the application.",
@@ -174,8 +174,8 @@ async fn handle(
             Some("approve") => Decision::Approve,
             Some("deny") => Decision::Deny,
             _ => {
-                return message(
-                    StatusCode::BAD_REQUEST,
+                return error_page(
+                    PageError::BadRequest,
                     session.viewer(),
                     "No decision",
                     "Choose Approve or Deny.",
@@ -205,6 +205,8 @@ async fn handle(
                 verified_domain: v.verified_domain,
                 localhost_only: v.localhost_only,
                 redirect_host: v.redirect_host,
+                destination: v.destination,
+                verified_host: v.verified_host,
                 redirect_uri: v.redirect_uri,
                 fixed_workspace: if v.workspace_fixed {
                     v.workspaces.first().map(|w| WorkspaceOption {
@@ -236,8 +238,8 @@ async fn handle(
             render(StatusCode::OK, &page, &n)
         }
         // 403 pages offering a choice (switch account or cancel); never a redirect.
-        Prepared::NotMember { slug, name } => message(
-            StatusCode::FORBIDDEN,
+        Prepared::NotMember { slug, name } => error_page(
+            PageError::Forbidden,
             session.viewer(),
             "You are not a member of this workspace",
             &format!(
@@ -249,8 +251,8 @@ async fn handle(
                 (cancel, "Cancel and return to the application".into()),
             ],
         ),
-        Prepared::NoWorkspace => message(
-            StatusCode::FORBIDDEN,
+        Prepared::NoWorkspace => error_page(
+            PageError::Forbidden,
             session.viewer(),
             "You have no workspace to connect",
             &format!(

@@ -3,10 +3,10 @@
 //! the session-derived token. Failures show one generic message; throttling answers 429.
 use super::templates::LoginPage;
 use super::{
-    anonymous, cookie, current_session, login_cookie_name, message, nonce, render, safe_next,
-    see_other, session_cookie_name, set_cookie,
+    anonymous, cookie, current_session, error_page, error_page_retry_after, login_cookie_name,
+    nonce, render, safe_next, see_other, session_cookie_name, set_cookie,
 };
-use crate::error::AppResult;
+use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
 use crate::oauth::login::{self as flow, LoginOutcome, SESSION_TTL};
 use crate::oauth::metadata::AUTHORIZE_PATH;
@@ -15,7 +15,7 @@ use crate::secrets::{ct_eq, random_token};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 
 const LOGIN_COOKIE_TTL: i64 = 3600;
@@ -76,7 +76,7 @@ pub async fn submit(
         let fresh = random_token(32);
         return login_page(
             &state,
-            StatusCode::FORBIDDEN,
+            PageError::Forbidden.status(),
             &fresh,
             &next,
             &username,
@@ -87,7 +87,7 @@ pub async fn submit(
     let Some(password) = field("password").filter(|_| !username.is_empty()) else {
         return login_page(
             &state,
-            StatusCode::BAD_REQUEST,
+            PageError::BadRequest.status(),
             &token,
             &next,
             &username,
@@ -122,7 +122,7 @@ pub async fn submit(
         }
         LoginOutcome::Failed => login_page(
             &state,
-            StatusCode::UNAUTHORIZED,
+            PageError::BadCredentials.status(),
             &token,
             &next,
             &username,
@@ -130,31 +130,23 @@ pub async fn submit(
         ),
         LoginOutcome::Throttled { retry_after } => {
             let minutes = (retry_after + 59) / 60;
-            let mut resp = message(
-                StatusCode::TOO_MANY_REQUESTS,
+            error_page_retry_after(
+                PageError::Throttled,
+                retry_after,
                 anonymous(),
                 "Too many attempts",
                 &format!(
                     "There have been too many failed sign-in attempts. Wait {minutes} minute(s) and try again."
                 ),
-                vec![],
-            )?;
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            Ok(resp)
+            )
         }
-        LoginOutcome::Busy { retry_after } => {
-            let mut resp = message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                anonymous(),
-                "Busy",
-                "The server is checking many sign-ins right now. Try again in a moment.",
-                vec![],
-            )?;
-            resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
-            Ok(resp)
-        }
+        LoginOutcome::Busy { retry_after } => error_page_retry_after(
+            PageError::Busy,
+            retry_after,
+            anonymous(),
+            "Busy",
+            "The server is checking many sign-ins right now. Try again in a moment.",
+        ),
     }
 }
 
@@ -166,8 +158,8 @@ pub async fn logout(
     let params = Params::parse(&body);
     if let Some(session) = current_session(&state, &headers).await? {
         if !session.csrf_ok(params.get("csrf").ok().flatten()) {
-            return message(
-                StatusCode::FORBIDDEN,
+            return error_page(
+                PageError::Forbidden,
                 session.viewer(),
                 "This form has expired",
                 "Reload the page and try again.",
