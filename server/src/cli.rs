@@ -111,6 +111,12 @@ pub struct ServeArgs {
     pub registration_rate_limit: u32,
     #[arg(long, env = "GIGAMCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// Days the audit log keeps an entry; older entries are deleted in the background (0: forever).
+    #[arg(long, env = "GIGAMCP_AUDIT_RETENTION_DAYS", default_value_t = 90)]
+    pub audit_retention_days: i64,
+    /// Client ID Metadata Document fetches allowed per client IP per minute (unless --no-cimd).
+    #[arg(long, env = "GIGAMCP_CIMD_FETCH_RATE_LIMIT", default_value_t = 10)]
+    pub cimd_fetch_rate_limit: u32,
     /// Refuse Client ID Metadata Documents (URL client ids) and stop advertising
     /// `client_id_metadata_document_supported`; clients then register with DCR.
     #[arg(long, env = "GIGAMCP_NO_CIMD")]
@@ -187,6 +193,16 @@ pub enum AdminCommand {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// OAuth clients created by an administrator (resource servers).
+    Client {
+        #[command(subcommand)]
+        command: ClientCommand,
+    },
+    /// Sign-in throttles.
+    Throttle {
+        #[command(subcommand)]
+        command: ThrottleCommand,
+    },
     /// Ingest a knowledge directory (`wiki/*.md`, `github/<owner>__<repo>/issues.json`) into a workspace.
     Ingest { slug: String, path: PathBuf },
     /// Sync a repository's issues from the GitHub REST API into a workspace.
@@ -204,6 +220,10 @@ pub enum AdminCommand {
         /// Token for the GitHub API (read from the environment; never logged).
         #[arg(long, env = "GITHUB_TOKEN", hide_env_values = true)]
         github_token: Option<String>,
+        /// Allow an API host name that resolves to private addresses (GitHub Enterprise Server on
+        /// an internal network). Without it only globally routable addresses are dialled.
+        #[arg(long, env = "GIGAMCP_GITHUB_ALLOW_PRIVATE_NETWORK")]
+        allow_private_network: bool,
     },
 }
 
@@ -256,6 +276,34 @@ pub enum MemberCommand {
     },
     /// Remove a user from a workspace; their grants there are revoked at once.
     Remove { slug: String, username: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Create a confidential client; prints its client id and secret once (only a hash is kept).
+    Create {
+        /// A name for operators and the audit log.
+        name: String,
+        /// Let this client introspect every token (RFC 7662): for resource servers that accept
+        /// this server's tokens. Without it a client may introspect only its own tokens.
+        #[arg(long)]
+        introspection: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ThrottleCommand {
+    /// Clear the sign-in throttles of a user (from every address) and/or of an address.
+    Clear {
+        /// User name whose throttles to clear.
+        #[arg(long, required_unless_present = "address")]
+        user: Option<String>,
+        /// Client address (as the audit log shows it) whose throttles to clear.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// List sign-in throttle counters with failures in their current window.
+    List,
 }
 
 #[derive(Subcommand, Debug)]
@@ -332,6 +380,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.github_api_url = args.github_api_url.clone();
     config.access_token_ttl = args.access_token_ttl;
     config.registration_rate_per_minute = args.registration_rate_limit;
+    config.audit_retention_days = args.audit_retention_days.max(0);
+    config.cimd_fetch_rate_per_minute = args.cimd_fetch_rate_limit;
     config.refresh_grace = args.refresh_grace.max(0);
     config.duplicate_code_window = args.duplicate_code_window.max(0);
     config.cimd = crate::config::CimdPolicy {
@@ -680,6 +730,47 @@ async fn admin(storage: StorageArgs, command: AdminCommand) -> anyhow::Result<()
             );
             println!("{}", issued.token);
         }
+        AdminCommand::Client {
+            command:
+                ClientCommand::Create {
+                    name,
+                    introspection,
+                },
+        } => {
+            let created = create_admin_client(store, &name, introspection, now).await?;
+            println!("client_id: {}", created.0);
+            println!("client_secret: {}", created.1);
+            eprintln!(
+                "created client {name:?}{}; the secret is shown only now (authenticate with HTTP Basic or client_secret_post)",
+                if introspection {
+                    " allowed to introspect every token"
+                } else {
+                    ""
+                }
+            );
+        }
+        AdminCommand::Throttle {
+            command: ThrottleCommand::Clear { user, address },
+        } => {
+            let n = crate::oauth::login::clear_throttle(store, user.as_deref(), address.as_deref())
+                .await?;
+            println!("cleared {n} sign-in throttle counter(s)");
+        }
+        AdminCommand::Throttle {
+            command: ThrottleCommand::List,
+        } => {
+            for c in store.counters("login:", 1000).await? {
+                if c.window_start + crate::oauth::login::THROTTLE_WINDOW > now {
+                    println!(
+                        "{}\t{} failure(s)\t{} refused\twindow ends in {} s",
+                        c.subject,
+                        c.hits,
+                        c.refused,
+                        c.window_start + crate::oauth::login::THROTTLE_WINDOW - now
+                    );
+                }
+            }
+        }
         AdminCommand::Ingest { slug, path } => {
             require_workspace(store, &slug).await?;
             let report = state.knowledge.ingest_dir(&slug, &path, now).await?;
@@ -690,16 +781,63 @@ async fn admin(storage: StorageArgs, command: AdminCommand) -> anyhow::Result<()
             repo,
             github_api_url,
             github_token,
+            allow_private_network,
         } => {
             require_workspace(store, &slug).await?;
+            let opts = crate::knowledge::FetchOptions {
+                allow_private_network,
+                ..Default::default()
+            };
             let report = state
                 .knowledge
-                .sync_github(&slug, &github_api_url, github_token.as_deref(), &repo, now)
+                .sync_github_with(
+                    &slug,
+                    &github_api_url,
+                    github_token.as_deref(),
+                    &repo,
+                    now,
+                    &opts,
+                )
                 .await?;
             println!("synced {repo} into {slug}: {report}");
         }
     }
     Ok(())
+}
+
+/// Creates a confidential client (kind `resource_server`, no redirect URIs, so it cannot be used
+/// at the authorization endpoint); returns its id and secret.
+pub async fn create_admin_client(
+    store: &Store,
+    name: &str,
+    introspection: bool,
+    now: i64,
+) -> anyhow::Result<(String, String)> {
+    use crate::secrets::{CLIENT_SECRET_PREFIX, hash_secret, new_id, new_secret};
+    let name = crate::limits::clip(name.trim(), crate::limits::MAX_CLIENT_NAME);
+    if name.is_empty() {
+        bail!("give the client a name");
+    }
+    let client_id = format!("rs_{}", new_id());
+    let secret = new_secret(CLIENT_SECRET_PREFIX);
+    let record = crate::store::oauth::ClientRecord {
+        client_id: client_id.clone(),
+        client_secret_hash: Some(hash_secret(&secret)),
+        client_name: name.clone(),
+        kind: "resource_server".into(),
+        redirect_uris: vec![],
+        token_endpoint_auth_method: "client_secret_basic".into(),
+        grant_types: vec![],
+        response_types: vec![],
+        metadata: serde_json::json!({ "client_name": name, "introspection": introspection })
+            .to_string(),
+        created_at: now,
+    };
+    store.insert_client(&record).await?;
+    if introspection {
+        store.set_client_may_introspect(&client_id, true).await?;
+    }
+    Ok((client_id, secret))
 }
 
 async fn require_workspace(store: &Store, slug: &str) -> anyhow::Result<()> {

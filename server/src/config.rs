@@ -34,6 +34,12 @@ pub struct Config {
     pub registration_rate_per_minute: u32,
     /// Client ID Metadata Documents (URL client ids); on by default (`--no-cimd`).
     pub cimd: CimdPolicy,
+    /// Audit entries older than this many days are deleted in the background (0: kept forever).
+    pub audit_retention_days: i64,
+    /// Seconds between two retention passes.
+    pub retention_interval_secs: u64,
+    /// Client ID Metadata Document fetches allowed per client address per minute.
+    pub cimd_fetch_rate_per_minute: u32,
     /// Operator additions to the redirect URI policy (`--allow-redirect-scheme/-uri`).
     pub redirect: RedirectPolicy,
     /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
@@ -109,6 +115,9 @@ impl Config {
             auth_epoch_poll_ms: 1000,
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
+            audit_retention_days: 90,
+            retention_interval_secs: 3600,
+            cimd_fetch_rate_per_minute: 10,
             redirect: Default::default(),
             trusted_proxies: Default::default(),
             knowledge_index: KnowledgeIndex::default(),

@@ -19,6 +19,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// `invalid_client` for a client that tried HTTP Basic gets a Basic challenge (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Seconds for `Retry-After` (every 429 and 503 carries one; 60 when not set).
+    pub retry_after: Option<i64>,
 }
 
 impl OAuthError {
@@ -38,7 +40,12 @@ impl OAuthError {
             description: description.into(),
             status,
             basic_challenge: false,
+            retry_after: None,
         }
+    }
+    pub fn with_retry_after(mut self, secs: i64) -> Self {
+        self.retry_after = Some(secs.max(1));
+        self
     }
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
@@ -166,6 +173,19 @@ pub fn no_store(mut resp: Response) -> Response {
     resp
 }
 
+/// Every 429 and 503 says when to come back (RFC 6585 §4, RFC 9110 §10.2.3): the safety net
+/// adds `Retry-After: 60` to one that has none yet.
+pub fn default_retry_after(resp: &mut Response) {
+    if matches!(
+        resp.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        resp.headers_mut()
+            .entry(header::RETRY_AFTER)
+            .or_insert(HeaderValue::from_static("60"));
+    }
+}
+
 /// Why an HTML page refuses a request. The page itself is HTML (`web::message`, the sign-in
 /// form); the status it answers with is mapped here, with every other error's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,8 +198,10 @@ pub enum PageError {
     Forbidden,
     /// No such page, or one the user may not know exists: 404.
     NotFound,
-    /// Too many sign-in attempts: 429.
+    /// Too many attempts (sign-in, metadata-document fetches) from this address: 429.
     Throttled,
+    /// The server is at a bound on concurrent work (password checks, outbound fetches): 503.
+    Busy,
 }
 
 impl PageError {
@@ -190,6 +212,7 @@ impl PageError {
             PageError::Forbidden => StatusCode::FORBIDDEN,
             PageError::NotFound => StatusCode::NOT_FOUND,
             PageError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            PageError::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -225,6 +248,15 @@ impl IntoResponse for AppError {
                     body["error_description"] = json!(e.description);
                 }
                 let mut resp = no_store((e.status, axum::Json(body)).into_response());
+                if matches!(
+                    e.status,
+                    StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+                ) {
+                    resp.headers_mut().insert(
+                        header::RETRY_AFTER,
+                        HeaderValue::from(e.retry_after.unwrap_or(60)),
+                    );
+                }
                 if e.basic_challenge {
                     resp.headers_mut().insert(
                         header::WWW_AUTHENTICATE,

@@ -13,7 +13,9 @@
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
-//! - [`net`]: the client address behind trusted proxies, request ids.
+//! - [`limits`]: size limits on fields that are stored or logged.
+//! - [`net`]: the client address behind trusted proxies, request ids, and which addresses
+//!   outbound fetches may dial (`net::outbound`: CIMD, GitHub connector).
 //! - [`ops`]: health, readiness, Prometheus metrics.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
 //! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
@@ -25,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod fsperm;
 pub mod knowledge;
+pub mod limits;
 pub mod mcp;
 pub mod names;
 pub mod net;
@@ -72,9 +75,11 @@ impl AppState {
         })
     }
 
-    /// Starts background tasks (revocation epoch poller). Call once per process.
+    /// Starts background tasks (revocation epoch poller, knowledge refresher, retention). Call
+    /// once per process.
     pub fn spawn_background(&self) {
         auth::bearer::spawn_epoch_poller(self.clone());
+        oauth::audit::spawn_pruner(self.clone());
         self.knowledge.spawn_refresher();
     }
 }
@@ -152,7 +157,7 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
 /// misplaced token), status and latency.
 async fn request_log(req: Request, next: Next) -> Response {
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
+    let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
     let start = std::time::Instant::now();
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
@@ -173,6 +178,7 @@ async fn request_log(req: Request, next: Next) -> Response {
 
 async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut resp = next.run(req).await;
+    error::default_retry_after(&mut resp);
     let h = resp.headers_mut();
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));

@@ -8,8 +8,11 @@
 //! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run
 //!   (`bench/`, binary `gigamcp-bench`); `--smoke` is the short mode CI runs.
 //! - `corpus`: a synthetic knowledge workspace (`--documents N --seed S --out DIR`).
+//! - `fuzz`: generated requests against `gigamcp serve --demo` across every endpoint and form;
+//!   fails on any 5xx, dropped request or panic (3000 cases by default, `--cases N`).
 mod bench;
 mod conformance;
+mod fuzz;
 mod interop;
 mod tidy;
 mod util;
@@ -23,11 +26,12 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("corpus") => bench::corpus(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
             );
             return ExitCode::from(2);
         }
@@ -52,6 +56,7 @@ fn ci() -> Result<(), String> {
         "warnings",
     ])?;
     test()?;
+    fuzz::run(&[])?;
     conformance::run(&[])?;
     // The load test in its short mode (debug binaries, well under a minute): proves every
     // scenario still runs and answers correctly; its figures are not graded.

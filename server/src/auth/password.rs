@@ -1,13 +1,82 @@
 //! Password hashing with argon2id, always off the async workers and with bounded concurrency:
 //! a login storm must not starve token validation or MCP calls.
+//!
+//! At most [`RUNNING`] hashes run at once and at most [`WAITING`] sign-ins wait for a slot; a
+//! sign-in that finds the queue full is answered at once ([`Busy`], HTTP 503 with `Retry-After`)
+//! instead of joining an unbounded queue, so a correct password never waits behind more than
+//! one round of other verifications.
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::Semaphore;
+
+/// Verifications running at once.
+pub const RUNNING: usize = 2;
+/// Verifications allowed to wait for a running slot.
+pub const WAITING: usize = 2;
 
 fn gate() -> &'static Semaphore {
     static GATE: OnceLock<Semaphore> = OnceLock::new();
-    GATE.get_or_init(|| Semaphore::new(2))
+    GATE.get_or_init(|| Semaphore::new(RUNNING))
+}
+
+/// The verification queue is full; try again shortly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// Admission to sign-in verifications (one per server): at most `RUNNING + WAITING` admitted.
+#[derive(Debug)]
+pub struct VerifyQueue {
+    admitted: AtomicUsize,
+    max: usize,
+}
+
+impl Default for VerifyQueue {
+    fn default() -> Self {
+        Self::new(RUNNING + WAITING)
+    }
+}
+
+struct Admission<'a>(&'a AtomicUsize);
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl VerifyQueue {
+    pub fn new(max: usize) -> Self {
+        Self {
+            admitted: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    fn admit(&self) -> Result<Admission<'_>, Busy> {
+        let mut cur = self.admitted.load(Ordering::Acquire);
+        loop {
+            if cur >= self.max {
+                return Err(Busy);
+            }
+            match self.admitted.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(Admission(&self.admitted)),
+                Err(now) => cur = now,
+            }
+        }
+    }
+
+    /// Verifies a sign-in password: `Err(Busy)` at once when the queue is full.
+    pub async fn verify(&self, password: String, stored: String) -> Result<bool, Busy> {
+        let _admitted = self.admit()?;
+        Ok(verify_password(password, stored).await)
+    }
 }
 
 /// Hash synchronously (CLI and seeding).

@@ -37,6 +37,9 @@ pub struct TokenValidator {
     touched: RwLock<HashMap<String, i64>>,
     epoch: AtomicI64,
     ttl: i64,
+    /// Bumped whenever the cache is dropped for a revocation or membership change, so open
+    /// streams can re-check their token at once.
+    revoked: tokio::sync::watch::Sender<u64>,
 }
 
 impl TokenValidator {
@@ -46,6 +49,7 @@ impl TokenValidator {
             touched: RwLock::new(HashMap::new()),
             epoch: AtomicI64::new(epoch),
             ttl,
+            revoked: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -54,6 +58,12 @@ impl TokenValidator {
         if let Ok(mut c) = self.cache.write() {
             c.clear();
         }
+        self.revoked.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver that changes after every [`invalidate_all`](Self::invalidate_all).
+    pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.revoked.subscribe()
     }
 
     /// Applies an `auth_epoch` read from the store; clears the cache when it moved.

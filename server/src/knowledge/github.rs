@@ -189,6 +189,13 @@ pub struct FetchOptions {
     /// Hard stop on pagination (100 pages × 100 = 10,000 issues).
     pub max_pages: usize,
     pub timeout: Duration,
+    /// Largest response body read from one page (GitHub's own pages of 100 issues stay far below).
+    pub max_page_bytes: usize,
+    /// Largest total of all pages of one sync.
+    pub max_total_bytes: usize,
+    /// Dial host names that resolve to non-global addresses (GitHub Enterprise Server on a private
+    /// network). Off: a host name must resolve to global addresses only ([`crate::net::outbound`]).
+    pub allow_private_network: bool,
 }
 
 impl Default for FetchOptions {
@@ -199,6 +206,9 @@ impl Default for FetchOptions {
             backoff: Duration::from_millis(500),
             max_pages: 100,
             timeout: Duration::from_secs(30),
+            max_page_bytes: 32 * 1024 * 1024,
+            max_total_bytes: 256 * 1024 * 1024,
+            allow_private_network: false,
         }
     }
 }
@@ -213,9 +223,12 @@ pub(crate) async fn fetch_issues(
     opts: &FetchOptions,
 ) -> anyhow::Result<Vec<SourceDoc>> {
     let base = api_url.trim_end_matches('/');
-    let origin = url::Url::parse(base)
-        .with_context(|| format!("invalid GitHub API URL {base:?}"))?
-        .origin();
+    let parsed_base =
+        url::Url::parse(base).with_context(|| format!("invalid GitHub API URL {base:?}"))?;
+    let origin = parsed_base.origin();
+    let pinned = pinned_client(&parsed_base, opts).await?;
+    let client = pinned.as_ref().unwrap_or(client);
+    let mut total_bytes = 0usize;
     let mut next = Some(format!(
         "{base}/repos/{repo}/issues?state=all&per_page=100&sort=updated&direction=desc"
     ));
@@ -237,10 +250,13 @@ pub(crate) async fn fetch_issues(
         let resp = get_with_retries(client, &url, token, repo, opts, &mut budget).await?;
         let link_next = next_link(resp.headers());
         let exhausted_wait = rate_limit_wait(resp.headers(), true);
-        let bytes = resp
-            .bytes()
+        let limit = opts
+            .max_page_bytes
+            .min(opts.max_total_bytes.saturating_sub(total_bytes));
+        let bytes = read_capped(resp, limit)
             .await
             .with_context(|| format!("reading GitHub issues of {repo} (page {page})"))?;
+        total_bytes += bytes.len();
         let issues: Vec<IssueJson> = serde_json::from_slice(&bytes).map_err(|e| {
             anyhow!("GitHub returned invalid JSON for {repo} issues (page {page}): {e}")
         })?;
@@ -364,9 +380,64 @@ async fn get_with_retries(
     }
 }
 
+/// Resolves a host-name API URL and pins the connection to the checked addresses: every address
+/// must be global ([`crate::net::outbound::is_global_address`], the rule CIMD fetches use), so a poisoned or
+/// rebound DNS answer cannot send the GitHub token into the internal network. An IP literal is the
+/// operator's explicit choice and is dialled as given (`None`: use the shared client).
+async fn pinned_client(
+    api: &url::Url,
+    opts: &FetchOptions,
+) -> anyhow::Result<Option<reqwest::Client>> {
+    let Some(url::Host::Domain(host)) = api.host() else {
+        return Ok(None);
+    };
+    let port = api.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::time::timeout(opts.timeout, tokio::net::lookup_host((host, port)))
+            .await
+            .map_err(|_| anyhow!("resolving the GitHub API host {host} timed out"))?
+            .with_context(|| format!("resolving the GitHub API host {host}"))?
+            .collect();
+    if addrs.is_empty() {
+        bail!("the GitHub API host {host} does not resolve");
+    }
+    if !opts.allow_private_network
+        && let Some(bad) = addrs
+            .iter()
+            .find(|a| !crate::net::outbound::is_global_address(a.ip()))
+    {
+        bail!(
+            "the GitHub API host {host} resolves to a non-public address ({}); refusing to send the token there",
+            bad.ip()
+        );
+    }
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .resolve_to_addrs(host, &addrs)
+        .build()
+        .context("building the HTTP client")?;
+    Ok(Some(client))
+}
+
+/// Reads a response body, refusing one larger than `max` bytes (by `Content-Length` up front, or
+/// while streaming) instead of buffering whatever the server sends.
+async fn read_capped(mut resp: reqwest::Response, max: usize) -> anyhow::Result<Vec<u8>> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        bail!("the response is larger than {max} bytes");
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        if body.len() + chunk.len() > max {
+            bail!("the response is larger than {max} bytes");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// GitHub error bodies are `{"message": …}`; keep it short.
 async fn github_message(resp: reqwest::Response) -> String {
-    let bytes = resp.bytes().await.unwrap_or_default();
+    let bytes = read_capped(resp, 64 * 1024).await.unwrap_or_default();
     let msg = serde_json::from_slice::<Value>(&bytes)
         .ok()
         .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))

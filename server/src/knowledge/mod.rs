@@ -128,10 +128,24 @@ impl KnowledgeBase {
         repo: &str,
         now: i64,
     ) -> anyhow::Result<IngestReport> {
+        self.sync_github_with(workspace, api_url, token, repo, now, &self.fetch)
+            .await
+    }
+
+    /// [`sync_github`](Self::sync_github) with explicit connector options.
+    pub async fn sync_github_with(
+        &self,
+        workspace: &str,
+        api_url: &str,
+        token: Option<&str>,
+        repo: &str,
+        now: i64,
+        opts: &FetchOptions,
+    ) -> anyhow::Result<IngestReport> {
         self.ensure_workspace(workspace).await?;
         let repo = github::normalize_repo(repo)
             .ok_or_else(|| invalid(format!("invalid repository {repo:?}: expected owner/name")))?;
-        let docs = github::fetch_issues(&self.http, api_url, token, &repo, &self.fetch).await?;
+        let docs = github::fetch_issues(&self.http, api_url, token, &repo, opts).await?;
         self.write(workspace, vec![(Scope::Repo(repo), docs)], now)
             .await
     }

@@ -6,6 +6,7 @@
 //! tracing span carrying the id (so every log line of the request has it), and sets
 //! `X-Request-Id` on the response. Handlers read the address with the [`ClientIp`] extractor.
 pub mod client_addr;
+pub mod outbound;
 pub mod request_id;
 
 pub use client_addr::{ProxyHeader, TrustedProxies};

@@ -1,17 +1,60 @@
 //! Writes audit entries without ever failing the request that caused them (a lost audit row is
-//! logged, not turned into a 500). Entries never contain secrets.
+//! logged, not turned into a 500). Entries never contain secrets, and every field is clipped
+//! (`limits`) before it is logged or stored, whoever supplied it.
 use super::context::Ctx;
 use crate::store::audit::AuditEntry;
 
-pub async fn record(ctx: &Ctx<'_>, mut entry: AuditEntry) {
+pub async fn record(ctx: &Ctx<'_>, entry: AuditEntry) {
+    let mut entry = entry.clipped();
     entry.at = ctx.now;
     crate::ops::metrics::audit_event(&entry.event);
     if entry.ip.is_none() {
-        entry.ip = ctx.ip.clone();
+        entry.ip = ctx
+            .ip
+            .as_deref()
+            .map(|ip| crate::limits::clip(ip, crate::limits::MAX_LOGGED_FIELD));
     }
     tracing::info!(event = %entry.event, user = ?entry.username, workspace = ?entry.workspace_slug,
         client = ?entry.client_id, grant = ?entry.grant_id, detail = %entry.detail, "audit");
     if let Err(e) = ctx.store.record_audit(&entry).await {
         tracing::warn!(error = %e, "writing audit entry");
     }
+}
+
+/// How long shared rate counters are kept after their last hit (their windows are minutes long).
+pub const COUNTER_RETENTION: i64 = 24 * 3600;
+
+/// One retention pass: audit entries older than `audit_retention_days` (0 keeps them forever) and
+/// rate counters idle for a day. Returns (audit rows, counters) removed.
+pub async fn prune(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+    now: i64,
+) -> Result<(u64, u64), sqlx::Error> {
+    let audit = if config.audit_retention_days > 0 {
+        store
+            .prune_audit(now - config.audit_retention_days * 86_400)
+            .await?
+    } else {
+        0
+    };
+    let counters = store.prune_counters(now - COUNTER_RETENTION).await?;
+    Ok((audit, counters))
+}
+
+/// Runs [`prune`] at start-up and then every `retention_interval_secs`, in the background.
+pub fn spawn_pruner(state: crate::state::AppState) {
+    tokio::spawn(async move {
+        let every = std::time::Duration::from_secs(state.config.retention_interval_secs.max(1));
+        loop {
+            match prune(&state.store, &state.config, state.clock.now()).await {
+                Ok((a, c)) if a + c > 0 => {
+                    tracing::info!(audit_rows = a, counters = c, "retention: pruned")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "retention: pruning failed"),
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
 }

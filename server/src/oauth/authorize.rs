@@ -54,9 +54,67 @@ pub struct AuthorizeRequest {
 pub enum Rejection {
     /// The client or redirect URI cannot be trusted: show an error page, never redirect.
     Page(String),
-    /// Redirect back to the client with an error (RFC 6749 §4.1.2.1, `iss` per RFC 9207).
-    Redirect(String),
+    /// The request is wrong in a way RFC 6749 §4.1.2.1 reports to the client. Whether the browser
+    /// is sent to `redirect` or shown a page is the error-redirect policy ([`redirect_policy`]).
+    ClientError(ClientError),
+    /// Over a limit (429) or busy (503): show a page with `Retry-After`.
+    Later {
+        busy: bool,
+        retry_after: i64,
+        text: String,
+    },
     Internal(OAuthError),
+}
+
+/// An error for the client: its code, description, and the error redirect (RFC 6749 §4.1.2.1
+/// with `state` and RFC 9207 `iss`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientError {
+    pub code: String,
+    pub description: String,
+    pub client_id: String,
+    pub redirect: String,
+}
+
+/// How an error reaches the client (RFC 9700 §4.11.2: the authorization server must not be an
+/// open redirector, so it authenticates the user before any redirect and redirects only where
+/// the user agreed to go).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedirectPolicy {
+    /// Send the browser to the client's redirect URI: the signed-in user has a live grant for
+    /// this client, i.e. approved it on a consent page that named its redirect host.
+    Redirect,
+    /// Not signed in: sign in first, then decide again.
+    SignInFirst,
+    /// Show an error page naming the error, with a link the user may follow back to the client.
+    Page,
+}
+
+/// The error-redirect policy for an error raised before the user decided anything.
+pub async fn redirect_policy(
+    ctx: &Ctx<'_>,
+    client_id: &str,
+    user: Option<&UserRecord>,
+    prompt_none: bool,
+) -> Result<RedirectPolicy, OAuthError> {
+    let Some(user) = user else {
+        // `prompt=none` forbids showing a sign-in form.
+        return Ok(if prompt_none {
+            RedirectPolicy::Page
+        } else {
+            RedirectPolicy::SignInFirst
+        });
+    };
+    let approved = ctx
+        .store
+        .user_has_live_grant_for_client(&user.id, client_id)
+        .await
+        .map_err(internal)?;
+    Ok(if approved {
+        RedirectPolicy::Redirect
+    } else {
+        RedirectPolicy::Page
+    })
 }
 
 /// One of the signed-in user's workspaces offered on the consent page.
@@ -94,8 +152,11 @@ pub struct ConsentView {
 /// What a signed-in user gets for a valid request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Prepared {
-    /// Send the browser here (code issued from an existing grant, or a `prompt=none` error).
+    /// Send the browser here (a code, or an error after the user's own decision).
     Redirect(String),
+    /// An error the user did not cause by a decision (`consent_required`): subject to
+    /// [`redirect_policy`].
+    Error(ClientError),
     Consent(ConsentView),
     /// The user is not a member of the requested workspace.
     NotMember {
@@ -151,6 +212,17 @@ pub async fn validate(ctx: &Ctx<'_>, params: &Params) -> Result<AuthorizeRequest
         match cimd::resolve(ctx, client_id).await {
             Ok(c) => Some(c),
             Err(cimd::CimdError::Refused(why)) => return Err(Rejection::Page(why)),
+            Err(cimd::CimdError::Later {
+                busy,
+                retry_after,
+                text,
+            }) => {
+                return Err(Rejection::Later {
+                    busy,
+                    retry_after,
+                    text,
+                });
+            }
             Err(cimd::CimdError::Internal(e)) => return Err(Rejection::Internal(e)),
         }
     } else {
@@ -192,14 +264,19 @@ pub async fn validate(ctx: &Ctx<'_>, params: &Params) -> Result<AuthorizeRequest
         .find(|(k, _)| k == "state")
         .map(|(_, v)| v.clone())
         .filter(|s| !s.is_empty());
+    // An over-long state is refused, and not echoed.
+    let state_too_long = state
+        .as_ref()
+        .is_some_and(|s| s.len() > crate::limits::MAX_STATE);
+    let state = state.filter(|_| !state_too_long);
+    let client_id = client.client_id.clone();
     let fail = |code: &str, d: &str| {
-        Rejection::Redirect(error_redirect(
-            ctx,
-            &redirect_uri,
-            state.as_deref(),
-            code,
-            d,
-        ))
+        Rejection::ClientError(ClientError {
+            code: code.to_string(),
+            description: d.to_string(),
+            client_id: client_id.clone(),
+            redirect: error_redirect(ctx, &redirect_uri, state.as_deref(), code, d),
+        })
     };
     let get = |name: &str| {
         params
@@ -207,6 +284,18 @@ pub async fn validate(ctx: &Ctx<'_>, params: &Params) -> Result<AuthorizeRequest
             .map_err(|e| fail("invalid_request", &e.description))
     };
 
+    if state_too_long {
+        return Err(fail(
+            "invalid_request",
+            &format!("state is longer than {} bytes", crate::limits::MAX_STATE),
+        ));
+    }
+    if get("scope")?.is_some_and(|v| v.len() > crate::limits::MAX_SCOPE) {
+        return Err(fail(
+            "invalid_scope",
+            &format!("scope is longer than {} bytes", crate::limits::MAX_SCOPE),
+        ));
+    }
     match get("response_type")? {
         Some("code") => {}
         None => return Err(fail("invalid_request", "missing response_type")),
@@ -284,6 +373,15 @@ pub async fn validate(ctx: &Ctx<'_>, params: &Params) -> Result<AuthorizeRequest
 }
 
 impl AuthorizeRequest {
+    pub fn client_error(&self, ctx: &Ctx<'_>, code: &str, description: &str) -> ClientError {
+        ClientError {
+            code: code.into(),
+            description: description.into(),
+            client_id: self.client.client_id.clone(),
+            redirect: self.error_redirect(ctx, code, description),
+        }
+    }
+
     pub fn error_redirect(&self, ctx: &Ctx<'_>, code: &str, description: &str) -> String {
         error_redirect(
             ctx,
@@ -302,6 +400,10 @@ async fn issue_code(
     user: &UserRecord,
     slug: &str,
 ) -> Result<String, OAuthError> {
+    if req.client.kind == "cimd" {
+        // The first code of a metadata-document client is what creates its row.
+        cimd::persist(ctx, &req.client).await?;
+    }
     let code = new_secret(AUTH_CODE_PREFIX);
     let resource = ctx.config.mcp_url(slug);
     ctx.store
@@ -404,7 +506,7 @@ pub async fn prepare(
         }
     }
     if req.prompt_none {
-        return Ok(Prepared::Redirect(req.error_redirect(
+        return Ok(Prepared::Error(req.client_error(
             ctx,
             "consent_required",
             "the user has not approved this client",

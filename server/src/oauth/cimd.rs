@@ -12,15 +12,21 @@
 //!   plural `token_endpoint_auth_methods_supported` (quirk Q14: ChatGPT's singular method is
 //!   `private_key_jwt`, its list offers `none`); `none` and `private_key_jwt` (keys from the
 //!   document's `jwks_uri`, see `client_assertion`) are supported.
-//! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min)
-//!   and the client row (kind `cimd`) is created or refreshed on every fetch, so grants and
-//!   Connected apps work as for registered clients.
+//! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min).
+//!   The client row (kind `cimd`) is created only when a signed-in user's decision issues it a
+//!   code, and refreshed by later fetches, so grants and Connected apps work as for registered
+//!   clients while documents nobody approved leave no row.
+//! * Fetches are limited per client address (`cimd_fetch_rate_per_minute`, counted in the
+//!   database) and bounded in flight ([`MAX_CONCURRENT_FETCHES`]); JWK Set fetches for
+//!   `private_key_jwt` go through the same fetcher and the same in-flight bound.
+use super::client_keys::KeySource;
 use super::context::{Ctx, internal};
 use super::register::string_list;
 use super::{audit, redirect};
 use crate::config::CimdPolicy;
 use crate::error::OAuthError;
 use crate::store::audit::AuditEntry;
+use crate::store::counters::Reservation;
 use crate::store::oauth::ClientRecord;
 use serde_json::{Value, json};
 use std::net::{IpAddr, SocketAddr};
@@ -42,6 +48,12 @@ pub fn is_url_client_id(client_id: &str) -> bool {
 
 /// Checks the shape of a CIMD client id; `Err` says why it is refused.
 pub fn validate_client_id_url(client_id: &str, policy: &CimdPolicy) -> Result<Url, String> {
+    if client_id.len() > crate::limits::MAX_URI {
+        return Err(format!(
+            "a client ID metadata document URL must be at most {} bytes",
+            crate::limits::MAX_URI
+        ));
+    }
     let url = Url::parse(client_id).map_err(|e| format!("not a valid URL ({e})"))?;
     let loopback_http =
         policy.allow_http_loopback && url.scheme() == "http" && url.host_str() == Some("127.0.0.1");
@@ -80,43 +92,16 @@ pub fn validate_client_id_url(client_id: &str, policy: &CimdPolicy) -> Result<Ur
     Ok(url)
 }
 
-/// Whether an address may be fetched: public unicast only (loopback when allowed for tests).
+/// Whether an address may be fetched: globally routable unicast only
+/// ([`crate::net::outbound::is_global_address`]); loopback too when allowed (tests only).
 pub fn address_allowed(ip: IpAddr, allow_loopback: bool) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map(IpAddr::V4)
-            .unwrap_or(IpAddr::V6(v6)),
-        v4 => v4,
-    };
-    if ip.is_loopback() {
-        return allow_loopback;
-    }
-    match ip {
-        IpAddr::V4(v4) => {
-            let o = v4.octets();
-            !(v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_documentation()
-                || o[0] == 0
-                || (o[0] == 100 && (o[1] & 0xc0) == 64) // 100.64/10 shared address space
-                || (o[0] == 198 && (o[1] & 0xfe) == 18) // 198.18/15 benchmarking
-                || o[0] >= 240)
-        }
+    let loopback = match ip {
+        IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
-            let s = v6.segments();
-            !(v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00 // unique local
-                || (s[0] & 0xffc0) == 0xfe80 // link-local
-                || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
-                || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-                || (s[0] == 0x64 && s[1] == 0xff9b)) // NAT64 can reach private IPv4
+            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
         }
-    }
+    };
+    (allow_loopback && loopback) || crate::net::outbound::is_global_address(ip)
 }
 
 /// The lifetime `Cache-Control` grants, capped at 24 h; 5 min by default; 0 for no-store/no-cache.
@@ -137,10 +122,18 @@ pub fn cache_ttl(cache_control: Option<&str>) -> i64 {
     ttl.map_or(DEFAULT_TTL, |t| t.clamp(0, MAX_TTL))
 }
 
+pub use super::state::MAX_CONCURRENT_FETCHES;
+
 /// Why resolving a CIMD client failed: shown on the authorize error page, or `invalid_client`.
 #[derive(Debug)]
 pub enum CimdError {
     Refused(String),
+    /// Too many fetches from this address (429) or in flight (`busy`, 503); retry later.
+    Later {
+        busy: bool,
+        retry_after: i64,
+        text: String,
+    },
     Internal(OAuthError),
 }
 
@@ -165,6 +158,7 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
     if let Some(rec) = ctx.cimd.get(client_id, ctx.now) {
         return Ok(rec);
     }
+    let _permit = admit_fetch(ctx).await?;
     let (body, ttl) = fetch(&url, policy).await.map_err(|why| {
         refused(format!(
             "The client ID metadata document at {client_id} could not be fetched: {why}."
@@ -175,11 +169,44 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
             "The client ID metadata document at {client_id} is not acceptable: {why}."
         ))
     })?;
-    persist(ctx, &rec).await.map_err(CimdError::Internal)?;
+    refresh_existing(ctx, &rec)
+        .await
+        .map_err(CimdError::Internal)?;
     if ttl > 0 {
         ctx.cimd.put(&rec, ctx.now + ttl);
     }
     Ok(rec)
+}
+
+/// Admission to one outbound fetch (a metadata document, or a `private_key_jwt` client's JWK
+/// Set): fetching is work a stranger can trigger, so a per-address limit counted in the database
+/// (every replica) and a bound on fetches in flight in this process. The permit is held for the
+/// fetch.
+pub(super) async fn admit_fetch<'c>(
+    ctx: &'c Ctx<'_>,
+) -> Result<tokio::sync::SemaphorePermit<'c>, CimdError> {
+    let subject = format!("cimd:ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let limit = i64::from(ctx.config.cimd_fetch_rate_per_minute.max(1));
+    if let Reservation::Refused { retry_after, .. } = ctx
+        .store
+        .reserve(&subject, ctx.now, 60, limit)
+        .await
+        .map_err(|e| CimdError::Internal(internal(e)))?
+    {
+        return Err(CimdError::Later {
+            busy: false,
+            retry_after,
+            text: "Too many client metadata documents or keys were fetched for your address; try again later.".into(),
+        });
+    }
+    ctx.oauth
+        .cimd_fetches
+        .try_acquire()
+        .map_err(|_| CimdError::Later {
+            busy: true,
+            retry_after: 1,
+            text: "The server is fetching other client metadata documents or keys right now; try again in a moment.".into(),
+        })
 }
 
 pub(super) async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String> {
@@ -402,8 +429,33 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
     })
 }
 
-/// Creates or refreshes the `cimd` client row (never touches a row of another kind).
-async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
+/// Whether a fetched document changes what the stored row says (name, redirect URIs, grant
+/// types, authentication method or key source).
+fn changed(existing: &ClientRecord, rec: &ClientRecord) -> bool {
+    existing.client_name != rec.client_name
+        || existing.redirect_uris != rec.redirect_uris
+        || existing.grant_types != rec.grant_types
+        || existing.token_endpoint_auth_method != rec.token_endpoint_auth_method
+        || KeySource::of(existing) != KeySource::of(rec)
+}
+
+/// Refreshes the row of a client that already has one (it reached a user's consent before);
+/// never creates one: a document nobody approved leaves nothing behind.
+async fn refresh_existing(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
+    match ctx.store.client(&rec.client_id).await.map_err(internal)? {
+        Some(existing) if existing.kind != "cimd" => {
+            Err(internal("a non-CIMD client row has a URL client_id"))
+        }
+        Some(existing) if changed(&existing, rec) => {
+            ctx.store.refresh_cimd_client(rec).await.map_err(internal)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Creates or refreshes the `cimd` client row (never touches a row of another kind). Called when
+/// a signed-in user's decision issues a code to the client: only then is a row kept.
+pub async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
     match ctx.store.client(&rec.client_id).await.map_err(internal)? {
         None => {
             ctx.store.insert_client(rec).await.map_err(internal)?;
@@ -423,13 +475,7 @@ async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
             return Err(internal("a non-CIMD client row has a URL client_id"));
         }
         Some(existing) => {
-            if existing.client_name != rec.client_name
-                || existing.redirect_uris != rec.redirect_uris
-                || existing.grant_types != rec.grant_types
-                || existing.token_endpoint_auth_method != rec.token_endpoint_auth_method
-                || super::client_keys::KeySource::of(&existing)
-                    != super::client_keys::KeySource::of(rec)
-            {
+            if changed(&existing, rec) {
                 ctx.store.refresh_cimd_client(rec).await.map_err(internal)?;
             }
         }
@@ -487,10 +533,15 @@ mod tests {
             "fd00::1",
             "ff02::1",
             "::ffff:10.0.0.1",
+            "::a9fe:a9fe",
+            "2002:a9fe:a9fe::1",
+            "192.0.0.8",
+            "64:ff9b::a9fe:a9fe",
         ] {
             assert!(!address_allowed(bad.parse().unwrap(), false), "{bad}");
         }
         assert!(address_allowed("127.0.0.1".parse().unwrap(), true));
+        assert!(address_allowed("::1".parse().unwrap(), true));
         assert!(!address_allowed("10.0.0.1".parse().unwrap(), true));
         assert!(address_allowed("104.18.32.47".parse().unwrap(), false));
         assert!(address_allowed(
@@ -537,7 +588,7 @@ mod tests {
         with_keys["jwks_uri"] = json!("https://chatgpt.com/oauth/jwks.json");
         let rec = parse_document(id, with_keys.to_string().as_bytes(), 7).unwrap();
         assert_eq!(rec.token_endpoint_auth_method, "private_key_jwt");
-        let src = crate::oauth::client_keys::KeySource::of(&rec).unwrap();
+        let src = KeySource::of(&rec).unwrap();
         assert_eq!(src.jwks_uri, "https://chatgpt.com/oauth/jwks.json");
     }
 }

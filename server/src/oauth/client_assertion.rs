@@ -17,7 +17,7 @@
 //!   replica.
 //!
 //! Keys come from `jwks_uri` through the CIMD fetcher (same SSRF guard, no redirects, size and
-//! time bounds), cached per `Cache-Control: max-age` (5 min by default, 24 h at most). An unknown
+//! time bounds, and the same admission: per-address fetch limit and in-flight bound), cached per `Cache-Control: max-age` (5 min by default, 24 h at most). An unknown
 //! `kid` triggers one refetch (at most one per [`REFETCH_INTERVAL`] per JWKS, so a client cannot
 //! make the server fetch on every request).
 use super::cimd;
@@ -262,6 +262,27 @@ async fn fetch(ctx: &Ctx<'_>, jwks: &JwksCache, uri: &str) -> Result<JwkSet, OAu
             "jwks_uri must be an https URL without userinfo or fragment".into(),
         ));
     }
+    // The same admission as metadata documents: per-address limit and in-flight bound.
+    let _permit = cimd::admit_fetch(ctx).await.map_err(|e| match e {
+        cimd::CimdError::Later {
+            busy, retry_after, ..
+        } => {
+            let (code, text) = if busy {
+                (
+                    "temporarily_unavailable",
+                    "the server is fetching other clients' keys right now; try again in a moment",
+                )
+            } else {
+                (
+                    "too_many_requests",
+                    "too many client keys were fetched for this address; try again later",
+                )
+            };
+            OAuthError::new(code, text).with_retry_after(retry_after)
+        }
+        cimd::CimdError::Refused(why) => refuse(why),
+        cimd::CimdError::Internal(e) => e,
+    })?;
     let (body, ttl) = cimd::fetch(&url, policy).await.map_err(refuse)?;
     let set: JwkSet =
         serde_json::from_slice(&body).map_err(|e| refuse(format!("it is not a JWK Set ({e})")))?;

@@ -16,6 +16,7 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub ip: Option<String>,
     pub cimd: &'a CimdCache,
+    pub oauth: &'a super::state::OAuthState,
     /// Fetched JWK Sets of `private_key_jwt` clients.
     pub jwks: &'a JwksCache,
 }
@@ -29,6 +30,7 @@ impl<'a> Ctx<'a> {
             now: state.clock.now(),
             ip,
             cimd: &state.oauth.cimd,
+            oauth: &state.oauth,
             jwks: &state.oauth.jwks,
         }
     }

@@ -97,16 +97,8 @@ async fn admit_and_register(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<serde_json::Value, OAuthError> {
-    if !state
-        .oauth
-        .registrations
-        .allow(ctx.ip.as_deref().unwrap_or("unknown"), ctx.now)
-    {
-        return Err(OAuthError::new(
-            "too_many_requests",
-            "too many client registrations from this address; try again in a minute",
-        ));
-    }
+    let _ = state;
+    super::register::admit(ctx).await?;
     if content_type(headers).is_some_and(|c| c != "application/json") {
         return Err(OAuthError::new(
             "invalid_client_metadata",

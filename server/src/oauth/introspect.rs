@@ -1,8 +1,11 @@
 //! Token introspection (RFC 7662) for other resource servers.
 //!
-//! Callers authenticate as clients. A confidential client (a resource server registered with a
-//! secret) may introspect any token; a public client only tokens issued to it. Everything else,
-//! and every unknown, expired, revoked or rotated token, is `{"active": false}`.
+//! Callers authenticate as clients (RFC 7662 §2.1; bad credentials are `401 invalid_client`,
+//! §2.3). Only a client an administrator marked as a resource server
+//! (`gigamcp admin client create --introspection`) may introspect any token (§4: the caller must
+//! be authorized); any other client only tokens issued to it. A token the caller may not see is
+//! answered exactly like an unknown, expired, revoked or rotated one: `{"active": false}` (§2.2),
+//! so introspection tells a stranger nothing about other people's tokens.
 use super::client_auth::{ClientCredentials, authenticate};
 use super::context::{Ctx, Params, internal};
 use crate::error::OAuthError;
@@ -17,14 +20,18 @@ pub async fn introspect(
     let creds = ClientCredentials::from_params(authorization, params)?;
     let caller = authenticate(ctx, &creds, None).await?;
     let token = params.required("token")?;
-    // Only clients holding a secret this server issued may look at other clients' tokens; a
-    // metadata-document client (its own keys, anyone can publish one) sees only its own.
-    let may_see = |owner: &str| {
-        !matches!(
-            caller.token_endpoint_auth_method.as_str(),
-            "none" | "private_key_jwt"
-        ) || caller.client_id == owner
-    };
+    // RFC 7662 §4: only a client an administrator marked as a resource server (holding a secret
+    // this server issued) may look at other clients' tokens; every other client, public ones and
+    // metadata-document clients with their own keys (`private_key_jwt`) included, sees only its own.
+    let resource_server = !matches!(
+        caller.token_endpoint_auth_method.as_str(),
+        "none" | "private_key_jwt"
+    ) && ctx
+        .store
+        .client_may_introspect(&caller.client_id)
+        .await
+        .map_err(internal)?;
+    let may_see = |owner: &str| resource_server || caller.client_id == owner;
     let hash = hash_secret(token);
     let inactive = json!({ "active": false });
     if let Some(a) = ctx

@@ -1,6 +1,12 @@
 //! Signing users in for the authorization flow: password check (argon2id, off the async
-//! workers), throttling per account and per client IP, and server-side browser sessions of which
-//! only a hash is stored. The HTTP side (cookies, forms) is in `web`.
+//! workers, through a bounded queue), throttling, and server-side browser sessions of which only
+//! a hash is stored. The HTTP side (cookies, forms) is in `web`.
+//!
+//! Throttling is counted in the database (`store::counters`), so it holds across replicas: an
+//! attempt reserves a hit on its address, its (account, address) pair and its account *before*
+//! the password is checked, in one transaction, and hands them back when the password was right.
+//! The address and the pair have hard limits (429 with `Retry-After`); the account has none, it
+//! slows down instead ([`account_delay`]), so strangers cannot lock its owner out.
 use super::audit;
 use super::context::{Ctx, internal};
 use crate::auth::password;
@@ -8,16 +14,26 @@ use crate::error::OAuthError;
 use crate::secrets::{hash_secret, new_secret};
 use crate::store::UserRecord;
 use crate::store::audit::AuditEntry;
+use crate::store::counters::Reservation;
 use std::sync::OnceLock;
 
 pub const SESSION_PREFIX: &str = "gmcp_ss_";
 /// Long enough that ChatGPT's frequent re-authorizations (quirk Q27) stay silent.
 pub const SESSION_TTL: i64 = 7 * 24 * 3600;
-/// Throttling window and limits: failures per account, and per client address (higher, since
-/// many users may share one address behind a proxy).
+/// Throttling window: each counter's window starts with its first failure.
 pub const THROTTLE_WINDOW: i64 = 15 * 60;
-pub const MAX_FAILURES_PER_ACCOUNT: i64 = 5;
-pub const MAX_FAILURES_PER_IP: i64 = 20;
+/// Hard limit of failures per (account, client address): a stranger's guesses never lock the
+/// owner out from their own address.
+pub const MAX_FAILURES_PER_PAIR: i64 = 5;
+/// Hard limit of failures per client address, whatever the accounts (many users may share one
+/// address behind a proxy).
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 20;
+/// Account-wide failures (from every address) before attempts on the account are slowed down.
+pub const ACCOUNT_FREE_FAILURES: i64 = 5;
+/// The longest account-wide delay, in seconds: failures slow an account down, never lock it.
+pub const MAX_ACCOUNT_DELAY: u64 = 16;
+/// Seconds a client is asked to wait when the password-verification queue is full.
+pub const BUSY_RETRY_AFTER: i64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginOutcome {
@@ -25,8 +41,10 @@ pub enum LoginOutcome {
     SignedIn { user: UserRecord, session: String },
     /// Unknown user or wrong password; the caller shows one generic message for both.
     Failed,
-    /// Too many recent failures for this account or address.
-    Throttled,
+    /// Too many recent failures for this account from this address, or from this address.
+    Throttled { retry_after: i64 },
+    /// The password-verification queue is full (HTTP 503).
+    Busy { retry_after: i64 },
 }
 
 /// A fixed argon2id hash to verify against when the user does not exist, so both failures cost
@@ -42,11 +60,66 @@ async fn dummy_hash() -> Result<String, OAuthError> {
     Ok(DUMMY.get_or_init(|| h).clone())
 }
 
-fn subjects(ctx: &Ctx<'_>, username: &str) -> (String, Option<String>) {
-    (
-        format!("user:{}", username.to_ascii_lowercase()),
-        ctx.ip.as_ref().map(|ip| format!("ip:{ip}")),
+/// The rate-counter subjects of a sign-in attempt.
+pub struct Subjects {
+    pub address: String,
+    /// `None` when the name cannot be a user name (only the address is counted then).
+    pub pair: Option<String>,
+    pub account: Option<String>,
+}
+
+impl Subjects {
+    pub fn new(username: &str, ip: Option<&str>) -> Self {
+        let address = ip.unwrap_or("unknown");
+        let user = crate::names::valid_username(username).then(|| username.to_ascii_lowercase());
+        Self {
+            address: format!("login:ip:{address}"),
+            pair: user.as_ref().map(|u| format!("login:pair:{u}|{address}")),
+            account: user.map(|u| format!("login:user:{u}")),
+        }
+    }
+}
+
+/// The account-wide delay before the `hits`-th attempt of the window is verified: none for the
+/// first [`ACCOUNT_FREE_FAILURES`], then 1, 2, 4 … seconds, at most [`MAX_ACCOUNT_DELAY`].
+pub fn account_delay(hits: i64) -> std::time::Duration {
+    let over = hits - ACCOUNT_FREE_FAILURES;
+    if over <= 0 {
+        return std::time::Duration::ZERO;
+    }
+    let secs = 1u64
+        .checked_shl((over - 1).min(16) as u32)
+        .unwrap_or(u64::MAX)
+        .min(MAX_ACCOUNT_DELAY);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Records a refused attempt in the audit log, aggregated: the 1st, 10th, 100th … refusal of a
+/// subject's window write one row each, so a flood of refused attempts costs a handful of rows.
+async fn record_throttled(ctx: &Ctx<'_>, username: &str, subject: &str, refused: i64) {
+    let mut n = refused;
+    while n >= 10 && n % 10 == 0 {
+        n /= 10;
+    }
+    if n != 1 {
+        return;
+    }
+    let what = if subject.starts_with("login:ip:") {
+        "this address"
+    } else {
+        "this account from this address"
+    };
+    audit::record(
+        ctx,
+        AuditEntry {
+            username: Some(username.into()),
+            ..AuditEntry::new(
+                "login_throttled",
+                format!("{refused} sign-in attempt(s) refused in this window: too many failures for {what}"),
+            )
+        },
     )
+    .await;
 }
 
 pub async fn login(
@@ -55,33 +128,53 @@ pub async fn login(
     password: &str,
 ) -> Result<LoginOutcome, OAuthError> {
     let username = username.trim();
-    let (user_subject, ip_subject) = subjects(ctx, username);
-    let since = ctx.now - THROTTLE_WINDOW;
-    let account_failures = ctx
-        .store
-        .login_failures_since(&user_subject, since)
-        .await
-        .map_err(internal)?;
-    let ip_failures = match &ip_subject {
-        Some(s) => ctx
-            .store
-            .login_failures_since(s, since)
-            .await
-            .map_err(internal)?,
-        None => 0,
-    };
-    if account_failures >= MAX_FAILURES_PER_ACCOUNT || ip_failures >= MAX_FAILURES_PER_IP {
-        audit::record(
-            ctx,
-            AuditEntry {
-                username: Some(username.into()),
-                ..AuditEntry::new("login_throttled", "too many failed sign-ins")
-            },
-        )
-        .await;
-        return Ok(LoginOutcome::Throttled);
+    let shown = crate::limits::clip(username, crate::limits::MAX_USERNAME);
+    let subjects = Subjects::new(username, ctx.ip.as_deref());
+    // Reserve the attempt before verifying anything, atomically and in the database, so
+    // concurrent attempts on every replica together stay within the limits.
+    let mut wanted: Vec<(&str, i64, i64)> =
+        vec![(&subjects.address, THROTTLE_WINDOW, MAX_FAILURES_PER_ADDRESS)];
+    if let Some(p) = &subjects.pair {
+        wanted.push((p, THROTTLE_WINDOW, MAX_FAILURES_PER_PAIR));
     }
-    let user = if crate::names::valid_username(username) {
+    if let Some(a) = &subjects.account {
+        wanted.push((a, THROTTLE_WINDOW, i64::MAX));
+    }
+    let hits = match ctx
+        .store
+        .reserve_all(&wanted, ctx.now)
+        .await
+        .map_err(internal)?
+    {
+        Ok(hits) => hits,
+        Err((
+            i,
+            Reservation::Refused {
+                retry_after,
+                refused,
+            },
+        )) => {
+            record_throttled(ctx, &shown, wanted[i].0, refused).await;
+            return Ok(LoginOutcome::Throttled { retry_after });
+        }
+        Err((_, Reservation::Granted { .. })) => return Err(internal("reservation state")),
+    };
+    let release_all = || async {
+        for (subject, _, _) in &wanted {
+            ctx.store.release(subject).await.map_err(internal)?;
+        }
+        Ok::<(), OAuthError>(())
+    };
+    // Account-wide: slow down rather than lock out.
+    if subjects.account.is_some()
+        && let Some(h) = hits.last()
+    {
+        let delay = account_delay(*h);
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+    let user = if subjects.account.is_some() {
         ctx.store
             .user_by_username(username)
             .await
@@ -93,32 +186,41 @@ pub async fn login(
         Some(u) => u.password_hash.clone(),
         None => dummy_hash().await?,
     };
-    let ok = password::verify_password(password.to_string(), stored).await && user.is_some();
-    let Some(user) = user.filter(|_| ok) else {
-        ctx.store
-            .record_login_failure(&user_subject, ctx.now)
-            .await
-            .map_err(internal)?;
-        if let Some(s) = &ip_subject {
-            ctx.store
-                .record_login_failure(s, ctx.now)
-                .await
-                .map_err(internal)?;
+    let verified = ctx.oauth.logins.verify(password.to_string(), stored).await;
+    let ok = match verified {
+        Ok(ok) => ok && user.is_some(),
+        Err(password::Busy) => {
+            // The attempt never ran: hand its reservations back.
+            release_all().await?;
+            return Ok(LoginOutcome::Busy {
+                retry_after: BUSY_RETRY_AFTER,
+            });
         }
+    };
+    let Some(user) = user.filter(|_| ok) else {
+        // The reservations stay: they are this failure.
         audit::record(
             ctx,
             AuditEntry {
-                username: Some(username.into()),
+                username: Some(shown),
                 ..AuditEntry::new("login_failed", "wrong username or password")
             },
         )
         .await;
         return Ok(LoginOutcome::Failed);
     };
+    // Success: the address and the account get their reservation back; this address's failures
+    // on this account are forgiven.
     ctx.store
-        .clear_login_failures(&user_subject)
+        .release(&subjects.address)
         .await
         .map_err(internal)?;
+    if let Some(a) = &subjects.account {
+        ctx.store.release(a).await.map_err(internal)?;
+    }
+    if let Some(p) = &subjects.pair {
+        ctx.store.reset_counter(p).await.map_err(internal)?;
+    }
     let session = new_secret(SESSION_PREFIX);
     ctx.store
         .create_session(&hash_secret(&session), &user.id, ctx.now, SESSION_TTL)
@@ -134,6 +236,32 @@ pub async fn login(
     )
     .await;
     Ok(LoginOutcome::SignedIn { user, session })
+}
+
+/// Clears the sign-in throttles of a user (every address) or of an address (`gigamcp admin
+/// throttle clear`). Returns how many counters were removed.
+pub async fn clear_throttle(
+    store: &crate::store::Store,
+    user: Option<&str>,
+    address: Option<&str>,
+) -> Result<u64, sqlx::Error> {
+    let mut n = 0;
+    if let Some(u) = user {
+        let u = u.to_ascii_lowercase();
+        n += store.clear_counters(&format!("login:user:{u}")).await?;
+        n += store.clear_counters(&format!("login:pair:{u}|")).await?;
+    }
+    if let Some(a) = address {
+        n += store.clear_counters(&format!("login:ip:{a}")).await?;
+        // Pairs of this address, whatever the account.
+        for c in store.counters("login:pair:", 100_000).await? {
+            if c.subject.ends_with(&format!("|{a}")) {
+                store.reset_counter(&c.subject).await?;
+                n += 1;
+            }
+        }
+    }
+    Ok(n)
 }
 
 /// The signed-in user of a session cookie value.

@@ -4,7 +4,7 @@
 //!
 //! One file per flow, fosite-style: `metadata`, `register`, `authorize`, `token` (authorization
 //! code), `refresh`, `revoke`, `introspect`, with small helpers (`pkce`, `redirect`, `scopes`,
-//! `client_auth`, `login`, `audit`, `ratelimit`).
+//! `client_auth`, `login`, `audit`).
 //!
 //! **Architecture invariant:** only `http.rs` imports axum. Every flow takes a [`Ctx`] (store,
 //! config, token cache, the current time from the clock) and returns an outcome or an
@@ -23,7 +23,6 @@ pub mod introspect;
 pub mod login;
 pub mod metadata;
 pub mod pkce;
-pub mod ratelimit;
 pub mod redirect;
 pub mod refresh;
 pub mod register;
@@ -51,6 +50,7 @@ mod flow_tests {
         config: Config,
         tokens: TokenValidator,
         cimd: CimdCache,
+        oauth: OAuthState,
         jwks: client_keys::JwksCache,
         _dir: tempfile::TempDir,
     }
@@ -80,11 +80,13 @@ mod flow_tests {
                 })
                 .await
                 .unwrap();
+            let oauth = OAuthState::new(&config);
             Self {
                 store,
                 config,
                 tokens: TokenValidator::new(30, 0),
                 cimd: CimdCache::new(),
+                oauth,
                 jwks: client_keys::JwksCache::new(),
                 _dir: dir,
             }
@@ -97,6 +99,7 @@ mod flow_tests {
                 now,
                 ip: None,
                 cimd: &self.cimd,
+                oauth: &self.oauth,
                 jwks: &self.jwks,
             }
         }

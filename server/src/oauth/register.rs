@@ -11,6 +11,7 @@ use super::metadata::CLIENT_AUTH_METHODS;
 use crate::error::OAuthError;
 use crate::secrets::{CLIENT_SECRET_PREFIX, hash_secret, new_id, new_secret};
 use crate::store::audit::AuditEntry;
+use crate::store::counters::Reservation;
 use crate::store::oauth::ClientRecord;
 use serde_json::{Map, Value, json};
 
@@ -49,6 +50,26 @@ fn optional_string<'a>(
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(metadata_error(format!("{key} must be a string"))),
+    }
+}
+
+/// The registration rate limit: `registration_rate_per_minute` per client address, counted in the
+/// database so it holds across replicas (429 `too_many_requests` with `Retry-After`).
+pub async fn admit(ctx: &Ctx<'_>) -> Result<(), OAuthError> {
+    let subject = format!("register:ip:{}", ctx.ip.as_deref().unwrap_or("unknown"));
+    let limit = i64::from(ctx.config.registration_rate_per_minute.max(1));
+    match ctx
+        .store
+        .reserve(&subject, ctx.now, 60, limit)
+        .await
+        .map_err(super::context::internal)?
+    {
+        Reservation::Granted { .. } => Ok(()),
+        Reservation::Refused { retry_after, .. } => Err(OAuthError::new(
+            "too_many_requests",
+            "too many client registrations from this address; try again in a minute",
+        )
+        .with_retry_after(retry_after)),
     }
 }
 

@@ -1,25 +1,32 @@
-//! Per-process authorization-server state.
-use super::ratelimit::RateLimiter;
+//! Per-process authorization-server state. Limits shared by replicas are not here but in the
+//! database (`store::counters`); these bound this process's own work.
 use crate::config::Config;
 use crate::store::oauth::ClientRecord;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+/// Client ID Metadata Document and JWK Set fetches in flight at once, across all callers (a
+/// global bound on outbound work; `cimd::admit_fetch`).
+pub const MAX_CONCURRENT_FETCHES: usize = 4;
+
 /// Per-process authorization-server state.
 pub struct OAuthState {
-    /// Client registrations per client IP per minute.
-    pub registrations: RateLimiter,
     /// Fetched Client ID Metadata Documents.
     pub cimd: CimdCache,
+    /// Admission to password verification (bounded queue).
+    pub logins: crate::auth::password::VerifyQueue,
+    /// Client ID Metadata Document fetches in flight at once.
+    pub cimd_fetches: tokio::sync::Semaphore,
     /// Fetched JWK Sets (`private_key_jwt`).
     pub jwks: super::client_keys::JwksCache,
 }
 
 impl OAuthState {
-    pub fn new(config: &Config) -> Self {
+    pub fn new(_config: &Config) -> Self {
         Self {
-            registrations: RateLimiter::new(config.registration_rate_per_minute.max(1), 60),
             cimd: CimdCache::new(),
+            logins: crate::auth::password::VerifyQueue::default(),
+            cimd_fetches: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             jwks: super::client_keys::JwksCache::new(),
         }
     }

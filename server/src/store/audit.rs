@@ -24,6 +24,23 @@ impl AuditEntry {
             ..Self::default()
         }
     }
+
+    /// Every field within its size limit ([`crate::limits`]).
+    pub fn clipped(self) -> Self {
+        use crate::limits::{MAX_AUDIT_DETAIL, MAX_LOGGED_FIELD, MAX_URI, MAX_USERNAME, clip};
+        let opt = |v: Option<String>, max: usize| v.map(|s| clip(&s, max));
+        Self {
+            at: self.at,
+            event: clip(&self.event, MAX_LOGGED_FIELD),
+            user_id: opt(self.user_id, MAX_LOGGED_FIELD),
+            username: opt(self.username, MAX_USERNAME),
+            workspace_slug: opt(self.workspace_slug, MAX_LOGGED_FIELD),
+            client_id: opt(self.client_id, MAX_URI),
+            grant_id: opt(self.grant_id, MAX_LOGGED_FIELD),
+            ip: opt(self.ip, MAX_LOGGED_FIELD),
+            detail: clip(&self.detail, MAX_AUDIT_DETAIL),
+        }
+    }
 }
 
 fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
@@ -44,7 +61,18 @@ const COLUMNS: &str =
     "at, event, user_id, username, workspace_slug, client_id, grant_id, ip, detail";
 
 impl Store {
+    /// Deletes entries older than `before`; returns how many (audit-log retention).
+    pub async fn prune_audit(&self, before: i64) -> Result<u64, sqlx::Error> {
+        Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(before)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Stores an entry, clipped to the field limits.
     pub async fn record_audit(&self, e: &AuditEntry) -> Result<(), sqlx::Error> {
+        let e = &e.clone().clipped();
         // Ids sort by time first, so `ORDER BY id` is chronological within a second too.
         let id = format!("{:012}-{}", e.at.max(0), crate::secrets::new_id());
         sqlx::query(

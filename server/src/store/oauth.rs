@@ -1,5 +1,5 @@
 //! Authorization-server persistence: registered clients, authorization codes, refresh-token
-//! rotation, browser sessions and login throttling.
+//! rotation and browser sessions (login throttling is in `counters`).
 //!
 //! Races are settled by the database, not by the process: redeeming a code and rotating a refresh
 //! token are conditional UPDATEs (`… WHERE redeemed_at IS NULL`, `… WHERE rotated_at IS NULL`)
@@ -183,6 +183,36 @@ impl Store {
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Whether an administrator marked this client as a resource server that may introspect any
+    /// token (RFC 7662 §4).
+    pub async fn client_may_introspect(&self, client_id: &str) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query("SELECT may_introspect FROM oauth_clients WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? != 0,
+            None => false,
+        })
+    }
+
+    /// Grants or withdraws a client's right to introspect every token.
+    pub async fn set_client_may_introspect(
+        &self,
+        client_id: &str,
+        may: bool,
+    ) -> Result<bool, sqlx::Error> {
+        Ok(
+            sqlx::query("UPDATE oauth_clients SET may_introspect = $2 WHERE client_id = $1")
+                .bind(client_id)
+                .bind(i64::from(may))
+                .execute(self.pool())
+                .await?
+                .rows_affected()
+                > 0,
+        )
     }
 
     /// Records a `private_key_jwt` assertion's `jti` (hashed) until `expires_at`; `false` when it
@@ -457,6 +487,23 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Whether this user has a live grant for this client in any workspace (they approved it).
+    pub async fn user_has_live_grant_for_client(
+        &self,
+        user_id: &str,
+        client_id: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let n: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM grants WHERE user_id = $1 AND client_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .fetch_one(self.pool())
+        .await?
+        .try_get(0)?;
+        Ok(n > 0)
+    }
+
     /// Whether a live grant of this user, client and workspace already covers `scopes`.
     pub async fn live_grant_covering(
         &self,
@@ -535,43 +582,6 @@ impl Store {
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    // ---- login throttling ----
-
-    pub async fn record_login_failure(&self, subject: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_failures WHERE at < $1")
-            .bind(now - 86_400)
-            .execute(self.pool())
-            .await?;
-        sqlx::query("INSERT INTO login_failures (id, subject, at) VALUES ($1, $2, $3)")
-            .bind(crate::secrets::new_id())
-            .bind(subject)
-            .bind(now)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn login_failures_since(
-        &self,
-        subject: &str,
-        since: i64,
-    ) -> Result<i64, sqlx::Error> {
-        sqlx::query("SELECT COUNT(*) FROM login_failures WHERE subject = $1 AND at > $2")
-            .bind(subject)
-            .bind(since)
-            .fetch_one(self.pool())
-            .await?
-            .try_get(0)
-    }
-
-    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM login_failures WHERE subject = $1")
-            .bind(subject)
             .execute(self.pool())
             .await?;
         Ok(())

@@ -2,10 +2,13 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{current_session, error_page, login_url, nonce, render, see_other, viewer_of};
+use super::{
+    Session, current_session, error_page, error_page_retry_after, login_url, nonce, render,
+    see_other, viewer_of,
+};
 use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
-use crate::oauth::authorize::{self, Decision, Prepared, Rejection};
+use crate::oauth::authorize::{self, ClientError, Decision, Prepared, RedirectPolicy, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
 use crate::state::AppState;
@@ -23,6 +26,53 @@ fn found(location: &str) -> Response {
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     resp
+}
+
+/// The authorization request as a GET of this endpoint (where sign-in returns to).
+fn here_of(carried: &[(String, String)]) -> String {
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(carried)
+        .finish();
+    format!("{AUTHORIZE_PATH}?{q}")
+}
+
+/// An error for the client, delivered as the error-redirect policy says
+/// (`authorize::redirect_policy`; docs/oauth-reference.md "Error redirects").
+async fn client_error(
+    ctx: &Ctx<'_>,
+    session: Option<&Session>,
+    here: &str,
+    e: ClientError,
+    prompt_none: bool,
+) -> AppResult<Response> {
+    let user = session.map(|s| &s.user);
+    match authorize::redirect_policy(ctx, &e.client_id, user, prompt_none).await? {
+        RedirectPolicy::Redirect => Ok(found(&e.redirect)),
+        RedirectPolicy::SignInFirst => Ok(see_other(&login_url(here))),
+        RedirectPolicy::Page => {
+            let host = crate::oauth::redirect::host_of(&e.redirect);
+            error_page(
+                PageError::BadRequest,
+                session
+                    .map(Session::viewer)
+                    .unwrap_or_else(super::anonymous),
+                "This authorization request cannot be completed",
+                &format!(
+                    "The application asked for something this server cannot grant (error {}: {}). \
+                     You can return to the application at {host}, which will be told about the error, or close this page.",
+                    e.code,
+                    crate::limits::clip(&e.description, crate::limits::MAX_LOGGED_FIELD)
+                ),
+                vec![
+                    (e.redirect.clone(), format!("Return to {host}")),
+                    (
+                        "/docs/connect-chatgpt#troubleshooting".into(),
+                        "Troubleshooting".into(),
+                    ),
+                ],
+            )
+        }
+    }
 }
 
 pub async fn get(
@@ -69,23 +119,44 @@ async fn handle(
                 )],
             );
         }
-        Err(Rejection::Redirect(to)) => return Ok(found(&to)),
+        Err(Rejection::ClientError(e)) => {
+            let prompt_none = params
+                .get("prompt")
+                .ok()
+                .flatten()
+                .is_some_and(|p| p.split_ascii_whitespace().any(|v| v == "none"));
+            let carried: Vec<(String, String)> = authorize::CARRIED_PARAMS
+                .iter()
+                .filter_map(|k| params.0.iter().find(|(n, _)| n == k).cloned())
+                .collect();
+            return client_error(&ctx, session.as_ref(), &here_of(&carried), e, prompt_none).await;
+        }
+        Err(Rejection::Later {
+            busy,
+            retry_after,
+            text,
+        }) => {
+            let why = if busy {
+                PageError::Busy
+            } else {
+                PageError::Throttled
+            };
+            return error_page_retry_after(
+                why,
+                retry_after,
+                viewer_of(&session),
+                "Please try again later",
+                &text,
+            );
+        }
         Err(Rejection::Internal(e)) => return Err(e.into()),
     };
     // Where sign-in returns to: the same request as a GET.
-    let here = {
-        let q: String = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(&req.carried)
-            .finish();
-        format!("{AUTHORIZE_PATH}?{q}")
-    };
+    let here = here_of(&req.carried);
     let Some(session) = session else {
         if req.prompt_none {
-            return Ok(found(&req.error_redirect(
-                &ctx,
-                "login_required",
-                "the user is not signed in",
-            )));
+            let e = req.client_error(&ctx, "login_required", "the user is not signed in");
+            return client_error(&ctx, None, &here, e, true).await;
         }
         return Ok(see_other(&login_url(&here)));
     };
@@ -120,6 +191,7 @@ async fn handle(
     let cancel = req.error_redirect(&ctx, "access_denied", "the user cancelled");
     match prepared {
         Prepared::Redirect(to) => Ok(found(&to)),
+        Prepared::Error(e) => client_error(&ctx, Some(&session), &here, e, req.prompt_none).await,
         Prepared::Consent(v) => {
             let n = nonce();
             let page = ConsentPage {

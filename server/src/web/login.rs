@@ -3,8 +3,8 @@
 //! the session-derived token. Failures show one generic message; throttling answers 429.
 use super::templates::LoginPage;
 use super::{
-    anonymous, cookie, current_session, error_page, login_cookie_name, nonce, render, safe_next,
-    see_other, session_cookie_name, set_cookie,
+    anonymous, cookie, current_session, error_page, error_page_retry_after, login_cookie_name,
+    nonce, render, safe_next, see_other, session_cookie_name, set_cookie,
 };
 use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
@@ -52,7 +52,7 @@ pub async fn form(
     RawQuery(q): RawQuery,
 ) -> AppResult<Response> {
     let params = Params::parse(q.unwrap_or_default().as_bytes());
-    let next = safe_next(params.get("next").ok().flatten());
+    let next = safe_next(state.config.issuer(), params.get("next").ok().flatten());
     let token = cookie(&headers, login_cookie_name(&state))
         .map(str::to_owned)
         .unwrap_or_else(|| random_token(32));
@@ -67,8 +67,9 @@ pub async fn submit(
 ) -> AppResult<Response> {
     let params = Params::parse(&body);
     let field = |k: &str| params.get(k).ok().flatten();
-    let next = safe_next(field("next"));
-    let username = field("username").unwrap_or("").trim().to_string();
+    let next = safe_next(state.config.issuer(), field("next"));
+    let typed = field("username").unwrap_or("").trim();
+    let username = crate::limits::clip(typed, crate::limits::MAX_USERNAME);
     let cookie_token = cookie(&headers, login_cookie_name(&state));
     let csrf_ok = matches!((cookie_token, field("csrf")), (Some(c), Some(f)) if ct_eq(c, f));
     if !csrf_ok {
@@ -94,11 +95,12 @@ pub async fn submit(
         );
     };
     let ctx = Ctx::new(&state, ip);
-    let outcome = flow::login(&ctx, &username, password).await?;
+    let outcome = flow::login(&ctx, typed, password).await?;
     crate::ops::metrics::login_attempt(match &outcome {
         LoginOutcome::SignedIn { .. } => "success",
         LoginOutcome::Failed => "failed",
-        LoginOutcome::Throttled => "throttled",
+        LoginOutcome::Throttled { .. } => "throttled",
+        LoginOutcome::Busy { .. } => "busy",
     });
     match outcome {
         LoginOutcome::SignedIn { session, .. } => {
@@ -126,12 +128,24 @@ pub async fn submit(
             &username,
             Some("Incorrect username or password."),
         ),
-        LoginOutcome::Throttled => error_page(
-            PageError::Throttled,
+        LoginOutcome::Throttled { retry_after } => {
+            let minutes = (retry_after + 59) / 60;
+            error_page_retry_after(
+                PageError::Throttled,
+                retry_after,
+                anonymous(),
+                "Too many attempts",
+                &format!(
+                    "There have been too many failed sign-in attempts. Wait {minutes} minute(s) and try again."
+                ),
+            )
+        }
+        LoginOutcome::Busy { retry_after } => error_page_retry_after(
+            PageError::Busy,
+            retry_after,
             anonymous(),
-            "Too many attempts",
-            "There have been too many failed sign-in attempts. Wait 15 minutes and try again.",
-            vec![],
+            "Busy",
+            "The server is checking many sign-ins right now. Try again in a moment.",
         ),
     }
 }

@@ -188,6 +188,21 @@ pub fn error_page(
     message(why.status(), viewer, title, text, links)
 }
 
+/// An error page that says when to come back (`Retry-After`, RFC 6585 §4, RFC 9110 §10.2.3):
+/// for [`PageError::Throttled`] (429) and [`PageError::Busy`] (503).
+pub fn error_page_retry_after(
+    why: PageError,
+    retry_after: i64,
+    viewer: templates::Viewer,
+    title: &str,
+    text: &str,
+) -> AppResult<Response> {
+    let mut resp = error_page(why, viewer, title, text, vec![])?;
+    resp.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    Ok(resp)
+}
+
 /// 303 See Other to a path on this site.
 pub fn see_other(location: &str) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
@@ -199,19 +214,46 @@ pub fn see_other(location: &str) -> Response {
     resp
 }
 
-/// Only local paths may be a post-login destination (no open redirect).
-pub fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(n)
-            if n.starts_with('/')
-                && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
-        {
-            n.to_string()
-        }
-        _ => "/".to_string(),
+/// Longest accepted post-login destination.
+pub const MAX_NEXT: usize = 16 * 1024;
+
+/// The post-login destination: a path on this site, or `/`. `next` is resolved with a URL parser
+/// against the public origin and accepted only when it stays on that origin as an absolute path;
+/// control characters, whitespace and backslashes (raw or percent-encoded once) are refused, since
+/// browsers strip or reinterpret them (`/\t/evil.example` is `//evil.example` to a browser).
+/// What is returned is the parser's serialisation of path and query, never the raw input.
+pub fn safe_next(public_url: &str, next: Option<&str>) -> String {
+    let fallback = || "/".to_string();
+    let Some(n) = next else { return fallback() };
+    let bad_char = |c: char| c.is_control() || c.is_whitespace() || c == '\\';
+    let decoded = percent_encoding::percent_decode_str(n).decode_utf8_lossy();
+    if n.len() > MAX_NEXT
+        || !n.starts_with('/')
+        || n.starts_with("//")
+        || n.chars().any(bad_char)
+        || decoded.chars().any(bad_char)
+        || decoded.starts_with("//")
+    {
+        return fallback();
     }
+    let Ok(base) = url::Url::parse(public_url) else {
+        return fallback();
+    };
+    let Ok(joined) = base.join(n) else {
+        return fallback();
+    };
+    if joined.origin() != base.origin() || !joined.username().is_empty() {
+        return fallback();
+    }
+    let mut out = joined.path().to_string();
+    if out.starts_with("//") {
+        return fallback();
+    }
+    if let Some(q) = joined.query() {
+        out.push('?');
+        out.push_str(q);
+    }
+    out
 }
 
 /// `/login?next=…` for a local path.
@@ -250,10 +292,11 @@ mod tests {
     fn helpers() {
         assert_eq!(format_time(0), "1970-01-01 00:00 UTC");
         assert_eq!(format_time(1_790_000_000), "2026-09-21 14:13 UTC");
-        assert_eq!(safe_next(Some("/t/acme")), "/t/acme");
-        assert_eq!(safe_next(Some("//evil.example")), "/");
-        assert_eq!(safe_next(Some("https://evil.example")), "/");
-        assert_eq!(safe_next(None), "/");
+        let o = "https://mcp.example.com";
+        assert_eq!(safe_next(o, Some("/t/acme")), "/t/acme");
+        assert_eq!(safe_next(o, Some("//evil.example")), "/");
+        assert_eq!(safe_next(o, Some("https://evil.example")), "/");
+        assert_eq!(safe_next(o, None), "/");
         let mut h = HeaderMap::new();
         h.insert(
             header::COOKIE,

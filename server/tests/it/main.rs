@@ -13,6 +13,7 @@
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `replicas`: several real binaries on one database, started at the same moment.
+//! - `hardening`: issue 8 regressions (throttling, redirects, limits, introspection, CIMD, kill -9).
 //! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
@@ -21,6 +22,7 @@
 mod cli;
 mod clients;
 mod deploy;
+mod hardening;
 mod knowledge;
 mod mcp;
 mod mcp_properties;

@@ -370,6 +370,9 @@ async fn untrusted_client_or_redirect_gets_a_page_never_a_redirect() {
 async fn request_errors_redirect_with_state_and_iss() {
     let (_t, b) = setup().await;
     let c = register_chatgpt(&b).await;
+    // Errors redirect to a client the signed-in user approved (docs/oauth-reference.md "Error
+    // redirects"); tests/it/hardening.rs covers unapproved clients and signed-out browsers.
+    connect(&b, "alice", &c, ACME).await;
     let (_, ch) = pkce();
     let base = |extra: &[(&str, &str)], challenge: &str, method: Option<&str>| {
         let mut q = url::form_urlencoded::Serializer::new(String::new());

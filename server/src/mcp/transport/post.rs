@@ -122,18 +122,11 @@ impl Req {
                 SESSION_NOT_FOUND,
                 "Session not found: it ended or never existed; initialize again without Mcp-Session-Id",
             )),
-            Lookup::Found(s) => match header {
-                Some(h) if h != s.version => Err(rpc_error(
-                    StatusCode::BAD_REQUEST,
-                    INVALID_REQUEST,
-                    format!(
-                        "MCP-Protocol-Version {} does not match the session's version {}",
-                        h.as_str(),
-                        s.version.as_str()
-                    ),
-                )),
-                _ => Ok((s.version, Some(s))),
-            },
+            // A header naming another *supported* revision is served at the session's
+            // negotiated version: the transport requires 400 only for an invalid or unsupported
+            // version (already refused by `header_version`), and widely used clients send the
+            // header that way.
+            Lookup::Found(s) => Ok((s.version, Some(s))),
         }
     }
 

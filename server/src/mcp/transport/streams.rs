@@ -3,6 +3,7 @@
 use super::admission::{admit, check_scopes};
 use super::negotiation::{SESSION_HEADER, accepts, header_version, single_header};
 use super::reply::{Result, method_not_allowed, rpc_error, sse_headers};
+use crate::auth;
 use crate::mcp::jsonrpc::{INVALID_REQUEST, SESSION_NOT_FOUND};
 use crate::mcp::session::{Lookup, StreamClaim};
 use crate::mcp::version::Version;
@@ -62,13 +63,7 @@ pub async fn get(
             "Session not found",
         ));
     };
-    if header.is_some_and(|h| h != session.version) {
-        return Err(rpc_error(
-            StatusCode::BAD_REQUEST,
-            INVALID_REQUEST,
-            "MCP-Protocol-Version does not match the session's version",
-        ));
-    }
+    // A supported revision other than the session's is served at the session's version.
     let Some(claim) = session.claim_stream() else {
         return Err(rpc_error(
             StatusCode::CONFLICT,
@@ -86,14 +81,43 @@ pub async fn get(
         ended: session.ended(),
         tick: tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE),
         _claim: claim,
+        revocations: state.tokens.revocations(),
+        state: state.clone(),
+        headers,
+        uri,
+        slug,
     };
     let first = futures::stream::once(async move { Ok::<_, Infallible>(Bytes::from(priming)) });
     let rest = futures::stream::unfold(ctl, |mut ctl| async move {
-        let keep_alive = tokio::select! {
-            _ = ctl.ended.wait_for(|e| *e) => false,
-            _ = ctl.tick.tick() => true,
-        };
-        keep_alive.then(|| (Ok(Bytes::from_static(b": keep-alive\n\n")), ctl))
+        loop {
+            enum Wake {
+                Ended,
+                Tick,
+                Revocation(bool),
+            }
+            let wake = tokio::select! {
+                _ = ctl.ended.wait_for(|e| *e) => Wake::Ended,
+                _ = ctl.tick.tick() => Wake::Tick,
+                changed = ctl.revocations.changed() => Wake::Revocation(changed.is_ok()),
+            };
+            let keep_alive = match wake {
+                Wake::Ended | Wake::Revocation(false) => false,
+                Wake::Tick => true,
+                // Any revocation or membership change (this process's, or another's seen through
+                // the epoch poller): the stream lives only while its bearer token still does.
+                Wake::Revocation(true) => {
+                    let alive =
+                        auth::authenticate(&ctl.state, &ctl.headers, ctl.uri.query(), &ctl.slug)
+                            .await
+                            .is_ok();
+                    if alive {
+                        continue;
+                    }
+                    false
+                }
+            };
+            return keep_alive.then(|| (Ok(Bytes::from_static(b": keep-alive\n\n")), ctl));
+        }
     });
     let mut resp = Body::from_stream(first.chain(rest)).into_response();
     resp.headers_mut().insert(
@@ -103,11 +127,17 @@ pub async fn get(
     Ok(sse_headers(resp))
 }
 
-/// State of an open GET stream.
+/// State of an open GET stream: it ends with its session, or as soon as its bearer token stops
+/// being valid (revoked grant, removed member), re-checked on every revocation signal.
 struct GetStream {
     ended: tokio::sync::watch::Receiver<bool>,
     tick: tokio::time::Interval,
     _claim: StreamClaim,
+    revocations: tokio::sync::watch::Receiver<u64>,
+    state: AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    slug: String,
 }
 
 // ---- DELETE: end a session ----

@@ -1,0 +1,49 @@
+//! Size limits on everything a stranger can make the server store or log.
+//!
+//! Requests are refused when a protocol field is over its limit (a redirect URI, `scope`,
+//! `state`); free text that is only recorded (a user name typed on the sign-in form, a path) is
+//! clipped with [`clip`] before it reaches the audit log or the server log. `docs/oauth-reference.md`
+//! lists the figures.
+
+/// User names (`names::valid_username` accepts at most 64 characters).
+pub const MAX_USERNAME: usize = 64;
+/// Client names (registration and metadata documents); longer names are cut.
+pub const MAX_CLIENT_NAME: usize = 200;
+/// Redirect URIs, `resource`, URL client ids, post-login destinations.
+pub const MAX_URI: usize = 2048;
+/// The `scope` parameter.
+pub const MAX_SCOPE: usize = 1024;
+/// The `state` parameter.
+pub const MAX_STATE: usize = 2048;
+/// Any other text field of an audit entry, and text written to the server log.
+pub const MAX_LOGGED_FIELD: usize = 256;
+/// The free-text detail of an audit entry.
+pub const MAX_AUDIT_DETAIL: usize = 1024;
+
+/// `s` without control characters, cut to at most `max` characters (marked with `…`).
+pub fn clip(s: &str, max: usize) -> String {
+    let mut out = String::with_capacity(s.len().min(max * 4));
+    for (n, c) in s.chars().filter(|c| !c.is_control()).enumerate() {
+        if n + 1 > max {
+            out.pop();
+            out.push('…');
+            break;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn clipping() {
+        assert_eq!(clip("alice", 64), "alice");
+        assert_eq!(clip("a\tb\nc", 64), "abc");
+        assert_eq!(clip(&"x".repeat(900_000), 64).chars().count(), 64);
+        assert!(clip(&"x".repeat(65), 64).ends_with('…'));
+        assert_eq!(clip(&"é".repeat(64), 64), "é".repeat(64));
+    }
+}
