@@ -6,12 +6,15 @@
 //!    search, dynamic client registration (rate limit lifted), authorization with an existing
 //!    grant (which also mints the codes), the token endpoint's authorization-code and
 //!    refresh-token grants.
+//!    2b. What the protections cost (`guards`): `tools/call fetch` with metrics on and off,
+//!    alternately; a correct sign-in at rest and during a flood of 50 wrong attempts.
 //! 3. The chatgpt-profile conformance run, wall time, with every deliberate wait set to zero
 //!    (`--replay-delay 0 --expiry-wait 0`, server grace windows 0).
 //! 4. Scale: a generated corpus (20,000 documents by default) in workspace `scale`: ingest time,
 //!    time until `serve` answers a search (first start and warm restart), memory, search under
 //!    load, the needles at rank 1, and an incremental ingest of changed documents.
 use crate::corpus;
+use crate::guards::{self, LoginUnderAttack, MetricsOverhead};
 use crate::load::{self, Conn, Options, Req, Scenario, Stats};
 use crate::procs::{self, DEMO_PASSWORD, Gigamcp, Proc};
 use base64::Engine as _;
@@ -66,6 +69,9 @@ pub struct RunArgs {
     /// consent page (each code needs its own approval), so they fail until they post consent.
     #[arg(long)]
     pub oauth_grants: bool,
+    /// Rounds of the metrics-overhead pair and of the sign-in-under-attack phase.
+    #[arg(long, default_value_t = 3)]
+    pub guard_rounds: usize,
     /// Skip the conformance wall-time run.
     #[arg(long)]
     pub skip_conformance: bool,
@@ -113,6 +119,10 @@ pub struct Report {
     pub conformance_wall_s: Option<f64>,
     pub conformance_exit: Option<i32>,
     pub scale: Option<ScaleReport>,
+    #[serde(default)]
+    pub metrics: Option<MetricsOverhead>,
+    #[serde(default)]
+    pub login: Option<LoginUnderAttack>,
 }
 
 pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
@@ -123,6 +133,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         a.scale_documents = a.scale_documents.min(300);
         a.changed = a.changed.min(10);
         a.sample_every = 1;
+        a.guard_rounds = a.guard_rounds.min(1);
     }
     let bin_dir = match &a.bin_dir {
         Some(d) => d.clone(),
@@ -186,6 +197,16 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     }
     demo.stop();
 
+    // 2b. What the protections cost: metrics on/off, sign-in under a flood.
+    if wanted("metrics") && a.guard_rounds > 0 {
+        let (m, stats) = guards::metrics_overhead(&gig, &a.work_dir, &opts, a.guard_rounds).await?;
+        all.extend(stats);
+        report.metrics = Some(m);
+    }
+    if wanted("sign-in") && a.guard_rounds > 0 {
+        report.login = Some(guards::login_under_attack(&gig, &a.work_dir, a.guard_rounds).await?);
+    }
+
     // 3. Conformance wall time.
     if !a.skip_conformance && wanted("conformance") {
         let harness = a
@@ -230,6 +251,19 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
             ok = false;
         }
     }
+    if let Some(l) = &report.login
+        && l.one_address_refused > 0
+    {
+        eprintln!(
+            "FAILED: {} correct sign-ins were refused while one address flooded the form",
+            l.one_address_refused
+        );
+        ok = false;
+    }
+    if report.metrics.as_ref().is_some_and(|m| m.errors > 0) {
+        eprintln!("FAILED: errors in the metrics-overhead pair");
+        ok = false;
+    }
     if report.conformance_exit.is_some_and(|c| c != 0) {
         eprintln!("FAILED: the conformance run exited with an error");
         ok = false;
@@ -246,13 +280,13 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     Ok(ok)
 }
 
-fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
     let _ = std::fs::remove_dir_all(d);
     std::fs::create_dir_all(d)?;
     Ok(d.to_path_buf())
 }
 
-fn print_progress(s: &Stats) {
+pub(crate) fn print_progress(s: &Stats) {
     eprintln!(
         "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
         s.name,
@@ -288,6 +322,41 @@ fn print_report(r: &Report) {
         println!(
             "\nconformance run, chatgpt profile: {w:.2} s wall (exit {})",
             r.conformance_exit.unwrap_or(-1)
+        );
+    }
+    if let Some(m) = &r.metrics {
+        println!(
+            "\nmetrics overhead on tools/call fetch: {:.1} % ({:.0} req/s with metrics, {:.0} without, {} rounds; target < 5 %: {})",
+            m.overhead_pct,
+            m.on_rps,
+            m.off_rps,
+            m.rounds,
+            if m.overhead_pct < 5.0 {
+                "met"
+            } else {
+                "MISSED"
+            }
+        );
+    }
+    if let Some(l) = &r.login {
+        println!(
+            "\nsign-in (argon2id) idle p50 {:.1} ms\n  50 wrong attempts from one address:  p50 {:.1} ms, max {:.1} ms, {} of {} refused (worst/idle {:.2}×; target ≤ 2×: {})\n  50 wrong attempts from 50 addresses: p50 {:.1} ms, max {:.1} ms, {} of {} refused\n  the wrong attempts got {:?}",
+            l.idle_p50_ms,
+            l.one_address_p50_ms,
+            l.one_address_max_ms,
+            l.one_address_refused,
+            l.rounds,
+            l.ratio(),
+            if l.ratio() <= 2.0 && l.one_address_refused == 0 {
+                "met"
+            } else {
+                "MISSED"
+            },
+            l.distributed_p50_ms,
+            l.distributed_max_ms,
+            l.distributed_refused,
+            l.rounds,
+            l.attack_statuses
         );
     }
     if let Some(s) = &r.scale {
@@ -398,7 +467,7 @@ fn mcp_req(path: &str, token: &str, session: Option<&str>, body: Bytes) -> Req {
     }
 }
 
-fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
+pub(crate) fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
     let mut headers = vec![(
         "content-type",
         "application/x-www-form-urlencoded".to_string(),
@@ -414,7 +483,7 @@ fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
     }
 }
 
-fn get_req(path: &str, cookie: Option<&str>) -> Req {
+pub(crate) fn get_req(path: &str, cookie: Option<&str>) -> Req {
     let mut headers = Vec::new();
     if let Some(c) = cookie {
         headers.push(("cookie", c.to_string()));
@@ -498,7 +567,7 @@ fn echo_scenario() -> Scenario {
 const REDIRECT_URI: &str = "https://chatgpt.com/connector_platform_oauth_redirect";
 const VERIFIER: &str = "bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
 
-struct Demo {
+pub(crate) struct Demo {
     addr: String,
     base: String,
     token: String,
@@ -515,7 +584,7 @@ fn pkce_challenge() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER))
 }
 
-fn cookies_from(headers: &HeaderMap, jar: &mut HashMap<String, String>) {
+pub(crate) fn cookies_from(headers: &HeaderMap, jar: &mut HashMap<String, String>) {
     for v in headers.get_all("set-cookie") {
         if let Ok(v) = v.to_str()
             && let Some((kv, _)) = v.split_once(';').or(Some((v, "")))
@@ -530,7 +599,7 @@ fn cookies_from(headers: &HeaderMap, jar: &mut HashMap<String, String>) {
     }
 }
 
-fn cookie_header(jar: &HashMap<String, String>) -> String {
+pub(crate) fn cookie_header(jar: &HashMap<String, String>) -> String {
     let mut v: Vec<_> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
     v.sort();
     v.join("; ")
@@ -547,7 +616,7 @@ fn html_unescape(s: &str) -> String {
 }
 
 /// `(name, value)` of the `<input type="hidden">`s in a page, the last of each name.
-fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+pub(crate) fn hidden_inputs(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for part in html.split("<input").skip(1) {
         let tag = part.split('>').next().unwrap_or("");
@@ -580,7 +649,7 @@ fn query_param(url: &str, key: &str) -> Option<String> {
 }
 
 impl Demo {
-    async fn setup(gig: &Gigamcp, data_dir: &Path, p: &Proc) -> anyhow::Result<Self> {
+    pub(crate) async fn setup(gig: &Gigamcp, data_dir: &Path, p: &Proc) -> anyhow::Result<Self> {
         let base = p.base();
         let addr = p.addr.clone();
         let token = gig.admin(
@@ -748,6 +817,19 @@ impl Demo {
             check: Box::new(move |_, _, h, b| check_rpc(h, b, need_results).map(|_| ())),
             check_every_body: false,
         }
+    }
+
+    /// Authenticated `tools/call fetch` of one document (the metrics-overhead pair).
+    pub(crate) fn fetch_scenario(&self, name: &str) -> Scenario {
+        self.mcp_scenario(
+            name,
+            rpc_body(
+                3,
+                "tools/call",
+                json!({"name": "fetch", "arguments": {"id": self.fetch_id}}),
+            ),
+            false,
+        )
     }
 
     fn scenarios(&self) -> Vec<Scenario> {

@@ -5,16 +5,24 @@
 //! sign-in that finds the queue full is answered at once ([`Busy`], HTTP 503 with `Retry-After`)
 //! instead of joining an unbounded queue, so a correct password never waits behind more than
 //! one round of other verifications.
+//!
+//! Each client address has at most [`PER_ADDRESS`] sign-in in flight in this process
+//! ([`VerifyQueue::enter`]): one address hammering the form occupies one verification slot, not
+//! all of them, so a correct sign-in from anywhere else keeps its idle latency (measured by
+//! `cargo xtask bench`, scenario "sign-in under attack").
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use std::sync::OnceLock;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 use tokio::sync::Semaphore;
 
 /// Verifications running at once.
 pub const RUNNING: usize = 2;
 /// Verifications allowed to wait for a running slot.
 pub const WAITING: usize = 2;
+/// Sign-ins of one client address in flight at once (per process).
+pub const PER_ADDRESS: usize = 1;
 
 fn gate() -> &'static Semaphore {
     static GATE: OnceLock<Semaphore> = OnceLock::new();
@@ -30,6 +38,31 @@ pub struct Busy;
 pub struct VerifyQueue {
     admitted: AtomicUsize,
     max: usize,
+    /// Client addresses with a sign-in in flight, and how many.
+    in_flight: Mutex<HashMap<String, usize>>,
+}
+
+/// One client address's sign-in in flight; dropping it lets the address's next attempt in.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    queue: &'a VerifyQueue,
+    address: String,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let mut map = self
+            .queue
+            .in_flight
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = map.get_mut(&self.address) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.address);
+            }
+        }
+    }
 }
 
 impl Default for VerifyQueue {
@@ -51,7 +84,23 @@ impl VerifyQueue {
         Self {
             admitted: AtomicUsize::new(0),
             max,
+            in_flight: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Enters a sign-in of `address`: `None` when the address already has [`PER_ADDRESS`] in
+    /// flight (answer at once: the client retries after a second).
+    pub fn enter(&self, address: &str) -> Option<InFlight<'_>> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+        let n = map.entry(address.to_string()).or_insert(0);
+        if *n >= PER_ADDRESS {
+            return None;
+        }
+        *n += 1;
+        Some(InFlight {
+            queue: self,
+            address: address.to_string(),
+        })
     }
 
     fn admit(&self) -> Result<Admission<'_>, Busy> {

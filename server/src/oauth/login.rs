@@ -130,6 +130,20 @@ pub async fn login(
     let username = username.trim();
     let shown = crate::limits::clip(username, crate::limits::MAX_USERNAME);
     let subjects = Subjects::new(username, ctx.ip.as_deref());
+    // One sign-in per client address at a time (per process): a flood from one address takes
+    // one verification slot, not all of them. Answered like a throttle, before anything is
+    // counted or reserved.
+    let _in_flight = match ctx.ip.as_deref() {
+        Some(ip) => match ctx.oauth.logins.enter(ip) {
+            Some(guard) => Some(guard),
+            None => {
+                return Ok(LoginOutcome::Throttled {
+                    retry_after: BUSY_RETRY_AFTER,
+                });
+            }
+        },
+        None => None,
+    };
     // Reserve the attempt before verifying anything, atomically and in the database, so
     // concurrent attempts on every replica together stay within the limits.
     let mut wanted: Vec<(&str, i64, i64)> =

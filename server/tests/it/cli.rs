@@ -1,24 +1,18 @@
 //! The real `gigamcp` binary: `serve --demo` on a real socket, admin commands against its
 //! database while it runs, and the README's curl walkthrough done with reqwest.
 use crate::support::free_port;
+use crate::support::process::Proc;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
 const PASSWORD: &str = "cli-test-password";
 
 struct Server {
-    child: Child,
+    _proc: Proc,
     base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 fn serve(dir: &Path) -> Server {
@@ -33,13 +27,10 @@ fn serve(dir: &Path) -> Server {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let mut proc = Proc::adopt("gigamcp", child);
+    proc.wait_for_port(port, Duration::from_secs(60));
     Server {
-        child,
+        _proc: proc,
         base: format!("http://127.0.0.1:{port}"),
     }
 }

@@ -8,79 +8,17 @@
 //! The ACME test needs `pebble` (`apt-get install pebble`): without it, it is skipped with a
 //! message locally and fails under CI (`CI=true`).
 use crate::support::free_port;
+use crate::support::process::Proc;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
 const DEMO_PASSWORD: &str = "deploy-test-password";
-
-struct Proc {
-    child: Child,
-    name: &'static str,
-    log: PathBuf,
-}
-
-impl Proc {
-    fn spawn(name: &'static str, cmd: &mut Command, log: PathBuf) -> Proc {
-        let file = std::fs::File::create(&log).unwrap();
-        let child = cmd
-            .stdout(file.try_clone().unwrap())
-            .stderr(file)
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {name}: {e}"));
-        Proc { child, name, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited ({status}):\n{}", self.name, self.log());
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig} {}", self.child.id());
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_for_port(proc: &mut Proc, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        proc.assert_running();
-        assert!(
-            Instant::now() < deadline,
-            "{} did not listen on {port}:\n{}",
-            proc.name,
-            proc.log()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// A throwaway CA and what it signs.
 struct Ca {
@@ -253,7 +191,7 @@ fn serve_tls(dir: &Path, cert: &Path, key: &Path, port: u16, interval: &str) -> 
         .args(["--tls-reload-interval", interval])
         .env("RUST_LOG", "info");
     let mut p = Proc::spawn("gigamcp", &mut cmd, dir.join("server.log"));
-    wait_for_port(&mut p, port);
+    p.wait_for_port(port, Duration::from_secs(60));
     p
 }
 
@@ -490,8 +428,8 @@ fn start_pebble(bin: &Path, dir: &Path, validation_port: u16) -> Pebble {
         .env("PEBBLE_VA_NOSLEEP", "1")
         .stdin(Stdio::null());
     let mut proc = Proc::spawn("pebble", &mut cmd, dir.join("pebble.log"));
-    wait_for_port(&mut proc, port);
-    wait_for_port(&mut proc, mgmt_port);
+    proc.wait_for_port(port, Duration::from_secs(60));
+    proc.wait_for_port(mgmt_port, Duration::from_secs(60));
     Pebble {
         proc,
         dir_url: format!("https://127.0.0.1:{port}/dir"),
@@ -546,7 +484,7 @@ fn serve_acme_at(
         .env("GIGAMCP_DEMO_PASSWORD", DEMO_PASSWORD)
         .env("RUST_LOG", "info");
     let mut p = Proc::spawn("gigamcp", &mut cmd, dir.join(log));
-    wait_for_port(&mut p, port);
+    p.wait_for_port(port, Duration::from_secs(60));
     p
 }
 

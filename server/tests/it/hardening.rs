@@ -211,6 +211,30 @@ async fn the_password_queue_is_bounded_and_answers_busy_at_once() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
 }
 
+/// A flood from one address holds one verification slot, not the queue: a correct sign-in from
+/// another address in the middle of it is admitted and verified (before this, the flood filled
+/// the queue and the owner got 503).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_from_one_address_leaves_the_queue_to_everyone_else() {
+    let t = TestApp::with_people().await;
+    let attacker = addr(200);
+    let mut reqs: Vec<_> = (0..30)
+        .map(|i| login_request(attacker, &format!("sprayed{i}"), "wrong", "/"))
+        .collect();
+    reqs.push(login_request(addr(201), "alice", "pw-alice", "/"));
+    let results = burst(std::slice::from_ref(&t.router), reqs).await;
+    let owner = results.last().unwrap().0;
+    assert_eq!(owner, StatusCode::SEE_OTHER, "the owner's sign-in: {owner}");
+    let flood = &results[..30];
+    assert_only_checked_throttled_or_busy(flood);
+    assert_eq!(count(flood, StatusCode::SERVICE_UNAVAILABLE), 0);
+    let checked = count(flood, StatusCode::UNAUTHORIZED);
+    assert!(
+        checked >= 1 && count(flood, StatusCode::TOO_MANY_REQUESTS) == 30 - checked,
+        "{flood:?}"
+    );
+}
+
 #[tokio::test]
 async fn admin_throttle_clear_lets_a_throttled_user_in() {
     let t = TestApp::with_people().await;
@@ -869,19 +893,13 @@ mod github {
 
 mod durability {
     use super::*;
-    use std::process::{Child, Command, Stdio};
+    use std::process::{Command, Stdio};
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
     const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
 
-    struct Proc(Child);
-    impl Drop for Proc {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
+    use crate::support::process::Proc;
 
     fn admin(db: &str, args: &[&str], stdin: Option<&str>) {
         use std::io::Write;
@@ -905,11 +923,7 @@ mod durability {
     }
 
     fn serve(db: &str) -> (Proc, String) {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = support::free_port();
         let child = Command::new(BIN)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--public-url", "https://mcp.test", "--database-url", db])
@@ -919,12 +933,9 @@ mod durability {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        (Proc(child), format!("http://127.0.0.1:{port}"))
+        let mut proc = Proc::adopt("gigamcp", child);
+        proc.wait_for_port(port, Duration::from_secs(60));
+        (proc, format!("http://127.0.0.1:{port}"))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

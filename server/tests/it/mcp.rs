@@ -2018,13 +2018,13 @@ async fn get_stream_belongs_to_a_session() {
                 Status(StatusCode::NOT_FOUND),
             ),
             case(
-                "GET with a version other than the session's",
+                "GET with an unsupported version (another supported one is served at the session's)",
                 get_req(
                     &env,
                     &[
                         sse,
                         ("mcp-session-id", &sid),
-                        ("mcp-protocol-version", V0618),
+                        ("mcp-protocol-version", "2024-11-05"),
                     ],
                 ),
                 Status(StatusCode::BAD_REQUEST),

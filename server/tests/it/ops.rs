@@ -6,46 +6,18 @@
 //! whose tool is missing says so and passes; under `CI=true` it fails instead.
 use crate::support::free_port;
 use crate::support::oauth_client::{self as oc, Browser};
+use crate::support::process::Proc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_gigamcp");
 const PASSWORD: &str = "pw-alice";
-
-struct Proc {
-    child: Child,
-    name: &'static str,
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Proc {
-    fn assert_running(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!("{} exited early: {status}", self.name);
-        }
-    }
-}
-
-fn wait_for_port(p: &mut Proc, port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        p.assert_running();
-        assert!(Instant::now() < deadline, "{} did not start", p.name);
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `CI=true`: a missing tool is a failure, not a skip.
 fn missing_tool(what: &str) {
@@ -87,11 +59,8 @@ async fn serve(dir: &Path, extra: &[&str]) -> Server {
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut proc = Proc {
-        child,
-        name: "gigamcp",
-    };
-    wait_for_port(&mut proc, port);
+    let mut proc = Proc::adopt("gigamcp", child);
+    proc.wait_for_port(port, Duration::from_secs(90));
     Server {
         proc,
         base: format!("http://127.0.0.1:{port}"),
@@ -204,11 +173,8 @@ http {{
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut proc = Proc {
-        child,
-        name: "nginx",
-    };
-    wait_for_port(&mut proc, port);
+    let mut proc = Proc::adopt("nginx", child);
+    proc.wait_for_port(port, Duration::from_secs(90));
     Some((proc, format!("http://127.0.0.1:{port}")))
 }
 

@@ -1,5 +1,6 @@
 //! Several `gigamcp serve` processes (the real binary) on one database, started at the same
 //! moment: every one comes up (migrations under a lock, idempotent seeding and settings).
+use crate::support::free_port;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,14 +17,6 @@ impl Drop for Replica {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn spawn(data_dir: &Path, database_url: Option<&str>) -> Replica {

@@ -2,6 +2,7 @@
 //! temporary directory, with a clock the test controls.
 pub mod knowledge;
 pub mod oauth_client;
+pub mod process;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
