@@ -37,9 +37,10 @@ pub async fn drive(http: &Http, login: &Login, authorize_url: &Url, callbacks: &
         }
         Login::Command(cmd) => command_driver(cmd, authorize_url, callbacks).await,
         Login::Manual => manual_driver(authorize_url, callbacks).await,
-        Login::None => {
-            AuthzEnd::Broken("no login driver configured (use --login form|command|manual)".into())
-        }
+        Login::Browser(b) => super::browser::drive(http, b, authorize_url, callbacks).await,
+        Login::None => AuthzEnd::Broken(
+            "no login driver configured (use --login form|browser|command|manual)".into(),
+        ),
     }
 }
 

@@ -11,6 +11,7 @@
 //! expiry), `robustness` (proptest fuzzing of the authorized endpoint, run last).
 
 mod batch;
+pub mod browser;
 mod discovery;
 mod lifecycle;
 pub mod login;
@@ -106,6 +107,10 @@ pub struct RunResult {
     pub revocation_latency_ms: Option<u128>,
     /// Set when the run could not proceed at all (exit code 2).
     pub fatal: Option<String>,
+    /// `--allow-incomplete`: MUSTs that could not run do not make the exit code 2.
+    pub allow_incomplete: bool,
+    /// 429 responses the client waited out (`Retry-After`) before retrying.
+    pub rate_limit_waits: Vec<crate::http::RateLimitWait>,
 }
 
 /// Mutable state of one run.
@@ -328,6 +333,8 @@ impl Run {
             exchanges: self.http.exchanges(),
             revocation_latency_ms: self.revocation_latency.map(|d| d.as_millis()),
             fatal,
+            allow_incomplete: self.cfg.allow_incomplete,
+            rate_limit_waits: self.http.rate_limit_waits(),
         }
     }
 
