@@ -54,7 +54,7 @@ fn ci() -> Result<(), String> {
 /// All tests on the embedded SQLite; then, when `GIGAMCP_CI_POSTGRES_URL` names a PostgreSQL
 /// server (CI starts one), the server's integration suite again on fresh PostgreSQL databases.
 ///
-/// The second pass selects the server's test targets by name with `--workspace`, so cargo
+/// The second pass selects the server's one test target (`it`) by name with `--workspace`, so cargo
 /// resolves features exactly as in the first pass and reuses every artifact: `-p gigamcp-server`
 /// would unify features differently and rebuild most dependencies a second time (minutes of CI
 /// and gigabytes of disk).
@@ -66,34 +66,11 @@ fn test() -> Result<(), String> {
     )?;
     if let Ok(pg) = std::env::var("GIGAMCP_CI_POSTGRES_URL") {
         eprintln!("\n=== server integration tests on PostgreSQL ===");
-        let targets = server_test_targets()?;
-        let mut args = vec!["test", "--workspace", "--no-fail-fast"];
-        for t in &targets {
-            args.extend(["--test", t.as_str()]);
-        }
+        // `server/tests/it/main.rs`: the server's one integration-test binary.
+        let args = ["test", "--workspace", "--no-fail-fast", "--test", "it"];
         util::cargo_env(&args, &[("GIGAMCP_TEST_POSTGRES_URL", &pg)], &[])?;
     } else {
         eprintln!("(GIGAMCP_CI_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)");
     }
     Ok(())
-}
-
-/// The names of the server's integration-test targets: one per `server/tests/*.rs`.
-fn server_test_targets() -> Result<Vec<String>, String> {
-    let dir = util::root().join("server/tests");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let path = e.path();
-            (path.extension()? == "rs")
-                .then(|| path.file_stem()?.to_str().map(str::to_owned))
-                .flatten()
-        })
-        .collect();
-    names.sort();
-    if names.is_empty() {
-        return Err(format!("no integration tests in {}", dir.display()));
-    }
-    Ok(names)
 }

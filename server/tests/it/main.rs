@@ -1,0 +1,22 @@
+//! The server's integration tests: one binary (one link), one module per part of the code map
+//! (see ARCHITECTURE.md). Every test drives the real router or the real `gigamcp` binary on a
+//! real database: SQLite in a temporary directory, or PostgreSQL when
+//! `GIGAMCP_TEST_POSTGRES_URL` names a server (`cargo xtask test` runs this target on both).
+//!
+//! - `mcp`: the MCP endpoint `/t/{slug}/mcp`, schema-checked per protocol revision.
+//! - `mcp_properties`: proptest robustness of the MCP endpoint.
+//! - `oauth`: the authorization server end to end over a real socket.
+//! - `oauth_cimd`: Client ID Metadata Documents.
+//! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
+//! - `knowledge`: ingestion, search, isolation and the GitHub connector.
+//! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `support`: the shared test application, database and builders.
+
+mod cli;
+mod knowledge;
+mod mcp;
+mod mcp_properties;
+mod oauth;
+mod oauth_cimd;
+mod resource_server;
+mod support;
