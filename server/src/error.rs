@@ -15,6 +15,8 @@ pub struct OAuthError {
     pub status: StatusCode,
     /// `invalid_client` for a client that tried HTTP Basic gets a Basic challenge (RFC 6749 §5.2).
     pub basic_challenge: bool,
+    /// Seconds a rate-limited client should wait: a `Retry-After` header (RFC 9110 §10.2.3).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -34,7 +36,12 @@ impl OAuthError {
             description: description.into(),
             status,
             basic_challenge: false,
+            retry_after: None,
         }
+    }
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
@@ -167,6 +174,10 @@ impl IntoResponse for AppError {
                         header::WWW_AUTHENTICATE,
                         HeaderValue::from_static("Basic realm=\"gigamcp\""),
                     );
+                }
+                if let Some(secs) = e.retry_after {
+                    resp.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(secs));
                 }
                 resp
             }

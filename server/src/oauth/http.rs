@@ -92,15 +92,16 @@ async fn register(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip.clone());
-    if !state
+    if let Err(wait) = state
         .oauth
         .registrations
-        .allow(ip.as_deref().unwrap_or("unknown"), ctx.now)
+        .check(ip.as_deref().unwrap_or("unknown"), ctx.now)
     {
         return Err(OAuthError::new(
             "too_many_requests",
-            "too many client registrations from this address; try again in a minute",
+            format!("too many client registrations from this address; try again in {wait} s"),
         )
+        .with_retry_after(wait)
         .into());
     }
     if content_type(&headers).is_some_and(|c| c != "application/json") {
