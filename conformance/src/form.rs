@@ -90,111 +90,16 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
     } else {
         "GET".to_string()
     };
-    let mut fields = Vec::new();
-    let mut buttons = Vec::new();
-    let mut username_field = None;
-    let mut password_field = None;
-    let mut text_candidates = Vec::new();
+    let mut c = Controls::default();
     for el in f.select(&sel("input, select, textarea, button")) {
-        let v = el.value();
-        let name = v.attr("name").map(str::to_string);
-        if v.attr("disabled").is_some() {
-            continue;
-        }
-        match v.name() {
-            "input" => {
-                let ty = v.attr("type").unwrap_or("text").to_ascii_lowercase();
-                match ty.as_str() {
-                    "submit" | "image" => buttons.push((
-                        name,
-                        v.attr("value").map(str::to_string),
-                        v.attr("value").unwrap_or("").to_string(),
-                    )),
-                    "button" | "reset" | "file" => {}
-                    "checkbox" | "radio" => {
-                        if let Some(n) = name
-                            && v.attr("checked").is_some()
-                        {
-                            fields.push((n, v.attr("value").unwrap_or("on").to_string()));
-                        }
-                    }
-                    "password" => {
-                        if let Some(n) = name {
-                            if password_field.is_none() {
-                                password_field = Some(n.clone());
-                            }
-                            fields.push((n, v.attr("value").unwrap_or("").to_string()));
-                        }
-                    }
-                    _ => {
-                        if let Some(n) = name {
-                            if matches!(ty.as_str(), "text" | "email" | "tel" | "") {
-                                text_candidates.push(n.clone());
-                                let hint = format!(
-                                    "{} {} {}",
-                                    n,
-                                    v.attr("id").unwrap_or(""),
-                                    v.attr("autocomplete").unwrap_or("")
-                                );
-                                if username_field.is_none()
-                                    && (matches_any(
-                                        &hint,
-                                        &[
-                                            "username",
-                                            "user",
-                                            "email",
-                                            "login",
-                                            "name",
-                                            "uid",
-                                            "identifier",
-                                        ],
-                                    ) || ty == "email")
-                                {
-                                    username_field = Some(n.clone());
-                                }
-                            }
-                            fields.push((n, v.attr("value").unwrap_or("").to_string()));
-                        }
-                    }
-                }
-            }
-            "button" => {
-                let ty = v.attr("type").unwrap_or("submit").to_ascii_lowercase();
-                if ty == "submit" {
-                    let label: String = el.text().collect::<String>().trim().to_string();
-                    buttons.push((name, v.attr("value").map(str::to_string), label));
-                }
-            }
-            "select" => {
-                if let Some(n) = name {
-                    let opt = el
-                        .select(&sel("option[selected]"))
-                        .next()
-                        .or_else(|| el.select(&sel("option")).next());
-                    if let Some(o) = opt {
-                        let val = o
-                            .value()
-                            .attr("value")
-                            .map(str::to_string)
-                            .unwrap_or_else(|| o.text().collect::<String>().trim().to_string());
-                        fields.push((n, val));
-                    }
-                }
-            }
-            "textarea" => {
-                if let Some(n) = name {
-                    fields.push((n, el.text().collect()));
-                }
-            }
-            _ => {}
-        }
+        c.read(el);
     }
-    if password_field.is_some() && username_field.is_none() {
-        username_field = text_candidates.into_iter().next();
+    if c.password_field.is_some() && c.username_field.is_none() {
+        c.username_field = c.text_candidates.into_iter().next();
     }
-    let kind = if password_field.is_some() {
+    let kind = if c.password_field.is_some() {
         FormKind::Login
-    } else if buttons.iter().any(|(n, v, l)| {
+    } else if c.buttons.iter().any(|(n, v, l)| {
         matches_any(
             &format!(
                 "{} {} {}",
@@ -213,11 +118,133 @@ fn read_form(f: ElementRef<'_>, base: &Url, page_url: &Url) -> Option<Form> {
         kind,
         method,
         action,
-        fields,
-        username_field,
-        password_field,
-        buttons,
+        fields: c.fields,
+        username_field: c.username_field,
+        password_field: c.password_field,
+        buttons: c.buttons,
     })
+}
+
+/// What a form's controls contribute, in document order.
+#[derive(Default)]
+struct Controls {
+    fields: Vec<(String, String)>,
+    buttons: Vec<(Option<String>, Option<String>, String)>,
+    username_field: Option<String>,
+    password_field: Option<String>,
+    text_candidates: Vec<String>,
+}
+
+impl Controls {
+    /// One `input`, `select`, `textarea` or `button` (disabled controls are not successful).
+    fn read(&mut self, el: ElementRef<'_>) {
+        let v = el.value();
+        let name = v.attr("name").map(str::to_string);
+        if v.attr("disabled").is_some() {
+            return;
+        }
+        match v.name() {
+            "input" => self.input(el, name),
+            "button" => {
+                let ty = v.attr("type").unwrap_or("submit").to_ascii_lowercase();
+                if ty == "submit" {
+                    let label: String = el.text().collect::<String>().trim().to_string();
+                    self.buttons
+                        .push((name, v.attr("value").map(str::to_string), label));
+                }
+            }
+            "select" => {
+                if let Some(n) = name {
+                    let opt = el
+                        .select(&sel("option[selected]"))
+                        .next()
+                        .or_else(|| el.select(&sel("option")).next());
+                    if let Some(o) = opt {
+                        let val = o
+                            .value()
+                            .attr("value")
+                            .map(str::to_string)
+                            .unwrap_or_else(|| o.text().collect::<String>().trim().to_string());
+                        self.fields.push((n, val));
+                    }
+                }
+            }
+            "textarea" => {
+                if let Some(n) = name {
+                    self.fields.push((n, el.text().collect()));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn input(&mut self, el: ElementRef<'_>, name: Option<String>) {
+        let v = el.value();
+        let ty = v.attr("type").unwrap_or("text").to_ascii_lowercase();
+        match ty.as_str() {
+            "submit" | "image" => self.buttons.push((
+                name,
+                v.attr("value").map(str::to_string),
+                v.attr("value").unwrap_or("").to_string(),
+            )),
+            "button" | "reset" | "file" => {}
+            "checkbox" | "radio" => {
+                if let Some(n) = name
+                    && v.attr("checked").is_some()
+                {
+                    self.fields
+                        .push((n, v.attr("value").unwrap_or("on").to_string()));
+                }
+            }
+            "password" => {
+                if let Some(n) = name {
+                    if self.password_field.is_none() {
+                        self.password_field = Some(n.clone());
+                    }
+                    self.fields
+                        .push((n, v.attr("value").unwrap_or("").to_string()));
+                }
+            }
+            _ => {
+                if let Some(n) = name {
+                    if matches!(ty.as_str(), "text" | "email" | "tel" | "") {
+                        self.text_input(el, &n, &ty);
+                    }
+                    self.fields
+                        .push((n, v.attr("value").unwrap_or("").to_string()));
+                }
+            }
+        }
+    }
+
+    /// A text-like input: a username candidate, the username field if its name, id or
+    /// autocomplete says so (or it is an e-mail input).
+    fn text_input(&mut self, el: ElementRef<'_>, n: &str, ty: &str) {
+        let v = el.value();
+        self.text_candidates.push(n.to_string());
+        let hint = format!(
+            "{} {} {}",
+            n,
+            v.attr("id").unwrap_or(""),
+            v.attr("autocomplete").unwrap_or("")
+        );
+        if self.username_field.is_none()
+            && (matches_any(
+                &hint,
+                &[
+                    "username",
+                    "user",
+                    "email",
+                    "login",
+                    "name",
+                    "uid",
+                    "identifier",
+                ],
+            ) || ty == "email")
+        {
+            self.username_field = Some(n.to_string());
+        }
+    }
 }
 
 impl Form {

@@ -303,54 +303,10 @@ impl Http {
         } else {
             &self.api
         };
+        let (sent_headers, body) = self.outgoing(&req);
         let mut rb = client.request(req.method.clone(), &req.url);
-        let mut sent_headers: Vec<(String, String)> = Vec::new();
-        let has = |name: &str| {
-            req.headers
-                .iter()
-                .any(|(k, _)| k.eq_ignore_ascii_case(name))
-        };
-        if !has("user-agent") {
-            sent_headers.push(("user-agent".into(), self.user_agent.clone()));
-        }
-        for (k, v) in &self.extra_headers {
-            if !has(k) {
-                sent_headers.push((k.clone(), v.clone()));
-            }
-        }
-        sent_headers.extend(req.headers.iter().cloned());
-        let mut body_text = None;
-        let mut body_ct = None;
-        match &req.body {
-            Body::None => {}
-            Body::Json(v) => {
-                let s = v.to_string();
-                if !has("content-type") {
-                    sent_headers.push(("content-type".into(), "application/json".into()));
-                }
-                body_text = Some(s.clone());
-                body_ct = Some("application/json".to_string());
-                rb = rb.body(s);
-            }
-            Body::Raw(s) => {
-                body_text = Some(s.clone());
-                body_ct = req
-                    .headers
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-                    .map(|(_, v)| v.clone());
-                rb = rb.body(s.clone());
-            }
-            Body::Form(f) => {
-                let s = form_encode(f);
-                sent_headers.push((
-                    "content-type".into(),
-                    "application/x-www-form-urlencoded".into(),
-                ));
-                body_text = Some(s.clone());
-                body_ct = Some("application/x-www-form-urlencoded".to_string());
-                rb = rb.body(s);
-            }
+        if let Some((text, _)) = &body {
+            rb = rb.body(text.clone());
         }
         for (k, v) in &sent_headers {
             rb = rb.header(k.as_str(), v.as_str());
@@ -367,9 +323,7 @@ impl Http {
                 .iter()
                 .map(|(k, v)| (k.clone(), red.header(k, v)))
                 .collect(),
-            request_body: body_text
-                .as_deref()
-                .map(|b| red.body(body_ct.as_deref(), b)),
+            request_body: body.as_ref().map(|(b, ct)| red.body(ct.as_deref(), b)),
             status: None,
             response_headers: Vec::new(),
             response_body: None,
@@ -377,45 +331,7 @@ impl Http {
             elapsed_ms: 0,
         };
         let out = match result {
-            Ok(resp) => {
-                let status = resp.status().as_u16();
-                let headers: Vec<(String, String)> = resp
-                    .headers()
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_ascii_lowercase(),
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        )
-                    })
-                    .collect();
-                let body = match resp.bytes().await {
-                    Ok(b) => String::from_utf8_lossy(&b).into_owned(),
-                    Err(e) => {
-                        ex.error = Some(format!("reading body: {e}"));
-                        String::new()
-                    }
-                };
-                let elapsed = started.elapsed();
-                let ct = headers
-                    .iter()
-                    .find(|(k, _)| k == "content-type")
-                    .map(|(_, v)| v.clone());
-                ex.status = Some(status);
-                ex.response_headers = headers
-                    .iter()
-                    .map(|(k, v)| (k.clone(), red.header(k, v)))
-                    .collect();
-                ex.response_body = Some(red.body(ct.as_deref(), &truncate(&body, 64 * 1024)));
-                ex.elapsed_ms = elapsed.as_millis();
-                Ok(Resp {
-                    status,
-                    headers,
-                    body,
-                    id: 0,
-                    elapsed,
-                })
-            }
+            Ok(resp) => Ok(self.received(resp, &mut ex, started).await),
             Err(e) => {
                 ex.error = Some(describe_reqwest_error(&e));
                 ex.elapsed_ms = started.elapsed().as_millis();
@@ -435,6 +351,97 @@ impl Http {
             r.id = id;
             r
         })
+    }
+
+    /// The headers sent with `req` (user agent and extra headers unless overridden, then the
+    /// request's own) and its body with the body's content type.
+    #[allow(clippy::type_complexity)]
+    fn outgoing(&self, req: &Req) -> (Vec<(String, String)>, Option<(String, Option<String>)>) {
+        let mut sent_headers: Vec<(String, String)> = Vec::new();
+        let has = |name: &str| {
+            req.headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case(name))
+        };
+        if !has("user-agent") {
+            sent_headers.push(("user-agent".into(), self.user_agent.clone()));
+        }
+        for (k, v) in &self.extra_headers {
+            if !has(k) {
+                sent_headers.push((k.clone(), v.clone()));
+            }
+        }
+        sent_headers.extend(req.headers.iter().cloned());
+        let body = match &req.body {
+            Body::None => None,
+            Body::Json(v) => {
+                if !has("content-type") {
+                    sent_headers.push(("content-type".into(), "application/json".into()));
+                }
+                Some((v.to_string(), Some("application/json".to_string())))
+            }
+            Body::Raw(s) => {
+                let ct = req
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                    .map(|(_, v)| v.clone());
+                Some((s.clone(), ct))
+            }
+            Body::Form(f) => {
+                sent_headers.push((
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ));
+                Some((
+                    form_encode(f),
+                    Some("application/x-www-form-urlencoded".to_string()),
+                ))
+            }
+        };
+        (sent_headers, body)
+    }
+
+    /// Reads a response and records it (redacted) in `ex`.
+    async fn received(&self, resp: reqwest::Response, ex: &mut Exchange, started: Instant) -> Resp {
+        let red = &self.redactor;
+        let status = resp.status().as_u16();
+        let headers: Vec<(String, String)> = resp
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = match resp.bytes().await {
+            Ok(b) => String::from_utf8_lossy(&b).into_owned(),
+            Err(e) => {
+                ex.error = Some(format!("reading body: {e}"));
+                String::new()
+            }
+        };
+        let elapsed = started.elapsed();
+        let ct = headers
+            .iter()
+            .find(|(k, _)| k == "content-type")
+            .map(|(_, v)| v.clone());
+        ex.status = Some(status);
+        ex.response_headers = headers
+            .iter()
+            .map(|(k, v)| (k.clone(), red.header(k, v)))
+            .collect();
+        ex.response_body = Some(red.body(ct.as_deref(), &truncate(&body, 64 * 1024)));
+        ex.elapsed_ms = elapsed.as_millis();
+        Resp {
+            status,
+            headers,
+            body,
+            id: 0,
+            elapsed,
+        }
     }
 }
 

@@ -4,10 +4,12 @@
 //! while the server runs; their revocations reach a running server through `auth_epoch`.
 use crate::auth::pat::issue_personal_token;
 use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::state::AppState;
+use crate::store::Store;
 use crate::store::settings::PUBLIC_URL;
 use crate::store::users::UserError;
 use crate::store::workspaces::WorkspaceError;
-use crate::{AppState, Config, Store};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::io::Read;

@@ -95,7 +95,7 @@ impl Config {
     pub fn slug_for_resource<'a>(&self, resource: &'a str) -> Option<&'a str> {
         let rest = resource.strip_prefix(self.public_url.as_str())?;
         let slug = rest.strip_prefix("/t/")?.strip_suffix("/mcp")?;
-        crate::store::valid_slug(slug).then_some(slug)
+        crate::names::valid_slug(slug).then_some(slug)
     }
 
     /// Whether `origin` (an `Origin` header value) may call the MCP endpoint.

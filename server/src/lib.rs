@@ -5,6 +5,8 @@
 //! - [`config`]: the public origin and every URL derived from it (issuer, MCP URLs, PRM URLs).
 //! - [`clock`]: time as a dependency, so tests move it by hand.
 //! - [`error`]: the one place errors become HTTP responses.
+//! - [`secrets`], [`names`]: ground floor: CSPRNG secrets and hashing; slug, username and scope
+//!   syntax.
 //! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
 //! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, secrets, passwords.
 //! - [`oauth`]: the authorization server: metadata, registration, authorize, token, revoke.
@@ -19,7 +21,10 @@ pub mod config;
 pub mod error;
 pub mod knowledge;
 pub mod mcp;
+pub mod names;
 pub mod oauth;
+pub mod secrets;
+pub mod state;
 pub mod store;
 pub mod web;
 
@@ -32,19 +37,8 @@ use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
 pub use config::Config;
+pub use state::AppState;
 pub use store::Store;
-
-/// Everything a request handler may need. Cheap to clone.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: Store,
-    pub clock: clock::SharedClock,
-    pub tokens: Arc<auth::TokenValidator>,
-    pub knowledge: Arc<knowledge::KnowledgeBase>,
-    pub mcp: Arc<mcp::McpState>,
-    pub oauth: Arc<oauth::OAuthState>,
-}
 
 impl AppState {
     /// Builds the state: loads the knowledge index from the store.
@@ -56,10 +50,13 @@ impl AppState {
         let epoch = store.auth_epoch().await?;
         let knowledge = knowledge::KnowledgeBase::open(&config, &store).await?;
         Ok(Self {
-            tokens: Arc::new(auth::TokenValidator::new(config.token_cache_ttl, epoch)),
+            tokens: Arc::new(auth::validator::TokenValidator::new(
+                config.token_cache_ttl,
+                epoch,
+            )),
             knowledge: Arc::new(knowledge),
-            mcp: Arc::new(mcp::McpState::new(&config)),
-            oauth: Arc::new(oauth::OAuthState::new(&config)),
+            mcp: Arc::new(mcp::state::McpState::new(mcp::tools::all_descriptions())),
+            oauth: Arc::new(oauth::state::OAuthState::new(&config)),
             config: Arc::new(config),
             store,
             clock,
@@ -79,8 +76,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(auth::prm::routes())
         .merge(mcp::routes())
-        .merge(oauth::routes())
-        .merge(web::routes())
+        .merge(oauth::http::routes())
+        .merge(web::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(limit))

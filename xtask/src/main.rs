@@ -8,6 +8,7 @@
 mod bench;
 mod conformance;
 mod interop;
+mod tidy;
 mod util;
 
 use std::process::ExitCode;

@@ -10,7 +10,7 @@
 //! simplify/complicate search `TestRunner` uses) instead of running inside a sync closure. On a
 //! violation the finding carries the shrunk, minimal request.
 
-use super::{Run, describe};
+use crate::flow::common::{Run, describe, sse};
 use crate::http::{Body, Req, Resp};
 use crate::model::Finding::*;
 use proptest::prelude::*;
@@ -184,22 +184,6 @@ pub fn case_strategy(valid: Value) -> SBoxedStrategy<FuzzCase> {
         .sboxed()
 }
 
-fn sse_events(body: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut data = String::new();
-    for line in body.lines().chain(std::iter::once("")) {
-        if let Some(d) = line.strip_prefix("data:") {
-            if !data.is_empty() {
-                data.push('\n');
-            }
-            data.push_str(d.strip_prefix(' ').unwrap_or(d));
-        } else if line.trim().is_empty() && !data.is_empty() {
-            out.push(std::mem::take(&mut data));
-        }
-    }
-    out
-}
-
 /// A JSON-RPC error (`error` object with an integer `code`) or an OAuth error (`error` string).
 fn is_error_object(v: &Value) -> bool {
     matches!(v.get("error"), Some(Value::String(_))) || is_rpc_error(v)
@@ -231,7 +215,7 @@ pub fn judge(r: &Resp) -> [Option<String>; 3] {
     let json = if body.is_empty() || !(r.status == 200 || (400..500).contains(&r.status)) {
         None
     } else if r.status == 200 && r.content_type().starts_with("text/event-stream") {
-        sse_events(body)
+        sse::events(body)
             .iter()
             .find(|e| {
                 serde_json::from_str::<Value>(e)
@@ -446,17 +430,28 @@ impl Run {
         Some(g.access_token)
     }
 
-    pub(super) async fn robustness(&mut self) {
+    pub(crate) async fn robustness(&mut self) {
         if !self.any_on(&IDS) {
             return;
         }
         let Some(token) = self.fuzz_token().await else {
             return;
         };
+        let Some(sent) = self.fuzz(&token).await else {
+            return;
+        };
+        if self.on("mcp/robustness/survives") {
+            self.survives(&token, sent).await;
+        }
+    }
+
+    /// `mcp/robustness/{no-5xx,no-html,json-errors}`: generated requests, each failure shrunk
+    /// to a minimal one. Returns how many requests were answered.
+    async fn fuzz(&mut self, token: &str) -> Option<usize> {
         let seed = self.cfg.fuzz_seed;
         let cases = self.cfg.fuzz_cases;
         let deadline = Instant::now() + self.cfg.fuzz_budget;
-        let (template, valid) = self.fuzz_template(&token);
+        let (template, valid) = self.fuzz_template(token);
         let strategy = case_strategy(valid);
         // proptest's value trees are not Send: generation and shrinking run on a thread of their
         // own and ask this task to send each case (the oracle) over a channel.
@@ -495,7 +490,7 @@ impl Run {
         }) = done_rx.await
         else {
             self.rec_all(&IDS[..3], CouldNotRun("the case generator stopped".into()));
-            return;
+            return None;
         };
         let scope = format!(
             "{sent} generated requests (seed {seed:#x}, {generated} cases{}{})",
@@ -527,49 +522,50 @@ impl Run {
             };
             self.rec(id, f, &[]);
         }
+        Some(sent)
+    }
 
-        // A valid tools/list still works.
-        if self.on("mcp/robustness/survives") {
-            let mut r = self
+    /// `mcp/robustness/survives`: a valid `tools/list` still works afterwards.
+    async fn survives(&mut self, token: &str, sent: usize) {
+        let mut r = self
+            .rpc(
+                "robustness: tools/list afterwards",
+                Some(token),
+                "tools/list",
+                json!({}),
+            )
+            .await;
+        if r.as_ref().is_some_and(|r| r.resp.status == 401)
+            && let Some(fresh) = self.fuzz_token_after_401().await
+        {
+            r = self
                 .rpc(
-                    "robustness: tools/list afterwards",
-                    Some(&token),
+                    "robustness: tools/list afterwards (fresh token)",
+                    Some(&fresh),
                     "tools/list",
                     json!({}),
                 )
                 .await;
-            if r.as_ref().is_some_and(|r| r.resp.status == 401)
-                && let Some(fresh) = self.fuzz_token_after_401().await
-            {
-                r = self
-                    .rpc(
-                        "robustness: tools/list afterwards (fresh token)",
-                        Some(&fresh),
-                        "tools/list",
-                        json!({}),
-                    )
-                    .await;
-            }
-            let f = match &r {
-                Some(r) if r.result().is_some() => Holds(format!(
-                    "tools/list still succeeds after {sent} generated requests"
-                )),
-                Some(r) => Violated(format!(
-                    "after {sent} generated requests a valid tools/list got {}{}",
-                    describe(&r.resp),
-                    r.message
-                        .as_ref()
-                        .and_then(|m| m.get("error"))
-                        .map(|e| format!(" {e}"))
-                        .unwrap_or_default()
-                )),
-                None => Violated(format!(
-                    "after {sent} generated requests the MCP endpoint is unreachable"
-                )),
-            };
-            let ev: Vec<usize> = r.iter().map(|r| r.resp.id).collect();
-            self.rec("mcp/robustness/survives", f, &ev);
         }
+        let f = match &r {
+            Some(r) if r.result().is_some() => Holds(format!(
+                "tools/list still succeeds after {sent} generated requests"
+            )),
+            Some(r) => Violated(format!(
+                "after {sent} generated requests a valid tools/list got {}{}",
+                describe(&r.resp),
+                r.message
+                    .as_ref()
+                    .and_then(|m| m.get("error"))
+                    .map(|e| format!(" {e}"))
+                    .unwrap_or_default()
+            )),
+            None => Violated(format!(
+                "after {sent} generated requests the MCP endpoint is unreachable"
+            )),
+        };
+        let ev: Vec<usize> = r.iter().map(|r| r.resp.id).collect();
+        self.rec("mcp/robustness/survives", f, &ev);
     }
 
     /// After a 401 on the survival probe: the token may simply have expired; get a fresh one.

@@ -3,120 +3,13 @@
 //! Hot path: one SHA-256, one cache lookup; on a miss one indexed query. No password hashing.
 //! Revocations in this process call [`TokenValidator::invalidate_all`]; revocations by another
 //! process (admin CLI, a second replica) bump `auth_epoch`, which a background task polls.
-use crate::AppState;
-use crate::auth::secrets::hash_secret;
+use super::validator::Principal;
 use crate::config::DEFAULT_SCOPES;
 use crate::error::{AppError, BearerChallenge};
-use crate::store::TokenRecord;
+use crate::secrets::hash_secret;
+use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode, header};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
-
-/// The authenticated caller of an MCP request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub username: String,
-    pub workspace_slug: String,
-    pub scopes: Vec<String>,
-    pub expires_at: i64,
-}
-
-impl Principal {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
-    }
-}
-
-const CACHE_CAPACITY: usize = 10_000;
-const TOUCH_INTERVAL: i64 = 60;
-
-struct Entry {
-    record: Arc<TokenRecord>,
-    fetched_at: i64,
-}
-
-/// Bounded cache of validated tokens, keyed by token hash.
-pub struct TokenValidator {
-    cache: RwLock<HashMap<String, Entry>>,
-    touched: RwLock<HashMap<String, i64>>,
-    epoch: AtomicI64,
-    ttl: i64,
-}
-
-impl TokenValidator {
-    pub fn new(ttl: i64, epoch: i64) -> Self {
-        Self {
-            cache: RwLock::new(HashMap::new()),
-            touched: RwLock::new(HashMap::new()),
-            epoch: AtomicI64::new(epoch),
-            ttl,
-        }
-    }
-
-    /// Drops every cached validation. Call after any revocation or membership change.
-    pub fn invalidate_all(&self) {
-        if let Ok(mut c) = self.cache.write() {
-            c.clear();
-        }
-    }
-
-    /// Applies an `auth_epoch` read from the store; clears the cache when it moved.
-    pub fn observe_epoch(&self, epoch: i64) {
-        if self.epoch.swap(epoch, Ordering::SeqCst) != epoch {
-            self.invalidate_all();
-        }
-    }
-
-    pub fn cached_len(&self) -> usize {
-        self.cache.read().map(|c| c.len()).unwrap_or(0)
-    }
-
-    fn get(&self, hash: &str, now: i64) -> Option<Arc<TokenRecord>> {
-        let c = self.cache.read().ok()?;
-        let e = c.get(hash)?;
-        (now - e.fetched_at < self.ttl).then(|| e.record.clone())
-    }
-
-    fn put(&self, hash: String, record: Arc<TokenRecord>, now: i64) {
-        if let Ok(mut c) = self.cache.write() {
-            if c.len() >= CACHE_CAPACITY {
-                c.retain(|_, e| now - e.fetched_at < self.ttl);
-                if c.len() >= CACHE_CAPACITY {
-                    c.clear();
-                }
-            }
-            c.insert(
-                hash,
-                Entry {
-                    record,
-                    fetched_at: now,
-                },
-            );
-        }
-    }
-
-    /// Whether `grant_id`'s last-used time is due an update (at most once a minute per grant).
-    fn should_touch(&self, grant_id: &str, now: i64) -> bool {
-        if let Ok(t) = self.touched.read()
-            && t.get(grant_id)
-                .is_some_and(|last| now - last < TOUCH_INTERVAL)
-        {
-            return false;
-        }
-        let Ok(mut t) = self.touched.write() else {
-            return false;
-        };
-        if t.len() >= CACHE_CAPACITY {
-            t.clear();
-        }
-        t.insert(grant_id.to_owned(), now);
-        true
-    }
-}
+use std::sync::Arc;
 
 /// Starts the task that follows other processes' revocations (see module docs).
 pub fn spawn_epoch_poller(state: AppState) {

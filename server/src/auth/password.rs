@@ -12,7 +12,7 @@ fn gate() -> &'static Semaphore {
 
 /// Hash synchronously (CLI and seeding).
 pub fn hash_password_blocking(password: &str) -> anyhow::Result<String> {
-    let salt = SaltString::encode_b64(&super::secrets::random_bytes(16))
+    let salt = SaltString::encode_b64(&crate::secrets::random_bytes(16))
         .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)

@@ -1,6 +1,6 @@
 //! Personal access tokens minted by `gigamcp admin token issue`: an ordinary grant for the
 //! built-in `gigamcp-admin-cli` client, so they show up (and can be revoked) in Connected apps.
-use crate::Config;
+use crate::config::Config;
 use crate::config::SUPPORTED_SCOPES;
 use crate::store::tokens::IssuedToken;
 use crate::store::{Store, parse_scopes};

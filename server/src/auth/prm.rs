@@ -1,9 +1,9 @@
 //! OAuth 2.0 Protected Resource Metadata (RFC 9728), one document per workspace at the
 //! path-inserted well-known URL (§3.1). The root well-known URL cannot describe every workspace,
 //! so it answers a JSON 404 that points at the per-workspace form.
-use crate::AppState;
 use crate::config::SUPPORTED_SCOPES;
 use crate::error::{AppError, AppResult, OAuthError};
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};

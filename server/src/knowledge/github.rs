@@ -1,7 +1,7 @@
 //! GitHub connector: issues in the REST API's "list repository issues" shape, read from fixture
 //! JSON (offline) or fetched from the API with `Link` pagination, rate-limit handling and retries.
+use super::model::{Source, SourceDoc};
 use super::wiki::parse_datetime;
-use super::{Source, SourceDoc};
 use anyhow::{Context, anyhow, bail};
 use reqwest::header::{ACCEPT, AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use serde::Deserialize;

@@ -4,7 +4,7 @@
 //! additionally constrained to the workspace term, and every hit's stored workspace is checked
 //! before it is returned.
 use super::chunk::{chunk_markdown, plain_text, truncate_chars};
-use super::{SearchHit, Source};
+use super::model::{SearchHit, Source};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{

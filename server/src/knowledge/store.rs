@@ -1,6 +1,6 @@
 //! The knowledge tables (see `migrations/0002_knowledge.sql`). Portable SQL, `$n` placeholders.
 use super::index::IndexDoc;
-use super::{IngestReport, Source, SourceDoc};
+use super::model::{IngestReport, Source, SourceDoc};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -103,58 +103,46 @@ pub(crate) async fn apply(
     let mut report = IngestReport::default();
     for d in docs {
         let hash = content_hash(d);
-        match existing.remove(&d.id) {
-            Some(old) if old == hash => report.unchanged += 1,
-            Some(_) => {
-                sqlx::query(
-                    "UPDATE knowledge_documents SET source = $3, repo = $4, state = $5, number = $6, title = $7, \
-                     url = $8, uri = $9, body = $10, mime_type = $11, metadata = $12, content_hash = $13, \
-                     updated_at = $14, ingested_at = $15 WHERE workspace = $1 AND id = $2",
-                )
-                .bind(workspace)
-                .bind(&d.id)
-                .bind(d.source.as_str())
-                .bind(&d.repo)
-                .bind(&d.state)
-                .bind(d.number)
-                .bind(&d.title)
-                .bind(&d.url)
-                .bind(&d.uri)
-                .bind(&d.text)
-                .bind(&d.mime_type)
-                .bind(serde_json::Value::Object(d.metadata.clone()).to_string())
-                .bind(&hash)
-                .bind(d.updated_at.unwrap_or(now))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                report.updated += 1;
+        let changed = match existing.remove(&d.id) {
+            Some(old) if old == hash => {
+                report.unchanged += 1;
+                continue;
             }
-            None => {
-                sqlx::query(
-                    "INSERT INTO knowledge_documents (workspace, id, source, repo, state, number, title, url, uri, body, \
-                     mime_type, metadata, content_hash, updated_at, ingested_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                )
-                .bind(workspace)
-                .bind(&d.id)
-                .bind(d.source.as_str())
-                .bind(&d.repo)
-                .bind(&d.state)
-                .bind(d.number)
-                .bind(&d.title)
-                .bind(&d.url)
-                .bind(&d.uri)
-                .bind(&d.text)
-                .bind(&d.mime_type)
-                .bind(serde_json::Value::Object(d.metadata.clone()).to_string())
-                .bind(&hash)
-                .bind(d.updated_at.unwrap_or(now))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                report.added += 1;
-            }
+            Some(_) => true,
+            None => false,
+        };
+        // One statement for new and changed documents (valid on SQLite and PostgreSQL).
+        sqlx::query(
+            "INSERT INTO knowledge_documents (workspace, id, source, repo, state, number, title, url, uri, body, \
+             mime_type, metadata, content_hash, updated_at, ingested_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+             ON CONFLICT (workspace, id) DO UPDATE SET source = excluded.source, repo = excluded.repo, \
+             state = excluded.state, number = excluded.number, title = excluded.title, url = excluded.url, \
+             uri = excluded.uri, body = excluded.body, mime_type = excluded.mime_type, \
+             metadata = excluded.metadata, content_hash = excluded.content_hash, \
+             updated_at = excluded.updated_at, ingested_at = excluded.ingested_at",
+        )
+        .bind(workspace)
+        .bind(&d.id)
+        .bind(d.source.as_str())
+        .bind(&d.repo)
+        .bind(&d.state)
+        .bind(d.number)
+        .bind(&d.title)
+        .bind(&d.url)
+        .bind(&d.uri)
+        .bind(&d.text)
+        .bind(&d.mime_type)
+        .bind(serde_json::Value::Object(d.metadata.clone()).to_string())
+        .bind(&hash)
+        .bind(d.updated_at.unwrap_or(now))
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        if changed {
+            report.updated += 1;
+        } else {
+            report.added += 1;
         }
     }
     let mut gone: Vec<String> = existing.into_keys().collect();

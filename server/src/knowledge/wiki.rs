@@ -1,6 +1,6 @@
 //! Wiki connector: `wiki/<page>.md` files with an optional front matter block
 //! (`---` / `title`, `updated`, `author`, `tags` / `---`) followed by markdown.
-use super::{Source, SourceDoc};
+use super::model::{Source, SourceDoc};
 use serde_json::{Map, Value, json};
 use std::path::Path;
 

@@ -1,80 +1,108 @@
 //! Method dispatch: one JSON-RPC call in, one result (or JSON-RPC error) out, shaped for the
 //! protocol revision in force. No HTTP here; the transport decides statuses and framing.
+use super::context::Ctx;
 use super::jsonrpc::{Call, RpcError};
-use super::session::Session;
 use super::version::{META_SERVER_INFO, Version};
 use super::{resources, tools};
-use crate::AppState;
-use crate::auth::Principal;
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 
-/// The workspace an MCP request addresses.
-#[derive(Debug, Clone)]
-pub struct Workspace {
-    pub slug: String,
-    pub name: String,
+/// Every request method this server answers (besides `initialize`, which the transport handles
+/// because it mints a session): one row per method with its scope, revisions and cache lifetime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Ping,
+    ServerDiscover,
+    LoggingSetLevel,
+    ToolsList,
+    ToolsCall,
+    ResourcesList,
+    ResourcesRead,
+    ResourcesTemplatesList,
 }
 
-/// Everything a method needs: who asks, where, under which revision. Owned so a request can run
-/// on its own task (SSE responses).
-#[derive(Clone)]
-pub struct Ctx {
-    pub state: AppState,
-    pub principal: Principal,
-    pub workspace: Workspace,
-    pub version: Version,
-    pub session: Option<Arc<Session>>,
-}
+impl Method {
+    pub const ALL: [Method; 8] = [
+        Method::Ping,
+        Method::ServerDiscover,
+        Method::LoggingSetLevel,
+        Method::ToolsList,
+        Method::ToolsCall,
+        Method::ResourcesList,
+        Method::ResourcesRead,
+        Method::ResourcesTemplatesList,
+    ];
 
-/// Cache lifetimes (2026-07-28 `ttlMs`) per cacheable method.
-fn ttl_ms(method: &str) -> Option<u64> {
-    match method {
-        "tools/list" | "resources/templates/list" | "server/discover" => Some(300_000),
-        "resources/list" | "resources/read" => Some(60_000),
-        _ => None,
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Ping => "ping",
+            Method::ServerDiscover => "server/discover",
+            Method::LoggingSetLevel => "logging/setLevel",
+            Method::ToolsList => "tools/list",
+            Method::ToolsCall => "tools/call",
+            Method::ResourcesList => "resources/list",
+            Method::ResourcesRead => "resources/read",
+            Method::ResourcesTemplatesList => "resources/templates/list",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+
+    /// The OAuth scope the method needs (`tools/call` executes tools; everything else reads).
+    pub fn required_scope(self) -> &'static str {
+        match self {
+            Method::ToolsCall => "mcp:tools",
+            _ => "mcp:read",
+        }
+    }
+
+    /// Whether the method exists under `version`.
+    pub fn known_in(self, version: Version) -> bool {
+        match self {
+            Method::Ping | Method::LoggingSetLevel => !version.is_modern(),
+            Method::ServerDiscover => version.is_modern(),
+            _ => true,
+        }
+    }
+
+    /// Cache lifetime of the result (2026-07-28 `ttlMs`), for cacheable methods.
+    pub fn ttl_ms(self) -> Option<u64> {
+        match self {
+            Method::ToolsList | Method::ResourcesTemplatesList | Method::ServerDiscover => {
+                Some(300_000)
+            }
+            Method::ResourcesList | Method::ResourcesRead => Some(60_000),
+            _ => None,
+        }
     }
 }
 
-/// The OAuth scope a method needs (`tools/call` executes tools; everything else reads).
+/// The OAuth scope `method` needs (unknown methods: `mcp:read`; they fail as not found).
 pub fn required_scope(method: &str) -> &'static str {
-    if method == "tools/call" {
-        "mcp:tools"
-    } else {
-        "mcp:read"
-    }
+    Method::from_name(method).map_or("mcp:read", Method::required_scope)
 }
 
 /// Whether `method` exists as a request under `version`.
 pub fn is_known(method: &str, version: Version) -> bool {
-    match method {
-        "tools/list"
-        | "tools/call"
-        | "resources/list"
-        | "resources/read"
-        | "resources/templates/list" => true,
-        "ping" | "logging/setLevel" => !version.is_modern(),
-        "server/discover" => version.is_modern(),
-        _ => false,
-    }
+    Method::from_name(method).is_some_and(|m| m.known_in(version))
 }
 
 /// Runs one request (never `initialize`, which the transport handles because it mints a session).
 pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
-    if !is_known(&call.method, ctx.version) {
+    let Some(method) = Method::from_name(&call.method).filter(|m| m.known_in(ctx.version)) else {
         return Err(RpcError::method_not_found(&call.method));
-    }
+    };
     let p = &call.params;
-    let result = match call.method.as_str() {
-        "ping" => Ok(json!({})),
-        "server/discover" => Ok(discover(ctx)),
-        "logging/setLevel" => set_level(ctx, p),
-        "tools/list" => tools::list(ctx, p),
-        "tools/call" => tools::call(ctx, p).await,
-        "resources/list" => resources::list(ctx, p).await,
-        "resources/read" => resources::read(ctx, p).await,
-        "resources/templates/list" => resources::templates(ctx, p),
-        _ => Err(RpcError::method_not_found(&call.method)),
+    let result = match method {
+        Method::Ping => Ok(json!({})),
+        Method::ServerDiscover => Ok(discover(ctx)),
+        Method::LoggingSetLevel => set_level(ctx, p),
+        Method::ToolsList => tools::list(ctx, p),
+        Method::ToolsCall => tools::call(ctx, p).await,
+        Method::ResourcesList => resources::list(ctx, p).await,
+        Method::ResourcesRead => resources::read(ctx, p).await,
+        Method::ResourcesTemplatesList => resources::templates(ctx, p),
     }?;
     Ok(finish(ctx.version, &call.method, result))
 }
@@ -85,23 +113,13 @@ pub fn finish(version: Version, method: &str, mut result: Value) -> Value {
         && let Some(obj) = result.as_object_mut()
     {
         obj.insert("resultType".into(), json!("complete"));
-        if let Some(ttl) = ttl_ms(method) {
+        if let Some(ttl) = Method::from_name(method).and_then(Method::ttl_ms) {
             obj.insert("ttlMs".into(), json!(ttl));
             // Results depend on the caller's workspace and membership: never share across tokens.
             obj.insert("cacheScope".into(), json!("private"));
         }
     }
     result
-}
-
-/// Rejects a pagination cursor on lists that never hand one out.
-pub fn reject_cursor(params: &Map<String, Value>) -> Result<(), RpcError> {
-    match params.get("cursor") {
-        None | Some(Value::Null) => Ok(()),
-        Some(_) => Err(RpcError::invalid_params(
-            "invalid cursor: this list has a single page",
-        )),
-    }
 }
 
 pub fn capabilities(version: Version) -> Value {

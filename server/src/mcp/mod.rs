@@ -14,68 +14,21 @@
 //! Invariants: the endpoint writes nothing to the database (only `auth::authenticate` may touch
 //! a grant's last-used time); tools and resources pass the workspace slug to `knowledge`, which
 //! filters by it; tool lists are computed once per revision.
+pub mod context;
 pub mod dispatch;
 pub mod jsonrpc;
 pub mod resources;
 pub mod session;
+pub mod state;
 pub mod tools;
 pub mod transport;
 pub mod version;
 
-use crate::{AppState, Config};
+use crate::state::AppState;
 use axum::Router;
 use axum::routing::{any, post};
-use dispatch::Workspace;
-use serde_json::Value;
-use std::collections::HashMap;
-use std::sync::RwLock;
-use version::Version;
 
-/// How long a workspace lookup is trusted (workspaces are never deleted; names rarely change).
-const WORKSPACE_CACHE_SECS: i64 = 60;
-const WORKSPACE_CACHE_CAPACITY: usize = 4096;
-
-pub struct McpState {
-    pub sessions: session::SessionStore,
-    tool_lists: HashMap<Version, Value>,
-    workspaces: RwLock<HashMap<String, (Workspace, i64)>>,
-}
-
-impl McpState {
-    pub fn new(_config: &Config) -> Self {
-        Self {
-            sessions: session::SessionStore::new(),
-            tool_lists: Version::ALL
-                .iter()
-                .map(|v| (*v, tools::descriptions(*v)))
-                .collect(),
-            workspaces: RwLock::new(HashMap::new()),
-        }
-    }
-
-    /// The `tools` array for `version`, computed at start-up.
-    pub fn tool_descriptions(&self, version: Version) -> Value {
-        self.tool_lists
-            .get(&version)
-            .cloned()
-            .unwrap_or_else(|| tools::descriptions(version))
-    }
-
-    fn cached_workspace(&self, slug: &str, now: i64) -> Option<Workspace> {
-        let m = self.workspaces.read().ok()?;
-        let (ws, at) = m.get(slug)?;
-        (now - at < WORKSPACE_CACHE_SECS).then(|| ws.clone())
-    }
-
-    fn cache_workspace(&self, ws: &Workspace, now: i64) {
-        if let Ok(mut m) = self.workspaces.write() {
-            if m.len() >= WORKSPACE_CACHE_CAPACITY {
-                m.clear();
-            }
-            m.insert(ws.slug.clone(), (ws.clone(), now));
-        }
-    }
-}
+pub use state::{McpState, Workspace};
 
 pub fn routes() -> Router<AppState> {
     Router::new()

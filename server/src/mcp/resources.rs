@@ -1,6 +1,6 @@
 //! Resources: every document of the workspace (`wiki://pages/{page}`,
 //! `github://{owner}/{repo}/issues/{number}`), listed with opaque cursors and read by URI.
-use super::dispatch::{Ctx, reject_cursor};
+use super::context::{Ctx, reject_cursor};
 use super::jsonrpc::RpcError;
 use super::version::Version;
 use crate::knowledge::Document;

@@ -6,7 +6,7 @@
 //! workspace is treated as unknown (404). Sessions are optional: requests without the header are
 //! served statelessly. Nothing here touches the database.
 use super::version::Version;
-use crate::auth::secrets::random_token;
+use crate::secrets::random_token;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
 use std::sync::{Arc, RwLock};

@@ -11,16 +11,18 @@
 //! (or unknown) `io.modelcontextprotocol/protocolVersion`, or whose `MCP-Protocol-Version` header
 //! says 2026-07-28, is served statelessly under 2026-07-28; anything else is legacy, at the
 //! session's negotiated version, else the header's, else 2025-03-26 (TRN-VER-03).
-use super::dispatch::{self, Ctx, Workspace};
+use super::context::Ctx;
+use super::dispatch;
 use super::jsonrpc::{
     self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, PARSE_ERROR, RequestId, RpcError,
     SESSION_NOT_FOUND, UNSUPPORTED_PROTOCOL_VERSION,
 };
 use super::session::{Lookup, Session};
+use super::state::Workspace;
 use super::version::{self, META_PROTOCOL_VERSION, Version};
-use crate::AppState;
 use crate::auth::{self, Principal};
 use crate::error::{AppError, OAuthError};
+use crate::state::AppState;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
@@ -96,7 +98,7 @@ async fn workspace(state: &AppState, slug: &str) -> Result<Workspace> {
     if let Some(ws) = state.mcp.cached_workspace(slug, now) {
         return Ok(ws);
     }
-    let found = if crate::store::valid_slug(slug) {
+    let found = if crate::names::valid_slug(slug) {
         state.store.workspace(slug).await?
     } else {
         None
@@ -796,7 +798,7 @@ pub async fn get(
     // Last-Event-ID; then comment keep-alives until the session ends or the client leaves.
     let priming = format!(
         "id: g-{}\nretry: 5000\ndata: \n\n",
-        crate::auth::secrets::random_token(12)
+        crate::secrets::random_token(12)
     );
     let ctl = GetStream {
         ended: session.ended(),
@@ -877,7 +879,7 @@ pub async fn other_method() -> Response {
 
 /// `/t/{slug}/mcp/`: not the endpoint; say which URL is.
 pub async fn trailing_slash(State(state): State<AppState>, Path(slug): Path<String>) -> AppError {
-    if crate::store::valid_slug(&slug) {
+    if crate::names::valid_slug(&slug) {
         OAuthError::not_found(format!(
             "no such endpoint; the MCP endpoint is {} (no trailing slash)",
             state.config.mcp_url(&slug)

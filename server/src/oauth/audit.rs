@@ -1,6 +1,6 @@
 //! Writes audit entries without ever failing the request that caused them (a lost audit row is
 //! logged, not turned into a 500). Entries never contain secrets.
-use super::Ctx;
+use super::context::Ctx;
 use crate::store::audit::AuditEntry;
 
 pub async fn record(ctx: &Ctx<'_>, mut entry: AuditEntry) {

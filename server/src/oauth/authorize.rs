@@ -4,9 +4,10 @@
 //! and redirect URI first (failures there are shown as a page, never redirected), then everything
 //! else (failures are redirected back with `error`, `state` and `iss`). [`prepare`] decides what a
 //! signed-in user sees; [`decide`] applies the consent form's decision.
-use super::{Ctx, Params, audit, cimd, internal, pkce, redirect, scopes};
-use crate::auth::secrets::{AUTH_CODE_PREFIX, hash_secret, new_secret};
+use super::context::{Ctx, Params, internal};
+use super::{audit, cimd, pkce, redirect, scopes};
 use crate::error::OAuthError;
+use crate::secrets::{AUTH_CODE_PREFIX, hash_secret, new_secret};
 use crate::store::UserRecord;
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::{ClientRecord, NewAuthCode};

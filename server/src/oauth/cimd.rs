@@ -14,16 +14,15 @@
 //! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min)
 //!   and the client row (kind `cimd`) is created or refreshed on every fetch, so grants and
 //!   Connected apps work as for registered clients.
+use super::context::{Ctx, internal};
 use super::register::string_list;
-use super::{Ctx, audit, internal, redirect};
+use super::{audit, redirect};
 use crate::config::CimdPolicy;
 use crate::error::OAuthError;
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::ClientRecord;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
 use std::time::Duration;
 use url::Url;
 
@@ -33,38 +32,6 @@ pub const DEFAULT_TTL: i64 = 300;
 pub const MAX_TTL: i64 = 24 * 3600;
 const MAX_REDIRECT_URIS: usize = 20;
 const MAX_NAME: usize = 200;
-
-/// In-memory cache of validated documents, keyed by client id URL.
-#[derive(Default)]
-pub struct CimdCache {
-    entries: Mutex<HashMap<String, (ClientRecord, i64)>>,
-}
-
-impl CimdCache {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn get(&self, client_id: &str, now: i64) -> Option<ClientRecord> {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(client_id) {
-            Some((rec, until)) if *until > now => Some(rec.clone()),
-            Some(_) => {
-                map.remove(client_id);
-                None
-            }
-            None => None,
-        }
-    }
-
-    fn put(&self, rec: &ClientRecord, until: i64) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(rec.client_id.clone(), (rec.clone(), until));
-    }
-}
 
 /// Whether a `client_id` is URL-shaped (and so, if anything, a CIMD client id).
 pub fn is_url_client_id(client_id: &str) -> bool {

@@ -6,8 +6,8 @@
 //! sending Basic). Using both at once is refused. When a request names no client at all (quirk
 //! Q26), the caller may pass the client the code or token was issued to: a public client is then
 //! identified by its artifact, a confidential one still has to present its secret.
-use crate::auth::secrets::{ct_eq, hash_secret};
 use crate::error::OAuthError;
+use crate::secrets::{ct_eq, hash_secret};
 use crate::store::Store;
 use crate::store::oauth::ClientRecord;
 use base64::Engine;
@@ -115,7 +115,7 @@ pub async fn authenticate(
     let client = store
         .client(client_id)
         .await
-        .map_err(super::internal)?
+        .map_err(super::context::internal)?
         .filter(|c| c.kind != "builtin")
         .ok_or_else(|| {
             if super::cimd::is_url_client_id(client_id) {

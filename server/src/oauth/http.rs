@@ -2,12 +2,12 @@
 //! Handlers parse the request, call one flow with a [`Ctx`], and render its outcome; every error
 //! becomes an RFC 6749 §5.2 JSON body with `Cache-Control: no-store` in `error.rs`. The
 //! authorization endpoint itself is HTML (sign-in and consent) and lives in `web::authorize`.
+use super::context::{Ctx, Params};
 use super::metadata::{
     INTROSPECT_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, authorization_server_metadata,
 };
-use super::{Ctx, Params};
-use crate::AppState;
 use crate::error::{AppError, AppResult, OAuthError};
+use crate::state::AppState;
 use crate::web::ClientIp;
 use axum::body::Bytes;
 use axum::extract::State;

@@ -4,9 +4,9 @@
 //! secret) may introspect any token; a public client only tokens issued to it. Everything else,
 //! and every unknown, expired, revoked or rotated token, is `{"active": false}`.
 use super::client_auth::{ClientCredentials, authenticate};
-use super::{Ctx, Params, internal};
-use crate::auth::secrets::hash_secret;
+use super::context::{Ctx, Params, internal};
 use crate::error::OAuthError;
+use crate::secrets::hash_secret;
 use serde_json::{Value, json};
 
 pub async fn introspect(

@@ -1,10 +1,11 @@
 //! Signing users in for the authorization flow: password check (argon2id, off the async
 //! workers), throttling per account and per client IP, and server-side browser sessions of which
 //! only a hash is stored. The HTTP side (cookies, forms) is in `web`.
-use super::{Ctx, audit, internal};
+use super::audit;
+use super::context::{Ctx, internal};
 use crate::auth::password;
-use crate::auth::secrets::{hash_secret, new_secret};
 use crate::error::OAuthError;
+use crate::secrets::{hash_secret, new_secret};
 use crate::store::UserRecord;
 use crate::store::audit::AuditEntry;
 use std::sync::OnceLock;
@@ -80,7 +81,7 @@ pub async fn login(
         .await;
         return Ok(LoginOutcome::Throttled);
     }
-    let user = if crate::store::valid_username(username) {
+    let user = if crate::names::valid_username(username) {
         ctx.store
             .user_by_username(username)
             .await

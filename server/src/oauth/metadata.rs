@@ -5,7 +5,7 @@
 //! (it is then implemented by `cimd`; quirk Q13: never advertise what is not implemented). It is
 //! off by default because ChatGPT prefers CIMD whenever it is advertised, and DCR is our tested
 //! default path.
-use crate::Config;
+use crate::config::Config;
 use crate::config::SUPPORTED_SCOPES;
 use serde_json::{Value, json};
 

@@ -1,6 +1,6 @@
 //! PKCE (RFC 7636), S256 only: OAuth 2.1 §4.1.1 and the MCP authorization spec require it, and
 //! `plain` (the RFC 7636 default when the method is absent) is refused.
-use crate::auth::secrets::ct_eq;
+use crate::secrets::ct_eq;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 

@@ -14,14 +14,15 @@
 //!
 //! Scopes may narrow (the access token gets the narrower set; the refresh token keeps its own,
 //! RFC 6749 §6) but never widen; `resource` must be the grant's (`invalid_target`).
+use super::audit;
 use super::client_auth::ClientCredentials;
-use super::token::{TokenResponse, check_resource, client_for, invalid_grant, mint, named_client};
-use super::{Ctx, Params, audit, internal};
-use crate::auth::secrets::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hash_secret};
+use super::context::{Ctx, Params, internal};
+use super::grant::{TokenResponse, check_resource, client_for, invalid_grant, mint, named_client};
 use crate::error::OAuthError;
+use crate::names::parse_scopes;
+use crate::secrets::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hash_secret};
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::RefreshRecord;
-use crate::store::parse_scopes;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use sha2::{Digest, Sha256};

@@ -5,12 +5,12 @@
 //! grant or response types are dropped (§3.2.1 lets the server replace values) as long as
 //! `authorization_code` / `code` remain. A requested `scope` is ignored: grants take their scopes
 //! from the authorization request (quirk Q10).
-use super::Ctx;
 use super::audit;
+use super::context::Ctx;
 use super::metadata::CLIENT_AUTH_METHODS;
 use super::redirect;
-use crate::auth::secrets::{CLIENT_SECRET_PREFIX, hash_secret, new_id, new_secret};
 use crate::error::OAuthError;
+use crate::secrets::{CLIENT_SECRET_PREFIX, hash_secret, new_id, new_secret};
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::ClientRecord;
 use serde_json::{Map, Value, json};
@@ -151,7 +151,7 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
     ctx.store
         .insert_client(&record)
         .await
-        .map_err(super::internal)?;
+        .map_err(super::context::internal)?;
     audit::record(
         ctx,
         AuditEntry {

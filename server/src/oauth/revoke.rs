@@ -5,10 +5,11 @@
 //! * Unknown tokens, and tokens that belong to another client, get the same empty 200, so the
 //!   endpoint reveals nothing about tokens the caller does not own (§2.2).
 //! * `token_type_hint` only changes the lookup order; unknown hints are ignored (§2.1).
+use super::audit;
 use super::client_auth::{ClientCredentials, authenticate};
-use super::{Ctx, Params, audit, internal};
-use crate::auth::secrets::hash_secret;
+use super::context::{Ctx, Params, internal};
 use crate::error::OAuthError;
+use crate::secrets::hash_secret;
 use crate::store::audit::AuditEntry;
 
 enum Found {

@@ -2,7 +2,7 @@
 //! unknown values instead of failing (cached scope lists, Q19), and plain-language descriptions.
 use crate::config::{DEFAULT_SCOPES, SUPPORTED_SCOPES};
 use crate::error::OAuthError;
-use crate::store::parse_scopes;
+use crate::names::parse_scopes;
 
 /// The scopes an authorization request gets: `scope` absent or blank → the default; unknown
 /// values dropped (RFC 6749 §3.3 lets the server narrow); nothing valid left → `invalid_scope`.

@@ -1,5 +1,5 @@
 //! The audit log: sign-ins, grants, token issue and refresh, revocations. Never holds secrets.
-use super::Store;
+use super::db::Store;
 use sqlx::Row;
 
 /// One audit entry. Build with struct-update syntax from `AuditEntry::new(event, detail)`.
@@ -46,7 +46,7 @@ const COLUMNS: &str =
 impl Store {
     pub async fn record_audit(&self, e: &AuditEntry) -> Result<(), sqlx::Error> {
         // Ids sort by time first, so `ORDER BY id` is chronological within a second too.
-        let id = format!("{:012}-{}", e.at.max(0), crate::auth::secrets::new_id());
+        let id = format!("{:012}-{}", e.at.max(0), crate::secrets::new_id());
         sqlx::query(
             "INSERT INTO audit_log (id, at, event, user_id, username, workspace_slug, client_id, grant_id, ip, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

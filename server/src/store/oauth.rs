@@ -5,8 +5,9 @@
 //! token are conditional UPDATEs (`… WHERE redeemed_at IS NULL`, `… WHERE rotated_at IS NULL`)
 //! that open their transaction, so exactly one of N concurrent requests wins on SQLite and
 //! PostgreSQL alike. Every secret is passed in already hashed.
-use super::{Store, join_scopes, parse_scopes};
-use crate::store::UserRecord;
+use super::db::Store;
+use super::users::UserRecord;
+use crate::names::{join_scopes, parse_scopes};
 use sqlx::Row;
 
 /// A registered OAuth client (RFC 7591). `redirect_uris`, `grant_types` and `response_types` are
@@ -519,7 +520,7 @@ impl Store {
             .execute(self.pool())
             .await?;
         sqlx::query("INSERT INTO login_failures (id, subject, at) VALUES ($1, $2, $3)")
-            .bind(crate::auth::secrets::new_id())
+            .bind(crate::secrets::new_id())
             .bind(subject)
             .bind(now)
             .execute(self.pool())

@@ -1,5 +1,5 @@
 //! Small key/value settings shared by `serve` and the admin commands.
-use super::Store;
+use super::db::Store;
 use sqlx::Row;
 
 pub const PUBLIC_URL: &str = "public_url";

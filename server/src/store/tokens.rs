@@ -2,8 +2,8 @@
 //!
 //! Revoking anything bumps `auth_epoch`, which other processes sharing the database poll to drop
 //! their bearer-validation caches (see `auth::bearer`).
-use super::Store;
-use crate::auth::secrets::{self, ACCESS_TOKEN_PREFIX};
+use super::db::Store;
+use crate::secrets::{self, ACCESS_TOKEN_PREFIX};
 use sqlx::Row;
 
 /// Bumps `auth_epoch` inside the caller's transaction: every revocation and membership removal
@@ -75,7 +75,7 @@ impl Store {
         .bind(user_id)
         .bind(workspace_slug)
         .bind(resource)
-        .bind(super::join_scopes(scopes))
+        .bind(crate::names::join_scopes(scopes))
         .bind(now)
         .execute(self.pool())
         .await?;
@@ -97,7 +97,7 @@ impl Store {
         )
         .bind(secrets::hash_secret(&token))
         .bind(grant_id)
-        .bind(super::join_scopes(scopes))
+        .bind(crate::names::join_scopes(scopes))
         .bind(now)
         .bind(expires_at)
         .execute(self.pool())
@@ -128,7 +128,7 @@ impl Store {
             username: r.try_get(3)?,
             workspace_slug: r.try_get(4)?,
             resource: r.try_get(5)?,
-            scopes: super::parse_scopes(&r.try_get::<String, _>(6)?),
+            scopes: crate::names::parse_scopes(&r.try_get::<String, _>(6)?),
             expires_at: r.try_get(7)?,
             token_revoked: r.try_get::<Option<i64>, _>(8)?.is_some(),
             grant_revoked: r.try_get::<Option<i64>, _>(9)?.is_some(),
@@ -224,7 +224,7 @@ impl Store {
                     username: r.try_get(5)?,
                     workspace_slug: r.try_get(6)?,
                     resource: r.try_get(7)?,
-                    scopes: super::parse_scopes(&r.try_get::<String, _>(8)?),
+                    scopes: crate::names::parse_scopes(&r.try_get::<String, _>(8)?),
                     created_at: r.try_get(9)?,
                     last_used_at: r.try_get(10)?,
                     revoked_at: r.try_get(11)?,

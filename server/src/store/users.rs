@@ -1,5 +1,5 @@
 //! Users. Passwords are argon2id hashes; see `auth::password`.
-use super::Store;
+use super::db::Store;
 use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,13 +36,13 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<UserRecord, UserError> {
-        if !super::valid_username(username) {
+        if !crate::names::valid_username(username) {
             return Err(UserError::InvalidUsername(username.into()));
         }
         if self.user_by_username(username).await?.is_some() {
             return Err(UserError::Duplicate(username.into()));
         }
-        let id = format!("u_{}", crate::auth::secrets::new_id());
+        let id = format!("u_{}", crate::secrets::new_id());
         sqlx::query(
             "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)",
         )

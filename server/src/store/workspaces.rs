@@ -1,5 +1,5 @@
 //! Workspaces and memberships.
-use super::Store;
+use super::db::Store;
 use sqlx::Row;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +36,7 @@ impl Store {
         name: &str,
         now: i64,
     ) -> Result<WorkspaceRecord, WorkspaceError> {
-        if !super::valid_slug(slug) {
+        if !crate::names::valid_slug(slug) {
             return Err(WorkspaceError::InvalidSlug(slug.into()));
         }
         if self.workspace(slug).await?.is_some() {

@@ -3,9 +3,9 @@
 //! all its tokens in one transaction.
 use super::templates::{AdminSection, ConnectedAppsPage, GrantRow, ScopeLine};
 use super::{ClientIp, current_session, format_time, login_url, message, nonce, render, see_other};
-use crate::AppState;
 use crate::error::AppResult;
 use crate::oauth::{Ctx, Params, audit, scopes};
+use crate::state::AppState;
 use crate::store::GrantRecord;
 use crate::store::audit::AuditEntry;
 use axum::body::Bytes;

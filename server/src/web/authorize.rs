@@ -3,11 +3,11 @@
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
 use super::{ClientIp, current_session, login_url, message, nonce, render, see_other, viewer_of};
-use crate::AppState;
 use crate::error::AppResult;
 use crate::oauth::authorize::{self, Decision, Prepared, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};

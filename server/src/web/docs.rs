@@ -2,8 +2,8 @@
 //! `https://mcp.example.com` in the Markdown is replaced with this server's public origin.
 use super::templates::DocumentPage;
 use super::{current_session, markdown, message, nonce, render, viewer_of};
-use crate::AppState;
 use crate::error::AppResult;
+use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;

@@ -6,12 +6,12 @@ use super::{
     ClientIp, anonymous, cookie, current_session, login_cookie_name, message, nonce, render,
     safe_next, see_other, session_cookie_name, set_cookie,
 };
-use crate::AppState;
-use crate::auth::secrets::{ct_eq, random_token};
 use crate::error::AppResult;
 use crate::oauth::login::{self as flow, LoginOutcome, SESSION_TTL};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
+use crate::secrets::{ct_eq, random_token};
+use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};

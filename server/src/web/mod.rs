@@ -10,43 +10,21 @@ pub mod authorize;
 pub mod docs;
 pub mod login;
 pub mod markdown;
+pub mod routes;
 pub mod templates;
 pub mod workspace;
 
-use crate::AppState;
-use crate::auth::secrets::{ct_eq, random_token};
 use crate::error::AppResult;
 use crate::oauth::{Ctx, login as session_flow};
+use crate::secrets::{ct_eq, random_token};
+use crate::state::AppState;
 use crate::store::UserRecord;
-use axum::Router;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use std::convert::Infallible;
 use std::net::SocketAddr;
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/", get(workspace::home))
-        .route(
-            crate::oauth::metadata::AUTHORIZE_PATH,
-            get(authorize::get).post(authorize::post),
-        )
-        .route("/login", get(login::form).post(login::submit))
-        .route("/logout", post(login::logout))
-        .route("/settings/connected-apps", get(apps::list))
-        .route(
-            "/settings/connected-apps/{grant_id}/revoke",
-            post(apps::revoke),
-        )
-        .route("/t/{slug}", get(workspace::dashboard))
-        .route("/t/{slug}/audit", get(workspace::audit))
-        .route("/t/{slug}/wiki/{page}", get(workspace::wiki_page))
-        .route("/docs", get(docs::index))
-        .route("/docs/{page}", get(docs::page))
-}
 
 /// The caller's IP address when the server was started with connect info (for throttling and
 /// the audit log). Proxies' `X-Forwarded-For` is not trusted.

@@ -7,8 +7,8 @@ use super::{
     Session, current_session, format_time, login_url, markdown, message, nonce, render, see_other,
     viewer_of,
 };
-use crate::AppState;
 use crate::error::AppResult;
+use crate::state::AppState;
 use crate::store::Membership;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

@@ -1,8 +1,7 @@
 //! `fetch`: ChatGPT's deep-research contract (connector flow (b)). Input `{id}` (an id from
 //! `search`, or a resource URI); output is one text item whose text is
 //! `{"id","title","text","url","metadata"}`. An unknown id is a tool error (`isError`).
-use super::search_company_rag::source_name;
-use super::{ToolDef, ToolError, ToolOutput};
+use super::def::{ToolDef, ToolError, ToolFuture, ToolOutput};
 use serde_json::{Map, Value, json};
 
 pub static DEF: ToolDef = ToolDef {
@@ -14,6 +13,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    run: run_boxed,
 };
 
 fn input_schema() -> Value {
@@ -39,10 +39,10 @@ fn output_schema() -> Value {
 }
 
 pub async fn run(
-    ctx: &crate::mcp::dispatch::Ctx,
+    ctx: &crate::mcp::context::Ctx,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolError> {
-    let id = super::required_str(args, "id")?;
+    let id = super::def::required_str(args, "id")?;
     let kb = &ctx.state.knowledge;
     let ws = &ctx.workspace.slug;
     let doc = if id.starts_with("wiki://") || id.starts_with("github://") {
@@ -58,7 +58,7 @@ pub async fn run(
     let mut metadata = doc.metadata.clone();
     metadata
         .entry("source")
-        .or_insert_with(|| json!(source_name(doc.source)));
+        .or_insert_with(|| json!(doc.source.as_str()));
     metadata.entry("uri").or_insert_with(|| json!(doc.uri));
     metadata
         .entry("mime_type")
@@ -77,4 +77,11 @@ pub async fn run(
         text: structured.to_string(),
         structured,
     })
+}
+
+fn run_boxed<'a>(
+    ctx: &'a crate::mcp::context::Ctx,
+    args: &'a Map<String, Value>,
+) -> ToolFuture<'a> {
+    Box::pin(run(ctx, args))
 }

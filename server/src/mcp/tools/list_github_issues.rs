@@ -1,6 +1,9 @@
 //! `list_github_issues`: a repository's issues in this workspace, newest activity first, filtered
 //! by state and last-update time ("Summarize the latest GitHub issues from the auth-service repo").
-use super::{ToolDef, ToolError, ToolOutput, only_known, optional_int, optional_str, required_str};
+use super::def::{
+    ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
+    required_str,
+};
 use crate::knowledge::IssueFilter;
 use serde_json::{Map, Value, json};
 use std::fmt::Write;
@@ -20,6 +23,7 @@ pub static DEF: ToolDef = ToolDef {
     output_schema,
     // A gateway can route and rate-limit per repository without parsing the body.
     param_headers: &[param_header!("Repo", ["repo"])],
+    run: run_boxed,
 };
 
 fn input_schema() -> Value {
@@ -167,7 +171,7 @@ fn excerpt(body: &str) -> String {
 }
 
 pub async fn run(
-    ctx: &crate::mcp::dispatch::Ctx,
+    ctx: &crate::mcp::context::Ctx,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolError> {
     only_known(args, &["repo", "state", "since", "limit"])?;
@@ -276,6 +280,13 @@ pub async fn run(
         text,
         structured: json!({ "repo": issues.first().map_or(repo, |i| i.repo.as_str()), "state": state, "count": items.len(), "issues": items }),
     })
+}
+
+fn run_boxed<'a>(
+    ctx: &'a crate::mcp::context::Ctx,
+    args: &'a Map<String, Value>,
+) -> ToolFuture<'a> {
+    Box::pin(run(ctx, args))
 }
 
 #[cfg(test)]

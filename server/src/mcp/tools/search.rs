@@ -1,7 +1,7 @@
 //! `search`: ChatGPT's deep-research / company-knowledge contract (connector flow (b)). Input
 //! `{query}`; output is exactly one text item whose text is `{"results":[{"id","title","url"}]}`.
-use super::search_company_rag::search_hits;
-use super::{ToolDef, ToolError, ToolOutput};
+use super::def::search_hits;
+use super::def::{ToolDef, ToolError, ToolFuture, ToolOutput};
 use serde_json::{Map, Value, json};
 
 const LIMIT: usize = 10;
@@ -14,6 +14,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    run: run_boxed,
 };
 
 fn input_schema() -> Value {
@@ -46,7 +47,7 @@ fn output_schema() -> Value {
 }
 
 pub async fn run(
-    ctx: &crate::mcp::dispatch::Ctx,
+    ctx: &crate::mcp::context::Ctx,
     args: &Map<String, Value>,
 ) -> Result<ToolOutput, ToolError> {
     let query = match args.get("query") {
@@ -70,4 +71,11 @@ pub async fn run(
         text: structured.to_string(),
         structured,
     })
+}
+
+fn run_boxed<'a>(
+    ctx: &'a crate::mcp::context::Ctx,
+    args: &'a Map<String, Value>,
+) -> ToolFuture<'a> {
+    Box::pin(run(ctx, args))
 }

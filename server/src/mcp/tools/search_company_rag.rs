@@ -1,11 +1,11 @@
 //! `search_company_rag`: passages for a query with citations (title, URL, resource URI, snippet,
 //! score), optionally restricted to one source.
-use super::{
-    ToolDef, ToolError, ToolOutput, only_known, optional_int, optional_str, required_str,
-    score_value,
+use super::def::{
+    ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
+    required_str, score_value, search_hits,
 };
-use crate::knowledge::{SearchHit, Source};
-use crate::mcp::dispatch::Ctx;
+use crate::knowledge::Source;
+use crate::mcp::context::Ctx;
 use serde_json::{Map, Value, json};
 use std::fmt::Write;
 
@@ -21,6 +21,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    run: run_boxed,
 };
 
 fn input_schema() -> Value {
@@ -64,38 +65,13 @@ fn output_schema() -> Value {
     })
 }
 
-pub fn source_name(s: Source) -> &'static str {
-    match s {
-        Source::Wiki => "wiki",
-        Source::Github => "github",
-    }
-}
-
 fn parse_source(s: Option<&str>) -> Result<Option<Source>, ToolError> {
     match s {
         None => Ok(None),
-        Some("wiki") => Ok(Some(Source::Wiki)),
-        Some("github") => Ok(Some(Source::Github)),
-        Some(_) => Err(ToolError::InvalidArguments(
-            "source must be \"wiki\" or \"github\"".into(),
-        )),
+        Some(name) => Source::from_name(name).map(Some).ok_or_else(|| {
+            ToolError::InvalidArguments("source must be \"wiki\" or \"github\"".into())
+        }),
     }
-}
-
-/// Runs a workspace-scoped search off the async workers (tantivy is synchronous).
-pub(crate) async fn search_hits(
-    ctx: &Ctx,
-    query: &str,
-    source: Option<Source>,
-    limit: usize,
-) -> Result<Vec<SearchHit>, ToolError> {
-    let kb = ctx.state.knowledge.clone();
-    let ws = ctx.workspace.slug.clone();
-    let q = query.to_owned();
-    tokio::task::spawn_blocking(move || kb.search(&ws, &q, source, limit))
-        .await
-        .map_err(|e| ToolError::Internal(anyhow::anyhow!("search task: {e}")))?
-        .map_err(ToolError::Internal)
 }
 
 pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, ToolError> {
@@ -115,7 +91,7 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
                 "title": h.title,
                 "url": h.url,
                 "uri": h.uri,
-                "source": source_name(h.source),
+                "source": h.source.as_str(),
                 "snippet": h.snippet,
                 "score": score_value(h.score),
             })
@@ -138,7 +114,7 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
                 "\n[{}] {} ({}, score {})\n    {}\n    resource: {}\n    \"{}\"\n",
                 i + 1,
                 h.title,
-                source_name(h.source),
+                h.source.as_str(),
                 score_value(h.score),
                 h.url,
                 h.uri,
@@ -151,4 +127,11 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
         text,
         structured: json!({ "query": query, "workspace": ws, "results": results }),
     })
+}
+
+fn run_boxed<'a>(
+    ctx: &'a crate::mcp::context::Ctx,
+    args: &'a Map<String, Value>,
+) -> ToolFuture<'a> {
+    Box::pin(run(ctx, args))
 }

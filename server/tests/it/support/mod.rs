@@ -47,7 +47,7 @@ pub async fn test_database_url(dir: &std::path::Path) -> String {
     let name = format!(
         "gmcp_test_{}_{}",
         std::process::id(),
-        gigamcp_server::auth::secrets::new_id()
+        gigamcp_server::secrets::new_id()
     );
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)

@@ -160,7 +160,7 @@ pub fn form_fields(html: &str, action: &str) -> Vec<(String, String)> {
 }
 
 pub fn pkce() -> (String, String) {
-    let verifier = gigamcp_server::auth::secrets::random_token(32);
+    let verifier = gigamcp_server::secrets::random_token(32);
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
@@ -169,7 +169,7 @@ pub fn pkce() -> (String, String) {
 pub fn chatgpt_state() -> String {
     format!(
         "oauth_s_{}",
-        hex::encode(gigamcp_server::auth::secrets::random_bytes(16))
+        hex::encode(gigamcp_server::secrets::random_bytes(16))
     )
 }
 

@@ -2,8 +2,9 @@
 //! client MUST NOT send one, a server MAY reject one: graded SHOULD); `initialize` never belongs
 //! in a batch.
 
-use super::{Run, describe};
-use crate::http::{Body, Resp};
+use crate::flow::common::sse::all_messages;
+use crate::flow::common::{Run, describe};
+use crate::http::Body;
 use crate::model::Finding::*;
 use serde_json::{Value, json};
 
@@ -12,34 +13,6 @@ const IDS: [&str; 3] = [
     "mcp/batch/rejected",
     "mcp/batch/initialize-rejected",
 ];
-
-/// Every JSON-RPC message in a JSON (object or array) or SSE body.
-pub fn all_messages(r: &Resp) -> Vec<Value> {
-    let flatten = |v: Value| match v {
-        Value::Array(a) => a,
-        v => vec![v],
-    };
-    if r.content_type().starts_with("text/event-stream") {
-        let mut out = Vec::new();
-        let mut data = String::new();
-        for line in r.body.lines().chain(std::iter::once("")) {
-            if let Some(d) = line.strip_prefix("data:") {
-                if !data.is_empty() {
-                    data.push('\n');
-                }
-                data.push_str(d.strip_prefix(' ').unwrap_or(d));
-            } else if line.trim().is_empty() && !data.is_empty() {
-                if let Ok(v) = serde_json::from_str::<Value>(&data) {
-                    out.extend(flatten(v));
-                }
-                data.clear();
-            }
-        }
-        out
-    } else {
-        r.json().map(flatten).unwrap_or_default()
-    }
-}
 
 fn response_for<'a>(msgs: &'a [Value], id: &Value) -> Option<&'a Value> {
     msgs.iter().find(|m| m.get("id") == Some(id))
@@ -72,7 +45,7 @@ impl Run {
         (req, ids)
     }
 
-    pub(super) async fn batch_checks(&mut self, token: &str) {
+    pub(crate) async fn batch_checks(&mut self, token: &str) {
         if !self.any_on(&IDS) {
             return;
         }

@@ -1,0 +1,315 @@
+//! Client registration (MCP authorization §2.4): pre-registered clients, Dynamic Client
+//! Registration (RFC 7591) with its redirect-URI negatives, and Client ID Metadata Documents.
+
+use crate::config::Registration;
+use crate::flow::common::{Client, Run, describe, json_error, strs};
+use crate::http::{Req, Resp};
+use crate::model::Finding::*;
+use serde_json::Value;
+
+/// Every DCR check; the first is `advertised`, the rest need a registration endpoint.
+pub(crate) const DCR_IDS: [&str; 6] = [
+    "registration/dcr/advertised",
+    "registration/dcr/accepted",
+    "registration/dcr/secret-expiry",
+    "registration/dcr/reject-http-redirect",
+    "registration/dcr/reject-javascript-redirect",
+    "registration/dcr/reject-fragment-redirect",
+];
+
+/// In this order: advertised, accepted, then the two that need harness-served documents.
+pub(crate) const CIMD_IDS: [&str; 4] = [
+    "registration/cimd/advertised",
+    "registration/cimd/accepted",
+    "registration/cimd/client-id-mismatch-rejected",
+    "registration/cimd/plural-auth-methods",
+];
+
+impl Run {
+    /// Registers (or takes) the run's client in the configured mode.
+    pub(crate) async fn registration(&mut self) {
+        if self.asm.is_none() {
+            return;
+        }
+        let redirect = self
+            .cfg
+            .redirect_uri
+            .clone()
+            .unwrap_or_else(|| self.cfg.profile.redirect_uri(self.iss_supported()));
+        match self.cfg.registration.clone() {
+            Registration::Cimd { url } => self.cimd_registration(url, redirect).await,
+            Registration::Preregistered {
+                client_id,
+                client_secret,
+            } => {
+                self.rec_all(
+                    &CIMD_IDS,
+                    NotApplicable(
+                        "--registration preregistered; CIMD checks run with --registration cimd"
+                            .into(),
+                    ),
+                );
+                self.rec_all(
+                    &DCR_IDS,
+                    NotApplicable("--registration preregistered".into()),
+                );
+                let auth_method = if client_secret.is_some() {
+                    "client_secret_post"
+                } else {
+                    "none"
+                }
+                .to_string();
+                self.client = Some(Client {
+                    client_id,
+                    client_secret,
+                    redirect_uri: redirect,
+                    auth_method,
+                });
+            }
+            _ => {
+                self.rec_all(
+                    &CIMD_IDS,
+                    NotApplicable(
+                        "--registration dcr; CIMD checks run with --registration cimd".into(),
+                    ),
+                );
+                self.dcr(redirect).await;
+            }
+        }
+    }
+
+    /// Dynamic Client Registration with the profile's body, then the redirect-URI negatives.
+    async fn dcr(&mut self, redirect: String) {
+        let Some(reg) = self.asm_str("registration_endpoint") else {
+            self.rec("registration/dcr/advertised", Violated("no registration_endpoint: ChatGPT reports \"Error fetching OAuth configuration\"".into()), &[]);
+            let why = CouldNotRun(
+                "no registration_endpoint; use --registration preregistered --client-id".into(),
+            );
+            self.rec_all(&DCR_IDS[1..], why);
+            return;
+        };
+        self.rec(
+            "registration/dcr/advertised",
+            Holds(format!("registration_endpoint={reg}")),
+            &[],
+        );
+        let body = self.cfg.profile.dcr_body(std::slice::from_ref(&redirect));
+        let Ok(r) = self
+            .http
+            .send(
+                Req::post(
+                    format!("register: {} DCR body", self.cfg.profile.name),
+                    &reg,
+                )
+                .json(body),
+            )
+            .await
+        else {
+            self.rec(
+                "registration/dcr/accepted",
+                Violated("registration endpoint unreachable".into()),
+                &[],
+            );
+            return;
+        };
+        if r.status == 429 {
+            let why = CouldNotRun(format!(
+                "registration is rate-limited (429, Retry-After {:?}); retry later",
+                r.header("retry-after")
+            ));
+            self.rec_all(&DCR_IDS[1..], why);
+            return;
+        }
+        self.dcr_accepted(&r, redirect);
+        self.dcr_rejects_bad_redirects(&reg).await;
+    }
+
+    /// `registration/dcr/{accepted,secret-expiry}`; keeps the registered client.
+    fn dcr_accepted(&mut self, r: &Resp, redirect: String) {
+        let ev = [r.id];
+        let doc = r.json().unwrap_or_default();
+        let client_id = doc
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let echoed = strs(&doc, "redirect_uris");
+        let f = match (&client_id, r.status) {
+            (Some(_), 201) if echoed.contains(&redirect) => {
+                Holds("201 with client_id and redirect_uris".into())
+            }
+            (Some(_), 201) => Violated(format!("redirect_uris not echoed: {echoed:?}")),
+            (Some(_), s) => Violated(format!("HTTP {s} instead of 201 Created")),
+            (None, _) => Violated(format!("registration refused: {}", describe(r))),
+        };
+        self.rec("registration/dcr/accepted", f, &ev);
+        let secret = doc
+            .get("client_secret")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        if let Some(s) = &secret {
+            self.http.secret(s);
+            let f = if doc
+                .get("client_secret_expires_at")
+                .is_some_and(Value::is_u64)
+            {
+                Holds("client_secret_expires_at present".into())
+            } else {
+                Violated("client_secret issued without client_secret_expires_at".into())
+            };
+            self.rec("registration/dcr/secret-expiry", f, &ev);
+        } else {
+            self.rec(
+                "registration/dcr/secret-expiry",
+                NotApplicable("no client_secret issued (public client)".into()),
+                &ev,
+            );
+        }
+        if let Some(client_id) = client_id {
+            let auth_method = doc
+                .get("token_endpoint_auth_method")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| {
+                    if secret.is_some() {
+                        "client_secret_basic".into()
+                    } else {
+                        "none".into()
+                    }
+                });
+            self.client = Some(Client {
+                client_id,
+                client_secret: secret,
+                redirect_uri: redirect,
+                auth_method,
+            });
+        }
+    }
+
+    /// `registration/dcr/reject-{http,javascript,fragment}-redirect` (RFC 7591 §2, §3.2.2).
+    async fn dcr_rejects_bad_redirects(&mut self, reg: &str) {
+        for (id, bad) in [
+            (
+                "registration/dcr/reject-http-redirect",
+                "http://attacker.example/callback",
+            ),
+            (
+                "registration/dcr/reject-javascript-redirect",
+                "javascript:alert(document.domain)//",
+            ),
+            (
+                "registration/dcr/reject-fragment-redirect",
+                "https://client.example/callback#frag",
+            ),
+        ] {
+            if !self.on(id) {
+                continue;
+            }
+            let body = self.cfg.profile.dcr_body(&[bad.to_string()]);
+            if let Ok(r) = self
+                .http
+                .send(Req::post(format!("register: negative {bad}"), reg).json(body))
+                .await
+            {
+                let err = json_error(&r);
+                let f = match (r.status, err.as_deref()) {
+                    (429, _) => {
+                        CouldNotRun("registration is rate-limited (429); retry later".into())
+                    }
+                    (400, Some("invalid_redirect_uri" | "invalid_client_metadata")) => {
+                        Holds(format!("400 {}", err.unwrap_or_default()))
+                    }
+                    (s, _) if (200..300).contains(&s) => {
+                        Violated(format!("registered a client with redirect URI {bad:?}"))
+                    }
+                    (400, e) => Advisory(format!(
+                        "rejected with 400 but error={e:?}; RFC 7591 §3.2.2 says invalid_redirect_uri"
+                    )),
+                    (_, _) => Advisory(format!(
+                        "rejected, but with {} instead of 400 invalid_redirect_uri",
+                        describe(&r)
+                    )),
+                };
+                self.rec(id, f, &[r.id]);
+            }
+        }
+    }
+
+    /// `--registration cimd`: grade the advertisement, then use a URL `client_id` (the user's
+    /// document, or the harness's own served on loopback).
+    async fn cimd_registration(&mut self, url: Option<String>, redirect: String) {
+        let na = NotApplicable("--registration cimd".into());
+        self.rec_all(&DCR_IDS, na);
+        let advertised = self
+            .asm
+            .as_ref()
+            .and_then(|a| a.get("client_id_metadata_document_supported"))
+            .and_then(Value::as_bool)
+            == Some(true);
+        let f = match self.cfg.spec.as_deref() {
+            Some(s) if s < "2025-11-25" => NotApplicable(format!(
+                "--spec {s}: Client ID Metadata Documents arrived in 2025-11-25"
+            )),
+            _ if advertised => Holds("client_id_metadata_document_supported: true".into()),
+            _ => Violated(
+                "AS metadata does not advertise client_id_metadata_document_supported: true".into(),
+            ),
+        };
+        self.rec("registration/cimd/advertised", f, &[]);
+        if !advertised {
+            self.rec_all(
+                &CIMD_IDS[1..],
+                NotApplicable(
+                    "the AS does not advertise client_id_metadata_document_supported: true".into(),
+                ),
+            );
+            return;
+        }
+        let Some(client_id) = self.cimd_client_id(url, &redirect).await else {
+            return;
+        };
+        self.client = Some(Client {
+            client_id,
+            client_secret: None,
+            redirect_uri: redirect,
+            auth_method: "none".into(),
+        });
+    }
+
+    /// The URL `client_id`: `--cimd-url`, else the harness's own document served on loopback.
+    async fn cimd_client_id(&mut self, url: Option<String>, redirect: &str) -> Option<String> {
+        Some(match url {
+            Some(u) => {
+                self.rec_all(
+                    &CIMD_IDS[2..],
+                    NotApplicable(
+                        "--cimd-url given: these checks need the harness-served documents (omit --cimd-url against a local target)"
+                            .into(),
+                    ),
+                );
+                u
+            }
+            None => {
+                let profile = self.cfg.profile;
+                let uris = [redirect.to_string()];
+                match crate::cimd::DocServer::start(|o| crate::cimd::documents(&profile, o, &uris))
+                    .await
+                {
+                    Ok(server) => {
+                        let u = server.url(crate::cimd::MAIN_PATH);
+                        self.cimd_docs = Some(server);
+                        u
+                    }
+                    Err(e) => {
+                        self.rec_all(
+                            &CIMD_IDS[1..],
+                            CouldNotRun(format!(
+                                "could not serve the metadata documents on loopback: {e}"
+                            )),
+                        );
+                        return None;
+                    }
+                }
+            }
+        })
+    }
+}

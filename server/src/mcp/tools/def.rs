@@ -1,0 +1,148 @@
+//! What every tool is made of: its definition (with its handler), its output and errors, the
+//! argument helpers and the workspace-scoped search they share. Tools import this, never
+//! `tools/mod.rs`, which only holds the table.
+use crate::knowledge::{SearchHit, Source};
+use crate::mcp::context::Ctx;
+use crate::mcp::version::ParamHeader;
+use futures::future::BoxFuture;
+use serde_json::{Map, Value, json};
+
+/// What a tool produced.
+pub struct ToolOutput {
+    /// The text content item (a readable mirror, or the JSON text ChatGPT's contract requires).
+    pub text: String,
+    /// `structuredContent`, conforming to the tool's `outputSchema`.
+    pub structured: Value,
+}
+
+/// Why a tool did not produce output.
+#[derive(Debug)]
+pub enum ToolError {
+    /// The arguments do not fit the input schema; the model can correct them.
+    InvalidArguments(String),
+    /// The call was well-formed but cannot be satisfied (e.g. unknown document id).
+    Failed(String),
+    /// Our fault; logged, hidden from the caller.
+    Internal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for ToolError {
+    fn from(e: anyhow::Error) -> Self {
+        ToolError::Internal(e)
+    }
+}
+
+/// A tool's static description.
+pub struct ToolDef {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub input_schema: fn() -> Value,
+    pub output_schema: fn() -> Value,
+    /// Parameters mirrored into `Mcp-Param-{Name}` headers for 2026-07-28 clients: each must be a
+    /// string, integer or boolean property, and names must differ regardless of case.
+    pub param_headers: &'static [ParamHeader],
+    /// Runs the tool (`tools/call`).
+    pub run: for<'a> fn(&'a Ctx, &'a Map<String, Value>) -> ToolFuture<'a>,
+}
+
+/// What a tool's `run` returns.
+pub type ToolFuture<'a> = BoxFuture<'a, Result<ToolOutput, ToolError>>;
+
+/// Runs a workspace-scoped search off the async workers (tantivy is synchronous).
+pub(crate) async fn search_hits(
+    ctx: &Ctx,
+    query: &str,
+    source: Option<Source>,
+    limit: usize,
+) -> Result<Vec<SearchHit>, ToolError> {
+    let kb = ctx.state.knowledge.clone();
+    let ws = ctx.workspace.slug.clone();
+    let q = query.to_owned();
+    tokio::task::spawn_blocking(move || kb.search(&ws, &q, source, limit))
+        .await
+        .map_err(|e| ToolError::Internal(anyhow::anyhow!("search task: {e}")))?
+        .map_err(ToolError::Internal)
+}
+
+// ---- argument helpers shared by the tools ----
+
+/// Rejects arguments the schema does not declare (`additionalProperties: false`).
+pub(crate) fn only_known(args: &Map<String, Value>, known: &[&str]) -> Result<(), ToolError> {
+    match args.keys().find(|k| !known.contains(&k.as_str())) {
+        Some(k) => Err(ToolError::InvalidArguments(format!(
+            "unknown argument {k:?}; expected {}",
+            known.join(", ")
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A required, non-blank string argument (trimmed).
+pub(crate) fn required_str<'a>(
+    args: &'a Map<String, Value>,
+    key: &str,
+) -> Result<&'a str, ToolError> {
+    match args.get(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Ok(s.trim()),
+        Some(Value::String(_)) => Err(ToolError::InvalidArguments(format!(
+            "{key} must not be empty"
+        ))),
+        Some(_) => Err(ToolError::InvalidArguments(format!(
+            "{key} must be a string"
+        ))),
+        None => Err(ToolError::InvalidArguments(format!("{key} is required"))),
+    }
+}
+
+/// An optional string argument (`null` counts as absent).
+pub(crate) fn optional_str<'a>(
+    args: &'a Map<String, Value>,
+    key: &str,
+) -> Result<Option<&'a str>, ToolError> {
+    match args.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim())),
+        Some(_) => Err(ToolError::InvalidArguments(format!(
+            "{key} must be a string"
+        ))),
+    }
+}
+
+/// An optional integer argument within `range` (`null` counts as absent; `5.0` is 5).
+pub(crate) fn optional_int(
+    args: &Map<String, Value>,
+    key: &str,
+    range: std::ops::RangeInclusive<i64>,
+) -> Result<Option<i64>, ToolError> {
+    let v = match args.get(key) {
+        None | Some(Value::Null) => return Ok(None),
+        Some(v) => v,
+    };
+    let n = v
+        .as_i64()
+        .or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e15)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| ToolError::InvalidArguments(format!("{key} must be an integer")))?;
+    if !range.contains(&n) {
+        return Err(ToolError::InvalidArguments(format!(
+            "{key} must be between {} and {}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(Some(n))
+}
+
+/// A score as a finite JSON number with three decimals.
+pub(crate) fn score_value(score: f32) -> Value {
+    let s = if score.is_finite() {
+        (f64::from(score) * 1000.0).round() / 1000.0
+    } else {
+        0.0
+    };
+    json!(s)
+}
