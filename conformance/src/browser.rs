@@ -223,6 +223,7 @@ struct Recorded {
 /// One page and what it did.
 pub struct Tab {
     pub page: Page,
+    navigated: std::sync::atomic::AtomicBool,
     rec: Arc<Mutex<Recorded>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -380,23 +381,64 @@ impl Tab {
             }
         }));
 
-        Ok(Tab { page, rec, tasks })
+        Ok(Tab {
+            page,
+            navigated: std::sync::atomic::AtomicBool::new(false),
+            rec,
+            tasks,
+        })
     }
 
-    /// Starts a navigation and waits (at most `timeout`) for it to load. A navigation that ends
-    /// in an intercepted callback is not an error.
+    /// Navigates to `url` and waits (at most `timeout`) until a new document has loaded.
+    ///
+    /// The navigation starts from the page (`location.assign`) and is watched by polling:
+    /// chromiumoxide's own navigation wait can hang for good once a navigation was aborted
+    /// (which is what [`Tab::intercept`] does to callbacks).
     pub async fn goto(&self, url: &str, timeout: Duration) -> Result<(), String> {
-        match tokio::time::timeout(timeout, self.page.goto(url)).await {
-            Err(_) => Err(format!("loading {url} took longer than {timeout:?}")),
-            Ok(Err(e)) => {
-                let msg = e.to_string();
-                if msg.contains("ERR_ABORTED") || msg.contains("ERR_FAILED") {
-                    Ok(())
-                } else {
-                    Err(format!("loading {url}: {msg}"))
-                }
+        // From the blank start page (which may not navigate itself to file: URLs), the first
+        // navigation goes through CDP; nothing was aborted yet, so its wait is sound.
+        if !self
+            .navigated
+            .swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return match tokio::time::timeout(timeout, self.page.goto(url)).await {
+                Err(_) => Err(format!("loading {url} took longer than {timeout:?}")),
+                Ok(Err(e)) if e.to_string().contains("ERR_ABORTED") => Ok(()),
+                Ok(Err(e)) => Err(format!("loading {url}: {e}")),
+                Ok(Ok(_)) => Ok(()),
+            };
+        }
+        // The old document carries a marker; a new one does not.
+        let js = format!(
+            "window.__gigamcpOldDocument = true; window.location.assign({})",
+            serde_json::to_string(url).map_err(|e| e.to_string())?
+        );
+        self.page
+            .evaluate(js)
+            .await
+            .map_err(|e| format!("navigating to {url}: {e}"))?;
+        let deadline = Instant::now() + timeout;
+        let mut last;
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let probe = tokio::time::timeout(
+                Duration::from_secs(2),
+                self.page.evaluate(
+                    "window.__gigamcpOldDocument === undefined && document.readyState === 'complete'",
+                ),
+            )
+            .await;
+            match probe.map(|r| r.map(|v| v.into_value::<bool>().unwrap_or(false))) {
+                Ok(Ok(true)) => return Ok(()),
+                Ok(Ok(false)) => last = "the old document is still shown".into(),
+                Ok(Err(e)) => last = e.to_string(),
+                Err(_) => last = "the page did not answer".into(),
             }
-            Ok(Ok(_)) => Ok(()),
+            if Instant::now() >= deadline {
+                return Err(format!(
+                    "loading {url} took longer than {timeout:?} ({last})"
+                ));
+            }
         }
     }
 

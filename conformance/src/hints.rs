@@ -156,6 +156,11 @@ hints! {
         how: "Registers a redirect URI with `#fragment` and expects 400 `invalid_redirect_uri`.",
         fix: "Reject redirect URIs that contain a fragment with 400 `invalid_redirect_uri`."
     }
+    "registration/errors/rfc-code" => {
+        sees: "\"Connector failed to register\" with no reason ChatGPT can show.",
+        how: "Collects every registration the harness sent wrong on purpose (http, javascript: and fragment redirect URIs) and requires each refusal to be 400 with an RFC 7591 §3.2.2 code.",
+        fix: "Refuse bad client metadata with 400 and `invalid_redirect_uri` or `invalid_client_metadata` (or the software-statement codes), never another code or a 5xx."
+    }
     "registration/cimd/advertised" => {
         sees: "ChatGPT registers a new client per connector with DCR instead of using its stable metadata document.",
         how: "Reads `client_id_metadata_document_supported` in the AS metadata.",
@@ -267,6 +272,26 @@ hints! {
         sees: "\"Error creating connector\" with no reason, or an HTML error page in the sign-in popup.",
         how: "Collects every token-endpoint error the run provoked and requires JSON with an `error` string.",
         fix: "Return RFC 6749 §5.2 JSON errors (`{\"error\":\"invalid_grant\",…}`) from the token endpoint, never HTML."
+    }
+    "token/errors/client-error-status" => {
+        sees: "A 5xx during sign-in shows as \"Error creating connector\"; later, ChatGPT treats a 5xx on refresh as an outage and retries instead of asking the user to reconnect.",
+        how: "Collects every token request the run got wrong on purpose (replayed code, wrong verifier, redirect mismatch, foreign resource on refresh, malformed resource, unknown grant type, bad client credentials) and requires each refusal to be a 4xx.",
+        fix: "Map every client mistake at the token endpoint to 400 (401 for `invalid_client` with HTTP Basic) with an RFC 6749 §5.2 code; reserve 5xx for your own failures."
+    }
+    "token/errors/rfc-code" => {
+        sees: "ChatGPT cannot tell \"sign in again\" (`invalid_grant`) from a broken client or server, so users get a generic error instead of a reconnect prompt.",
+        how: "For the same deliberate mistakes, requires `error` to be one of invalid_request, invalid_client, invalid_grant, unauthorized_client, unsupported_grant_type, invalid_scope, or invalid_target (RFC 8707).",
+        fix: "Use only the RFC 6749 §5.2 codes (and `invalid_target` for a bad `resource`) in token error responses; put details in `error_description`."
+    }
+    "token/errors/unsupported-grant-type" => {
+        sees: "Nothing in ChatGPT directly; clients probing grant types get a confusing error.",
+        how: "POSTs `grant_type=urn:gigamcp:conformance:unknown` with the client's authentication and expects 400 `unsupported_grant_type`.",
+        fix: "Answer grant types you do not support with 400 `unsupported_grant_type`."
+    }
+    "token/errors/invalid-client" => {
+        sees: "When ChatGPT's registration is lost on your side, users see a generic error instead of ChatGPT re-registering.",
+        how: "Redeems a bogus code as an unknown client (public clients) or with a wrong secret (confidential clients) and expects `invalid_client` (401, or 400 when no HTTP Basic was used).",
+        fix: "Authenticate the client before anything else and answer failures with `invalid_client` (401 plus `WWW-Authenticate: Basic` when the client used HTTP Basic)."
     }
     // ------------------------------------------------------------------ resource server
     "rs/token/valid-accepted" => {
@@ -552,6 +577,11 @@ hints! {
         sees: "An unreadable error in ChatGPT.",
         how: "Requires every error body answering generated requests to be a JSON-RPC or OAuth JSON error.",
         fix: "Map every error on the MCP path to a JSON-RPC error object (or an OAuth error for auth failures)."
+    }
+    "errors/no-5xx-on-mistakes" => {
+        sees: "\"Error talking to connector\" or \"Error creating connector\": ChatGPT reports your server as broken for what was a client mistake, and retries instead of recovering.",
+        how: "Every request the run built to be wrong (token-endpoint mistakes, refused registrations, a garbage bearer token at the MCP endpoint) must not get a 5xx; generated malformed MCP requests are graded by mcp/robustness/no-5xx.",
+        fix: "Validate input before using it and map each client mistake to its 4xx error (OAuth JSON error, Bearer challenge, or JSON-RPC error); let 5xx mean your own failure only."
     }
     "mcp/robustness/survives" => {
         sees: "The connector stops working for everyone after one bad request.",

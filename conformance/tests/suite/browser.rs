@@ -208,3 +208,45 @@ async fn the_html_report_opens_in_chromium_without_console_errors_or_network_req
         dir.join("html-report.png").display()
     );
 }
+
+#[tokio::test]
+async fn a_javascript_only_login_page_is_signed_in_through_by_the_browser_not_the_form_driver() {
+    if !have_chromium("a_javascript_only_login_page") {
+        return;
+    }
+    // SAFETY: the variable name is unique to this test; no other thread reads it.
+    unsafe { std::env::set_var("GIGAMCP_TEST_BROWSER_JS_PW", PASSWORD) };
+    let fx = fixture::start(Opts {
+        js_login: true,
+        ..Opts::default()
+    })
+    .await;
+    let only = vec![
+        "authorize/code-issued".to_string(),
+        "token/response-json".to_string(),
+    ];
+    // The form driver finds no form to submit.
+    let mut c = cfg(&fx, profile::CHATGPT);
+    c.only = only.clone();
+    let r = gigamcp_conformance::flow::run(c).await.unwrap();
+    assert_ne!(
+        super::verdict(&r, "authorize/code-issued"),
+        Verdict::Pass,
+        "the form driver cannot pass a JavaScript-only page"
+    );
+    // A real browser runs the page's script and signs in through its JSON API.
+    let mut c = cfg(&fx, profile::CHATGPT);
+    c.only = only;
+    c.login = Login::Browser(browser_login(
+        "fill #user alice\nfill #pass env:GIGAMCP_TEST_BROWSER_JS_PW\nclick #go\nclick \"button[value=approve]\"\n",
+    ));
+    let r = gigamcp_conformance::flow::run(c).await.unwrap();
+    for id in ["authorize/code-issued", "token/response-json"] {
+        assert_eq!(
+            super::verdict(&r, id),
+            Verdict::Pass,
+            "{id}: {}",
+            super::detail(&r, id)
+        );
+    }
+}

@@ -10,8 +10,10 @@
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
+//! - `browser_pages`: our HTML pages in a real Chromium (sign-in, consent, picker, revoke).
 //! - `support`: the shared test application, database and builders.
 
+mod browser_pages;
 mod cli;
 mod knowledge;
 mod mcp;
