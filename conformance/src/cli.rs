@@ -159,6 +159,9 @@ pub struct RunArgs {
     /// Per-request timeout in seconds.
     #[arg(long, default_value_t = 20)]
     pub timeout: u64,
+    /// Also trust the root certificates in this PEM file (e.g. a test ACME CA's; repeatable).
+    #[arg(long = "ca-cert")]
+    pub ca_certs: Vec<PathBuf>,
 }
 
 /// Turns arguments into a configuration; `Err` is a usage error (exit 2).
@@ -265,6 +268,7 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.replay_delay = Duration::from_secs(a.replay_delay);
     c.revocation_wait = Duration::from_secs(a.revocation_wait);
     c.timeout = Duration::from_secs(a.timeout);
+    c.ca_certs = a.ca_certs.clone();
     c.fuzz_cases = a.fuzz_cases;
     if let Some(seed) = a.fuzz_seed {
         c.fuzz_seed = seed;

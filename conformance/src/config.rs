@@ -57,6 +57,8 @@ pub struct Config {
     /// Pre-issued token: resource-server and MCP checks only.
     pub access_token: Option<String>,
     pub timeout: Duration,
+    /// PEM files of extra root certificates to trust (a test CA such as pebble's).
+    pub ca_certs: Vec<std::path::PathBuf>,
     /// Longest token lifetime the harness will wait out for the expired-token check.
     pub expiry_wait: Duration,
     /// How long a revoked token may keep working before the check fails.
@@ -91,6 +93,7 @@ impl Config {
             headers: Vec::new(),
             access_token: None,
             timeout: Duration::from_secs(20),
+            ca_certs: Vec::new(),
             expiry_wait: Duration::from_secs(10),
             revocation_wait: Duration::from_secs(5),
             race: 4,

@@ -197,11 +197,33 @@ impl Http {
         extra_headers: Vec<(String, String)>,
         timeout: Duration,
     ) -> anyhow::Result<Http> {
+        Self::with_roots(user_agent, extra_headers, timeout, &[])
+    }
+
+    /// Like [`Http::new`], also trusting the root certificates in the PEM files `ca_certs`.
+    pub fn with_roots(
+        user_agent: &str,
+        extra_headers: Vec<(String, String)>,
+        timeout: Duration,
+        ca_certs: &[std::path::PathBuf],
+    ) -> anyhow::Result<Http> {
+        let mut roots = Vec::new();
+        for path in ca_certs {
+            let pem = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem)
+                .map_err(|e| anyhow::anyhow!("--ca-cert {}: {e}", path.display()))?;
+            if certs.is_empty() {
+                anyhow::bail!("--ca-cert {}: no PEM certificate in it", path.display());
+            }
+            roots.extend(certs);
+        }
         let build = |cookies: bool| {
             reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .cookie_store(cookies)
                 .timeout(timeout)
+                .tls_certs_merge(roots.iter().cloned())
                 .build()
         };
         Ok(Http {

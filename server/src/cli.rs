@@ -60,6 +60,12 @@ pub enum LogFormat {
     Json,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Toggle {
+    On,
+    Off,
+}
+
 #[derive(Args, Debug)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -113,6 +119,32 @@ pub struct ServeArgs {
     /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
     #[arg(long, hide = true)]
     pub cimd_allow_http_loopback: bool,
+    /// A reverse proxy (CIDR or address, repeatable) whose forwarding header names the client;
+    /// the right-most hop outside these networks is the client. Without it the TCP peer is the
+    /// client and forwarding headers are ignored.
+    #[arg(
+        long = "trusted-proxy",
+        env = "GIGAMCP_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+    /// The header trusted proxies write: x-forwarded-for, or forwarded (RFC 7239). Only that
+    /// one is read.
+    #[arg(
+        long,
+        env = "GIGAMCP_PROXY_HEADER",
+        value_enum,
+        default_value = "x-forwarded-for"
+    )]
+    pub proxy_header: crate::net::ProxyHeader,
+    /// Prometheus metrics at /metrics.
+    #[arg(long, env = "GIGAMCP_METRICS", value_enum, default_value = "on")]
+    pub metrics: Toggle,
+    /// Serve /metrics on this address (e.g. 127.0.0.1:9090) instead of the main listener.
+    #[arg(long, env = "GIGAMCP_METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+    #[command(flatten)]
+    pub tls: Box<crate::tls::TlsArgs>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,8 +262,7 @@ fn database_url(storage: &StorageArgs) -> anyhow::Result<String> {
     if let Some(url) = &storage.database_url {
         return Ok(url.clone());
     }
-    std::fs::create_dir_all(&storage.data_dir)
-        .with_context(|| format!("creating data directory {}", storage.data_dir.display()))?;
+    crate::fsperm::prepare_sqlite(&storage.data_dir)?;
     Ok(Store::sqlite_url_for(&storage.data_dir))
 }
 
@@ -272,7 +303,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let public_url = args
         .public_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}", args.bind));
+        .unwrap_or_else(|| args.tls.default_public_url(args.bind));
     let mut config = Config::new(&public_url, args.storage.data_dir.clone())?;
     config.allowed_origins.extend(
         args.allowed_origins
@@ -289,6 +320,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         enabled: args.cimd,
         allow_http_loopback: args.cimd_allow_http_loopback,
     };
+    config.trusted_proxies = crate::net::TrustedProxies::new(
+        crate::net::TrustedProxies::parse_nets(&args.trusted_proxies)?,
+        args.proxy_header,
+    );
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -307,17 +342,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         seed_demo(&state, &fixtures, &password).await?;
     }
     state.spawn_background();
+    let tls = if args.tls.enabled() {
+        Some(crate::tls::Tls::start(&args.tls, &args.storage.data_dir)?)
+    } else {
+        None
+    };
+    serve_metrics(&state, &args).await?;
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("binding {}", args.bind))?;
     print_banner(
         &state,
+        if tls.is_some() { "https" } else { "http" },
         &listener.local_addr()?,
         args.demo,
         demo_password_default,
     )
     .await?;
-    let app = crate::app(state);
+    let https = state.config.issuer().starts_with("https://");
+    let mut app = crate::app(state);
+    if https {
+        app = crate::tls::with_hsts(app);
+    }
+    if let Some(tls) = tls {
+        return crate::tls::serve(listener, app, tls, shutdown_signal()).await;
+    }
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
@@ -328,6 +377,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    Ok(())
+}
+
+/// Installs the metrics recorder unless `--metrics off`; with `--metrics-bind`, serves
+/// `/metrics` on a listener of its own (and not on the main one).
+async fn serve_metrics(state: &AppState, args: &ServeArgs) -> anyhow::Result<()> {
+    if args.metrics == Toggle::Off {
+        return Ok(());
+    }
+    let handle = crate::ops::metrics::install()?;
+    state
+        .ops
+        .enable_metrics(handle, args.metrics_bind.is_none());
+    if let Some(addr) = args.metrics_bind {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the metrics listener {addr}"))?;
+        println!("  metrics: http://{}/metrics", listener.local_addr()?);
+        let router = crate::ops::routes::metrics_router(state.clone());
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "metrics listener failed");
+            }
+        });
+    }
     Ok(())
 }
 
@@ -350,13 +424,14 @@ async fn shutdown_signal() {
 
 async fn print_banner(
     state: &AppState,
+    scheme: &str,
     addr: &SocketAddr,
     demo: bool,
     default_password: bool,
 ) -> anyhow::Result<()> {
     let c = &state.config;
     println!(
-        "gigamcp {} listening on http://{addr}",
+        "gigamcp {} listening on {scheme}://{addr}",
         env!("CARGO_PKG_VERSION")
     );
     println!("  public URL (OAuth issuer): {}", c.issuer());

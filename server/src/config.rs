@@ -34,6 +34,8 @@ pub struct Config {
     pub registration_rate_per_minute: u32,
     /// Client ID Metadata Documents (URL client ids); off by default.
     pub cimd: CimdPolicy,
+    /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
+    pub trusted_proxies: crate::net::client_addr::TrustedProxies,
 }
 
 /// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
@@ -70,6 +72,7 @@ impl Config {
             auth_epoch_poll_ms: 1000,
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
+            trusted_proxies: Default::default(),
         })
     }
 

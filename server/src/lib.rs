@@ -13,19 +13,27 @@
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
 //! - [`web`]: HTML pages: login, consent, connected apps, workspace dashboard, docs.
+//! - [`net`]: the client address behind trusted proxies, request ids.
+//! - [`ops`]: health, readiness, Prometheus metrics.
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
+//! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
+//! - [`fsperm`]: the data directory and database files, readable by the service user only.
 pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod fsperm;
 pub mod knowledge;
 pub mod mcp;
 pub mod names;
+pub mod net;
 pub mod oauth;
+pub mod ops;
 pub mod secrets;
 pub mod state;
 pub mod store;
+pub mod tls;
 pub mod web;
 
 use axum::Router;
@@ -57,6 +65,7 @@ impl AppState {
             knowledge: Arc::new(knowledge),
             mcp: Arc::new(mcp::state::McpState::new(mcp::tools::all_descriptions())),
             oauth: Arc::new(oauth::state::OAuthState::new(&config)),
+            ops: Arc::new(ops::state::OpsState::default()),
             config: Arc::new(config),
             store,
             clock,
@@ -78,12 +87,15 @@ pub fn app(state: AppState) -> Router {
         .merge(mcp::routes())
         .merge(oauth::http::routes())
         .merge(web::routes::routes())
+        .merge(ops::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn(json_error_bodies))
         .layer(middleware::from_fn(security_headers))
         .layer(middleware::from_fn(request_log))
+        .layer(middleware::from_fn(ops::metrics::track_http))
+        .layer(middleware::from_fn_with_state(state.clone(), net::context))
         .with_state(state)
 }
 
@@ -161,7 +173,13 @@ async fn request_log(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status().as_u16();
     let ms = start.elapsed().as_secs_f64() * 1000.0;
-    if status >= 500 {
+    let probe = matches!(
+        path.as_str(),
+        ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH
+    );
+    if probe && status < 500 {
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else if status >= 500 {
         tracing::warn!(%method, %path, status, ms, "request");
     } else {
         tracing::info!(%method, %path, status, ms, "request");

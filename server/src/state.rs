@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::knowledge::KnowledgeBase;
 use crate::mcp::state::McpState;
 use crate::oauth::state::OAuthState;
+use crate::ops::state::OpsState;
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -22,4 +23,5 @@ pub struct AppState {
     pub knowledge: Arc<KnowledgeBase>,
     pub mcp: Arc<McpState>,
     pub oauth: Arc<OAuthState>,
+    pub ops: Arc<OpsState>,
 }

@@ -788,14 +788,12 @@ fn no_import_cycles_in_server() {
 
 // Enabled once the harness refactor lands (issue 7's conformance/src half, another branch).
 #[test]
-#[ignore = "enabled once the harness refactor lands"]
 fn no_import_cycles_in_conformance() {
     ok(check_no_cycles(&conformance_tree(), "lib.rs"));
 }
 
 // Enabled once the harness refactor lands (issue 7's conformance/src half, another branch).
 #[test]
-#[ignore = "enabled once the harness refactor lands"]
 fn no_long_functions_in_conformance() {
     ok(check_fn_length(&conformance_tree(), MAX_FN_LINES));
 }

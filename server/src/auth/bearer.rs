@@ -127,7 +127,9 @@ pub async fn authenticate(
     };
     let now = state.clock.now();
     let hash = hash_secret(token);
-    let record = match state.tokens.get(&hash, now) {
+    let cached = state.tokens.get(&hash, now);
+    crate::ops::metrics::bearer_cache(cached.is_some());
+    let record = match cached {
         Some(r) => r,
         None => match state.store.access_token_by_hash(&hash).await? {
             Some(r) => {

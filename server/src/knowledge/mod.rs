@@ -185,6 +185,33 @@ impl KnowledgeBase {
         })
     }
 
+    /// Every live index and its size (for metrics).
+    pub fn loaded_indexes(&self) -> Vec<(String, IndexStats)> {
+        let guard = self.indexes.read().unwrap_or_else(|e| e.into_inner());
+        guard
+            .iter()
+            .map(|(ws, i)| {
+                let stats = IndexStats {
+                    version: i.version,
+                    documents: i.documents,
+                    chunks: i.chunks,
+                };
+                (ws.clone(), stats)
+            })
+            .collect()
+    }
+
+    /// Workspaces that have stored knowledge but no live index (readiness). One small query.
+    pub async fn unloaded_workspaces(&self) -> anyhow::Result<Vec<String>> {
+        let stored = store::versions(self.store.pool()).await?;
+        let guard = self.indexes.read().unwrap_or_else(|e| e.into_inner());
+        Ok(stored
+            .into_iter()
+            .filter(|(ws, _)| !guard.contains_key(ws))
+            .map(|(ws, _)| ws)
+            .collect())
+    }
+
     pub async fn document(&self, workspace: &str, id: &str) -> anyhow::Result<Option<Document>> {
         let row = store::document(self.store.pool(), workspace, id).await?;
         row.map(|r| self.to_document(workspace, r)).transpose()

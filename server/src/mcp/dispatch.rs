@@ -88,8 +88,31 @@ pub fn is_known(method: &str, version: Version) -> bool {
     Method::from_name(method).is_some_and(|m| m.known_in(version))
 }
 
-/// Runs one request (never `initialize`, which the transport handles because it mints a session).
+/// Runs one request (never `initialize`, which the transport handles because it mints a session)
+/// and records it in the metrics (method and tool labels from our own lists only).
 pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
+    let start = std::time::Instant::now();
+    let result = run(ctx, call).await;
+    let method = Method::from_name(&call.method).map_or("unknown", Method::name);
+    let tool = if method == Method::ToolsCall.name() {
+        let name = call.params.get("name").and_then(Value::as_str);
+        tools::TOOLS
+            .iter()
+            .find(|d| Some(d.name) == name)
+            .map_or("unknown", |d| d.name)
+    } else {
+        ""
+    };
+    let outcome = match &result {
+        Err(_) => "error",
+        Ok(r) if r.get("isError") == Some(&Value::Bool(true)) => "tool_error",
+        Ok(_) => "ok",
+    };
+    crate::ops::metrics::mcp_request(method, tool, outcome, start.elapsed());
+    result
+}
+
+async fn run(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
     let Some(method) = Method::from_name(&call.method).filter(|m| m.known_in(ctx.version)) else {
         return Err(RpcError::method_not_found(&call.method));
     };

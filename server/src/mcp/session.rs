@@ -70,7 +70,10 @@ impl Session {
         self.streaming
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
             .ok()
-            .map(|_| StreamClaim(self.clone()))
+            .map(|_| StreamClaim {
+                session: self.clone(),
+                _open: crate::ops::metrics::SseStream::open("get"),
+            })
     }
     /// Resolves when the session ends (DELETE, expiry or eviction).
     pub fn ended(&self) -> watch::Receiver<bool> {
@@ -82,11 +85,15 @@ impl Session {
 }
 
 /// Held by an open GET stream; releases the session's stream slot when dropped.
-pub struct StreamClaim(Arc<Session>);
+pub struct StreamClaim {
+    session: Arc<Session>,
+    /// Counts the stream in `gigamcp_mcp_sse_streams` while it is open.
+    _open: crate::ops::metrics::SseStream,
+}
 
 impl Drop for StreamClaim {
     fn drop(&mut self) {
-        self.0.streaming.store(false, Ordering::SeqCst);
+        self.session.streaming.store(false, Ordering::SeqCst);
     }
 }
 

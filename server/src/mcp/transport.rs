@@ -33,6 +33,7 @@ use serde_json::{Value, json};
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
+use tracing::Instrument;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
@@ -714,17 +715,23 @@ impl Drop for AbortOnDrop {
 /// stream ends after the response (TRN-SSE-01/04).
 fn sse_response(ctx: Ctx, call: Call, id: RequestId, token: Option<Value>) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Value>(4);
-    let task = tokio::spawn(async move {
-        if let Some(t) = &token {
-            let _ = tx.send(progress(t, 0, "started")).await;
+    let task = tokio::spawn(
+        async move {
+            if let Some(t) = &token {
+                let _ = tx.send(progress(t, 0, "started")).await;
+            }
+            let response = run(&ctx, &call, &id).await;
+            if let Some(t) = &token {
+                let _ = tx.send(progress(t, 1, "done")).await;
+            }
+            let _ = tx.send(response).await;
         }
-        let response = run(&ctx, &call, &id).await;
-        if let Some(t) = &token {
-            let _ = tx.send(progress(t, 1, "done")).await;
-        }
-        let _ = tx.send(response).await;
-    });
-    let guard = AbortOnDrop(task.abort_handle());
+        .in_current_span(),
+    );
+    let guard = (
+        AbortOnDrop(task.abort_handle()),
+        crate::ops::metrics::SseStream::open("post"),
+    );
     let stream = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
         let msg = rx.recv().await?;
         Some((

@@ -5,6 +5,7 @@ use crate::store::audit::AuditEntry;
 
 pub async fn record(ctx: &Ctx<'_>, mut entry: AuditEntry) {
     entry.at = ctx.now;
+    crate::ops::metrics::audit_event(&entry.event);
     if entry.ip.is_none() {
         entry.ip = ctx.ip.clone();
     }

@@ -7,8 +7,9 @@ use super::metadata::{
     INTROSPECT_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, authorization_server_metadata,
 };
 use crate::error::{AppError, AppResult, OAuthError};
+use crate::net::ClientIp;
+use crate::ops::metrics;
 use crate::state::AppState;
-use crate::web::ClientIp;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -91,28 +92,36 @@ async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Response> {
-    let ctx = Ctx::new(&state, ip.clone());
+    let ctx = Ctx::new(&state, ip);
+    let doc = admit_and_register(&state, &ctx, &headers, &body).await;
+    metrics::registration(&doc);
+    Ok(no_store((StatusCode::CREATED, Json(doc?)).into_response()))
+}
+
+async fn admit_and_register(
+    state: &AppState,
+    ctx: &Ctx<'_>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<serde_json::Value, OAuthError> {
     if let Err(wait) = state
         .oauth
         .registrations
-        .check(ip.as_deref().unwrap_or("unknown"), ctx.now)
+        .check(ctx.ip.as_deref().unwrap_or("unknown"), ctx.now)
     {
         return Err(OAuthError::new(
             "too_many_requests",
             format!("too many client registrations from this address; try again in {wait} s"),
         )
-        .with_retry_after(wait)
-        .into());
+        .with_retry_after(wait));
     }
-    if content_type(&headers).is_some_and(|c| c != "application/json") {
+    if content_type(headers).is_some_and(|c| c != "application/json") {
         return Err(OAuthError::new(
             "invalid_client_metadata",
             "send the client metadata as application/json",
-        )
-        .into());
+        ));
     }
-    let doc = super::register::register(&ctx, &body).await?;
-    Ok(no_store((StatusCode::CREATED, Json(doc)).into_response()))
+    super::register::register(ctx, body).await
 }
 
 async fn token(
@@ -122,9 +131,15 @@ async fn token(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    let resp = super::token::token(&ctx, &params, authorization(&headers)).await?;
-    Ok(no_store(Json(resp).into_response()))
+    let (grant_type, resp) = match form(&headers, &body) {
+        Ok(params) => (
+            metrics::grant_type_label(params.get("grant_type").ok().flatten()),
+            super::token::token(&ctx, &params, authorization(&headers)).await,
+        ),
+        Err(e) => ("missing", Err(e)),
+    };
+    metrics::token_request(grant_type, &resp);
+    Ok(no_store(Json(resp?).into_response()))
 }
 
 async fn revoke(
@@ -134,8 +149,12 @@ async fn revoke(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    super::revoke::revoke(&ctx, &params, authorization(&headers)).await?;
+    let outcome = match form(&headers, &body) {
+        Ok(params) => super::revoke::revoke(&ctx, &params, authorization(&headers)).await,
+        Err(e) => Err(e),
+    };
+    metrics::revocation(&outcome);
+    outcome?;
     Ok(no_store(StatusCode::OK.into_response()))
 }
 
@@ -146,7 +165,10 @@ async fn introspect(
     body: Bytes,
 ) -> AppResult<Response> {
     let ctx = Ctx::new(&state, ip);
-    let params = form(&headers, &body)?;
-    let doc = super::introspect::introspect(&ctx, &params, authorization(&headers)).await?;
-    Ok(no_store(Json(doc).into_response()))
+    let doc = match form(&headers, &body) {
+        Ok(params) => super::introspect::introspect(&ctx, &params, authorization(&headers)).await,
+        Err(e) => Err(e),
+    };
+    metrics::introspection(&doc);
+    Ok(no_store(Json(doc?).into_response()))
 }

@@ -66,6 +66,22 @@ impl Store {
     pub fn backend(&self) -> Backend {
         self.backend
     }
+
+    /// Versions of the migrations this build embeds that the database has not applied
+    /// (readiness). One small query; an error means the database did not answer.
+    pub async fn pending_migrations(&self) -> Result<Vec<i64>, sqlx::Error> {
+        let applied: std::collections::BTreeSet<i64> =
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .collect();
+        Ok(sqlx::migrate!("./migrations")
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration() && !applied.contains(&m.version))
+            .map(|m| m.version)
+            .collect())
+    }
 }
 
 fn redact_url(url: &str) -> String {

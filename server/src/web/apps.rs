@@ -2,8 +2,9 @@
 //! member's grants on that workspace, each with a CSRF-protected Revoke that ends the grant and
 //! all its tokens in one transaction.
 use super::templates::{AdminSection, ConnectedAppsPage, GrantRow, ScopeLine};
-use super::{ClientIp, current_session, format_time, login_url, message, nonce, render, see_other};
+use super::{current_session, format_time, login_url, message, nonce, render, see_other};
 use crate::error::AppResult;
+use crate::net::ClientIp;
 use crate::oauth::{Ctx, Params, audit, scopes};
 use crate::state::AppState;
 use crate::store::GrantRecord;

@@ -2,8 +2,9 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{ClientIp, current_session, login_url, message, nonce, render, see_other, viewer_of};
+use super::{current_session, login_url, message, nonce, render, see_other, viewer_of};
 use crate::error::AppResult;
+use crate::net::ClientIp;
 use crate::oauth::authorize::{self, Decision, Prepared, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};

@@ -3,10 +3,11 @@
 //! the session-derived token. Failures show one generic message; throttling answers 429.
 use super::templates::LoginPage;
 use super::{
-    ClientIp, anonymous, cookie, current_session, login_cookie_name, message, nonce, render,
-    safe_next, see_other, session_cookie_name, set_cookie,
+    anonymous, cookie, current_session, login_cookie_name, message, nonce, render, safe_next,
+    see_other, session_cookie_name, set_cookie,
 };
 use crate::error::AppResult;
+use crate::net::ClientIp;
 use crate::oauth::login::{self as flow, LoginOutcome, SESSION_TTL};
 use crate::oauth::metadata::AUTHORIZE_PATH;
 use crate::oauth::{Ctx, Params};
@@ -93,7 +94,13 @@ pub async fn submit(
         );
     };
     let ctx = Ctx::new(&state, ip);
-    match flow::login(&ctx, &username, password).await? {
+    let outcome = flow::login(&ctx, &username, password).await?;
+    crate::ops::metrics::login_attempt(match &outcome {
+        LoginOutcome::SignedIn { .. } => "success",
+        LoginOutcome::Failed => "failed",
+        LoginOutcome::Throttled => "throttled",
+    });
+    match outcome {
         LoginOutcome::SignedIn { session, .. } => {
             // Signing in again (switching account) ends the previous session.
             if let Some(old) = cookie(&headers, session_cookie_name(&state)) {

@@ -19,28 +19,8 @@ use crate::oauth::{Ctx, login as session_flow};
 use crate::secrets::{ct_eq, random_token};
 use crate::state::AppState;
 use crate::store::UserRecord;
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use std::convert::Infallible;
-use std::net::SocketAddr;
-
-/// The caller's IP address when the server was started with connect info (for throttling and
-/// the audit log). Proxies' `X-Forwarded-For` is not trusted.
-pub struct ClientIp(pub Option<String>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
-    type Rejection = Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
-        Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string()),
-        ))
-    }
-}
 
 // ---- cookies ----
 

@@ -11,6 +11,8 @@
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `browser_pages`: our HTML pages in a real Chromium (sign-in, consent, picker, revoke).
+//! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
+//!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
 mod browser_pages;
@@ -20,5 +22,6 @@ mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
+mod ops;
 mod resource_server;
 mod support;

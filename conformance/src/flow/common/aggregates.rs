@@ -1,7 +1,7 @@
 //! Checks graded over the whole run from observations the phases noted: token error bodies,
 //! the MCP endpoint's 401 challenges, JSON-RPC envelopes and content types, `resultType`.
 
-use super::Run;
+use super::run::Run;
 use crate::model::Finding;
 
 impl Run {

@@ -1,7 +1,7 @@
 //! The authorization-code client: requests, the login driver, callbacks.
 
-use super::Run;
 use super::json::strs;
+use super::run::Run;
 use crate::flow::login::{AuthzEnd, drive};
 use crate::pkce;
 use crate::urls;

@@ -1,9 +1,9 @@
 //! The JSON-RPC client: requests with per-revision headers and `_meta`, JSON and SSE
 //! responses, envelope validation.
 
-use super::Run;
 use super::args::synthesize_args;
 use super::headers::{encode_param, mcp_name_value, param_headers};
+use super::run::Run;
 use super::sse::all_messages;
 use crate::http::{Req, Resp};
 use crate::schema;

@@ -1,6 +1,6 @@
 //! One run's mutable state and how checks are recorded.
 
-use super::{Client, Grant, Session};
+use super::types::{Client, Grant, Session};
 use crate::checks;
 use crate::config::Config;
 use crate::http::{Http, Resp};
@@ -79,7 +79,12 @@ pub struct Run {
 impl Run {
     pub fn new(cfg: Config) -> anyhow::Result<Run> {
         let mcp_url = crate::urls::parse_mcp_url(&cfg.mcp_url).map_err(anyhow::Error::msg)?;
-        let http = Http::new(cfg.profile.user_agent, cfg.headers.clone(), cfg.timeout)?;
+        let http = Http::with_roots(
+            cfg.profile.user_agent,
+            cfg.headers.clone(),
+            cfg.timeout,
+            &cfg.ca_certs,
+        )?;
         if let Some(t) = &cfg.access_token {
             http.secret(t);
         }

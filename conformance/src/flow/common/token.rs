@@ -2,7 +2,8 @@
 
 use super::authz::CallbackParams;
 use super::json::{describe, grade_rejection};
-use super::{Client, Grant, Run};
+use super::run::Run;
+use super::types::{Client, Grant};
 use crate::flow::login::AuthzEnd;
 use crate::http::{Req, Resp};
 use serde_json::Value;

@@ -1,0 +1,78 @@
+//! Who is asking, and which request this is: the client address behind trusted proxies
+//! ([`client_addr`]) and request ids ([`request_id`]).
+//!
+//! [`context`] is the outermost middleware: it decides both once per request, stores them as
+//! request extensions ([`ClientAddr`], [`RequestId`]), runs the request inside a `request`
+//! tracing span carrying the id (so every log line of the request has it), and sets
+//! `X-Request-Id` on the response. Handlers read the address with the [`ClientIp`] extractor.
+pub mod client_addr;
+pub mod request_id;
+
+pub use client_addr::{ProxyHeader, TrustedProxies};
+pub use request_id::RequestId;
+
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::http::HeaderValue;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use tracing::Instrument;
+
+/// The client's address as decided by [`context`] (a request extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub IpAddr);
+
+/// The caller's address for throttling and the audit log: the client behind trusted proxies,
+/// else the TCP peer; `None` when the server runs without connect info (in-process tests).
+pub struct ClientIp(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = Infallible;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Infallible> {
+        let addr = parts
+            .extensions
+            .get::<ClientAddr>()
+            .map(|c| c.0)
+            .or_else(|| {
+                parts
+                    .extensions
+                    .get::<ConnectInfo<SocketAddr>>()
+                    .map(|c| c.0.ip().to_canonical())
+            });
+        Ok(ClientIp(addr.map(|a| a.to_string())))
+    }
+}
+
+/// Client address, request id, `request` span, `X-Request-Id` response header.
+pub async fn context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let proxies = &state.config.trusted_proxies;
+    let peer = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let from_proxy = peer.is_some_and(|p| proxies.contains(p));
+    let id = from_proxy
+        .then(|| {
+            req.headers()
+                .get(request_id::HEADER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(request_id::accept)
+                .map(str::to_owned)
+        })
+        .flatten()
+        .unwrap_or_else(request_id::generate);
+    if let Some(peer) = peer {
+        let client = proxies.client_addr(peer, req.headers());
+        req.extensions_mut().insert(ClientAddr(client));
+    }
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(request_id::HEADER, v);
+    }
+    resp
+}

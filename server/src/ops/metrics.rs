@@ -1,0 +1,362 @@
+//! Prometheus metrics (`metrics` facade, `metrics-exporter-prometheus` recorder).
+//!
+//! Counters are recorded at outcome seams: the HTTP middleware ([`track_http`]), the OAuth HTTP
+//! adapter (token, registration, revocation, introspection outcomes), the audit recorder
+//! (approvals, denials, replay detections), the sign-in handler, MCP dispatch, the bearer cache.
+//! Gauges that describe state (sessions, database pool, indexes) are read when `/metrics` is
+//! scraped. Labels carry only bounded, non-secret values: route templates, methods, status
+//! codes, OAuth error codes, grant types, tool names from our own list, workspace slugs. Never a
+//! token, a user name, a client id or a client name.
+//!
+//! Without [`install`] (`--metrics off`) every recording function returns at once.
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+pub const HTTP_REQUESTS: &str = "gigamcp_http_requests_total";
+pub const HTTP_DURATION: &str = "gigamcp_http_request_duration_seconds";
+pub const OAUTH_REGISTRATIONS: &str = "gigamcp_oauth_registrations_total";
+pub const OAUTH_AUTHORIZATIONS: &str = "gigamcp_oauth_authorizations_total";
+pub const OAUTH_TOKEN_REQUESTS: &str = "gigamcp_oauth_token_requests_total";
+pub const OAUTH_REPLAYS: &str = "gigamcp_oauth_replay_detections_total";
+pub const OAUTH_REVOCATIONS: &str = "gigamcp_oauth_revocations_total";
+pub const OAUTH_INTROSPECTIONS: &str = "gigamcp_oauth_introspections_total";
+pub const LOGIN_ATTEMPTS: &str = "gigamcp_login_attempts_total";
+pub const MCP_REQUESTS: &str = "gigamcp_mcp_requests_total";
+pub const MCP_DURATION: &str = "gigamcp_mcp_request_duration_seconds";
+pub const MCP_SESSIONS: &str = "gigamcp_mcp_sessions";
+pub const MCP_SSE_STREAMS: &str = "gigamcp_mcp_sse_streams";
+pub const BEARER_CACHE: &str = "gigamcp_bearer_cache_lookups_total";
+pub const BEARER_CACHE_ENTRIES: &str = "gigamcp_bearer_cache_entries";
+pub const DB_POOL: &str = "gigamcp_db_pool_connections";
+pub const DB_POOL_MAX: &str = "gigamcp_db_pool_max_connections";
+pub const KNOWLEDGE_DOCUMENTS: &str = "gigamcp_knowledge_documents";
+pub const KNOWLEDGE_PASSAGES: &str = "gigamcp_knowledge_passages";
+pub const BUILD_INFO: &str = "gigamcp_build_info";
+
+/// Latency buckets (seconds) for every `*_seconds` histogram: 250 µs … 10 s.
+const BUCKETS: [f64; 15] = [
+    0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+static ENABLED: AtomicBool = AtomicBool::new(false);
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
+
+/// Installs the process-wide recorder (once; later calls return the same handle) and starts its
+/// upkeep thread.
+pub fn install() -> anyhow::Result<PrometheusHandle> {
+    if let Some(h) = HANDLE.get() {
+        return Ok(h.clone());
+    }
+    let recorder = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), &BUCKETS)?
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
+    let handle = HANDLE.get_or_init(|| handle).clone();
+    describe();
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    ENABLED.store(true, Ordering::Relaxed);
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })?;
+    Ok(handle)
+}
+
+fn describe() {
+    describe_counter!(
+        HTTP_REQUESTS,
+        "HTTP requests by route template, method and status."
+    );
+    describe_histogram!(
+        HTTP_DURATION,
+        metrics::Unit::Seconds,
+        "HTTP request latency until the response head, by route template, method and status."
+    );
+    describe_counter!(
+        OAUTH_REGISTRATIONS,
+        "Dynamic client registrations (RFC 7591) by outcome: created or the OAuth error code."
+    );
+    describe_counter!(
+        OAUTH_AUTHORIZATIONS,
+        "Authorization decisions: approved (including remembered consent) or denied."
+    );
+    describe_counter!(
+        OAUTH_TOKEN_REQUESTS,
+        "Token endpoint requests by grant type and outcome: issued or the OAuth error code."
+    );
+    describe_counter!(
+        OAUTH_REPLAYS,
+        "Replays that revoked a grant: a used authorization code or a rotated refresh token presented again."
+    );
+    describe_counter!(
+        OAUTH_REVOCATIONS,
+        "Revocation requests (RFC 7009) by outcome."
+    );
+    describe_counter!(
+        OAUTH_INTROSPECTIONS,
+        "Introspection requests (RFC 7662) by outcome: active, inactive or the OAuth error code."
+    );
+    describe_counter!(
+        LOGIN_ATTEMPTS,
+        "Sign-in attempts by outcome: success, failed or throttled."
+    );
+    describe_counter!(
+        MCP_REQUESTS,
+        "MCP JSON-RPC requests by method, tool and outcome (ok, error, tool_error)."
+    );
+    describe_histogram!(
+        MCP_DURATION,
+        metrics::Unit::Seconds,
+        "MCP request handling time by method and tool."
+    );
+    describe_gauge!(MCP_SESSIONS, "Open MCP sessions (legacy revisions).");
+    describe_gauge!(
+        MCP_SSE_STREAMS,
+        "Open SSE response streams by kind (get, post)."
+    );
+    describe_counter!(
+        BEARER_CACHE,
+        "Bearer token validation cache lookups: hit or miss."
+    );
+    describe_gauge!(
+        BEARER_CACHE_ENTRIES,
+        "Validated tokens in the bearer cache."
+    );
+    describe_gauge!(
+        DB_POOL,
+        "Database pool connections by state (in_use, idle)."
+    );
+    describe_gauge!(DB_POOL_MAX, "Largest size of the database pool.");
+    describe_gauge!(
+        KNOWLEDGE_DOCUMENTS,
+        "Documents in a workspace's live search index."
+    );
+    describe_gauge!(
+        KNOWLEDGE_PASSAGES,
+        "Passages in a workspace's live search index."
+    );
+    describe_gauge!(BUILD_INFO, "Always 1; the version label names the build.");
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
+}
+
+/// A route template as a label: `/t/{slug}/mcp` becomes `/t/:slug/mcp`. Braces are legal in a
+/// label value, but line-oriented parsers of the text format stop at the first `}`.
+pub fn route_label(template: &str) -> String {
+    template.replace('{', ":").replace('}', "")
+}
+
+/// Middleware (inside the router, so the matched route template is known): one counter and one
+/// latency observation per request. Unmatched paths share the route label `unmatched`.
+pub async fn track_http(req: Request, next: Next) -> Response {
+    if !enabled() {
+        return next.run(req).await;
+    }
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| route_label(p.as_str()))
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = method_label(req.method());
+    let start = Instant::now();
+    let resp = next.run(req).await;
+    let status = resp.status().as_str().to_owned();
+    let labels = [
+        ("method", method.to_owned()),
+        ("route", route),
+        ("status", status),
+    ];
+    counter!(HTTP_REQUESTS, &labels).increment(1);
+    histogram!(HTTP_DURATION, &labels).record(start.elapsed().as_secs_f64());
+    resp
+}
+
+/// The Prometheus text exposition of everything recorded so far.
+pub fn render(handle: &PrometheusHandle) -> Response {
+    let mut resp = handle.render().into_response();
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// Sets the gauges that describe state, just before a scrape.
+pub struct StateSample<'a> {
+    pub sessions: usize,
+    pub bearer_cache_entries: usize,
+    pub pool_size: u32,
+    pub pool_idle: usize,
+    pub pool_max: u32,
+    /// Workspace slug, documents, passages of each live index.
+    pub indexes: &'a [(String, usize, usize)],
+}
+
+pub fn sample(s: &StateSample<'_>) {
+    if !enabled() {
+        return;
+    }
+    gauge!(MCP_SESSIONS).set(s.sessions as f64);
+    gauge!(BEARER_CACHE_ENTRIES).set(s.bearer_cache_entries as f64);
+    let idle = s.pool_idle as f64;
+    gauge!(DB_POOL, "state" => "idle").set(idle);
+    gauge!(DB_POOL, "state" => "in_use").set((f64::from(s.pool_size) - idle).max(0.0));
+    gauge!(DB_POOL_MAX).set(f64::from(s.pool_max));
+    for (workspace, documents, passages) in s.indexes {
+        gauge!(KNOWLEDGE_DOCUMENTS, "workspace" => workspace.clone()).set(*documents as f64);
+        gauge!(KNOWLEDGE_PASSAGES, "workspace" => workspace.clone()).set(*passages as f64);
+    }
+}
+
+// ---- outcome seams ----
+
+/// An OAuth endpoint outcome label: the RFC error code, or `ok_label` on success.
+fn outcome<T>(
+    result: &Result<T, crate::error::OAuthError>,
+    ok_label: &'static str,
+) -> &'static str {
+    match result {
+        Ok(_) => ok_label,
+        Err(e) => e.code,
+    }
+}
+
+pub fn registration<T>(result: &Result<T, crate::error::OAuthError>) {
+    if enabled() {
+        counter!(OAUTH_REGISTRATIONS, "outcome" => outcome(result, "created")).increment(1);
+    }
+}
+
+/// `grant_type` as sent, folded onto the grant types this server knows.
+pub fn grant_type_label(grant_type: Option<&str>) -> &'static str {
+    match grant_type {
+        Some("authorization_code") => "authorization_code",
+        Some("refresh_token") => "refresh_token",
+        Some(_) => "other",
+        None => "missing",
+    }
+}
+
+pub fn token_request<T>(grant_type: &'static str, result: &Result<T, crate::error::OAuthError>) {
+    if enabled() {
+        counter!(OAUTH_TOKEN_REQUESTS, "grant_type" => grant_type, "outcome" => outcome(result, "issued"))
+            .increment(1);
+    }
+}
+
+pub fn revocation<T>(result: &Result<T, crate::error::OAuthError>) {
+    if enabled() {
+        counter!(OAUTH_REVOCATIONS, "outcome" => outcome(result, "ok")).increment(1);
+    }
+}
+
+pub fn introspection(result: &Result<serde_json::Value, crate::error::OAuthError>) {
+    if enabled() {
+        let label = match result {
+            Ok(doc) if doc["active"] == serde_json::Value::Bool(true) => "active",
+            Ok(_) => "inactive",
+            Err(e) => e.code,
+        };
+        counter!(OAUTH_INTROSPECTIONS, "outcome" => label).increment(1);
+    }
+}
+
+/// Audit events that are also metrics (the audit recorder is the one place every approval,
+/// denial and replay detection passes).
+pub fn audit_event(event: &str) {
+    if !enabled() {
+        return;
+    }
+    match event {
+        "authorization_approved" => {
+            counter!(OAUTH_AUTHORIZATIONS, "decision" => "approved").increment(1)
+        }
+        "authorization_denied" => {
+            counter!(OAUTH_AUTHORIZATIONS, "decision" => "denied").increment(1)
+        }
+        "refresh_replay_revoked" => counter!(OAUTH_REPLAYS, "kind" => "refresh_token").increment(1),
+        "code_replay_revoked" => {
+            counter!(OAUTH_REPLAYS, "kind" => "authorization_code").increment(1)
+        }
+        _ => {}
+    }
+}
+
+/// `success`, `failed` or `throttled`.
+pub fn login_attempt(outcome: &'static str) {
+    if enabled() {
+        counter!(LOGIN_ATTEMPTS, "outcome" => outcome).increment(1);
+    }
+}
+
+pub fn bearer_cache(hit: bool) {
+    if enabled() {
+        counter!(BEARER_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+    }
+}
+
+/// One MCP request: `method` and `tool` must come from our own lists (never client text).
+pub fn mcp_request(
+    method: &'static str,
+    tool: &'static str,
+    outcome: &'static str,
+    took: Duration,
+) {
+    if enabled() {
+        counter!(MCP_REQUESTS, "method" => method, "tool" => tool, "outcome" => outcome)
+            .increment(1);
+        histogram!(MCP_DURATION, "method" => method, "tool" => tool).record(took.as_secs_f64());
+    }
+}
+
+/// Counts an open SSE stream until dropped.
+pub struct SseStream(Option<&'static str>);
+
+impl SseStream {
+    pub fn open(kind: &'static str) -> Self {
+        if !enabled() {
+            return Self(None);
+        }
+        gauge!(MCP_SSE_STREAMS, "kind" => kind).increment(1.0);
+        Self(Some(kind))
+    }
+}
+
+impl Drop for SseStream {
+    fn drop(&mut self) {
+        if let Some(kind) = self.0 {
+            gauge!(MCP_SSE_STREAMS, "kind" => kind).decrement(1.0);
+        }
+    }
+}
