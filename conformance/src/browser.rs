@@ -245,6 +245,51 @@ fn headers_of(v: &serde_json::Value) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// A console message (or the description of its arguments) as recorded.
+fn console_entry(ev: &EventConsoleApiCalled) -> ConsoleEntry {
+    let text = ev
+        .args
+        .iter()
+        .map(|a| {
+            a.value
+                .as_ref()
+                .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
+                .or_else(|| a.description.clone())
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    let level = serde_json::to_value(&ev.r#type)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "log".into());
+    ConsoleEntry { level, text }
+}
+
+/// A document request just sent: its method, URL, headers and (decoded) form body.
+fn navigation_started(ev: &EventRequestWillBeSent) -> Navigation {
+    Navigation {
+        method: ev.request.method.clone(),
+        url: ev.request.url.clone(),
+        request_headers: headers_of(ev.request.headers.inner()),
+        request_body: ev.request.post_data_entries.as_ref().map(|entries| {
+            entries
+                .iter()
+                .filter_map(|e| e.bytes.as_ref())
+                .filter_map(|b| {
+                    use base64::Engine;
+                    base64::engine::general_purpose::STANDARD
+                        .decode(b.as_ref() as &str)
+                        .ok()
+                })
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .collect::<String>()
+        }),
+        started: Some(Instant::now()),
+        ..Navigation::default()
+    }
+}
+
 impl Tab {
     async fn attach(page: Page) -> Result<Tab, String> {
         let rec = Arc::new(Mutex::new(Recorded::default()));
@@ -258,26 +303,8 @@ impl Tab {
         let r = rec.clone();
         tasks.push(tokio::spawn(async move {
             while let Some(ev) = console.next().await {
-                let text = ev
-                    .args
-                    .iter()
-                    .map(|a| {
-                        a.value
-                            .as_ref()
-                            .map(|v| v.as_str().map(str::to_string).unwrap_or(v.to_string()))
-                            .or_else(|| a.description.clone())
-                            .unwrap_or_default()
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let level = serde_json::to_value(&ev.r#type)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_else(|| "log".into());
-                r.lock()
-                    .expect("tab lock")
-                    .console
-                    .push(ConsoleEntry { level, text });
+                let entry = console_entry(&ev);
+                r.lock().expect("tab lock").console.push(entry);
             }
         }));
 
@@ -321,29 +348,7 @@ impl Tab {
                     g.navigations.push(nav);
                 }
                 if ev.r#type == Some(ResourceType::Document) {
-                    g.pending.insert(
-                        id,
-                        Navigation {
-                            method: ev.request.method.clone(),
-                            url: ev.request.url.clone(),
-                            request_headers: headers_of(ev.request.headers.inner()),
-                            request_body: ev.request.post_data_entries.as_ref().map(|entries| {
-                                entries
-                                    .iter()
-                                    .filter_map(|e| e.bytes.as_ref())
-                                    .filter_map(|b| {
-                                        use base64::Engine;
-                                        base64::engine::general_purpose::STANDARD
-                                            .decode(b.as_ref() as &str)
-                                            .ok()
-                                    })
-                                    .map(|b| String::from_utf8_lossy(&b).into_owned())
-                                    .collect::<String>()
-                            }),
-                            started: Some(Instant::now()),
-                            ..Navigation::default()
-                        },
-                    );
+                    g.pending.insert(id, navigation_started(&ev));
                 }
             }
         }));

@@ -15,6 +15,8 @@ pub const MAIN_PATH: &str = "/oauth/client.json";
 pub const MISMATCH_PATH: &str = "/mismatch/client.json";
 /// Singular `private_key_jwt`, plural list with `none` (quirk Q14).
 pub const PLURAL_PATH: &str = "/plural/client.json";
+/// The harness's JWK Set (`private_key_jwt`), the documents' `jwks_uri`.
+pub const JWKS_PATH: &str = "/oauth/jwks.json";
 
 /// A running document server; stops when dropped.
 pub struct DocServer {
@@ -77,27 +79,37 @@ impl DocServer {
     }
 }
 
-/// The three documents for `profile`: its own (main), a mismatched one, and the Q14 shape.
+/// The three documents for `profile`: its own (main), a mismatched one, and the Q14 shape; with
+/// `jwks` (the harness's public keys) also the JWK Set, which every document's `jwks_uri` names.
 pub fn documents(
     profile: &crate::profile::Profile,
     origin: &str,
     redirect_uris: &[String],
+    jwks: Option<&Value>,
 ) -> HashMap<String, Value> {
     let main = format!("{origin}{MAIN_PATH}");
-    let mut mismatch = profile.cimd_document(&main, redirect_uris);
+    let doc = |id: &str| {
+        let mut d = profile.cimd_document(id, redirect_uris);
+        if jwks.is_some() && d.get("jwks_uri").is_some() {
+            d["jwks_uri"] = Value::String(format!("{origin}{JWKS_PATH}"));
+        }
+        d
+    };
+    let mut mismatch = doc(&main);
     mismatch["client_id"] = Value::String(main.clone());
-    let mut plural = profile.cimd_document(&format!("{origin}{PLURAL_PATH}"), redirect_uris);
+    let mut plural = doc(&format!("{origin}{PLURAL_PATH}"));
     plural["token_endpoint_auth_method"] = "private_key_jwt".into();
     plural["token_endpoint_auth_methods_supported"] =
         serde_json::json!(["none", "private_key_jwt"]);
-    HashMap::from([
-        (
-            MAIN_PATH.to_string(),
-            profile.cimd_document(&main, redirect_uris),
-        ),
+    let mut docs = HashMap::from([
+        (MAIN_PATH.to_string(), doc(&main)),
         (MISMATCH_PATH.to_string(), mismatch),
         (PLURAL_PATH.to_string(), plural),
-    ])
+    ]);
+    if let Some(j) = jwks {
+        docs.insert(JWKS_PATH.to_string(), j.clone());
+    }
+    docs
 }
 
 #[cfg(test)]
@@ -111,6 +123,7 @@ mod tests {
                 &crate::profile::CHATGPT,
                 o,
                 &["https://chatgpt.com/cb".into()],
+                Some(&serde_json::json!({"keys": []})),
             )
         })
         .await
@@ -127,6 +140,8 @@ mod tests {
         let p = get(PLURAL_PATH).await;
         assert_eq!(p["token_endpoint_auth_method"], "private_key_jwt");
         assert_eq!(p["client_id"], s.url(PLURAL_PATH));
+        assert_eq!(main["jwks_uri"], s.url(JWKS_PATH));
+        assert_eq!(get(JWKS_PATH).await, serde_json::json!({"keys": []}));
         let r = c.get(s.url("/nope")).send().await.unwrap();
         assert_eq!(r.status(), 404);
     }

@@ -6,6 +6,26 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `gigamcp-conformance matrix`: several deployments × profiles in one table (see [`crate::matrix`]).
+#[derive(clap::Args, Debug)]
+pub struct MatrixArgs {
+    /// A deployment, `NAME=MCP_URL` (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Client profile (repeatable; default chatgpt).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// TOML file with deployments and their options (see the module docs).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Reports: md=PATH, html=PATH, json=PATH (repeatable). The table is always printed.
+    #[arg(long)]
+    pub report: Vec<String>,
+    /// Options for every `run` (after `--`).
+    #[arg(last = true)]
+    pub run_args: Vec<String>,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "gigamcp-conformance",
@@ -29,7 +49,7 @@ pub enum Command {
         check_id: String,
     },
     /// Run profiles against several deployments and print a checks × deployments table.
-    Matrix(Box<crate::matrix::MatrixArgs>),
+    Matrix(Box<MatrixArgs>),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -370,7 +390,8 @@ pub fn list(cfg: Option<&Config>) -> String {
     s
 }
 
-/// Runs the CLI; returns the process exit code.
+/// Runs every subcommand but `matrix` (see [`crate::app::main_with`]); returns the process exit
+/// code.
 pub async fn main_with(cli: Cli) -> i32 {
     let a = match cli.command {
         Command::List => {
@@ -389,7 +410,12 @@ pub async fn main_with(cli: Cli) -> i32 {
                 }
             };
         }
-        Command::Matrix(m) => return crate::matrix::main_with(*m).await,
+        // The matrix builds on this module (it parses each deployment's `run` options here), so
+        // it is dispatched one level up, in [`crate::app::main_with`].
+        Command::Matrix(_) => {
+            eprintln!("error: the matrix runs through gigamcp_conformance::app::main_with");
+            return 2;
+        }
         Command::Run(a) => a,
     };
     let cfg = match config_from(&a) {

@@ -23,32 +23,14 @@
 //! one row per check and one column per deployment (× profile); rows that fail somewhere come
 //! first, and above the table each deployment lists its own failures.
 
+pub use crate::cli::MatrixArgs;
 use crate::cli::{Cli, Command, config_from};
 use crate::flow::RunResult;
 use crate::model::Verdict;
 use crate::report::{exit_code, html::esc};
 use clap::Parser;
 use serde::Deserialize;
-use std::path::{Path, PathBuf};
-
-#[derive(clap::Args, Debug)]
-pub struct MatrixArgs {
-    /// A deployment, `NAME=MCP_URL` (repeatable).
-    #[arg(long = "target")]
-    pub targets: Vec<String>,
-    /// Client profile (repeatable; default chatgpt).
-    #[arg(long = "profile")]
-    pub profiles: Vec<String>,
-    /// TOML file with deployments and their options (see the module docs).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Reports: md=PATH, html=PATH, json=PATH (repeatable). The table is always printed.
-    #[arg(long)]
-    pub report: Vec<String>,
-    /// Options for every `run` (after `--`).
-    #[arg(last = true)]
-    pub run_args: Vec<String>,
-}
+use std::path::Path;
 
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]

@@ -46,6 +46,9 @@ pub struct Profile {
     pub client_info_version: &'static str,
     /// Check the deep-research `search`/`fetch` contract.
     pub search_fetch_contract: bool,
+    /// With a harness-served metadata document: authenticate with `private_key_jwt` when the AS
+    /// advertises it (ChatGPT's document offers it and ChatGPT prefers it, spec step 4b).
+    pub cimd_private_key_jwt: bool,
 }
 
 pub const CHATGPT_LEGACY_REDIRECT: &str = "https://chatgpt.com/connector_platform_oauth_redirect";
@@ -63,6 +66,7 @@ pub const CHATGPT: Profile = Profile {
     client_info_name: "openai-mcp",
     client_info_version: "1.0.0",
     search_fetch_contract: true,
+    cimd_private_key_jwt: true,
 };
 
 pub const CLAUDE: Profile = Profile {
@@ -78,6 +82,7 @@ pub const CLAUDE: Profile = Profile {
     client_info_name: "claude-ai",
     client_info_version: "0.1.0",
     search_fetch_contract: false,
+    cimd_private_key_jwt: false,
 };
 
 pub const STRICT: Profile = Profile {
@@ -93,6 +98,7 @@ pub const STRICT: Profile = Profile {
     client_info_name: "gigamcp-conformance",
     client_info_version: env!("CARGO_PKG_VERSION"),
     search_fetch_contract: false,
+    cimd_private_key_jwt: false,
 };
 
 pub const ALL: &[Profile] = &[CHATGPT, CLAUDE, STRICT];

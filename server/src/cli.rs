@@ -111,11 +111,29 @@ pub struct ServeArgs {
     pub registration_rate_limit: u32,
     #[arg(long, env = "GIGAMCP_LOG_FORMAT", value_enum, default_value = "text")]
     pub log_format: LogFormat,
-    /// Accept Client ID Metadata Documents (URL client ids) and advertise
-    /// `client_id_metadata_document_supported`. Off by default: ChatGPT prefers CIMD whenever it
-    /// is advertised, and DCR is the tested default.
-    #[arg(long, env = "GIGAMCP_CIMD")]
+    /// Refuse Client ID Metadata Documents (URL client ids) and stop advertising
+    /// `client_id_metadata_document_supported`; clients then register with DCR.
+    #[arg(long, env = "GIGAMCP_NO_CIMD")]
+    pub no_cimd: bool,
+    /// Accepted for compatibility: CIMD is on by default now (no effect).
+    #[arg(long, hide = true, conflicts_with = "no_cimd")]
     pub cimd: bool,
+    /// Also accept this private-use redirect scheme for public clients (repeatable), besides
+    /// reverse-domain schemes (RFC 8252 §7.1) and the known native MCP clients (cursor, vscode …).
+    #[arg(
+        long = "allow-redirect-scheme",
+        env = "GIGAMCP_ALLOW_REDIRECT_SCHEMES",
+        value_delimiter = ','
+    )]
+    pub allow_redirect_schemes: Vec<String>,
+    /// Also accept this exact redirect URI (repeatable), e.g. http://dev.internal:8080/cb.
+    /// Dangerous schemes (javascript:, data:, file: …) are refused whatever is listed.
+    #[arg(
+        long = "allow-redirect-uri",
+        env = "GIGAMCP_ALLOW_REDIRECT_URIS",
+        value_delimiter = ','
+    )]
+    pub allow_redirect_uris: Vec<String>,
     /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
     #[arg(long, hide = true)]
     pub cimd_allow_http_loopback: bool,
@@ -317,13 +335,28 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.refresh_grace = args.refresh_grace.max(0);
     config.duplicate_code_window = args.duplicate_code_window.max(0);
     config.cimd = crate::config::CimdPolicy {
-        enabled: args.cimd,
+        enabled: !args.no_cimd,
         allow_http_loopback: args.cimd_allow_http_loopback,
+    };
+    config.redirect = crate::config::RedirectPolicy {
+        schemes: args
+            .allow_redirect_schemes
+            .iter()
+            .map(|s| s.trim().trim_end_matches(':').to_ascii_lowercase())
+            .filter(|s| !s.is_empty())
+            .collect(),
+        uris: args
+            .allow_redirect_uris
+            .iter()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect(),
     };
     config.trusted_proxies = crate::net::TrustedProxies::new(
         crate::net::TrustedProxies::parse_nets(&args.trusted_proxies)?,
         args.proxy_header,
     );
+    config.knowledge_index = crate::KnowledgeIndex::Disk(args.storage.data_dir.join("index"));
     let store = Store::connect(&database_url(&args.storage)?).await?;
     store.set_setting(PUBLIC_URL, config.issuer()).await?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -547,7 +580,9 @@ async fn admin_state(storage: &StorageArgs, public_url: Option<&str>) -> anyhow:
             .await?
             .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned()),
     };
-    let config = Config::new(&public_url, storage.data_dir.clone())?;
+    let mut config = Config::new(&public_url, storage.data_dir.clone())?;
+    // Admin commands write the store; running servers bring their indexes up to date.
+    config.knowledge_index = crate::KnowledgeIndex::Off;
     AppState::new(config, store, Arc::new(SystemClock)).await
 }
 

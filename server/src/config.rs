@@ -32,19 +32,56 @@ pub struct Config {
     pub auth_epoch_poll_ms: u64,
     /// Enable RFC 7591 registration rate limit (registrations per IP per minute).
     pub registration_rate_per_minute: u32,
-    /// Client ID Metadata Documents (URL client ids); off by default.
+    /// Client ID Metadata Documents (URL client ids); on by default (`--no-cimd`).
     pub cimd: CimdPolicy,
+    /// Operator additions to the redirect URI policy (`--allow-redirect-scheme/-uri`).
+    pub redirect: RedirectPolicy,
     /// Reverse proxies whose forwarding header names the client (`--trusted-proxy`).
     pub trusted_proxies: crate::net::client_addr::TrustedProxies,
+    /// Where the knowledge search indexes live.
+    pub knowledge_index: KnowledgeIndex,
 }
 
-/// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. Off by default:
-/// ChatGPT prefers CIMD whenever it is advertised, and DCR is the tested default path.
+/// Where a process keeps its knowledge search indexes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum KnowledgeIndex {
+    /// Built from the store at start-up, in RAM (tests, and the default of [`Config::new`]).
+    #[default]
+    Memory,
+    /// On disk under this directory (`serve` uses `<data dir>/index`), memory-mapped, reopened
+    /// at start-up when its stamp matches the store, updated incrementally from the change log.
+    Disk(PathBuf),
+    /// No index at all: admin commands only write the store (the servers' refreshers index).
+    Off,
+}
+
+/// Whether URL-shaped client ids (Client ID Metadata Documents) are accepted. On by default:
+/// ChatGPT, claude.ai, Claude Code and VS Code identify themselves with a metadata document
+/// whenever it is advertised, and fall back to DCR otherwise.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CimdPolicy {
     pub enabled: bool,
     /// Tests only: also fetch documents from `http://127.0.0.1` (loopback is otherwise refused).
     pub allow_http_loopback: bool,
+}
+
+/// Operator additions to the redirect URI policy (`oauth::redirect`): `--allow-redirect-scheme`,
+/// `--allow-redirect-uri`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedirectPolicy {
+    /// Extra private-use schemes (lower case), for public clients.
+    pub schemes: Vec<String>,
+    /// Exact URIs accepted for any client (still never a forbidden scheme or a fragment).
+    pub uris: Vec<String>,
+}
+
+impl Default for CimdPolicy {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            allow_http_loopback: false,
+        }
+    }
 }
 
 impl Config {
@@ -72,7 +109,9 @@ impl Config {
             auth_epoch_poll_ms: 1000,
             registration_rate_per_minute: 20,
             cimd: CimdPolicy::default(),
+            redirect: Default::default(),
             trusted_proxies: Default::default(),
+            knowledge_index: KnowledgeIndex::default(),
         })
     }
 

@@ -1,8 +1,12 @@
 //! The one place errors become HTTP responses.
 //!
 //! OAuth errors carry their RFC error code and render as RFC 6749 §5.2 JSON; bearer failures
-//! render as RFC 6750 §3 challenges; JSON-RPC transport failures render as a JSON-RPC error body
-//! with the HTTP status the MCP transport prescribes. Internal errors are logged and hidden.
+//! render as RFC 6750 §3 challenges (status from the error code, §3.1); JSON-RPC transport
+//! failures render as a JSON-RPC error body with the HTTP status the MCP transport prescribes;
+//! a plain-text rejection from below the handlers (extractor, body limit) becomes an OAuth-shaped
+//! JSON error with its status kept ([`OAuthError::from_rejection`]). Internal errors are logged
+//! and hidden. HTML pages render their own error pages (`web::message`), with the status of a
+//! [`PageError`] mapped here.
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -57,12 +61,31 @@ impl OAuthError {
     pub fn not_found(d: impl Into<String>) -> Self {
         Self::new("not_found", d)
     }
+
+    /// The JSON error for an error response produced below the handlers as plain text (an
+    /// extractor's rejection, the body limit's 413): the status is kept, the code named after it,
+    /// the text (if any) kept as the description; a server error's text is never shown.
+    pub fn from_rejection(status: StatusCode, text: &str) -> Self {
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::NOT_FOUND => "not_found",
+            s if s.is_server_error() => "server_error",
+            _ => "invalid_request",
+        };
+        let text = text.trim();
+        let description = if text.is_empty() || status.is_server_error() {
+            status.canonical_reason().unwrap_or("error")
+        } else {
+            text
+        };
+        Self::new(code, description).with_status(status)
+    }
 }
 
-/// An RFC 6750 §3 bearer challenge.
+/// An RFC 6750 §3 bearer challenge. Its status follows from its error code ([`Self::status`]).
 #[derive(Debug, Clone)]
 pub struct BearerChallenge {
-    pub status: StatusCode,
     pub resource_metadata: String,
     /// `None` when the request carried no credentials (RFC 6750 §3.1: no error code then).
     pub error: Option<&'static str>,
@@ -71,6 +94,16 @@ pub struct BearerChallenge {
 }
 
 impl BearerChallenge {
+    /// RFC 6750 §3.1: no credentials and `invalid_token` are 401, `invalid_request` 400,
+    /// `insufficient_scope` 403.
+    pub fn status(&self) -> StatusCode {
+        match self.error {
+            None | Some("invalid_token") => StatusCode::UNAUTHORIZED,
+            Some("insufficient_scope") => StatusCode::FORBIDDEN,
+            Some(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
     pub fn header_value(&self) -> String {
         let mut v = format!("Bearer resource_metadata=\"{}\"", self.resource_metadata);
         if let Some(e) = self.error {
@@ -131,10 +164,41 @@ impl AppError {
     }
 }
 
-fn no_store(resp: &mut Response) {
+/// `Cache-Control: no-store` (and `Pragma: no-cache` for HTTP/1.0 caches) on a response that
+/// carries credentials or an OAuth error (RFC 6749 §5.1).
+pub fn no_store(mut resp: Response) -> Response {
     let h = resp.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    resp
+}
+
+/// Why an HTML page refuses a request. The page itself is HTML (`web::message`, the sign-in
+/// form); the status it answers with is mapped here, with every other error's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageError {
+    /// A malformed request or an incomplete form: 400.
+    BadRequest,
+    /// Wrong username or password: 401.
+    BadCredentials,
+    /// An expired or forged form (CSRF), a workspace the user does not belong to: 403.
+    Forbidden,
+    /// No such page, or one the user may not know exists: 404.
+    NotFound,
+    /// Too many sign-in attempts: 429.
+    Throttled,
+}
+
+impl PageError {
+    pub fn status(self) -> StatusCode {
+        match self {
+            PageError::BadRequest => StatusCode::BAD_REQUEST,
+            PageError::BadCredentials => StatusCode::UNAUTHORIZED,
+            PageError::Forbidden => StatusCode::FORBIDDEN,
+            PageError::NotFound => StatusCode::NOT_FOUND,
+            PageError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
 }
 
 impl AppError {
@@ -167,8 +231,7 @@ impl IntoResponse for AppError {
                 if !e.description.is_empty() {
                     body["error_description"] = json!(e.description);
                 }
-                let mut resp = (e.status, axum::Json(body)).into_response();
-                no_store(&mut resp);
+                let mut resp = no_store((e.status, axum::Json(body)).into_response());
                 if e.basic_challenge {
                     resp.headers_mut().insert(
                         header::WWW_AUTHENTICATE,
@@ -186,12 +249,11 @@ impl IntoResponse for AppError {
                     "error": c.error.unwrap_or("invalid_token"),
                     "error_description": c.description.clone().unwrap_or_else(|| "authentication required".into()),
                 });
-                let mut resp = (c.status, axum::Json(body)).into_response();
+                let mut resp = (c.status(), axum::Json(body)).into_response();
                 if let Ok(v) = HeaderValue::from_str(&c.header_value()) {
                     resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
                 }
-                no_store(&mut resp);
-                resp
+                no_store(resp)
             }
             AppError::JsonRpc {
                 status,
@@ -223,3 +285,63 @@ impl IntoResponse for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rejection_keeps_its_status_and_hides_server_error_text() {
+        let e = OAuthError::from_rejection(StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            (
+                "request_too_large",
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "length limit exceeded"
+            )
+        );
+        let e = OAuthError::from_rejection(StatusCode::UNSUPPORTED_MEDIA_TYPE, "  \n");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            (
+                "invalid_request",
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Unsupported Media Type"
+            )
+        );
+        let e = OAuthError::from_rejection(StatusCode::BAD_GATEWAY, "upstream db at 10.0.0.7");
+        assert_eq!(
+            (e.code, e.status, e.description.as_str()),
+            ("server_error", StatusCode::BAD_GATEWAY, "Bad Gateway")
+        );
+        let resp = AppError::from(e).into_response();
+        assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+        assert_eq!(resp.headers()[header::CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn bearer_status_follows_the_rfc_6750_error_code() {
+        let c = |error| BearerChallenge {
+            resource_metadata: "https://h/.well-known/oauth-protected-resource/t/a/mcp".into(),
+            error,
+            description: None,
+            scope: "mcp:read".into(),
+        };
+        assert_eq!(c(None).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(c(Some("invalid_token")).status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(c(Some("invalid_request")).status(), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            c(Some("insufficient_scope")).status(),
+            StatusCode::FORBIDDEN
+        );
+        let resp = AppError::Bearer(c(Some("insufficient_scope"))).into_response();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+        assert!(
+            resp.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .contains("error=\"insufficient_scope\"")
+        );
+    }
+}

@@ -8,7 +8,7 @@
 //! - [`secrets`], [`names`]: ground floor: CSPRNG secrets and hashing; slug, username and scope
 //!   syntax.
 //! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
-//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, secrets, passwords.
+//! - [`auth`]: the resource-server half of OAuth: bearer validation, PRM, passwords, PATs.
 //! - [`oauth`]: the authorization server: metadata, registration, authorize, token, revoke.
 //! - [`mcp`]: the MCP endpoint: transport, version negotiation, sessions, dispatch, tools.
 //! - [`knowledge`]: connectors (wiki, GitHub), chunking, the search index.
@@ -39,12 +39,12 @@ pub mod web;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
 
-pub use config::Config;
+pub use config::{Config, KnowledgeIndex};
 pub use state::AppState;
 pub use store::Store;
 
@@ -115,7 +115,8 @@ fn is_api_path(path: &str) -> bool {
 }
 
 /// Safety net: an error response on an API path that is not JSON (an extractor's plain-text
-/// rejection, a body-limit 413) is rewritten as a JSON error, so API clients never get HTML/text.
+/// rejection, a body-limit 413) is rendered again by `error.rs` as a JSON error with the same
+/// status, so API clients never get HTML/text.
 async fn json_error_bodies(req: Request, next: Next) -> Response {
     let api = is_api_path(req.uri().path());
     let authorize = req.uri().path() == "/api/oauth/server/authorize";
@@ -137,25 +138,8 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
     }
     let (parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let detail = String::from_utf8_lossy(&text).trim().to_string();
-    let code = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => "request_too_large",
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => "invalid_request",
-        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-        StatusCode::NOT_FOUND => "not_found",
-        s if s.is_server_error() => "server_error",
-        _ => "invalid_request",
-    };
-    let description = if detail.is_empty() || status.is_server_error() {
-        status.canonical_reason().unwrap_or("error").to_string()
-    } else {
-        detail
-    };
-    let mut out = (
-        status,
-        axum::Json(serde_json::json!({"error": code, "error_description": description})),
-    )
-        .into_response();
+    let rejection = error::OAuthError::from_rejection(status, &String::from_utf8_lossy(&text));
+    let mut out = error::AppError::from(rejection).into_response();
     for (k, v) in parts.headers.iter() {
         if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
             out.headers_mut().insert(k.clone(), v.clone());

@@ -148,13 +148,13 @@ fn local(args: &[String]) -> Result<(), String> {
             }
         }
     }
-    // Client ID Metadata Documents: a server with CIMD enabled (and, for this loopback run only,
-    // http documents on 127.0.0.1 allowed); the harness serves ChatGPT's document shape itself.
+    // Client ID Metadata Documents (on by default): for this loopback run only, http documents on
+    // 127.0.0.1 are allowed; the harness serves ChatGPT's document shape itself, with its own
+    // JWKS, and authenticates with private_key_jwt (RS256) as ChatGPT does.
     eprintln!("\n=== conformance: CIMD registration (profile chatgpt) ===");
     let cimd = Server::start(
         "debug",
         &[
-            "--cimd",
             "--cimd-allow-http-loopback",
             "--refresh-grace",
             "1",

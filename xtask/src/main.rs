@@ -1,10 +1,13 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance, interop.
+//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance, the
+//!   bench smoke run, interop.
 //! - `interop`: the official TypeScript and Python MCP SDKs complete the OAuth flow.
 //! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
 //!   and protocol revision; reports land in `target/conformance/`.
-//! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run.
+//! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run
+//!   (`bench/`, binary `gigamcp-bench`); `--smoke` is the short mode CI runs.
+//! - `corpus`: a synthetic knowledge workspace (`--documents N --seed S --out DIR`).
 mod bench;
 mod conformance;
 mod interop;
@@ -20,10 +23,11 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
+        Some("corpus") => bench::corpus(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        hot-path throughput, as ratios against a baseline in the same run"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR"
             );
             return ExitCode::from(2);
         }
@@ -49,6 +53,9 @@ fn ci() -> Result<(), String> {
     ])?;
     test()?;
     conformance::run(&[])?;
+    // The load test in its short mode (debug binaries, well under a minute): proves every
+    // scenario still runs and answers correctly; its figures are not graded.
+    bench::run(&["--smoke".to_string()])?;
     interop::run(&[])
 }
 

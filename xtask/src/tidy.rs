@@ -10,7 +10,10 @@
 //!   and the short allow-list [`CLOCK_ALLOWED`];
 //! - SQL only in `server/src/store/` and `server/src/knowledge/store.rs`;
 //! - no import cycles between files of `server/src` (and `conformance/src`);
-//! - no function in `conformance/src` longer than [`MAX_FN_LINES`] lines.
+//! - no function in `conformance/src` longer than [`MAX_FN_LINES`] lines;
+//! - error statuses (any `StatusCode::` but 1xx/2xx/3xx) are named only in `error.rs` and the
+//!   short allow-list [`ERROR_STATUS_ALLOWED`]: everywhere else an error reaches HTTP through
+//!   `AppError`/`OAuthError`/`BearerChallenge`/`PageError`.
 #![cfg(test)]
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,9 +33,56 @@ const CLOCK_ALLOWED: &[(&str, &str)] = &[
         "GitHub's x-ratelimit-reset is an absolute Unix time on GitHub's clock; the wait is \
          real time for a real remote server, not a token or code expiry (those use Clock)",
     ),
+    (
+        "tls/acme.rs",
+        "a certificate's validity is absolute time set by the CA; renewal is scheduled against \
+         the real clock that TLS clients check it with, not a token or code expiry",
+    ),
 ];
 
 const MAX_FN_LINES: usize = 120;
+
+/// Files of `server/src` that may name an error status (4xx/5xx), with the reason. An entry
+/// without `.rs` also covers the folder of that name (`mcp/transport` → `mcp/transport/*.rs`).
+const ERROR_STATUS_ALLOWED: &[(&str, &str)] = &[
+    ("error.rs", "the one place errors become HTTP responses"),
+    (
+        "mcp/transport",
+        "Streamable HTTP prescribes a status per transport rule (403 Origin, 400 version or \
+         header mismatch, 404 unknown session, 405, 406, 409, 413, 415); the transport picks it \
+         and error.rs renders it (AppError::JsonRpc)",
+    ),
+    (
+        "ops/routes.rs",
+        "/readyz answers 503 with its readiness report when a dependency is not ready: the \
+         probe's answer (what load balancers and Kubernetes read), not an error of the request",
+    ),
+];
+
+/// The `StatusCode` constants that are not errors (1xx, 2xx, 3xx): any file may name these.
+const NON_ERROR_STATUSES: &[&str] = &[
+    "CONTINUE",
+    "SWITCHING_PROTOCOLS",
+    "PROCESSING",
+    "OK",
+    "CREATED",
+    "ACCEPTED",
+    "NON_AUTHORITATIVE_INFORMATION",
+    "NO_CONTENT",
+    "RESET_CONTENT",
+    "PARTIAL_CONTENT",
+    "MULTI_STATUS",
+    "ALREADY_REPORTED",
+    "IM_USED",
+    "MULTIPLE_CHOICES",
+    "MOVED_PERMANENTLY",
+    "FOUND",
+    "SEE_OTHER",
+    "NOT_MODIFIED",
+    "USE_PROXY",
+    "TEMPORARY_REDIRECT",
+    "PERMANENT_REDIRECT",
+];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -675,6 +725,48 @@ fn check_sql(tree: &Tree) -> Result<(), String> {
     }
 }
 
+/// (g) Error statuses only in `error.rs` (and the allow-list). Default-deny: anything after
+/// `StatusCode::` that is not a 1xx/2xx/3xx constant counts (`from_u16` included), so a new
+/// error status cannot slip past under a name this list does not know. Test modules are exempt.
+fn check_error_statuses(tree: &Tree) -> Result<(), String> {
+    let allowed = |file: &str| {
+        ERROR_STATUS_ALLOWED.iter().any(|(a, _)| {
+            file == *a
+                || (!a.ends_with(".rs")
+                    && (file == format!("{a}.rs") || file.starts_with(&format!("{a}/"))))
+        })
+    };
+    let mut bad = Vec::new();
+    for (file, src) in tree {
+        if allowed(file) {
+            continue;
+        }
+        let code = without_test_modules(&lex(src).0);
+        for (n, l) in code.lines().enumerate() {
+            let l: String = l.chars().filter(|c| !c.is_whitespace()).collect();
+            for (at, _) in l.match_indices("StatusCode::") {
+                let name: String = l[at + "StatusCode::".len()..]
+                    .chars()
+                    .take_while(|c| is_ident(*c))
+                    .collect();
+                if !NON_ERROR_STATUSES.contains(&name.as_str()) {
+                    bad.push(format!(
+                        "server/src/{file}:{}: StatusCode::{name} outside error.rs; return an \
+                         AppError (OAuthError, BearerChallenge, JSON-RPC) or, on an HTML page, \
+                         web::error_page with a PageError",
+                        n + 1
+                    ));
+                }
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("\n"))
+    }
+}
+
 /// (f) No function longer than `max` lines (from the `fn` line to its closing brace).
 fn check_fn_length(tree: &Tree, max: usize) -> Result<(), String> {
     let mut bad = Vec::new();
@@ -779,6 +871,11 @@ fn wall_clock_only_where_allowed() {
 #[test]
 fn sql_only_in_store_modules() {
     ok(check_sql(&server_tree()));
+}
+
+#[test]
+fn error_statuses_only_in_error_rs() {
+    ok(check_error_statuses(&server_tree()));
 }
 
 #[test]
@@ -939,4 +1036,41 @@ fn fn_length_checker_fails() {
     assert!(check_fn_length(&tree(&[("flow/x.rs", short)]), MAX_FN_LINES).is_ok());
     let err = check_fn_length(&tree(&[("flow/x.rs", &long)]), MAX_FN_LINES).unwrap_err();
     assert!(err.contains("fn b is 132 lines"), "{err}");
+}
+
+#[test]
+fn error_status_checker_fails() {
+    let t = tree(&[
+        (
+            "error.rs",
+            "fn s() -> StatusCode { StatusCode::BAD_REQUEST }\n",
+        ),
+        (
+            "mcp/transport/post.rs",
+            "fn s() { let _ = StatusCode::UNSUPPORTED_MEDIA_TYPE; }\n",
+        ),
+        (
+            "web/mod.rs",
+            "// StatusCode::FORBIDDEN\nfn f() { let _ = (StatusCode::OK, StatusCode::SEE_OTHER); \
+             let _ = \"StatusCode::NOT_FOUND\"; }\n#[cfg(test)]\nmod tests { \
+             fn t() { assert_eq!(s, StatusCode::NOT_FOUND); } }\n",
+        ),
+    ]);
+    assert!(check_error_statuses(&t).is_ok());
+    let t = tree(&[(
+        "web/login.rs",
+        "fn f() {\n    page(axum::http::StatusCode :: FORBIDDEN);\n}\n",
+    )]);
+    let err = check_error_statuses(&t).unwrap_err();
+    assert!(
+        err.contains("web/login.rs:2: StatusCode::FORBIDDEN"),
+        "{err}"
+    );
+    let t = tree(&[("lib.rs", "fn f() { StatusCode::from_u16(418); }\n")]);
+    assert!(check_error_statuses(&t).unwrap_err().contains("from_u16"));
+    let t = tree(&[(
+        "mcp/transport_extra.rs",
+        "fn f() { StatusCode::CONFLICT; }\n",
+    )]);
+    assert!(check_error_statuses(&t).is_err());
 }

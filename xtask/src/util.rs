@@ -111,22 +111,6 @@ impl Server {
         }
         Err("gigamcp did not start listening within 60 s".into())
     }
-
-    /// Runs `gigamcp admin …` against this server's database.
-    pub fn admin(&self, profile: &str, args: &[&str]) -> Result<String, String> {
-        let bin = target_dir().join(profile).join("gigamcp");
-        let out = Command::new(bin)
-            .arg("admin")
-            .arg("--data-dir")
-            .arg(&self.data_dir)
-            .args(args)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-    }
 }
 
 impl Drop for Server {

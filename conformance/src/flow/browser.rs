@@ -23,7 +23,7 @@
 //! Values from the environment are registered as secrets (masked in every report and in the
 //! evidence) and never printed; a script that names an unset variable is a usage error.
 
-use super::login::AuthzEnd;
+use super::authz::AuthzEnd;
 use crate::browser::{Chromium, Navigation, Options, Tab};
 use crate::http::{Exchange, Http};
 use std::path::PathBuf;

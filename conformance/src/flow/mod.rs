@@ -16,6 +16,7 @@
 //! - `login`: the login drivers that carry an authorization request to its callback;
 //!   `browser`: the real-Chromium driver (login scripts, headed sign-in).
 
+mod authz;
 pub mod browser;
 pub mod common;
 mod discovery;

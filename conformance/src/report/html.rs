@@ -8,7 +8,8 @@
 //! warning check says what a ChatGPT user would see, the requirement broken, how to fix it, and
 //! gives a `curl` command reproducing the exchange behind the verdict.
 
-use super::{BaselineDiff, curl, exit_code};
+use super::baseline::{BaselineDiff, exit_code};
+use super::curl;
 use crate::flow::RunResult;
 use crate::hints;
 use crate::http::Exchange;
@@ -325,6 +326,30 @@ const JS: &str = r#"
 })();
 "#;
 
+/// The toolbar that filters checks by verdict, level and text.
+fn filters_html() -> String {
+    let mut s = String::from("<div class=\"filters\" role=\"toolbar\" aria-label=\"Filters\">");
+    for (v, label) in [
+        ("fail", "Failed"),
+        ("warn", "Warnings"),
+        ("pass", "Passed"),
+        ("skip", "Could not run"),
+        ("na", "Not applicable"),
+    ] {
+        s.push_str(&format!(
+            "<button type=\"button\" data-kind=\"verdict\" data-value=\"{v}\" aria-pressed=\"true\">{label}</button>"
+        ));
+    }
+    for l in ["must", "should", "may"] {
+        s.push_str(&format!(
+            "<button type=\"button\" data-kind=\"level\" data-value=\"{l}\" aria-pressed=\"true\">{}</button>",
+            l.to_ascii_uppercase()
+        ));
+    }
+    s.push_str("<input id=\"q\" type=\"search\" placeholder=\"Filter by id or text\" aria-label=\"Filter by id or text\"></div>");
+    s
+}
+
 /// The whole page.
 pub fn html(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
     let t = Tally::of(&r.outcomes);
@@ -379,25 +404,8 @@ pub fn html(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
         ));
     }
     s.push_str("</header><main>");
-    s.push_str("<h2>Checks</h2><div class=\"filters\" role=\"toolbar\" aria-label=\"Filters\">");
-    for (v, label) in [
-        ("fail", "Failed"),
-        ("warn", "Warnings"),
-        ("pass", "Passed"),
-        ("skip", "Could not run"),
-        ("na", "Not applicable"),
-    ] {
-        s.push_str(&format!(
-            "<button type=\"button\" data-kind=\"verdict\" data-value=\"{v}\" aria-pressed=\"true\">{label}</button>"
-        ));
-    }
-    for l in ["must", "should", "may"] {
-        s.push_str(&format!(
-            "<button type=\"button\" data-kind=\"level\" data-value=\"{l}\" aria-pressed=\"true\">{}</button>",
-            l.to_ascii_uppercase()
-        ));
-    }
-    s.push_str("<input id=\"q\" type=\"search\" placeholder=\"Filter by id or text\" aria-label=\"Filter by id or text\"></div>");
+    s.push_str("<h2>Checks</h2>");
+    s.push_str(&filters_html());
     let mut phases: Vec<&str> = Vec::new();
     for o in &r.outcomes {
         let p = o.id.split('/').next().unwrap_or("");

@@ -8,7 +8,7 @@ use crate::config::DEFAULT_SCOPES;
 use crate::error::{AppError, BearerChallenge};
 use crate::secrets::hash_secret;
 use crate::state::AppState;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use std::sync::Arc;
 
 /// Starts the task that follows other processes' revocations (see module docs).
@@ -26,15 +26,14 @@ pub fn spawn_epoch_poller(state: AppState) {
     });
 }
 
+/// A challenge for workspace `slug`; `error.rs` answers it with the status its code calls for.
 fn challenge(
     state: &AppState,
     slug: &str,
-    status: StatusCode,
     error: Option<&'static str>,
     description: Option<&str>,
 ) -> AppError {
     AppError::Bearer(BearerChallenge {
-        status,
         resource_metadata: state.config.prm_url(slug),
         error,
         description: description.map(str::to_owned),
@@ -45,7 +44,6 @@ fn challenge(
 /// 403 `insufficient_scope` naming every scope the operation needs (MCP step-up, RFC 6750 §3.1).
 pub fn insufficient_scope(state: &AppState, slug: &str, needed: &[&str]) -> AppError {
     AppError::Bearer(BearerChallenge {
-        status: StatusCode::FORBIDDEN,
         resource_metadata: state.config.prm_url(slug),
         error: Some("insufficient_scope"),
         description: Some(format!("this request needs scope {}", needed.join(" "))),
@@ -97,7 +95,6 @@ pub async fn authenticate(
             return Err(challenge(
                 state,
                 slug,
-                StatusCode::BAD_REQUEST,
                 Some("invalid_request"),
                 Some("more than one method used to send the access token"),
             ));
@@ -107,19 +104,17 @@ pub async fn authenticate(
             return Err(challenge(
                 state,
                 slug,
-                StatusCode::BAD_REQUEST,
                 Some("invalid_request"),
                 Some(
                     "access tokens in the query string are not accepted; use the Authorization header",
                 ),
             ));
         }
-        Ok(None) => return Err(challenge(state, slug, StatusCode::UNAUTHORIZED, None, None)),
+        Ok(None) => return Err(challenge(state, slug, None, None)),
         Err(()) => {
             return Err(challenge(
                 state,
                 slug,
-                StatusCode::UNAUTHORIZED,
                 Some("invalid_token"),
                 Some("malformed Authorization header"),
             ));
@@ -141,22 +136,13 @@ pub async fn authenticate(
                 return Err(challenge(
                     state,
                     slug,
-                    StatusCode::UNAUTHORIZED,
                     Some("invalid_token"),
                     Some("unknown access token"),
                 ));
             }
         },
     };
-    let invalid = |why: &str| {
-        challenge(
-            state,
-            slug,
-            StatusCode::UNAUTHORIZED,
-            Some("invalid_token"),
-            Some(why),
-        )
-    };
+    let invalid = |why: &str| challenge(state, slug, Some("invalid_token"), Some(why));
     if record.token_revoked || record.grant_revoked {
         return Err(invalid("the access token was revoked"));
     }

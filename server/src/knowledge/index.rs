@@ -1,10 +1,18 @@
-//! One in-RAM tantivy index per workspace, built from that workspace's documents only.
+//! One tantivy index per workspace, built from that workspace's documents only: in RAM, or on
+//! disk (memory-mapped) under the data directory so a restart opens it instead of rebuilding.
+//!
+//! An index on disk carries a stamp in its commit payload: the index format, the store's
+//! identity, the workspace and the `knowledge_versions` value it reflects. A stamp that does not
+//! match is rebuilt; a version behind the store is brought forward by re-indexing only the
+//! documents the change log names ([`WorkspaceIndex::apply_changes`]).
 //!
 //! Isolation is layered: a workspace's index holds nothing but its own chunks, every query is
 //! additionally constrained to the workspace term, and every hit's stored workspace is checked
 //! before it is returned.
 use super::chunk::{chunk_markdown, plain_text, truncate_chars};
 use super::model::{SearchHit, Source};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
@@ -14,6 +22,12 @@ use tantivy::schema::{
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
+
+/// Bump when the schema, the tokenizer, the chunker or what is stored change: indexes on disk
+/// with another format are rebuilt.
+pub const INDEX_FORMAT: u32 = 1;
+/// Indexing memory (one thread); larger means fewer segments to merge.
+const WRITER_BUDGET: usize = 64_000_000;
 
 /// Weight of a title match relative to a body match.
 const TITLE_BOOST: f32 = 2.5;
@@ -52,9 +66,121 @@ pub struct WorkspaceIndex {
     pub version: i64,
     pub documents: usize,
     pub chunks: usize,
+    /// The generation directory on disk; `None` in RAM.
+    pub dir: Option<PathBuf>,
+    store_id: String,
     index: Index,
     reader: IndexReader,
     f: Fields,
+}
+
+/// The commit payload of an index on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Stamp {
+    format: u32,
+    store_id: String,
+    workspace: String,
+    version: i64,
+    documents: usize,
+}
+
+/// A streaming builder: documents are added one at a time (the caller streams them from the
+/// store), then [`IndexBuilder::finish`] commits.
+pub struct IndexBuilder {
+    workspace: String,
+    version: i64,
+    store_id: String,
+    dir: Option<PathBuf>,
+    index: Index,
+    writer: IndexWriter,
+    f: Fields,
+    documents: usize,
+    chunks: usize,
+}
+
+impl IndexBuilder {
+    /// A new, empty index: in RAM, or in the fresh directory `dir` (created; must not exist).
+    pub fn new(
+        workspace: &str,
+        version: i64,
+        store_id: &str,
+        dir: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let (schema, f) = schema();
+        let index = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(d)?;
+                Index::create_in_dir(d, schema)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        let writer: IndexWriter = index.writer_with_num_threads(1, WRITER_BUDGET)?;
+        Ok(Self {
+            workspace: workspace.to_string(),
+            version,
+            store_id: store_id.to_string(),
+            dir: dir.map(Path::to_path_buf),
+            index,
+            writer,
+            f,
+            documents: 0,
+            chunks: 0,
+        })
+    }
+
+    pub fn add(&mut self, d: &IndexDoc) -> anyhow::Result<()> {
+        self.documents += 1;
+        self.chunks += add_doc(&self.writer, self.f, &self.workspace, d)?;
+        Ok(())
+    }
+
+    pub fn finish(mut self) -> anyhow::Result<WorkspaceIndex> {
+        let stamp = Stamp {
+            format: INDEX_FORMAT,
+            store_id: self.store_id.clone(),
+            workspace: self.workspace.clone(),
+            version: self.version,
+            documents: self.documents,
+        };
+        commit(&mut self.writer, &stamp)?;
+        self.writer.wait_merging_threads()?;
+        WorkspaceIndex::from_index(self.index, stamp, self.dir)
+    }
+}
+
+/// Indexes one document's passages; returns how many.
+fn add_doc(
+    writer: &IndexWriter,
+    f: Fields,
+    workspace: &str,
+    d: &IndexDoc,
+) -> anyhow::Result<usize> {
+    let passages = chunk_markdown(&d.text);
+    // A document with no body is still findable by its title.
+    let passages = if passages.is_empty() {
+        vec![String::new()]
+    } else {
+        passages
+    };
+    for p in &passages {
+        writer.add_document(doc!(
+            f.workspace => workspace,
+            f.doc_id => d.id.as_str(),
+            f.source => d.source.as_str(),
+            f.title => d.title.as_str(),
+            f.body => plain_text(p),
+            f.url => d.url.as_str(),
+            f.uri => d.uri.as_str(),
+        ))?;
+    }
+    Ok(passages.len())
+}
+
+fn commit(writer: &mut IndexWriter, stamp: &Stamp) -> anyhow::Result<()> {
+    let mut prepared = writer.prepare_commit()?;
+    prepared.set_payload(&serde_json::to_string(stamp)?);
+    prepared.commit()?;
+    Ok(())
 }
 
 fn schema() -> (Schema, Fields) {
@@ -79,47 +205,98 @@ fn schema() -> (Schema, Fields) {
 }
 
 impl WorkspaceIndex {
-    /// Chunks and indexes `docs` (CPU-bound: run it off the async executor).
-    pub fn build(workspace: &str, version: i64, docs: &[IndexDoc]) -> anyhow::Result<Self> {
-        let (schema, f) = schema();
-        let index = Index::create_in_ram(schema);
-        let mut writer: IndexWriter = index.writer_with_num_threads(1, 15_000_000)?;
-        let mut chunks = 0;
-        for d in docs {
-            let passages = chunk_markdown(&d.text);
-            // A document with no body is still findable by its title.
-            let passages = if passages.is_empty() {
-                vec![String::new()]
-            } else {
-                passages
-            };
-            for p in passages {
-                chunks += 1;
-                writer.add_document(doc!(
-                    f.workspace => workspace,
-                    f.doc_id => d.id.as_str(),
-                    f.source => d.source.as_str(),
-                    f.title => d.title.as_str(),
-                    f.body => plain_text(&p),
-                    f.url => d.url.as_str(),
-                    f.uri => d.uri.as_str(),
-                ))?;
-            }
-        }
-        writer.commit()?;
-        let reader = index
+    fn from_index(index: Index, stamp: Stamp, dir: Option<PathBuf>) -> anyhow::Result<Self> {
+        let (_, f) = schema();
+        let reader: IndexReader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let searcher = reader.searcher();
+        let chunks = searcher.num_docs() as usize;
+        // Isolation: every live passage belongs to this workspace, or the index is refused.
+        let own = searcher.search(
+            &TermQuery::new(
+                Term::from_field_text(f.workspace, &stamp.workspace),
+                IndexRecordOption::Basic,
+            ),
+            &tantivy::collector::Count,
+        )?;
+        anyhow::ensure!(
+            own == chunks,
+            "knowledge index of {:?} holds {} passages of other workspaces",
+            stamp.workspace,
+            chunks - own.min(chunks)
+        );
         Ok(Self {
-            workspace: workspace.to_string(),
-            version,
-            documents: docs.len(),
+            workspace: stamp.workspace,
+            version: stamp.version,
+            documents: stamp.documents,
             chunks,
+            dir,
+            store_id: stamp.store_id,
             index,
             reader,
             f,
         })
+    }
+
+    /// Opens the index in `dir` if it is this format, this store's and this workspace's;
+    /// `Ok(None)` when it must be rebuilt.
+    pub fn open(dir: &Path, workspace: &str, store_id: &str) -> anyhow::Result<Option<Self>> {
+        let index = match Index::open_in_dir(dir) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::info!(dir = %dir.display(), error = %e, "knowledge index on disk not usable; rebuilding");
+                return Ok(None);
+            }
+        };
+        let stamp: Option<Stamp> = index
+            .load_metas()?
+            .payload
+            .and_then(|p| serde_json::from_str(&p).ok());
+        let Some(stamp) = stamp.filter(|s| {
+            s.format == INDEX_FORMAT && s.store_id == store_id && s.workspace == workspace
+        }) else {
+            tracing::info!(dir = %dir.display(), "knowledge index on disk is from another format or store; rebuilding");
+            return Ok(None);
+        };
+        if index.schema() != schema().0 {
+            return Ok(None);
+        }
+        Ok(Some(Self::from_index(
+            index,
+            stamp,
+            Some(dir.to_path_buf()),
+        )?))
+    }
+
+    /// A new view of this index at `version`: the passages of every document in `changed` are
+    /// dropped, and those of `docs` (the changed documents that still exist) indexed again.
+    /// `documents` is the workspace's new document count.
+    pub fn apply_changes(
+        &self,
+        version: i64,
+        changed: &[String],
+        docs: &[IndexDoc],
+        documents: usize,
+    ) -> anyhow::Result<Self> {
+        let mut writer: IndexWriter = self.index.writer_with_num_threads(1, 15_000_000)?;
+        for id in changed {
+            writer.delete_term(Term::from_field_text(self.f.doc_id, id));
+        }
+        for d in docs {
+            add_doc(&writer, self.f, &self.workspace, d)?;
+        }
+        let stamp = Stamp {
+            format: INDEX_FORMAT,
+            store_id: self.store_id.clone(),
+            workspace: self.workspace.clone(),
+            version,
+            documents,
+        };
+        commit(&mut writer, &stamp)?;
+        writer.wait_merging_threads()?;
+        Self::from_index(self.index.clone(), stamp, self.dir.clone())
     }
 
     /// Unique analyzed terms of a free-text query. No query syntax exists, so nothing a user
@@ -179,17 +356,24 @@ impl WorkspaceIndex {
                 0.0,
             ))
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![
-            (Occur::Must, Box::new(BooleanQuery::new(should))),
-            (Occur::Must, filter(f.workspace, &self.workspace)),
-        ];
-        if let Some(s) = source {
-            clauses.push((Occur::Must, filter(f.source, s.as_str())));
-        }
-        let query = BooleanQuery::new(clauses);
+        // Without a source filter the query is a pure disjunction of term queries, which
+        // tantivy answers with block-max WAND (skipping passages that cannot reach the top)
+        // instead of scoring every passage containing a common word. The workspace term adds
+        // nothing there: every passage of this index carries it (checked whenever a view of the
+        // index is made, see `from_index`), and every hit's stored workspace is checked below.
+        let text: Box<dyn Query> = Box::new(BooleanQuery::new(should));
+        let query: Box<dyn Query> = match source {
+            None => text,
+            Some(s) => Box::new(BooleanQuery::new(vec![
+                (Occur::Must, text),
+                (Occur::Must, filter(f.workspace, &self.workspace)),
+                (Occur::Must, filter(f.source, s.as_str())),
+            ])),
+        };
+        let query = &*query;
 
         let searcher = self.reader.searcher();
-        let mut snippets = SnippetGenerator::create(&searcher, &query, f.body)?;
+        let mut snippets = SnippetGenerator::create(&searcher, query, f.body)?;
         snippets.set_max_num_chars(MAX_SNIPPET_CHARS - 20);
         let str_of = |d: &TantivyDocument, field: Field| -> String {
             d.get_first(field)
@@ -201,7 +385,7 @@ impl WorkspaceIndex {
         // found or the matches run out.
         let mut want = (limit * 3).min(self.chunks);
         loop {
-            let top = searcher.search(&query, &TopDocs::with_limit(want).order_by_score())?;
+            let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
             let exhausted = top.len() < want || want >= self.chunks;
             let mut hits: Vec<SearchHit> = Vec::new();
             for (score, addr) in top {

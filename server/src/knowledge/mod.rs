@@ -3,12 +3,16 @@
 //! - [`wiki`]: `wiki/<page>.md` with front matter → documents.
 //! - [`github`]: issues from fixture JSON or the GitHub REST API → documents.
 //! - `chunk`: markdown → ~1 kB passages with overlap, and their plain text.
-//! - `index`: one in-RAM tantivy (BM25) index per workspace, built from the store.
+//! - `index`: one tantivy (BM25) index per workspace, built from the store: in RAM, or on disk
+//!   under the data directory (memory-mapped; reopened at start-up when its stamp matches).
 //! - `store`: the SQL (documents keyed by `(workspace, id)` with a content hash, a per-workspace
-//!   version row, connector sync times).
+//!   version row and change log, connector sync times).
 //!
 //! **Invariants.** The store is the source of truth: ingestion writes one transaction per run
-//! and indexes are rebuilt from it, so every process and backend serves the same results. Every
+//! (documents, the version bump and the ids it changed), and indexes are derived from it, so
+//! every process and backend serves the same results. An index behind the store catches up by
+//! re-indexing the changed documents named in `knowledge_changes`, or rebuilds when the log
+//! does not reach back far enough. Every
 //! read and search takes a workspace and is confined to it here, never by callers. Nothing a
 //! user types into a search can make it fail. This module never imports `axum`; time is a
 //! parameter.
@@ -26,14 +30,14 @@ pub use model::{
 };
 pub(crate) use model::{SourceDoc, invalid};
 
-use crate::config::Config;
+use crate::config::{Config, KnowledgeIndex};
 use crate::store::Store;
 use anyhow::Context;
-use index::WorkspaceIndex;
+use index::{IndexBuilder, WorkspaceIndex};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use store::Scope;
@@ -47,10 +51,18 @@ pub struct KnowledgeBase {
     http: reqwest::Client,
     fetch: FetchOptions,
     refresh_every: Duration,
+    storage: KnowledgeIndex,
+    /// The store's identity (stamped into indexes on disk).
+    store_id: String,
 }
 
+/// An incremental update re-indexes at most this many documents (or a quarter of the
+/// workspace, if larger); beyond that a fresh build is cheaper.
+const INCREMENTAL_MAX_DOCS: usize = 2_000;
+
 impl KnowledgeBase {
-    /// Opens the knowledge base and builds every workspace's index from the store.
+    /// Opens the knowledge base and makes every workspace's index current: opened from disk
+    /// when [`KnowledgeIndex::Disk`] holds a matching one, else built from the store.
     pub async fn open(config: &Config, store: &Store) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
@@ -63,7 +75,12 @@ impl KnowledgeBase {
             rebuild_lock: tokio::sync::Mutex::new(()),
             http,
             fetch: FetchOptions::default(),
-            refresh_every: Duration::from_secs(2),
+            refresh_every: Duration::from_secs(1),
+            storage: config.knowledge_index.clone(),
+            store_id: match config.knowledge_index {
+                KnowledgeIndex::Disk(_) => store::store_id(store.pool()).await?,
+                _ => String::new(),
+            },
         };
         kb.refresh()
             .await
@@ -140,14 +157,14 @@ impl KnowledgeBase {
             store::record_sync(&mut tx, workspace, &scope.connector(), now).await?;
         }
         if total.changed() {
-            store::bump_version(&mut tx, workspace, now).await?;
+            store::bump_version_with_changes(&mut tx, workspace, &total.changed_ids, now).await?;
         }
         tx.commit().await?;
         tracing::info!(workspace, %total, "knowledge ingested");
-        if total.changed() {
-            // The data is committed; a failed rebuild is retried by the refresher.
-            if let Err(e) = self.rebuild(workspace).await {
-                tracing::error!(workspace, error = %e, "rebuilding the knowledge index failed");
+        if total.changed() && self.storage != KnowledgeIndex::Off {
+            // The data is committed; a failed update is retried by the refresher.
+            if let Err(e) = self.sync(workspace).await {
+                tracing::error!(workspace, error = %e, "updating the knowledge index failed");
             }
         }
         Ok(total)
@@ -170,7 +187,15 @@ impl KnowledgeBase {
             .get(workspace)
             .cloned();
         match index {
-            Some(index) if index.workspace == workspace => index.search(query, source, limit),
+            Some(index) if index.workspace == workspace => {
+                let mut hits = index.search(query, source, limit)?;
+                for h in &mut hits {
+                    if h.url.starts_with('/') {
+                        h.url = self.absolute_url(&h.url);
+                    }
+                }
+                Ok(hits)
+            }
             _ => Ok(Vec::new()),
         }
     }
@@ -327,7 +352,7 @@ impl KnowledgeBase {
         })
     }
 
-    /// Polls the version rows every ~2 s and rebuilds indexes that other processes changed.
+    /// Polls the version rows every second and updates indexes that other processes changed.
     /// Stops when the knowledge base is dropped.
     pub fn spawn_refresher(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
@@ -346,45 +371,174 @@ impl KnowledgeBase {
         });
     }
 
-    /// One poll: rebuilds every workspace whose stored version differs from its live index.
-    /// Returns how many were rebuilt.
+    /// One poll: brings every workspace whose stored version differs from its live index up to
+    /// date. Returns how many were updated.
     pub async fn refresh(&self) -> anyhow::Result<usize> {
-        let mut rebuilt = 0;
+        if self.storage == KnowledgeIndex::Off {
+            return Ok(0);
+        }
+        let mut updated = 0;
         for (workspace, version) in store::versions(self.store.pool()).await? {
             if self.index_stats(&workspace).map(|s| s.version) != Some(version) {
-                self.rebuild(&workspace).await?;
-                rebuilt += 1;
+                self.sync(&workspace).await?;
+                updated += 1;
             }
         }
-        Ok(rebuilt)
+        Ok(updated)
     }
 
-    async fn rebuild(&self, workspace: &str) -> anyhow::Result<()> {
+    /// The directory of `workspace`'s indexes on disk (one generation directory per full build).
+    fn workspace_dir(&self, workspace: &str) -> Option<PathBuf> {
+        match &self.storage {
+            KnowledgeIndex::Disk(root) => {
+                let safe = workspace
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                let name = if safe && !workspace.is_empty() {
+                    workspace.to_string()
+                } else {
+                    format!("x{}", hex::encode(workspace))
+                };
+                Some(root.join(name))
+            }
+            _ => None,
+        }
+    }
+
+    /// Makes `workspace`'s live index reflect the store's current version: nothing to do, an
+    /// incremental update (of the live index, or of the one on disk at start-up), or a build.
+    async fn sync(&self, workspace: &str) -> anyhow::Result<()> {
         let _guard = self.rebuild_lock.lock().await;
         let pool = self.store.pool();
         // Version first: documents read after it are at least that new, so a concurrent ingest
-        // at worst causes one more rebuild, never a missed one.
+        // at worst causes one more update, never a missed one.
         let version = store::version(pool, workspace).await?;
-        let mut docs = store::index_docs(pool, workspace).await?;
-        for d in &mut docs {
-            d.url = self.absolute_url(&d.url);
+        let live = self
+            .indexes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(workspace)
+            .cloned();
+        let base = match live {
+            Some(l) => Some(l),
+            None => {
+                let (dir, ws, store_id) = (
+                    self.workspace_dir(workspace),
+                    workspace.to_string(),
+                    self.store_id.clone(),
+                );
+                tokio::task::spawn_blocking(move || open_from_disk(dir, &ws, &store_id))
+                    .await
+                    .context("opening the index")?
+                    .unwrap_or_else(|e| {
+                        tracing::warn!(error = %e, "knowledge index on disk unreadable; rebuilding");
+                        None
+                    })
+                    .map(Arc::new)
+            }
+        };
+        if let Some(base) = base {
+            if base.version == version {
+                self.install(workspace, base);
+                return Ok(());
+            }
+            if base.version < version
+                && let Some(ids) =
+                    store::changes_between(pool, workspace, base.version, version).await?
+                && ids.len() <= INCREMENTAL_MAX_DOCS.max(base.documents / 4)
+            {
+                let docs = store::index_docs_by_ids(pool, workspace, &ids).await?;
+                let documents = store::document_count(pool, workspace).await? as usize;
+                let b = base.clone();
+                let result = tokio::task::spawn_blocking(move || {
+                    b.apply_changes(version, &ids, &docs, documents)
+                })
+                .await
+                .context("index update task failed")?;
+                match result {
+                    Ok(updated) => {
+                        tracing::debug!(
+                            workspace,
+                            from = base.version,
+                            version,
+                            "knowledge index updated"
+                        );
+                        self.install(workspace, Arc::new(updated));
+                        return Ok(());
+                    }
+                    Err(e) => {
+                        tracing::warn!(workspace, error = %e, "incremental index update failed; rebuilding");
+                    }
+                }
+            }
         }
-        let ws = workspace.to_string();
-        let index = tokio::task::spawn_blocking(move || WorkspaceIndex::build(&ws, version, &docs))
-            .await
-            .context("index build task failed")??;
-        tracing::debug!(
+        self.build(workspace, version).await
+    }
+
+    /// A full build from the store, streamed: into a new generation directory on disk (then
+    /// named in `CURRENT`, older generations removed) or into RAM.
+    async fn build(&self, workspace: &str, version: i64) -> anyhow::Result<()> {
+        let ws_dir = self.workspace_dir(workspace);
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("OS random source: {e}"))?;
+        let generation = format!("v{version}-{}", hex::encode(nonce));
+        let gen_dir = ws_dir.as_ref().map(|d| d.join(&generation));
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<index::IndexDoc>(256);
+        let (ws, store_id, dir) = (
+            workspace.to_string(),
+            self.store_id.clone(),
+            gen_dir.clone(),
+        );
+        let builder = tokio::task::spawn_blocking(move || {
+            let mut b = IndexBuilder::new(&ws, version, &store_id, dir.as_deref())?;
+            while let Some(d) = rx.blocking_recv() {
+                b.add(&d)?;
+            }
+            b.finish()
+        });
+        {
+            use futures::TryStreamExt;
+            let mut docs = std::pin::pin!(store::index_doc_stream(self.store.pool(), workspace));
+            while let Some(d) = docs.try_next().await? {
+                if tx.send(d).await.is_err() {
+                    break; // the builder failed; its error is reported below
+                }
+            }
+        }
+        drop(tx);
+        let index = builder.await.context("index build task failed")??;
+        if let (Some(ws_dir), Some(_)) = (&ws_dir, &gen_dir) {
+            let tmp = ws_dir.join(format!("CURRENT.{generation}.tmp"));
+            std::fs::write(&tmp, &generation)?;
+            std::fs::rename(&tmp, ws_dir.join("CURRENT"))?;
+            // Older generations: nothing reads them after the swap below (on Unix, searches
+            // still running on the old index keep their mapped files until they finish).
+            if let Ok(entries) = std::fs::read_dir(ws_dir) {
+                for e in entries.flatten() {
+                    let name = e.file_name();
+                    if name != generation.as_str() && e.path().is_dir() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        tracing::info!(
             workspace,
             version,
             documents = index.documents,
             chunks = index.chunks,
+            on_disk = gen_dir.is_some(),
             "knowledge index built"
         );
+        self.install(workspace, Arc::new(index));
+        Ok(())
+    }
+
+    fn install(&self, workspace: &str, index: Arc<WorkspaceIndex>) {
         self.indexes
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(workspace.to_string(), Arc::new(index));
-        Ok(())
+            .insert(workspace.to_string(), index);
     }
 
     fn absolute_url(&self, url: &str) -> String {
@@ -458,6 +612,29 @@ impl KnowledgeBase {
             title: r.title,
         })
     }
+}
+
+/// The index on disk named by the workspace directory's `CURRENT` file, if it is usable.
+fn open_from_disk(
+    dir: Option<PathBuf>,
+    workspace: &str,
+    store_id: &str,
+) -> anyhow::Result<Option<WorkspaceIndex>> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    let Ok(current) = std::fs::read_to_string(dir.join("CURRENT")) else {
+        return Ok(None);
+    };
+    let current = current.trim();
+    if current.is_empty() || current.contains(['/', '\\']) || current.starts_with('.') {
+        return Ok(None);
+    }
+    let generation = dir.join(current);
+    if !generation.is_dir() {
+        return Ok(None);
+    }
+    WorkspaceIndex::open(&generation, workspace, store_id)
 }
 
 /// `workspace.json` (all fields optional here).

@@ -107,6 +107,9 @@ pub struct IngestReport {
     pub updated: usize,
     pub unchanged: usize,
     pub removed: usize,
+    /// Ids of the documents added, rewritten or removed (what the index must re-read).
+    #[serde(skip)]
+    pub changed_ids: Vec<String>,
 }
 
 impl IngestReport {
@@ -118,6 +121,7 @@ impl IngestReport {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
         self.removed += o.removed;
+        self.changed_ids.extend(o.changed_ids.iter().cloned());
     }
 }
 

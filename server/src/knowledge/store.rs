@@ -144,6 +144,7 @@ pub(crate) async fn apply(
         } else {
             report.added += 1;
         }
+        report.changed_ids.push(d.id.clone());
     }
     let mut gone: Vec<String> = existing.into_keys().collect();
     gone.sort();
@@ -154,6 +155,7 @@ pub(crate) async fn apply(
             .execute(&mut **tx)
             .await?;
         report.removed += 1;
+        report.changed_ids.push(id);
     }
     Ok(report)
 }
@@ -194,6 +196,144 @@ pub(crate) async fn bump_version(
     Ok(())
 }
 
+/// Versions of the change log kept per workspace; an index further behind rebuilds fully.
+const CHANGE_LOG_VERSIONS: i64 = 200;
+
+/// Moves the workspace's version forward and records which documents the new version changed
+/// (`knowledge_changes`), pruning old log entries. Returns the new version.
+pub(crate) async fn bump_version_with_changes(
+    tx: &mut Transaction<'static, Any>,
+    workspace: &str,
+    changed: &[String],
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    bump_version(tx, workspace, now).await?;
+    let version: i64 = sqlx::query("SELECT version FROM knowledge_versions WHERE workspace = $1")
+        .bind(workspace)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get(0)?;
+    let mut ids: Vec<&String> = changed.iter().collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        sqlx::query(
+            "INSERT INTO knowledge_changes (workspace, version, doc_id) VALUES ($1, $2, $3)",
+        )
+        .bind(workspace)
+        .bind(version)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM knowledge_changes WHERE workspace = $1 AND version <= $2")
+        .bind(workspace)
+        .bind(version - CHANGE_LOG_VERSIONS)
+        .execute(&mut **tx)
+        .await?;
+    Ok(version)
+}
+
+/// The documents changed after version `since` up to `until`, or `None` when the log does not
+/// cover every version in between (pruned, or written before the log existed).
+pub(crate) async fn changes_between(
+    pool: &AnyPool,
+    workspace: &str,
+    since: i64,
+    until: i64,
+) -> Result<Option<Vec<String>>, sqlx::Error> {
+    if until <= since {
+        return Ok(Some(Vec::new()));
+    }
+    let rows = sqlx::query(
+        "SELECT version, doc_id FROM knowledge_changes WHERE workspace = $1 AND version > $2 AND version <= $3",
+    )
+    .bind(workspace)
+    .bind(since)
+    .bind(until)
+    .fetch_all(pool)
+    .await?;
+    let mut versions = std::collections::HashSet::new();
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        versions.insert(r.try_get::<i64, _>(0)?);
+        ids.push(r.try_get::<String, _>(1)?);
+    }
+    if versions.len() as i64 != until - since {
+        return Ok(None);
+    }
+    ids.sort();
+    ids.dedup();
+    Ok(Some(ids))
+}
+
+/// This database's identity (created once): an index on disk built from another database is
+/// never mistaken for this one's, even at the same version number.
+pub(crate) async fn store_id(pool: &AnyPool) -> Result<String, sqlx::Error> {
+    const NAME: &str = "knowledge_store_id";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    sqlx::query("INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
+        .bind(NAME)
+        .bind(hex::encode(bytes))
+        .execute(pool)
+        .await?;
+    sqlx::query("SELECT value FROM settings WHERE name = $1")
+        .bind(NAME)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}
+
+/// Number of documents in a workspace.
+pub(crate) async fn document_count(pool: &AnyPool, workspace: &str) -> Result<i64, sqlx::Error> {
+    sqlx::query("SELECT COUNT(*) FROM knowledge_documents WHERE workspace = $1")
+        .bind(workspace)
+        .fetch_one(pool)
+        .await?
+        .try_get(0)
+}
+
+fn index_doc(r: &AnyRow) -> Result<Option<IndexDoc>, sqlx::Error> {
+    let source: String = r.try_get(1)?;
+    let Some(source) = Source::parse(&source) else {
+        return Ok(None);
+    };
+    Ok(Some(IndexDoc {
+        id: r.try_get(0)?,
+        source,
+        title: r.try_get(2)?,
+        url: r.try_get(3)?,
+        uri: r.try_get(4)?,
+        text: r.try_get(5)?,
+    }))
+}
+
+/// The index documents among `ids` that still exist (the others were removed).
+pub(crate) async fn index_docs_by_ids(
+    pool: &AnyPool,
+    workspace: &str,
+    ids: &[String],
+) -> Result<Vec<IndexDoc>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for batch in ids.chunks(200) {
+        let placeholders: Vec<String> = (0..batch.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT id, source, title, url, uri, body FROM knowledge_documents WHERE workspace = $1 AND id IN ({}) ORDER BY id",
+            placeholders.join(", ")
+        );
+        // Only `$n` placeholders are generated; every value is bound.
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(workspace);
+        for id in batch {
+            q = q.bind(id);
+        }
+        for r in &q.fetch_all(pool).await? {
+            out.extend(index_doc(r)?);
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) async fn versions(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
     let rows = sqlx::query("SELECT workspace, version FROM knowledge_versions ORDER BY workspace")
         .fetch_all(pool)
@@ -213,33 +353,19 @@ pub(crate) async fn version(pool: &AnyPool, workspace: &str) -> Result<i64, sqlx
         .map(|v| v.unwrap_or(0))
 }
 
-/// Everything the index needs for one workspace, in id order (so builds are deterministic).
-pub(crate) async fn index_docs(
-    pool: &AnyPool,
-    workspace: &str,
-) -> Result<Vec<IndexDoc>, sqlx::Error> {
-    let rows = sqlx::query(
+/// Everything the index needs for one workspace, in id order (so builds are deterministic),
+/// as a stream: a large workspace is indexed while it is read, never held in memory whole.
+pub(crate) fn index_doc_stream<'a>(
+    pool: &'a AnyPool,
+    workspace: &'a str,
+) -> impl futures::Stream<Item = Result<IndexDoc, sqlx::Error>> + 'a {
+    use futures::TryStreamExt;
+    sqlx::query(
         "SELECT id, source, title, url, uri, body FROM knowledge_documents WHERE workspace = $1 ORDER BY id",
     )
     .bind(workspace)
-    .fetch_all(pool)
-    .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in &rows {
-        let source: String = r.try_get(1)?;
-        let Some(source) = Source::parse(&source) else {
-            continue;
-        };
-        out.push(IndexDoc {
-            id: r.try_get(0)?,
-            source,
-            title: r.try_get(2)?,
-            url: r.try_get(3)?,
-            uri: r.try_get(4)?,
-            text: r.try_get(5)?,
-        });
-    }
-    Ok(out)
+    .fetch(pool)
+    .try_filter_map(|r| futures::future::ready(index_doc(&r)))
 }
 
 pub(crate) async fn document(

@@ -78,6 +78,12 @@ pub struct ConsentView {
     /// Every redirect URI of the client is on a loopback host (AUTH-CIMD-03 asks for a warning).
     pub localhost_only: bool,
     pub redirect_host: String,
+    /// Where the browser goes after the decision, in plain words ("the Cursor app on this
+    /// computer", "chatgpt.com").
+    pub destination: String,
+    /// The redirect goes to a known hosted client's site (host, product name): only that site can
+    /// receive the code, so the client is shown as verified by that domain.
+    pub verified_host: Option<(String, String)>,
     pub redirect_uri: String,
     /// One entry when the request named a resource; all the user's workspaces otherwise.
     pub workspaces: Vec<WorkspaceChoice>,
@@ -404,12 +410,15 @@ pub async fn prepare(
             "the user has not approved this client",
         )));
     }
+    let dest = redirect::destination(&req.redirect_uri);
     Ok(Prepared::Consent(ConsentView {
         client_name: req.client.client_name.clone(),
         client_id: req.client.client_id.clone(),
-        self_registered: req.client.kind == "dcr",
+        self_registered: req.client.kind == "dcr" && dest.known_host.is_none(),
         verified_domain: (req.client.kind == "cimd")
             .then(|| redirect::host_of(&req.client.client_id)),
+        destination: dest.words,
+        verified_host: dest.known_host.map(|(h, n)| (h, n.to_string())),
         localhost_only: req.client.kind == "cimd"
             && req
                 .client

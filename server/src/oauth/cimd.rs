@@ -10,7 +10,8 @@
 //! * The document must be JSON with `client_id` byte-equal to the URL, `client_name` and
 //!   `redirect_uris` (each acceptable at registration). Authentication is negotiated on the
 //!   plural `token_endpoint_auth_methods_supported` (quirk Q14: ChatGPT's singular method is
-//!   `private_key_jwt`, its list offers `none`); only `none` is supported.
+//!   `private_key_jwt`, its list offers `none`); `none` and `private_key_jwt` (keys from the
+//!   document's `jwks_uri`, see `client_assertion`) are supported.
 //! * Documents are cached in memory per `Cache-Control: max-age` (capped at 24 h, default 5 min)
 //!   and the client row (kind `cimd`) is created or refreshed on every fetch, so grants and
 //!   Connected apps work as for registered clients.
@@ -181,7 +182,7 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
     Ok(rec)
 }
 
-async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String> {
+pub(super) async fn fetch(url: &Url, policy: &CimdPolicy) -> Result<(Vec<u8>, i64), String> {
     let host = url.host_str().ok_or("the URL has no host")?.to_string();
     let port = url.port_or_known_default().unwrap_or(443);
     let lookup_host = host
@@ -328,18 +329,44 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         // A CIMD client has no shared secret: without any method it is a public client.
         (None, None) => vec!["none".into()],
     };
-    if !offered.iter().any(|m| m == "none") {
-        return Err(if offered.iter().any(|m| m == "private_key_jwt") {
-            "it offers only private_key_jwt client authentication, which this server does not support; \
-             list \"none\" in token_endpoint_auth_methods_supported"
-                .to_string()
-        } else {
-            format!(
-                "it offers no supported client authentication method ({}); this server accepts \"none\" for metadata-document clients",
-                offered.join(", ")
-            )
-        });
+    // `private_key_jwt` (RFC 7523 §2.2) needs the keys: a `jwks_uri` (inline `jwks` is not
+    // accepted, so keys can rotate without a new document).
+    let jwks_uri = match obj.get("jwks_uri") {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 2000 => Some(s.clone()),
+        None | Some(Value::Null) => None,
+        Some(_) => return Err("its jwks_uri is not a URL string".into()),
+    };
+    let signing_alg = match obj.get("token_endpoint_auth_signing_alg") {
+        Some(Value::String(s)) => {
+            if !super::client_assertion::SIGNING_ALGS.contains(&s.as_str()) {
+                return Err(format!(
+                    "its token_endpoint_auth_signing_alg {s:?} is not supported (RS256 or ES256)"
+                ));
+            }
+            Some(s.clone())
+        }
+        _ => None,
+    };
+    let offers_jwt = offered.iter().any(|m| m == "private_key_jwt");
+    if offers_jwt && jwks_uri.is_none() && !offered.iter().any(|m| m == "none") {
+        return Err(
+            "it offers private_key_jwt client authentication without a jwks_uri for its keys"
+                .to_string(),
+        );
     }
+    // A document that lists `none` stays a public client (quirk Q14) and may still present an
+    // assertion; one that offers only `private_key_jwt` must.
+    let method = if offered.iter().any(|m| m == "none") {
+        "none"
+    } else if offers_jwt {
+        "private_key_jwt"
+    } else {
+        return Err(format!(
+            "it offers no supported client authentication method ({}); this server accepts \"none\" and \"private_key_jwt\" for metadata-document clients",
+            offered.join(", ")
+        ));
+    };
+    let jwks_uri = jwks_uri.filter(|_| offers_jwt);
     let grant_types = super::register::supported_grant_types(string_list(&obj, "grant_types")?);
     if !grant_types.iter().any(|g| g == "authorization_code") {
         return Err("its grant_types do not include authorization_code".into());
@@ -355,8 +382,10 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         "redirect_uris": redirect_uris,
         "grant_types": grant_types,
         "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
+        "token_endpoint_auth_method": method,
         "client_uri": obj.get("client_uri").and_then(Value::as_str),
+        "jwks_uri": jwks_uri,
+        "token_endpoint_auth_signing_alg": signing_alg.filter(|_| offers_jwt),
         "fetched_at": now,
     });
     Ok(ClientRecord {
@@ -365,7 +394,7 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         client_name,
         kind: "cimd".into(),
         redirect_uris,
-        token_endpoint_auth_method: "none".into(),
+        token_endpoint_auth_method: method.into(),
         grant_types,
         response_types: vec!["code".into()],
         metadata: metadata.to_string(),
@@ -397,6 +426,9 @@ async fn persist(ctx: &Ctx<'_>, rec: &ClientRecord) -> Result<(), OAuthError> {
             if existing.client_name != rec.client_name
                 || existing.redirect_uris != rec.redirect_uris
                 || existing.grant_types != rec.grant_types
+                || existing.token_endpoint_auth_method != rec.token_endpoint_auth_method
+                || super::client_assertion::KeySource::of(&existing)
+                    != super::client_assertion::KeySource::of(rec)
             {
                 ctx.store.refresh_cimd_client(rec).await.map_err(internal)?;
             }
@@ -500,6 +532,12 @@ mod tests {
             "token_endpoint_auth_method": "private_key_jwt",
         });
         let err = parse_document(id, only_jwt.to_string().as_bytes(), 7).unwrap_err();
-        assert!(err.contains("private_key_jwt"), "{err}");
+        assert!(err.contains("without a jwks_uri"), "{err}");
+        let mut with_keys = only_jwt.clone();
+        with_keys["jwks_uri"] = json!("https://chatgpt.com/oauth/jwks.json");
+        let rec = parse_document(id, with_keys.to_string().as_bytes(), 7).unwrap();
+        assert_eq!(rec.token_endpoint_auth_method, "private_key_jwt");
+        let src = crate::oauth::client_assertion::KeySource::of(&rec).unwrap();
+        assert_eq!(src.jwks_uri, "https://chatgpt.com/oauth/jwks.json");
     }
 }

@@ -6,9 +6,14 @@
 //! sending Basic). Using both at once is refused. When a request names no client at all (quirk
 //! Q26), the caller may pass the client the code or token was issued to: a public client is then
 //! identified by its artifact, a confidential one still has to present its secret.
+//!
+//! Metadata-document clients may instead send a `private_key_jwt` assertion
+//! (`client_assertion`), verified by `client_assertion`; one whose document offers only
+//! `private_key_jwt` must.
+use super::client_assertion::{self, ASSERTION_TYPE};
+use super::context::{Ctx, Params, internal};
 use crate::error::OAuthError;
 use crate::secrets::{ct_eq, hash_secret};
-use crate::store::Store;
 use crate::store::oauth::ClientRecord;
 use base64::Engine;
 
@@ -25,9 +30,46 @@ pub struct ClientCredentials {
     pub client_id: Option<String>,
     pub secret: Option<String>,
     pub presented: Presented,
+    /// A `private_key_jwt` client assertion (RFC 7523 §2.2).
+    pub assertion: Option<String>,
 }
 
 impl ClientCredentials {
+    /// Reads every form of client authentication a token, revocation or introspection request
+    /// may carry: Basic, `client_id`/`client_secret`, or `client_assertion_type` +
+    /// `client_assertion` (RFC 7521 §4.2). Two methods at once are `invalid_request`.
+    pub fn from_params(authorization: Option<&str>, params: &Params) -> Result<Self, OAuthError> {
+        let mut creds = Self::from_request(
+            authorization,
+            params.get("client_id")?,
+            params.get("client_secret")?,
+        )?;
+        let assertion_type = params.get("client_assertion_type")?;
+        let assertion = params.get("client_assertion")?;
+        match (assertion_type, assertion) {
+            (None, None) => {}
+            (Some(ASSERTION_TYPE), Some(a)) => {
+                if creds.secret.is_some() || creds.via_basic() {
+                    return Err(OAuthError::invalid_request(
+                        "use one client authentication method, not a client secret and client_assertion together",
+                    ));
+                }
+                creds.assertion = Some(a.to_string());
+            }
+            (Some(t), Some(_)) if t != ASSERTION_TYPE => {
+                return Err(OAuthError::invalid_request(format!(
+                    "client_assertion_type {t:?} is not supported (use {ASSERTION_TYPE})"
+                )));
+            }
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "send client_assertion_type and client_assertion together",
+                ));
+            }
+        }
+        Ok(creds)
+    }
+
     /// Reads `Authorization: Basic` (RFC 6749 §2.3.1: both parts form-urlencoded) and the form's
     /// `client_id` / `client_secret`.
     pub fn from_request(
@@ -58,6 +100,7 @@ impl ClientCredentials {
                     client_id: Some(id),
                     secret: Some(secret).filter(|s| !s.is_empty()),
                     presented: Presented::Basic,
+                    assertion: None,
                 })
             }
             None => Ok(Self {
@@ -68,6 +111,7 @@ impl ClientCredentials {
                 } else {
                     Presented::Nothing
                 },
+                assertion: None,
             }),
         }
     }
@@ -101,21 +145,32 @@ fn invalid_client(description: &str, basic: bool) -> OAuthError {
 /// Authenticates the client. `fallback_client_id` is the client the presented code or token
 /// belongs to, used only when the request names no client.
 pub async fn authenticate(
-    store: &Store,
+    ctx: &Ctx<'_>,
     creds: &ClientCredentials,
     fallback_client_id: Option<&str>,
 ) -> Result<ClientRecord, OAuthError> {
     let basic = creds.via_basic();
-    let Some(client_id) = creds.client_id.as_deref().or(fallback_client_id) else {
+    // RFC 7523 §3: with an assertion, client_id is optional; the assertion's iss names the client.
+    let claimed = match (&creds.client_id, &creds.assertion) {
+        (None, Some(a)) => client_assertion::claimed_client_id(a),
+        _ => None,
+    };
+    let Some(client_id) = creds
+        .client_id
+        .as_deref()
+        .or(claimed.as_deref())
+        .or(fallback_client_id)
+    else {
         return Err(invalid_client(
             "client authentication required: send client_id (and the client secret if one was issued)",
             basic,
         ));
     };
-    let client = store
+    let client = ctx
+        .store
         .client(client_id)
         .await
-        .map_err(super::context::internal)?
+        .map_err(internal)?
         .filter(|c| c.kind != "builtin")
         .ok_or_else(|| {
             if super::cimd::is_url_client_id(client_id) {
@@ -127,8 +182,17 @@ pub async fn authenticate(
                 invalid_client("unknown client; register again", basic)
             }
         })?;
+    if let Some(assertion) = &creds.assertion {
+        // A presented assertion is always checked, even for a client that may also use `none`.
+        client_assertion::verify(ctx, ctx.jwks, &client, assertion).await?;
+        return Ok(client);
+    }
     match client.token_endpoint_auth_method.as_str() {
         "none" => Ok(client),
+        "private_key_jwt" => Err(invalid_client(
+            "this client must authenticate with private_key_jwt: send client_assertion_type and client_assertion",
+            basic,
+        )),
         _ => {
             let (Some(secret), Some(stored)) = (
                 creds.secret.as_deref(),

@@ -1,4 +1,5 @@
 //! What every authorization-server flow takes: the `Ctx` and the request `Params`.
+use super::client_assertion::JwksCache;
 use super::state::CimdCache;
 use crate::auth::validator::TokenValidator;
 use crate::config::Config;
@@ -15,6 +16,8 @@ pub struct Ctx<'a> {
     pub now: i64,
     pub ip: Option<String>,
     pub cimd: &'a CimdCache,
+    /// Fetched JWK Sets of `private_key_jwt` clients.
+    pub jwks: &'a JwksCache,
 }
 
 impl<'a> Ctx<'a> {
@@ -26,6 +29,7 @@ impl<'a> Ctx<'a> {
             now: state.clock.now(),
             ip,
             cimd: &state.oauth.cimd,
+            jwks: &state.oauth.jwks,
         }
     }
 }

@@ -44,9 +44,9 @@ pub(super) async fn client_for(
 ) -> Result<ClientRecord, OAuthError> {
     let client = match named {
         Some(c) => c,
-        None => authenticate(ctx.store, creds, Some(owner)).await?,
+        None => authenticate(ctx, creds, Some(owner)).await?,
     };
-    // CIMD clients are public (`none`) and only while the policy accepts URL client ids.
+    // CIMD clients (public, or `private_key_jwt`) only while the policy accepts URL client ids.
     if client.kind == "cimd" && !ctx.config.cimd.enabled {
         return Err(OAuthError::new(
             "invalid_client",
@@ -66,7 +66,7 @@ pub(super) async fn named_client(
     creds: &ClientCredentials,
 ) -> Result<Option<ClientRecord>, OAuthError> {
     match creds.client_id {
-        Some(_) => Ok(Some(authenticate(ctx.store, creds, None).await?)),
+        Some(_) => Ok(Some(authenticate(ctx, creds, None).await?)),
         None => Ok(None),
     }
 }

@@ -6,7 +6,7 @@ use super::context::{Ctx, Params};
 use super::metadata::{
     INTROSPECT_PATH, REGISTER_PATH, REVOKE_PATH, TOKEN_PATH, authorization_server_metadata,
 };
-use crate::error::{AppError, AppResult, OAuthError};
+use crate::error::{AppError, AppResult, OAuthError, no_store};
 use crate::net::ClientIp;
 use crate::ops::metrics;
 use crate::state::AppState;
@@ -28,13 +28,6 @@ pub fn routes() -> Router<AppState> {
         .route(TOKEN_PATH, post(token))
         .route(REVOKE_PATH, post(revoke))
         .route(INTROSPECT_PATH, post(introspect))
-}
-
-fn no_store(mut resp: Response) -> Response {
-    let h = resp.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    resp
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {

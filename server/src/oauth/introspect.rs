@@ -14,15 +14,17 @@ pub async fn introspect(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<Value, OAuthError> {
-    let creds = ClientCredentials::from_request(
-        authorization,
-        params.get("client_id")?,
-        params.get("client_secret")?,
-    )?;
-    let caller = authenticate(ctx.store, &creds, None).await?;
+    let creds = ClientCredentials::from_params(authorization, params)?;
+    let caller = authenticate(ctx, &creds, None).await?;
     let token = params.required("token")?;
-    let may_see =
-        |owner: &str| caller.token_endpoint_auth_method != "none" || caller.client_id == owner;
+    // Only clients holding a secret this server issued may look at other clients' tokens; a
+    // metadata-document client (its own keys, anyone can publish one) sees only its own.
+    let may_see = |owner: &str| {
+        !matches!(
+            caller.token_endpoint_auth_method.as_str(),
+            "none" | "private_key_jwt"
+        ) || caller.client_id == owner
+    };
     let hash = hash_secret(token);
     let inactive = json!({ "active": false });
     if let Some(a) = ctx

@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod authorize;
 pub mod cimd;
+pub mod client_assertion;
 pub mod client_auth;
 mod code;
 pub mod context;
@@ -49,6 +50,7 @@ mod flow_tests {
         config: Config,
         tokens: TokenValidator,
         cimd: CimdCache,
+        jwks: client_assertion::JwksCache,
         _dir: tempfile::TempDir,
     }
 
@@ -82,6 +84,7 @@ mod flow_tests {
                 config,
                 tokens: TokenValidator::new(30, 0),
                 cimd: CimdCache::new(),
+                jwks: client_assertion::JwksCache::new(),
                 _dir: dir,
             }
         }
@@ -93,6 +96,7 @@ mod flow_tests {
                 now,
                 ip: None,
                 cimd: &self.cimd,
+                jwks: &self.jwks,
             }
         }
     }

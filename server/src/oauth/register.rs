@@ -8,7 +8,6 @@
 use super::audit;
 use super::context::Ctx;
 use super::metadata::CLIENT_AUTH_METHODS;
-use super::redirect;
 use crate::error::OAuthError;
 use crate::secrets::{CLIENT_SECRET_PREFIX, hash_secret, new_id, new_secret};
 use crate::store::audit::AuditEntry;
@@ -76,10 +75,6 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
             format!("at most {MAX_REDIRECT_URIS} redirect URIs"),
         ));
     }
-    for uri in &redirect_uris {
-        redirect::validate_registered(uri)
-            .map_err(|why| OAuthError::new("invalid_redirect_uri", why))?;
-    }
 
     // RFC 7591 §2: the default method is client_secret_basic.
     let method =
@@ -89,6 +84,13 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
             "token_endpoint_auth_method {method:?} is not supported (supported: {})",
             CLIENT_AUTH_METHODS.join(", ")
         )));
+    }
+    // RFC 7591 §3.2.2: one unacceptable URI refuses the registration, and the error names it.
+    for uri in &redirect_uris {
+        ctx.config
+            .redirect
+            .validate(uri, method == "none")
+            .map_err(|why| OAuthError::new("invalid_redirect_uri", why))?;
     }
 
     let grant_types =

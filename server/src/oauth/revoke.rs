@@ -60,14 +60,10 @@ pub async fn revoke(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<(), OAuthError> {
-    let creds = ClientCredentials::from_request(
-        authorization,
-        params.get("client_id")?,
-        params.get("client_secret")?,
-    )?;
+    let creds = ClientCredentials::from_params(authorization, params)?;
     let token = params.required("token")?;
     let named = match creds.client_id {
-        Some(_) => Some(authenticate(ctx.store, &creds, None).await?),
+        Some(_) => Some(authenticate(ctx, &creds, None).await?),
         None => None,
     };
     let hash = hash_secret(token);
@@ -75,14 +71,14 @@ pub async fn revoke(
     let Some(found) = find(ctx, &hash, refresh_first).await? else {
         if named.is_none() {
             // Nothing identifies the caller: still authenticate (fails for lack of client_id).
-            authenticate(ctx.store, &creds, None).await?;
+            authenticate(ctx, &creds, None).await?;
         }
         return Ok(());
     };
     let (Found::Access { client_id, .. } | Found::Refresh { client_id, .. }) = &found;
     let client = match named {
         Some(c) => c,
-        None => authenticate(ctx.store, &creds, Some(client_id)).await?,
+        None => authenticate(ctx, &creds, Some(client_id)).await?,
     };
     if &client.client_id != client_id {
         return Ok(());

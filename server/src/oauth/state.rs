@@ -11,6 +11,8 @@ pub struct OAuthState {
     pub registrations: RateLimiter,
     /// Fetched Client ID Metadata Documents.
     pub cimd: CimdCache,
+    /// Fetched JWK Sets (`private_key_jwt`).
+    pub jwks: super::client_assertion::JwksCache,
 }
 
 impl OAuthState {
@@ -18,6 +20,7 @@ impl OAuthState {
         Self {
             registrations: RateLimiter::new(config.registration_rate_per_minute.max(1), 60),
             cimd: CimdCache::new(),
+            jwks: super::client_assertion::JwksCache::new(),
         }
     }
 }

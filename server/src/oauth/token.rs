@@ -13,11 +13,7 @@ pub async fn token(
     params: &Params,
     authorization: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
-    let creds = ClientCredentials::from_request(
-        authorization,
-        params.get("client_id")?,
-        params.get("client_secret")?,
-    )?;
+    let creds = ClientCredentials::from_params(authorization, params)?;
     match params.get("grant_type")? {
         None => Err(OAuthError::invalid_request("missing parameter grant_type")),
         Some("authorization_code") => code::authorization_code(ctx, params, &creds).await,

@@ -1,10 +1,10 @@
 //! `/healthz`, `/readyz` and `/metrics` (the main listener's, and the `--metrics-bind` router).
 use super::{health, metrics};
-use crate::error::{AppError, OAuthError};
+use crate::error::{AppError, OAuthError, no_store};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -25,12 +25,6 @@ pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route(METRICS_PATH, get(any_metrics))
         .with_state(state)
-}
-
-fn no_store(mut resp: Response) -> Response {
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
 }
 
 async fn healthz() -> Response {

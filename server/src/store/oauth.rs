@@ -172,16 +172,44 @@ impl Store {
     pub async fn refresh_cimd_client(&self, c: &ClientRecord) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE oauth_clients SET client_name = $2, redirect_uris = $3, grant_types = $4, \
-             metadata = $5 WHERE client_id = $1 AND kind = 'cimd'",
+             metadata = $5, token_endpoint_auth_method = $6 WHERE client_id = $1 AND kind = 'cimd'",
         )
         .bind(&c.client_id)
         .bind(&c.client_name)
         .bind(strings_to_json(&c.redirect_uris))
         .bind(strings_to_json(&c.grant_types))
         .bind(&c.metadata)
+        .bind(&c.token_endpoint_auth_method)
         .execute(self.pool())
         .await?;
         Ok(())
+    }
+
+    /// Records a `private_key_jwt` assertion's `jti` (hashed) until `expires_at`; `false` when it
+    /// was already used by this client (RFC 7523 §3 item 7). The primary key makes concurrent
+    /// replays lose on every replica; expired entries are purged on the way.
+    pub async fn record_assertion_jti(
+        &self,
+        client_id: &str,
+        jti_hash: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at < $1")
+            .bind(now)
+            .execute(self.pool())
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO client_assertion_jtis (client_id, jti_hash, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (client_id, jti_hash) DO NOTHING",
+        )
+        .bind(client_id)
+        .bind(jti_hash)
+        .bind(expires_at)
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(inserted == 1)
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {

@@ -73,7 +73,7 @@ pub fn start(config: AcmeConfig, store: Arc<CertStore>) {
             Ok(pair) => {
                 tracing::info!(
                     domains = ?config.domains,
-                    not_after = %super::expiry_text(&pair),
+                    not_after = %super::cert::expiry_text(&pair),
                     "ACME: serving the cached certificate"
                 );
                 store.install(pair);
@@ -128,7 +128,7 @@ async fn run(config: AcmeConfig, store: Arc<CertStore>) {
 /// Time until the served certificate should be renewed; `None` when there is none.
 fn renewal_due(config: &AcmeConfig, store: &CertStore) -> Option<Duration> {
     let current = store.current()?;
-    let (not_before, not_after) = super::validity(&current)?;
+    let (not_before, not_after) = super::cert::validity(&current)?;
     let lifetime = not_after.duration_since(not_before).unwrap_or_default();
     let within = config.renew_within.unwrap_or(lifetime / 3);
     let renew_at = not_after.checked_sub(within)?;
@@ -238,7 +238,7 @@ async fn obtain(
     let pair = super::files::load_pair(&cert_file, &key_file)?;
     tracing::info!(
         domains = ?config.domains,
-        not_after = %super::expiry_text(&pair),
+        not_after = %super::cert::expiry_text(&pair),
         "ACME: certificate obtained"
     );
     store.install(pair);
@@ -255,11 +255,12 @@ fn challenge_certificate(domain: &str, digest: &[u8]) -> anyhow::Result<Arc<Cert
     let cert = params.self_signed(&key)?;
     // `CertifiedKey::from_der` would check the pair by parsing the certificate with webpki,
     // which rejects the critical acmeIdentifier extension; the pair is ours by construction.
-    let signing_key = super::provider()
-        .key_provider
-        .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            key.serialize_der(),
-        )))?;
+    let signing_key =
+        super::cert::provider()
+            .key_provider
+            .load_private_key(PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+                key.serialize_der(),
+            )))?;
     Ok(Arc::new(CertifiedKey::new(
         vec![CertificateDer::from(cert.der().to_vec())],
         signing_key,

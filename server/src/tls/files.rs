@@ -26,7 +26,7 @@ pub fn load_pair(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
     let private = PrivateKeyDer::from_pem_file(key)
         .with_context(|| format!("reading a PEM private key from {}", key.display()))?;
     let certified =
-        CertifiedKey::from_der(chain, private, &super::provider()).with_context(|| {
+        CertifiedKey::from_der(chain, private, &super::cert::provider()).with_context(|| {
             format!(
                 "{} and {} do not form a usable pair",
                 cert.display(),
@@ -91,7 +91,7 @@ pub fn spawn_reloader(store: Arc<CertStore>, cert: PathBuf, key: PathBuf, interv
             let (c, k) = (cert.clone(), key.clone());
             match tokio::task::spawn_blocking(move || load_pair(&c, &k)).await {
                 Ok(Ok(pair)) => {
-                    let expiry = super::expiry_text(&pair);
+                    let expiry = super::cert::expiry_text(&pair);
                     store.install(pair);
                     tracing::info!(
                         cert = %cert.display(),

@@ -9,8 +9,11 @@
 //! (HTTP/1.1 and HTTP/2 by ALPN) with the client's address as axum `ConnectInfo`, exactly as
 //! the plain-HTTP listener does.
 pub mod acme;
+pub mod cert;
 pub mod files;
 pub mod resolver;
+
+pub use cert::{expiry_text, provider, validity};
 
 use anyhow::{Context, bail};
 use axum::Router;
@@ -22,11 +25,10 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use resolver::{ACME_TLS_ALPN, CertStore};
-use rustls::sign::CertifiedKey;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tower::ServiceExt;
 
 /// `Strict-Transport-Security` sent on every response when the public URL is https.
@@ -93,32 +95,6 @@ impl TlsArgs {
             None => format!("http://{bind}"),
         }
     }
-}
-
-/// The crypto provider of every TLS config in the process.
-pub fn provider() -> rustls::crypto::CryptoProvider {
-    rustls::crypto::aws_lc_rs::default_provider()
-}
-
-/// The validity window of the leaf certificate.
-pub fn validity(key: &CertifiedKey) -> Option<(SystemTime, SystemTime)> {
-    let leaf = key.cert.first()?;
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).ok()?;
-    let at =
-        |t: i64| SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(u64::try_from(t).ok()?));
-    Some((
-        at(cert.validity().not_before.timestamp())?,
-        at(cert.validity().not_after.timestamp())?,
-    ))
-}
-
-/// The leaf certificate's expiry as text, for logs.
-pub fn expiry_text(key: &CertifiedKey) -> String {
-    key.cert
-        .first()
-        .and_then(|leaf| x509_parser::parse_x509_certificate(leaf.as_ref()).ok())
-        .map(|(_, cert)| cert.validity().not_after.to_string())
-        .unwrap_or_default()
 }
 
 /// A configured TLS listener: the certificate source is running, the acceptor is ready.

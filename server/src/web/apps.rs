@@ -2,8 +2,8 @@
 //! member's grants on that workspace, each with a CSRF-protected Revoke that ends the grant and
 //! all its tokens in one transaction.
 use super::templates::{AdminSection, ConnectedAppsPage, GrantRow, ScopeLine};
-use super::{current_session, format_time, login_url, message, nonce, render, see_other};
-use crate::error::AppResult;
+use super::{current_session, error_page, format_time, login_url, nonce, render, see_other};
+use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
 use crate::oauth::{Ctx, Params, audit, scopes};
 use crate::state::AppState;
@@ -97,8 +97,8 @@ pub async fn revoke(
     };
     let params = Params::parse(&body);
     if !session.csrf_ok(params.get("csrf").ok().flatten()) {
-        return message(
-            StatusCode::FORBIDDEN,
+        return error_page(
+            PageError::Forbidden,
             session.viewer(),
             "This form has expired",
             "Reload Connected apps and try again.",
@@ -106,8 +106,8 @@ pub async fn revoke(
         );
     }
     let not_found = || {
-        message(
-            StatusCode::NOT_FOUND,
+        error_page(
+            PageError::NotFound,
             session.viewer(),
             "No such connection",
             "This connection does not exist or was already revoked.",

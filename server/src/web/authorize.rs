@@ -2,8 +2,8 @@
 //! redirect, consent page, and the redirects back to the client. The decisions are made in
 //! `oauth::authorize`; this file only maps them to pages and redirects.
 use super::templates::{ConsentPage, ScopeLine, WorkspaceOption};
-use super::{current_session, login_url, message, nonce, render, see_other, viewer_of};
-use crate::error::AppResult;
+use super::{current_session, error_page, login_url, nonce, render, see_other, viewer_of};
+use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
 use crate::oauth::authorize::{self, Decision, Prepared, Rejection};
 use crate::oauth::metadata::AUTHORIZE_PATH;
@@ -58,8 +58,8 @@ async fn handle(
     let req = match authorize::validate(&ctx, params).await {
         Ok(r) => r,
         Err(Rejection::Page(text)) => {
-            return message(
-                StatusCode::BAD_REQUEST,
+            return error_page(
+                PageError::BadRequest,
                 viewer_of(&session),
                 "This authorization request cannot be completed",
                 &text,
@@ -91,8 +91,8 @@ async fn handle(
     };
     let prepared = if is_post {
         if !session.csrf_ok(params.get("csrf").ok().flatten()) {
-            return message(
-                StatusCode::FORBIDDEN,
+            return error_page(
+                PageError::Forbidden,
                 session.viewer(),
                 "This form has expired",
                 "The consent form could not be verified (it may be from an older sign-in). Start the connection again from the application.",
@@ -103,8 +103,8 @@ async fn handle(
             Some("approve") => Decision::Approve,
             Some("deny") => Decision::Deny,
             _ => {
-                return message(
-                    StatusCode::BAD_REQUEST,
+                return error_page(
+                    PageError::BadRequest,
                     session.viewer(),
                     "No decision",
                     "Choose Approve or Deny.",
@@ -133,6 +133,8 @@ async fn handle(
                 verified_domain: v.verified_domain,
                 localhost_only: v.localhost_only,
                 redirect_host: v.redirect_host,
+                destination: v.destination,
+                verified_host: v.verified_host,
                 redirect_uri: v.redirect_uri,
                 fixed_workspace: if v.workspace_fixed {
                     v.workspaces.first().map(|w| WorkspaceOption {
@@ -164,8 +166,8 @@ async fn handle(
             render(StatusCode::OK, &page, &n)
         }
         // 403 pages offering a choice (switch account or cancel); never a redirect.
-        Prepared::NotMember { slug, name } => message(
-            StatusCode::FORBIDDEN,
+        Prepared::NotMember { slug, name } => error_page(
+            PageError::Forbidden,
             session.viewer(),
             "You are not a member of this workspace",
             &format!(
@@ -177,8 +179,8 @@ async fn handle(
                 (cancel, "Cancel and return to the application".into()),
             ],
         ),
-        Prepared::NoWorkspace => message(
-            StatusCode::FORBIDDEN,
+        Prepared::NoWorkspace => error_page(
+            PageError::Forbidden,
             session.viewer(),
             "You have no workspace to connect",
             &format!(

@@ -1,8 +1,8 @@
 //! The user guide and the OAuth reference, kept in `docs/` in the repository and served here.
 //! `https://mcp.example.com` in the Markdown is replaced with this server's public origin.
 use super::templates::DocumentPage;
-use super::{current_session, markdown, message, nonce, render, viewer_of};
-use crate::error::AppResult;
+use super::{current_session, error_page, markdown, message, nonce, render, viewer_of};
+use crate::error::{AppResult, PageError};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -44,8 +44,8 @@ pub async fn page(
 ) -> AppResult<Response> {
     let session = current_session(&state, &headers).await?;
     let Some((_, title, md)) = PAGES.iter().find(|(s, _, _)| *s == slug) else {
-        return message(
-            StatusCode::NOT_FOUND,
+        return error_page(
+            PageError::NotFound,
             viewer_of(&session),
             "Page not found",
             "There is no documentation page with that name.",

@@ -3,10 +3,10 @@
 //! the session-derived token. Failures show one generic message; throttling answers 429.
 use super::templates::LoginPage;
 use super::{
-    anonymous, cookie, current_session, login_cookie_name, message, nonce, render, safe_next,
+    anonymous, cookie, current_session, error_page, login_cookie_name, nonce, render, safe_next,
     see_other, session_cookie_name, set_cookie,
 };
-use crate::error::AppResult;
+use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
 use crate::oauth::login::{self as flow, LoginOutcome, SESSION_TTL};
 use crate::oauth::metadata::AUTHORIZE_PATH;
@@ -75,7 +75,7 @@ pub async fn submit(
         let fresh = random_token(32);
         return login_page(
             &state,
-            StatusCode::FORBIDDEN,
+            PageError::Forbidden.status(),
             &fresh,
             &next,
             &username,
@@ -86,7 +86,7 @@ pub async fn submit(
     let Some(password) = field("password").filter(|_| !username.is_empty()) else {
         return login_page(
             &state,
-            StatusCode::BAD_REQUEST,
+            PageError::BadRequest.status(),
             &token,
             &next,
             &username,
@@ -120,14 +120,14 @@ pub async fn submit(
         }
         LoginOutcome::Failed => login_page(
             &state,
-            StatusCode::UNAUTHORIZED,
+            PageError::BadCredentials.status(),
             &token,
             &next,
             &username,
             Some("Incorrect username or password."),
         ),
-        LoginOutcome::Throttled => message(
-            StatusCode::TOO_MANY_REQUESTS,
+        LoginOutcome::Throttled => error_page(
+            PageError::Throttled,
             anonymous(),
             "Too many attempts",
             "There have been too many failed sign-in attempts. Wait 15 minutes and try again.",
@@ -144,8 +144,8 @@ pub async fn logout(
     let params = Params::parse(&body);
     if let Some(session) = current_session(&state, &headers).await? {
         if !session.csrf_ok(params.get("csrf").ok().flatten()) {
-            return message(
-                StatusCode::FORBIDDEN,
+            return error_page(
+                PageError::Forbidden,
                 session.viewer(),
                 "This form has expired",
                 "Reload the page and try again.",

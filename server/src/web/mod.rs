@@ -14,7 +14,7 @@ pub mod routes;
 pub mod templates;
 pub mod workspace;
 
-use crate::error::AppResult;
+use crate::error::{AppResult, PageError};
 use crate::oauth::{Ctx, login as session_flow};
 use crate::secrets::{ct_eq, random_token};
 use crate::state::AppState;
@@ -174,6 +174,18 @@ pub fn message(
         },
         &n,
     )
+}
+
+/// The one way a page refuses a request: an HTML message page whose status `error.rs` maps from
+/// the [`PageError`] (pages are HTML even when they fail; API paths never are).
+pub fn error_page(
+    why: PageError,
+    viewer: templates::Viewer,
+    title: &str,
+    text: &str,
+    links: Vec<(String, String)>,
+) -> AppResult<Response> {
+    message(why.status(), viewer, title, text, links)
 }
 
 /// 303 See Other to a path on this site.

@@ -56,6 +56,10 @@ pub struct ConsentPage {
     pub localhost_only: bool,
     pub redirect_host: String,
     pub redirect_uri: String,
+    /// Where the browser goes after the decision, in plain words.
+    pub destination: String,
+    /// A known hosted client's site the redirect goes to (host, product name).
+    pub verified_host: Option<(String, String)>,
     pub fixed_workspace: Option<WorkspaceOption>,
     pub workspaces: Vec<WorkspaceOption>,
     pub scopes: Vec<ScopeLine>,

@@ -4,10 +4,10 @@ use super::templates::{
     AuditPage, AuditRow, DashboardPage, DocumentPage, HomePage, Status, WorkspaceOption,
 };
 use super::{
-    Session, current_session, format_time, login_url, markdown, message, nonce, render, see_other,
-    viewer_of,
+    Session, current_session, error_page, format_time, login_url, markdown, nonce, render,
+    see_other, viewer_of,
 };
-use crate::error::AppResult;
+use crate::error::{AppResult, PageError};
 use crate::state::AppState;
 use crate::store::Membership;
 use axum::extract::{Path, State};
@@ -53,8 +53,8 @@ async fn member(
     };
     match state.store.membership(slug, &session.user.id).await? {
         Some(m) => Ok(Ok((session, m))),
-        None => Ok(Err(message(
-            StatusCode::NOT_FOUND,
+        None => Ok(Err(error_page(
+            PageError::NotFound,
             session.viewer(),
             "Workspace not found",
             &format!(
@@ -129,8 +129,8 @@ pub async fn audit(
         Err(resp) => return Ok(resp),
     };
     if m.role != "admin" {
-        return message(
-            StatusCode::FORBIDDEN,
+        return error_page(
+            PageError::Forbidden,
             session.viewer(),
             "Admins only",
             "Only workspace admins can see the audit log.",
@@ -181,8 +181,8 @@ pub async fn wiki_page(
         .await
         .map_err(crate::error::AppError::Internal)?;
     let Some(doc) = doc else {
-        return message(
-            StatusCode::NOT_FOUND,
+        return error_page(
+            PageError::NotFound,
             session.viewer(),
             "Page not found",
             &format!("The wiki of {} has no page {page:?}.", m.workspace_name),

@@ -3,25 +3,31 @@
 //! real database: SQLite in a temporary directory, or PostgreSQL when
 //! `GIGAMCP_TEST_POSTGRES_URL` names a server (`cargo xtask test` runs this target on both).
 //!
+//! - `clients`: popular MCP clients' registrations, native-app redirects, consent wording.
 //! - `mcp`: the MCP endpoint `/t/{slug}/mcp`, schema-checked per protocol revision.
 //! - `mcp_properties`: proptest robustness of the MCP endpoint.
 //! - `oauth`: the authorization server end to end over a real socket.
 //! - `oauth_cimd`: Client ID Metadata Documents.
+//! - `private_key_jwt`: RFC 7523 client assertions of metadata-document clients.
 //! - `resource_server`: RFC 9728 metadata, RFC 6750 challenges, RFC 8707 audience binding.
 //! - `knowledge`: ingestion, search, isolation and the GitHub connector.
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `browser_pages`: our HTML pages in a real Chromium (sign-in, consent, picker, revoke).
+//! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
 mod browser_pages;
 mod cli;
+mod clients;
 mod knowledge;
 mod mcp;
 mod mcp_properties;
 mod oauth;
 mod oauth_cimd;
 mod ops;
+mod private_key_jwt;
 mod resource_server;
+mod scale;
 mod support;

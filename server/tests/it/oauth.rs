@@ -101,7 +101,8 @@ async fn chatgpt_full_flow_over_a_real_socket() {
     );
     for needle in [
         "ChatGPT",
-        "self-registered",
+        // A registered client whose redirect goes to chatgpt.com: verified by that domain.
+        "verified: ChatGPT (chatgpt.com)",
         "chatgpt.com",
         "Acme Cloud",
         "name=\"decision\" value=\"approve\"",

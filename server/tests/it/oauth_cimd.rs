@@ -1,7 +1,7 @@
 //! Client ID Metadata Documents end to end: a URL `client_id` whose document is served by a
 //! wiremock server on loopback (`allow_http_loopback`), the whole ChatGPT-shaped flow, and every
 //! refusal (mismatched client_id, missing redirect_uris, oversized or non-JSON document,
-//! private_key_jwt only, unlisted redirect, private addresses, disabled policy) plus caching.
+//! private_key_jwt without keys, unlisted redirect, private addresses, disabled policy) plus caching.
 
 use crate::support::{PUBLIC_URL, TestApp};
 use reqwest::StatusCode;
@@ -214,6 +214,7 @@ async fn bad_documents_are_refused_on_the_error_page() {
     let jwt_only = serve_doc(&docs, "/jwt.json", |u| {
         let mut d = chatgpt_doc(u);
         d["token_endpoint_auth_methods_supported"] = json!(["private_key_jwt"]);
+        d.as_object_mut().unwrap().remove("jwks_uri");
         json_doc(d)
     })
     .await;
@@ -235,11 +236,11 @@ async fn bad_documents_are_refused_on_the_error_page() {
         (&no_name, "it has no client_name"),
         (&oversized, "larger than 5120 bytes"),
         (&not_json, "it is not a JSON object"),
-        (&jwt_only, "only private_key_jwt"),
         (
-            &bad_redirect,
-            "http redirect URIs are only allowed on loopback",
+            &jwt_only,
+            "private_key_jwt client authentication without a jwks_uri",
         ),
+        (&bad_redirect, "http is only allowed on loopback hosts"),
         (&redirected, "redirect (HTTP 302), which is not followed"),
     ] {
         let text = refused_page(&b, id, CHATGPT_REDIRECT).await;

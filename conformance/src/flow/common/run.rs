@@ -74,6 +74,8 @@ pub struct Run {
     pub(crate) next_id: u64,
     /// Client metadata documents the harness serves (`--registration cimd` without a URL).
     pub(crate) cimd_docs: Option<crate::cimd::DocServer>,
+    /// The `private_key_jwt` key published with those documents (when the AS offers it).
+    pub(crate) cimd_key: Option<std::sync::Arc<crate::jwt::ClientKey>>,
 }
 
 impl Run {
@@ -129,6 +131,7 @@ impl Run {
             revocation_latency: None,
             next_id: 0,
             cimd_docs: None,
+            cimd_key: None,
         })
     }
 

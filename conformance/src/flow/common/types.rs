@@ -9,6 +9,10 @@ pub struct Client {
     pub client_secret: Option<String>,
     pub redirect_uri: String,
     pub auth_method: String,
+    /// `private_key_jwt`: the key that signs client assertions, and their `aud` (the token
+    /// endpoint URL, as ChatGPT sends it).
+    pub signer: Option<std::sync::Arc<crate::jwt::ClientKey>>,
+    pub assertion_aud: Option<String>,
 }
 
 impl Client {
@@ -20,6 +24,20 @@ impl Client {
         req: crate::http::Req,
         form: &mut Vec<(String, String)>,
     ) -> crate::http::Req {
+        if let ("private_key_jwt", Some(key), Some(aud)) =
+            (self.auth_method.as_str(), &self.signer, &self.assertion_aud)
+        {
+            form.push(("client_id".into(), self.client_id.clone()));
+            form.push((
+                "client_assertion_type".into(),
+                crate::jwt::ASSERTION_TYPE.into(),
+            ));
+            form.push((
+                "client_assertion".into(),
+                key.assertion(&self.client_id, aud),
+            ));
+            return req;
+        }
         match (self.auth_method.as_str(), &self.client_secret) {
             ("client_secret_basic", Some(s)) => {
                 use base64::Engine;

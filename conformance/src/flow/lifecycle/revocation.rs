@@ -318,6 +318,8 @@ impl Run {
             client_secret: None,
             redirect_uri: redirect,
             auth_method: "none".into(),
+            signer: None,
+            assertion_aud: None,
         })
     }
 }

@@ -96,8 +96,12 @@ impl Run {
             }
         }
         if self.on(PLURAL) {
+            // Quirk Q14 is about the public-client path: no assertion.
             let client = Client {
                 client_id: plural_id.clone(),
+                auth_method: "none".into(),
+                signer: None,
+                assertion_aud: None,
                 ..main
             };
             let f = match self

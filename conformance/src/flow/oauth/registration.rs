@@ -65,6 +65,8 @@ impl Run {
                     client_secret,
                     redirect_uri: redirect,
                     auth_method,
+                    signer: None,
+                    assertion_aud: None,
                 });
             }
             _ => {
@@ -182,6 +184,8 @@ impl Run {
                 client_secret: secret,
                 redirect_uri: redirect,
                 auth_method,
+                signer: None,
+                assertion_aud: None,
             });
         }
     }
@@ -270,14 +274,49 @@ impl Run {
             );
             return;
         }
+        // ChatGPT's document offers private_key_jwt (RS256, keys at its jwks_uri) and prefers it
+        // whenever the AS advertises it (spec step 4b, OA-auth); the harness does the same with
+        // its own key, published next to the document it serves.
+        let advertised_methods: Vec<String> = self
+            .asm
+            .as_ref()
+            .and_then(|a| a.get("token_endpoint_auth_methods_supported"))
+            .and_then(Value::as_array)
+            .map(|v| {
+                v.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let signer = (url.is_none()
+            && self.cfg.profile.cimd_private_key_jwt
+            && advertised_methods.iter().any(|m| m == "private_key_jwt"))
+        .then(crate::jwt::ClientKey::generate)
+        .and_then(Result::ok)
+        .map(std::sync::Arc::new);
+        self.cimd_key = signer.clone();
         let Some(client_id) = self.cimd_client_id(url, &redirect).await else {
             return;
         };
-        self.client = Some(Client {
-            client_id,
-            client_secret: None,
-            redirect_uri: redirect,
-            auth_method: "none".into(),
+        let token_endpoint = self.asm_str("token_endpoint");
+        self.client = Some(match (signer, token_endpoint) {
+            (Some(key), Some(aud)) => Client {
+                client_id,
+                client_secret: None,
+                redirect_uri: redirect,
+                auth_method: "private_key_jwt".into(),
+                signer: Some(key),
+                assertion_aud: Some(aud),
+            },
+            _ => Client {
+                client_id,
+                client_secret: None,
+                redirect_uri: redirect,
+                auth_method: "none".into(),
+                signer: None,
+                assertion_aud: None,
+            },
         });
     }
 
@@ -297,8 +336,11 @@ impl Run {
             None => {
                 let profile = self.cfg.profile;
                 let uris = [redirect.to_string()];
-                match crate::cimd::DocServer::start(|o| crate::cimd::documents(&profile, o, &uris))
-                    .await
+                let jwks = self.cimd_key.as_ref().map(|k| k.jwks());
+                match crate::cimd::DocServer::start(|o| {
+                    crate::cimd::documents(&profile, o, &uris, jwks.as_ref())
+                })
+                .await
                 {
                     Ok(server) => {
                         let u = server.url(crate::cimd::MAIN_PATH);

@@ -1,0 +1,184 @@
+//! Child processes: `gigamcp serve`, `gigamcp admin …`, the echo baseline, the harness.
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn free_port() -> anyhow::Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    Ok(l.local_addr()?.port())
+}
+
+/// A child process killed on drop.
+pub struct Proc {
+    pub child: Child,
+    pub addr: String,
+    pub log: PathBuf,
+}
+
+impl Proc {
+    pub fn spawn(mut cmd: Command, addr: String, log: PathBuf) -> anyhow::Result<Self> {
+        let file = std::fs::File::create(&log)?;
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .map_err(|e| anyhow::anyhow!("starting {:?}: {e}", cmd.get_program()))?;
+        Ok(Proc { child, addr, log })
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until the port accepts connections.
+    pub fn wait_listening(&mut self, within: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                anyhow::bail!("process exited early ({status}):\n{log}");
+            }
+            if std::net::TcpStream::connect(&self.addr).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        anyhow::bail!("{} did not start listening within {within:?}", self.addr)
+    }
+
+    /// `(VmRSS, VmHWM)` in MiB, from /proc (Linux).
+    pub fn memory_mib(&self) -> Option<(f64, f64)> {
+        let s = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        let field = |name: &str| -> Option<f64> {
+            let line = s.lines().find(|l| l.starts_with(name))?;
+            let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb / 1024.0)
+        };
+        Some((field("VmRSS:")?, field("VmHWM:")?))
+    }
+
+    pub fn stop(mut self) {
+        self.kill();
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The `gigamcp` binary and a data directory.
+#[derive(Clone)]
+pub struct Gigamcp {
+    pub bin: PathBuf,
+}
+
+impl Gigamcp {
+    pub fn serve(&self, data_dir: &Path, demo: bool, extra: &[&str]) -> anyhow::Result<Proc> {
+        std::fs::create_dir_all(data_dir)?;
+        let port = free_port()?;
+        let addr = format!("127.0.0.1:{port}");
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("serve")
+            .args(["--bind", &addr])
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(extra)
+            .env("GIGAMCP_DEMO_PASSWORD", DEMO_PASSWORD)
+            .env("RUST_LOG", "warn")
+            .env_remove("GIGAMCP_DATABASE_URL")
+            .env_remove("GIGAMCP_PUBLIC_URL");
+        if demo {
+            cmd.arg("--demo");
+        }
+        Proc::spawn(cmd, addr, data_dir.join(format!("server-{port}.log")))
+    }
+
+    /// Runs `gigamcp admin --data-dir DIR ARGS…`, feeding `stdin`; returns stdout.
+    pub fn admin(
+        &self,
+        data_dir: &Path,
+        args: &[&str],
+        stdin: Option<&str>,
+    ) -> anyhow::Result<String> {
+        use std::io::Write;
+        let mut child = Command::new(&self.bin)
+            .arg("admin")
+            .arg("--data-dir")
+            .arg(data_dir)
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .env_remove("GIGAMCP_DATABASE_URL")
+            .env_remove("GIGAMCP_PUBLIC_URL")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(input) = stdin {
+            child
+                .stdin
+                .take()
+                .expect("piped")
+                .write_all(input.as_bytes())?;
+        }
+        drop(child.stdin.take());
+        let out = child.wait_with_output()?;
+        if !out.status.success() {
+            anyhow::bail!(
+                "gigamcp admin {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+}
+
+pub const DEMO_PASSWORD: &str = "bench-demo-password";
+
+/// The baseline: this binary's `echo` subcommand, a bare axum JSON echo in its own process.
+pub fn echo(log_dir: &Path) -> anyhow::Result<Proc> {
+    let port = free_port()?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut cmd = Command::new(std::env::current_exe()?);
+    cmd.args(["echo", "--bind", &addr]);
+    std::fs::create_dir_all(log_dir)?;
+    let mut p = Proc::spawn(cmd, addr, log_dir.join("echo.log"))?;
+    p.wait_listening(Duration::from_secs(20))?;
+    Ok(p)
+}
+
+/// The echo server itself: `POST /echo` answers the JSON body it got, like a handler that
+/// parses and serializes a JSON-RPC message and does nothing else.
+pub async fn serve_echo(bind: &str) -> anyhow::Result<()> {
+    use axum::routing::post;
+    async fn echo(axum::Json(v): axum::Json<serde_json::Value>) -> axum::Json<serde_json::Value> {
+        axum::Json(v)
+    }
+    let app = axum::Router::new().route("/echo", post(echo));
+    let listener = tokio::net::TcpListener::bind(bind).await?;
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// `uptime`-style load averages, for the report.
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}

@@ -1,0 +1,1305 @@
+//! `gigamcp-bench run`: the scenarios, in order, against real `gigamcp` processes.
+//!
+//! 1. Baseline: a bare axum JSON echo (`gigamcp-bench echo`, its own process), so every figure
+//!    is also a ratio to what the machine can do at all in this same run.
+//! 2. Hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
+//!    search, dynamic client registration (rate limit lifted), authorization with an existing
+//!    grant (which also mints the codes), the token endpoint's authorization-code and
+//!    refresh-token grants.
+//! 3. The chatgpt-profile conformance run, wall time, with every deliberate wait set to zero
+//!    (`--replay-delay 0 --expiry-wait 0`, server grace windows 0).
+//! 4. Scale: a generated corpus (20,000 documents by default) in workspace `scale`: ingest time,
+//!    time until `serve` answers a search (first start and warm restart), memory, search under
+//!    load, the needles at rank 1, and an incremental ingest of changed documents.
+use crate::corpus;
+use crate::load::{self, Conn, Options, Req, Scenario, Stats};
+use crate::procs::{self, DEMO_PASSWORD, Gigamcp, Proc};
+use base64::Engine as _;
+use bytes::Bytes;
+use hyper::header::HeaderMap;
+use hyper::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use sha2::Digest as _;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Directory holding `gigamcp` and `gigamcp-conformance` (default: next to this binary).
+    #[arg(long)]
+    pub bin_dir: Option<PathBuf>,
+    /// The harness binary (default: `gigamcp-conformance` in --bin-dir).
+    #[arg(long)]
+    pub conformance_bin: Option<PathBuf>,
+    /// Scratch directory (data directories, cached corpora).
+    #[arg(long, default_value = "target/bench")]
+    pub work_dir: PathBuf,
+    /// Concurrent keep-alive connections.
+    #[arg(long, default_value_t = 16)]
+    pub connections: usize,
+    /// Measured seconds per scenario.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Unmeasured warm-up seconds before each scenario.
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Check every n-th response body (statuses are always checked).
+    #[arg(long, default_value_t = 16)]
+    pub sample_every: u64,
+    /// Short run that only proves every scenario works (CI): 0.3 s per scenario, 4
+    /// connections, a 300-document corpus.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Documents in the scale corpus (0 skips the scale phase).
+    #[arg(long, default_value_t = 20_000)]
+    pub scale_documents: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Documents changed by the incremental-ingest step.
+    #[arg(long, default_value_t = 100)]
+    pub changed: usize,
+    /// Also run the authorization and token-grant scenarios. Off by default: they mint codes
+    /// by re-authorizing with an existing grant, which the current consent flow answers with a
+    /// consent page (each code needs its own approval), so they fail until they post consent.
+    #[arg(long)]
+    pub oauth_grants: bool,
+    /// Skip the conformance wall-time run.
+    #[arg(long)]
+    pub skip_conformance: bool,
+    /// Only scenarios whose name contains one of these (repeatable; the baseline always runs).
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Write the figures as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Print the change against a saved `--json` file.
+    #[arg(long)]
+    pub compare: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ScaleReport {
+    pub documents: usize,
+    pub estimated_passages: usize,
+    pub corpus_mib: f64,
+    pub generate_s: f64,
+    /// `admin ingest` of the whole corpus into an empty workspace (None: reused a cached one).
+    pub ingest_s: Option<f64>,
+    pub first_start_ready_s: f64,
+    pub warm_start_ready_s: f64,
+    pub rss_ready_mib: f64,
+    pub rss_after_load_mib: f64,
+    pub peak_rss_mib: f64,
+    pub needles_at_rank_1: usize,
+    pub needles: usize,
+    pub incremental_changed: usize,
+    pub incremental_ingest_s: f64,
+    /// From the start of `admin ingest` until the running server returns a changed document.
+    pub incremental_visible_s: f64,
+    pub restore_ingest_s: f64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Report {
+    pub command: String,
+    pub loadavg_before: String,
+    pub loadavg_after: String,
+    pub connections: usize,
+    pub duration_s: f64,
+    pub scenarios: Vec<Stats>,
+    pub conformance_wall_s: Option<f64>,
+    pub conformance_exit: Option<i32>,
+    pub scale: Option<ScaleReport>,
+}
+
+pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
+    if a.smoke {
+        a.duration = a.duration.min(0.3);
+        a.warmup = a.warmup.min(0.1);
+        a.connections = a.connections.min(4);
+        a.scale_documents = a.scale_documents.min(300);
+        a.changed = a.changed.min(10);
+        a.sample_every = 1;
+    }
+    let bin_dir = match &a.bin_dir {
+        Some(d) => d.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    let gig = Gigamcp {
+        bin: bin_dir.join("gigamcp"),
+    };
+    std::fs::create_dir_all(&a.work_dir)?;
+    let mut report = Report {
+        command: std::env::args().collect::<Vec<_>>().join(" "),
+        loadavg_before: procs::loadavg(),
+        connections: a.connections,
+        duration_s: a.duration,
+        ..Report::default()
+    };
+    eprintln!(
+        "gigamcp-bench: {} connections, {:.1} s per scenario (+{:.1} s warm-up), load average {}",
+        a.connections, a.duration, a.warmup, report.loadavg_before
+    );
+    let opts = |addr: &str| Options {
+        addr: addr.to_string(),
+        connections: a.connections,
+        warmup: Duration::from_secs_f64(a.warmup),
+        duration: Duration::from_secs_f64(a.duration),
+        sample_every: a.sample_every.max(1),
+    };
+    let wanted = |name: &str| a.only.is_empty() || a.only.iter().any(|o| name.contains(o));
+
+    // 1. Baseline.
+    let echo = procs::echo(&a.work_dir)?;
+    let baseline = load::run(Arc::new(echo_scenario()), &opts(&echo.addr)).await;
+    print_progress(&baseline);
+    echo.stop();
+    let mut all = vec![baseline];
+
+    // 2. Hot paths on the demo.
+    let demo_dir = fresh_dir(&a.work_dir.join("demo"))?;
+    let mut demo = gig.serve(
+        &demo_dir,
+        true,
+        &["--registration-rate-limit", "4000000000"],
+    )?;
+    demo.wait_listening(Duration::from_secs(120))?;
+    let ctx = Demo::setup(&gig, &demo_dir, &demo).await?;
+    for s in ctx.scenarios() {
+        let grant = s.name.starts_with("authorize") || s.name.starts_with("token:");
+        if !wanted(&s.name) || (grant && !a.oauth_grants) {
+            continue;
+        }
+        let s = Arc::new(s);
+        if s.name.starts_with("token: refresh") {
+            ctx.prepare_refresh_chains(a.connections).await?;
+        }
+        let st = load::run(s, &opts(&demo.addr)).await;
+        print_progress(&st);
+        all.push(st);
+    }
+    demo.stop();
+
+    // 3. Conformance wall time.
+    if !a.skip_conformance && wanted("conformance") {
+        let harness = a
+            .conformance_bin
+            .clone()
+            .unwrap_or_else(|| bin_dir.join("gigamcp-conformance"));
+        let (wall, code) = conformance_run(&gig, &harness, &a.work_dir)?;
+        eprintln!("  conformance (chatgpt profile): {wall:.2} s wall, exit {code}");
+        report.conformance_wall_s = Some(wall);
+        report.conformance_exit = Some(code);
+    }
+
+    // 4. Scale.
+    if a.scale_documents > 0 && wanted("scale") {
+        let (scale, stats) = scale_phase(&gig, &a, &opts).await?;
+        all.extend(stats);
+        report.scale = Some(scale);
+    }
+
+    let base = all[0].requests_per_second.max(1e-9);
+    for s in &mut all {
+        s.ratio = s.requests_per_second / base;
+    }
+    report.scenarios = all;
+    report.loadavg_after = procs::loadavg();
+    print_report(&report);
+    if let Some(path) = &a.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)?;
+        eprintln!("(figures written to {})", path.display());
+    }
+    if let Some(path) = &a.compare {
+        let old: Report = serde_json::from_slice(&std::fs::read(path)?)?;
+        print_compare(&old, &report);
+    }
+    let mut ok = true;
+    for s in &report.scenarios {
+        if s.errors > 0 || s.requests == 0 {
+            eprintln!(
+                "FAILED: {}: {} errors, {} requests; first errors: {:#?}",
+                s.name, s.errors, s.requests, s.first_errors
+            );
+            ok = false;
+        }
+    }
+    if report.conformance_exit.is_some_and(|c| c != 0) {
+        eprintln!("FAILED: the conformance run exited with an error");
+        ok = false;
+    }
+    if let Some(s) = &report.scale
+        && s.needles_at_rank_1 != s.needles
+    {
+        eprintln!(
+            "FAILED: only {}/{} needles ranked first",
+            s.needles_at_rank_1, s.needles
+        );
+        ok = false;
+    }
+    Ok(ok)
+}
+
+fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
+    let _ = std::fs::remove_dir_all(d);
+    std::fs::create_dir_all(d)?;
+    Ok(d.to_path_buf())
+}
+
+fn print_progress(s: &Stats) {
+    eprintln!(
+        "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+        s.name,
+        s.requests_per_second,
+        s.p50_us as f64 / 1000.0,
+        s.p99_us as f64 / 1000.0,
+        s.errors,
+        if s.exhausted {
+            "  (pool exhausted)"
+        } else {
+            ""
+        }
+    );
+}
+
+fn print_report(r: &Report) {
+    println!(
+        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio"
+    );
+    for s in &r.scenarios {
+        println!(
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}%",
+            s.name,
+            s.requests_per_second,
+            s.p50_us as f64 / 1000.0,
+            s.p99_us as f64 / 1000.0,
+            s.errors,
+            s.ratio * 100.0
+        );
+    }
+    if let Some(w) = r.conformance_wall_s {
+        println!(
+            "\nconformance run, chatgpt profile: {w:.2} s wall (exit {})",
+            r.conformance_exit.unwrap_or(-1)
+        );
+    }
+    if let Some(s) = &r.scale {
+        println!(
+            "\nscale: {} documents (~{} passages, {:.1} MiB of text)",
+            s.documents, s.estimated_passages, s.corpus_mib
+        );
+        match s.ingest_s {
+            Some(t) => println!("  admin ingest (full corpus)       {t:>9.2} s"),
+            None => println!("  admin ingest (full corpus)       (cached data directory)"),
+        }
+        println!(
+            "  serve ready, first start         {:>9.2} s",
+            s.first_start_ready_s
+        );
+        println!(
+            "  serve ready, warm restart        {:>9.2} s",
+            s.warm_start_ready_s
+        );
+        println!(
+            "  RSS ready / after load / peak    {:>6.0} / {:.0} / {:.0} MiB",
+            s.rss_ready_mib, s.rss_after_load_mib, s.peak_rss_mib
+        );
+        println!(
+            "  needles at rank 1                {:>6}/{}",
+            s.needles_at_rank_1, s.needles
+        );
+        println!(
+            "  incremental ingest ({} changed)  {:>9.2} s, visible after {:.2} s (restore {:.2} s)",
+            s.incremental_changed,
+            s.incremental_ingest_s,
+            s.incremental_visible_s,
+            s.restore_ingest_s
+        );
+    }
+    println!(
+        "\nload average before {} / after {}",
+        r.loadavg_before, r.loadavg_after
+    );
+}
+
+fn print_compare(old: &Report, new: &Report) {
+    println!("\nchange against the saved run ({}):", old.command);
+    println!(
+        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9}",
+        "scenario", "old req/s", "new req/s", "change", "old p99", "new p99"
+    );
+    for s in &new.scenarios {
+        match old.scenarios.iter().find(|o| o.name == s.name) {
+            Some(o) => println!(
+                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2}",
+                s.name,
+                o.requests_per_second,
+                s.requests_per_second,
+                (s.requests_per_second / o.requests_per_second.max(1e-9) - 1.0) * 100.0,
+                o.p99_us as f64 / 1000.0,
+                s.p99_us as f64 / 1000.0
+            ),
+            None => println!("{:<44} {:>10} {:>10.0}", s.name, "-", s.requests_per_second),
+        }
+    }
+    let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.2}"));
+    if let (Some(o), Some(n)) = (&old.scale, &new.scale) {
+        println!(
+            "scale ready first start {} → {} s, warm {} → {} s, peak RSS {:.0} → {:.0} MiB, ingest {} → {} s, incremental visible {:.2} → {:.2} s",
+            f(Some(o.first_start_ready_s)),
+            f(Some(n.first_start_ready_s)),
+            f(Some(o.warm_start_ready_s)),
+            f(Some(n.warm_start_ready_s)),
+            o.peak_rss_mib,
+            n.peak_rss_mib,
+            f(o.ingest_s),
+            f(n.ingest_s),
+            o.incremental_visible_s,
+            n.incremental_visible_s
+        );
+    }
+    println!(
+        "conformance wall {} → {} s",
+        f(old.conformance_wall_s),
+        f(new.conformance_wall_s)
+    );
+}
+
+// ---- requests ----
+
+const PROTOCOL: &str = "2025-11-25";
+
+fn rpc_body(id: u64, method: &str, params: Value) -> Bytes {
+    Bytes::from(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string())
+}
+
+fn mcp_req(path: &str, token: &str, session: Option<&str>, body: Bytes) -> Req {
+    let mut headers = vec![
+        ("authorization", format!("Bearer {token}")),
+        ("content-type", "application/json".to_string()),
+        ("accept", "application/json, text/event-stream".to_string()),
+        ("mcp-protocol-version", PROTOCOL.to_string()),
+    ];
+    if let Some(s) = session {
+        headers.push(("mcp-session-id", s.to_string()));
+    }
+    Req {
+        method: Method::POST,
+        path: path.to_string(),
+        headers,
+        body,
+    }
+}
+
+fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
+    let mut headers = vec![(
+        "content-type",
+        "application/x-www-form-urlencoded".to_string(),
+    )];
+    if let Some(c) = cookie {
+        headers.push(("cookie", c.to_string()));
+    }
+    Req {
+        method: Method::POST,
+        path: path.to_string(),
+        headers,
+        body: Bytes::from(serde_urlencoded::to_string(pairs).expect("form")),
+    }
+}
+
+fn get_req(path: &str, cookie: Option<&str>) -> Req {
+    let mut headers = Vec::new();
+    if let Some(c) = cookie {
+        headers.push(("cookie", c.to_string()));
+    }
+    Req {
+        method: Method::GET,
+        path: path.to_string(),
+        headers,
+        body: Bytes::new(),
+    }
+}
+
+/// The JSON-RPC message of a response (plain JSON, or the first `data:` of an SSE body).
+fn rpc_message(headers: &HeaderMap, body: &[u8]) -> Result<Value, String> {
+    let sse = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_string())?;
+    let json_text = if sse {
+        text.lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .ok_or("SSE body without data")?
+            .trim()
+    } else {
+        text
+    };
+    serde_json::from_str(json_text).map_err(|e| format!("body is not JSON ({e}): {text:.200}"))
+}
+
+/// A JSON-RPC success; for tools, not `isError`; `results` non-empty when `need_results`.
+fn check_rpc(headers: &HeaderMap, body: &[u8], need_results: bool) -> Result<Value, String> {
+    let v = rpc_message(headers, body)?;
+    if let Some(e) = v.get("error") {
+        return Err(format!("JSON-RPC error {e}"));
+    }
+    let r = v.get("result").ok_or("no result")?;
+    if r.get("isError") == Some(&Value::Bool(true)) {
+        return Err(format!("tool error: {r:.300}"));
+    }
+    if need_results {
+        let n = r
+            .pointer("/structuredContent/results")
+            .and_then(Value::as_array)
+            .map_or(0, Vec::len);
+        if n == 0 {
+            return Err(format!("no search results: {r:.300}"));
+        }
+    }
+    Ok(r.clone())
+}
+
+fn echo_scenario() -> Scenario {
+    let body = rpc_body(1, "ping", json!({}));
+    let expected: Value = serde_json::from_slice(&body).expect("json");
+    Scenario {
+        name: "baseline: axum JSON echo".into(),
+        make: Box::new(move |_| {
+            Some(Req {
+                method: Method::POST,
+                path: "/echo".into(),
+                headers: vec![("content-type", "application/json".into())],
+                body: body.clone(),
+            })
+        }),
+        expect: StatusCode::OK,
+        check: Box::new(move |_, _, _, b| {
+            let v: Value = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+            if v == expected {
+                Ok(())
+            } else {
+                Err(format!("echo returned {v}"))
+            }
+        }),
+        check_every_body: false,
+    }
+}
+
+// ---- the demo deployment ----
+
+const REDIRECT_URI: &str = "https://chatgpt.com/connector_platform_oauth_redirect";
+const VERIFIER: &str = "bench-pkce-verifier-0123456789-abcdefghijklmnopqrstuvwxyz";
+
+struct Demo {
+    addr: String,
+    base: String,
+    token: String,
+    session: String,
+    fetch_id: String,
+    client_id: String,
+    cookie: String,
+    authorize_path: String,
+    codes: Arc<Mutex<Vec<String>>>,
+    chains: Arc<Mutex<Vec<String>>>,
+}
+
+fn pkce_challenge() -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER))
+}
+
+fn cookies_from(headers: &HeaderMap, jar: &mut HashMap<String, String>) {
+    for v in headers.get_all("set-cookie") {
+        if let Ok(v) = v.to_str()
+            && let Some((kv, _)) = v.split_once(';').or(Some((v, "")))
+            && let Some((k, val)) = kv.split_once('=')
+        {
+            if val.is_empty() {
+                jar.remove(k.trim());
+            } else {
+                jar.insert(k.trim().to_string(), val.trim().to_string());
+            }
+        }
+    }
+}
+
+fn cookie_header(jar: &HashMap<String, String>) -> String {
+    let mut v: Vec<_> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    v.sort();
+    v.join("; ")
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&#x2F;", "/")
+        .replace("&amp;", "&")
+}
+
+/// `(name, value)` of the `<input type="hidden">`s in a page, the last of each name.
+fn hidden_inputs(html: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for part in html.split("<input").skip(1) {
+        let tag = part.split('>').next().unwrap_or("");
+        if !tag.contains("type=\"hidden\"") {
+            continue;
+        }
+        let attr = |name: &str| {
+            let key = format!("{name}=\"");
+            tag.find(&key).map(|i| {
+                let rest = &tag[i + key.len()..];
+                html_unescape(&rest[..rest.find('"').unwrap_or(rest.len())])
+            })
+        };
+        if let (Some(n), Some(v)) = (attr("name"), attr("value")) {
+            // The page's main form comes last (a header form, e.g. sign-out, has its own csrf).
+            out.retain(|(k, _): &(String, String)| *k != n);
+            out.push((n, v));
+        }
+    }
+    out
+}
+
+fn query_param(url: &str, key: &str) -> Option<String> {
+    let q = url.split_once('?')?.1;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+impl Demo {
+    async fn setup(gig: &Gigamcp, data_dir: &Path, p: &Proc) -> anyhow::Result<Self> {
+        let base = p.base();
+        let addr = p.addr.clone();
+        let token = gig.admin(
+            data_dir,
+            &[
+                "token",
+                "issue",
+                "--workspace",
+                "acme",
+                "--user",
+                "alice",
+                "--public-url",
+                &base,
+                "--ttl",
+                "86400",
+            ],
+            None,
+        )?;
+        let mcp = "/t/acme/mcp";
+        // A session, as real clients open one.
+        let init = rpc_body(
+            0,
+            "initialize",
+            json!({"protocolVersion": PROTOCOL, "capabilities": {},
+                   "clientInfo": {"name": "gigamcp-bench", "version": "1"}}),
+        );
+        let (st, h, b) = load::once(&addr, mcp_req(mcp, &token, None, init))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::OK, "initialize: HTTP {st}: {b:?}");
+        let session = h
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| anyhow::anyhow!("initialize returned no Mcp-Session-Id"))?
+            .to_string();
+        let note = rpc_body(0, "notifications/initialized", json!({}));
+        let note: Value = {
+            let mut v: Value = serde_json::from_slice(&note)?;
+            v.as_object_mut().expect("object").remove("id");
+            v
+        };
+        let _ = load::once(
+            &addr,
+            mcp_req(mcp, &token, Some(&session), Bytes::from(note.to_string())),
+        )
+        .await;
+        // A document id for fetch.
+        let (st, h, b) = load::once(
+            &addr,
+            mcp_req(
+                mcp,
+                &token,
+                Some(&session),
+                rpc_body(
+                    1,
+                    "tools/call",
+                    json!({"name": "search", "arguments": {"query": "incident response runbook"}}),
+                ),
+            ),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::OK, "search: HTTP {st}");
+        let r = check_rpc(&h, &b, true).map_err(anyhow::Error::msg)?;
+        let fetch_id = r
+            .pointer("/structuredContent/results/0/id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow::anyhow!("search result without id"))?
+            .to_string();
+
+        // OAuth: a public client, alice signed in, consent given once.
+        let (st, _, b) = load::once(&addr, register_req())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
+        let reg: Value = serde_json::from_slice(&b)?;
+        let client_id = reg["client_id"].as_str().unwrap_or_default().to_string();
+        let authorize_path = format!(
+            "/api/oauth/server/authorize?{}",
+            serde_urlencoded::to_string([
+                ("response_type", "code"),
+                ("client_id", client_id.as_str()),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", "mcp:read mcp:tools"),
+                ("state", "bench"),
+                ("code_challenge", &pkce_challenge()),
+                ("code_challenge_method", "S256"),
+                ("resource", &format!("{base}{mcp}")),
+            ])?
+        );
+        let mut jar = HashMap::new();
+        let login_path = format!(
+            "/login?{}",
+            serde_urlencoded::to_string([("next", authorize_path.as_str())])?
+        );
+        let (st, h, b) = load::once(&addr, get_req(&login_path, None))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::OK, "login form: HTTP {st}");
+        cookies_from(&h, &mut jar);
+        let mut fields = hidden_inputs(&String::from_utf8_lossy(&b));
+        fields.push(("username".into(), "alice".into()));
+        fields.push(("password".into(), DEMO_PASSWORD.into()));
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (st, h, _) = load::once(
+            &addr,
+            form_req("/login", &pairs, Some(&cookie_header(&jar))),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st.is_redirection(), "login: HTTP {st}");
+        cookies_from(&h, &mut jar);
+        let cookie = cookie_header(&jar);
+        let (st, h, b) = load::once(&addr, get_req(&authorize_path, Some(&cookie)))
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
+        cookies_from(&h, &mut jar);
+        let cookie = cookie_header(&jar);
+        let mut fields = hidden_inputs(&String::from_utf8_lossy(&b));
+        fields.push(("decision".into(), "approve".into()));
+        let pairs: Vec<(&str, &str)> = fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let (st, h, _) = load::once(
+            &addr,
+            form_req("/api/oauth/server/authorize", &pairs, Some(&cookie)),
+        )
+        .await
+        .map_err(anyhow::Error::msg)?;
+        let location = h
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        anyhow::ensure!(
+            st.is_redirection() && query_param(&location, "code").is_some(),
+            "consent: HTTP {st}, Location {location:?}, fields {:?}",
+            fields.iter().map(|(k, _)| k).collect::<Vec<_>>()
+        );
+        Ok(Demo {
+            addr,
+            base,
+            token,
+            session,
+            fetch_id,
+            client_id,
+            cookie,
+            authorize_path,
+            codes: Arc::new(Mutex::new(vec![query_param(&location, "code").unwrap()])),
+            chains: Arc::new(Mutex::new(Vec::new())),
+        })
+    }
+
+    fn mcp_scenario(&self, name: &str, body: Bytes, need_results: bool) -> Scenario {
+        let req = mcp_req("/t/acme/mcp", &self.token, Some(&self.session), body);
+        Scenario {
+            name: name.into(),
+            make: Box::new(move |_| Some(req.clone())),
+            expect: StatusCode::OK,
+            check: Box::new(move |_, _, h, b| check_rpc(h, b, need_results).map(|_| ())),
+            check_every_body: false,
+        }
+    }
+
+    fn scenarios(&self) -> Vec<Scenario> {
+        let mut v = vec![
+            self.mcp_scenario(
+                "ping (bearer + session)",
+                rpc_body(1, "ping", json!({})),
+                false,
+            ),
+            self.mcp_scenario("tools/list", rpc_body(2, "tools/list", json!({})), false),
+            self.mcp_scenario(
+                "tools/call fetch",
+                rpc_body(
+                    3,
+                    "tools/call",
+                    json!({"name": "fetch", "arguments": {"id": self.fetch_id}}),
+                ),
+                false,
+            ),
+            self.mcp_scenario(
+                "tools/call search_company_rag",
+                rpc_body(
+                    4,
+                    "tools/call",
+                    json!({"name": "search_company_rag",
+                           "arguments": {"query": "incident response runbook", "limit": 5}}),
+                ),
+                true,
+            ),
+            self.mcp_scenario(
+                "tools/call search (ChatGPT)",
+                rpc_body(
+                    5,
+                    "tools/call",
+                    json!({"name": "search", "arguments": {"query": "refresh token rotation"}}),
+                ),
+                true,
+            ),
+        ];
+        let reg = register_req();
+        v.push(Scenario {
+            name: "register (DCR, rate limit lifted)".into(),
+            make: Box::new(move |_| Some(reg.clone())),
+            expect: StatusCode::CREATED,
+            check: Box::new(|_, _, _, b| {
+                let v: Value = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+                v.get("client_id")
+                    .and_then(Value::as_str)
+                    .map(|_| ())
+                    .ok_or_else(|| format!("no client_id: {v}"))
+            }),
+            check_every_body: false,
+        });
+        // Authorization with an existing grant: 302 with a code, no page. Keeps the codes.
+        let (get, codes) = (
+            get_req(&self.authorize_path, Some(&self.cookie)),
+            self.codes.clone(),
+        );
+        v.push(Scenario {
+            name: "authorize (existing grant → code)".into(),
+            make: Box::new(move |_| Some(get.clone())),
+            expect: StatusCode::FOUND,
+            check: Box::new(move |_, _, h, _| {
+                let loc = h
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default();
+                let code = query_param(loc, "code").ok_or_else(|| format!("no code in {loc}"))?;
+                codes.lock().unwrap().push(code);
+                Ok(())
+            }),
+            check_every_body: true,
+        });
+        let (codes, client, resource) = (
+            self.codes.clone(),
+            self.client_id.clone(),
+            format!("{}/t/acme/mcp", self.base),
+        );
+        v.push(Scenario {
+            name: "token: authorization_code grant".into(),
+            make: Box::new(move |_| {
+                let code = codes.lock().unwrap().pop()?;
+                Some(form_req(
+                    "/api/oauth/server/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", REDIRECT_URI),
+                        ("client_id", &client),
+                        ("code_verifier", VERIFIER),
+                        ("resource", &resource),
+                    ],
+                    None,
+                ))
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
+            check_every_body: false,
+        });
+        let (chains, client, resource) = (
+            self.chains.clone(),
+            self.client_id.clone(),
+            format!("{}/t/acme/mcp", self.base),
+        );
+        v.push(Scenario {
+            name: "token: refresh_token grant (rotation)".into(),
+            make: Box::new(move |c: &mut Conn| {
+                if c.data.is_none() {
+                    c.data = chains.lock().unwrap().pop();
+                }
+                let rt = c.data.clone()?;
+                Some(form_req(
+                    "/api/oauth/server/token",
+                    &[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", &rt),
+                        ("client_id", &client),
+                        ("resource", &resource),
+                    ],
+                    None,
+                ))
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|c, _, h, b| {
+                let v = token_response(h, b)?;
+                let rt = v
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .ok_or("no rotated refresh_token")?;
+                c.data = Some(rt.to_string());
+                Ok(())
+            }),
+            check_every_body: true,
+        });
+        v
+    }
+
+    /// One refresh-token chain per connection, from codes the authorize scenario left.
+    async fn prepare_refresh_chains(&self, n: usize) -> anyhow::Result<()> {
+        let resource = format!("{}/t/acme/mcp", self.base);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let pooled = self.codes.lock().unwrap().pop();
+            let code = match pooled {
+                Some(c) => c,
+                None => {
+                    let (_, h, _) = load::once(
+                        &self.addr,
+                        get_req(&self.authorize_path, Some(&self.cookie)),
+                    )
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                    let loc = h
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    query_param(loc, "code").ok_or_else(|| anyhow::anyhow!("no code"))?
+                }
+            };
+            let (st, h, b) = load::once(
+                &self.addr,
+                form_req(
+                    "/api/oauth/server/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", REDIRECT_URI),
+                        ("client_id", &self.client_id),
+                        ("code_verifier", VERIFIER),
+                        ("resource", &resource),
+                    ],
+                    None,
+                ),
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(st == StatusCode::OK, "code redemption: HTTP {st}: {b:?}");
+            let v = token_response(&h, &b).map_err(anyhow::Error::msg)?;
+            out.push(v["refresh_token"].as_str().unwrap_or_default().to_string());
+        }
+        *self.chains.lock().unwrap() = out;
+        Ok(())
+    }
+}
+
+fn register_req() -> Req {
+    Req {
+        method: Method::POST,
+        path: "/api/oauth/server/register".into(),
+        headers: vec![("content-type", "application/json".into())],
+        body: Bytes::from(
+            json!({
+                "client_name": "gigamcp-bench",
+                "redirect_uris": [REDIRECT_URI],
+                "grant_types": ["authorization_code", "refresh_token"],
+                "response_types": ["code"],
+                "token_endpoint_auth_method": "none"
+            })
+            .to_string(),
+        ),
+    }
+}
+
+fn token_response(h: &HeaderMap, b: &[u8]) -> Result<Value, String> {
+    let v: Value = serde_json::from_slice(b).map_err(|e| e.to_string())?;
+    if v.get("access_token").and_then(Value::as_str).is_none() {
+        return Err(format!("no access_token: {v}"));
+    }
+    let no_store = h
+        .get("cache-control")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"));
+    if !no_store {
+        return Err("token response without Cache-Control: no-store".into());
+    }
+    Ok(v)
+}
+
+// ---- conformance ----
+
+fn conformance_run(gig: &Gigamcp, harness: &Path, work: &Path) -> anyhow::Result<(f64, i32)> {
+    let dir = fresh_dir(&work.join("conformance"))?;
+    let mut server = gig.serve(
+        &dir,
+        true,
+        &[
+            "--registration-rate-limit",
+            "100000",
+            "--refresh-grace",
+            "0",
+            "--duplicate-code-window",
+            "0",
+        ],
+    )?;
+    server.wait_listening(Duration::from_secs(120))?;
+    let base = server.base();
+    let t0 = Instant::now();
+    let out = std::process::Command::new(harness)
+        .args(["run", &format!("{base}/t/acme/mcp"), "--profile", "chatgpt"])
+        .args([
+            "--login",
+            "form",
+            "--username",
+            "alice",
+            "--password",
+            DEMO_PASSWORD,
+        ])
+        .args(["--second-resource", &format!("{base}/t/globex/mcp")])
+        .args(["--replay-delay", "0", "--expiry-wait", "0"])
+        .arg("--report")
+        .arg(format!("json={}", dir.join("report.json").display()))
+        .output()?;
+    let wall = t0.elapsed().as_secs_f64();
+    let code = out.status.code().unwrap_or(-1);
+    if code != 0 {
+        eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+    }
+    server.stop();
+    Ok((wall, code))
+}
+
+// ---- scale ----
+
+type OptsFn<'a> = dyn Fn(&str) -> Options + 'a;
+
+async fn scale_phase(
+    gig: &Gigamcp,
+    a: &RunArgs,
+    opts: &OptsFn<'_>,
+) -> anyhow::Result<(ScaleReport, Vec<Stats>)> {
+    let root = a
+        .work_dir
+        .join(format!("scale-d{}-s{}", a.scale_documents, a.seed));
+    let corpus0 = root.join("corpus");
+    let corpus1 = root.join("corpus-r1");
+    let data = root.join("data");
+    let mut rep = ScaleReport {
+        documents: a.scale_documents,
+        ..ScaleReport::default()
+    };
+    let spec = corpus::Spec::new(a.scale_documents, a.seed);
+    let t = Instant::now();
+    let summary = match std::fs::read(corpus0.join("needles.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<corpus::Summary>(&b).ok())
+    {
+        Some(s) => s,
+        None => {
+            let _ = std::fs::remove_dir_all(&corpus0);
+            corpus::generate(&spec, &corpus0)?
+        }
+    };
+    let mut spec1 = spec.clone();
+    spec1.revision = 1;
+    spec1.changed = a.changed;
+    let summary1 = match std::fs::read(corpus1.join("needles.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<corpus::Summary>(&b).ok())
+        .filter(|s| s.changed.len() == a.changed.min(a.scale_documents))
+    {
+        Some(s) => s,
+        None => {
+            let _ = std::fs::remove_dir_all(&corpus1);
+            corpus::generate(&spec1, &corpus1)?
+        }
+    };
+    rep.generate_s = t.elapsed().as_secs_f64();
+    rep.estimated_passages = summary.estimated_passages;
+    rep.corpus_mib = summary.bytes as f64 / (1024.0 * 1024.0);
+    rep.needles = summary.needles.len();
+    eprintln!(
+        "  scale corpus: {} documents, ~{} passages ({:.1} MiB) in {}",
+        summary.documents,
+        summary.estimated_passages,
+        rep.corpus_mib,
+        root.display()
+    );
+
+    let stamp = data.join("bench-ingested");
+    if !stamp.is_file() {
+        let _ = std::fs::remove_dir_all(&data);
+        std::fs::create_dir_all(&data)?;
+        gig.admin(
+            &data,
+            &["workspace", "create", "scale", "--name", "Scale"],
+            None,
+        )?;
+        gig.admin(
+            &data,
+            &["user", "create", "alice", "--password-stdin"],
+            Some(DEMO_PASSWORD),
+        )?;
+        gig.admin(&data, &["member", "add", "scale", "alice"], None)?;
+        let t = Instant::now();
+        gig.admin(
+            &data,
+            &["ingest", "scale", &corpus0.display().to_string()],
+            None,
+        )?;
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("  admin ingest of the full corpus: {s:.2} s");
+        rep.ingest_s = Some(s);
+        std::fs::write(&stamp, b"ok")?;
+    }
+
+    let needle = summary
+        .needles
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("corpus has no needles"))?;
+    // First start (whatever the data directory holds), then a warm restart.
+    let (p, ready, token) = start_scale(gig, &data, &needle).await?;
+    rep.first_start_ready_s = ready;
+    p.stop();
+    let (p, ready, token2) = start_scale(gig, &data, &needle).await?;
+    let _ = token;
+    let token = token2;
+    rep.warm_start_ready_s = ready;
+    eprintln!(
+        "  serve ready: first start {:.2} s, warm restart {:.2} s",
+        rep.first_start_ready_s, rep.warm_start_ready_s
+    );
+    if let Some((rss, _)) = p.memory_mib() {
+        rep.rss_ready_mib = rss;
+    }
+
+    // Relevance: every needle first.
+    for n in &summary.needles {
+        let hits = search_ids(&p.addr, &token, &n.query).await?;
+        if hits.first() == Some(&n.doc_id) {
+            rep.needles_at_rank_1 += 1;
+        } else {
+            eprintln!(
+                "  needle {:?}: expected {} first, got {hits:?}",
+                n.query, n.doc_id
+            );
+        }
+    }
+
+    // Search under load, queries rotating through the corpus's vocabulary.
+    let mut stats = Vec::new();
+    let scale_docs = a.scale_documents;
+    for (tool, label) in [
+        ("search_company_rag", "scale: search_company_rag"),
+        ("search", "scale: search (ChatGPT)"),
+    ] {
+        let bodies: Vec<Req> = summary
+            .queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let args = if tool == "search" {
+                    json!({"query": q})
+                } else {
+                    json!({"query": q, "limit": 5})
+                };
+                mcp_req(
+                    "/t/scale/mcp",
+                    &token,
+                    None,
+                    rpc_body(
+                        i as u64,
+                        "tools/call",
+                        json!({"name": tool, "arguments": args}),
+                    ),
+                )
+            })
+            .collect();
+        let bodies = Arc::new(bodies);
+        let s = Scenario {
+            name: format!("{label} ({scale_docs} docs)"),
+            make: Box::new(move |c: &mut Conn| {
+                Some(bodies[(c.index * 7 + c.sent as usize) % bodies.len()].clone())
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|_, _, h, b| check_rpc(h, b, false).map(|_| ())),
+            check_every_body: false,
+        };
+        let st = load::run(Arc::new(s), &opts(&p.addr)).await;
+        print_progress(&st);
+        stats.push(st);
+    }
+    if let Some((rss, hwm)) = p.memory_mib() {
+        rep.rss_after_load_mib = rss;
+        rep.peak_rss_mib = hwm;
+    }
+
+    // Incremental ingest: revision 1 changes `changed` documents; measure until the running
+    // server finds one of them by its new marker; then restore revision 0.
+    rep.incremental_changed = summary1.changed.len();
+    if let Some(changed) = summary1.changed.first() {
+        let (marker, changed_id) = (&changed.query, &changed.doc_id);
+        let t = Instant::now();
+        gig.admin(
+            &data,
+            &["ingest", "scale", &corpus1.display().to_string()],
+            None,
+        )?;
+        rep.incremental_ingest_s = t.elapsed().as_secs_f64();
+        loop {
+            let hits = search_ids(&p.addr, &token, marker).await?;
+            if hits.first() == Some(changed_id) {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(120) {
+                anyhow::bail!("changed document {changed_id} not visible after 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        rep.incremental_visible_s = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        gig.admin(
+            &data,
+            &["ingest", "scale", &corpus0.display().to_string()],
+            None,
+        )?;
+        rep.restore_ingest_s = t.elapsed().as_secs_f64();
+        eprintln!(
+            "  incremental ingest of {} changed documents: {:.2} s, visible after {:.2} s",
+            rep.incremental_changed, rep.incremental_ingest_s, rep.incremental_visible_s
+        );
+    }
+    if let Some((rss, hwm)) = p.memory_mib() {
+        rep.rss_after_load_mib = rep.rss_after_load_mib.max(rss);
+        rep.peak_rss_mib = hwm;
+    }
+    p.stop();
+    Ok((rep, stats))
+}
+
+async fn start_scale(
+    gig: &Gigamcp,
+    data: &Path,
+    needle: &corpus::Needle,
+) -> anyhow::Result<(Proc, f64, String)> {
+    let port = procs::free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let token = gig.admin(
+        data,
+        &[
+            "token",
+            "issue",
+            "--workspace",
+            "scale",
+            "--user",
+            "alice",
+            "--public-url",
+            &base,
+            "--ttl",
+            "86400",
+        ],
+        None,
+    )?;
+    let t0 = Instant::now();
+    let mut cmd = std::process::Command::new(&gig.bin);
+    cmd.arg("serve")
+        .args(["--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data)
+        .env("RUST_LOG", "warn")
+        .env_remove("GIGAMCP_DATABASE_URL")
+        .env_remove("GIGAMCP_PUBLIC_URL");
+    let mut p = Proc::spawn(
+        cmd,
+        format!("127.0.0.1:{port}"),
+        data.join(format!("server-{port}.log")),
+    )?;
+    p.wait_listening(Duration::from_secs(600))?;
+    loop {
+        if let Ok(ids) = search_ids(&p.addr, &token, &needle.query).await
+            && ids.first() == Some(&needle.doc_id)
+        {
+            break;
+        }
+        if t0.elapsed() > Duration::from_secs(600) {
+            anyhow::bail!("scale server never answered the needle query");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    Ok((p, t0.elapsed().as_secs_f64(), token))
+}
+
+/// Document ids `search_company_rag` returns for `query` in workspace `scale`.
+async fn search_ids(addr: &str, token: &str, query: &str) -> anyhow::Result<Vec<String>> {
+    let (st, h, b) = load::once(
+        addr,
+        mcp_req(
+            "/t/scale/mcp",
+            token,
+            None,
+            rpc_body(
+                1,
+                "tools/call",
+                json!({"name": "search_company_rag", "arguments": {"query": query, "limit": 5}}),
+            ),
+        ),
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(st == StatusCode::OK, "search: HTTP {st}");
+    let r = check_rpc(&h, &b, false).map_err(anyhow::Error::msg)?;
+    Ok(r.pointer("/structuredContent/results")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    x.get("doc_id")
+                        .or_else(|| x.get("id"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .collect()
+        })
+        .unwrap_or_default())
+}
