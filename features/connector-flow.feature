@@ -2,6 +2,8 @@ Feature: Connecting an MCP host to a deployment
   A developer points gigamcp-conformance at the MCP URL they are about to paste into ChatGPT
   (or Claude). The harness replays the host's connector flow step by step and names the
   requirement that breaks, before the host says "Connector failed to register".
+  The ones tagged fixture need a deliberately broken deployment (the test fixture); they are
+  skipped when the features run against a real one (`cargo xtask conformance --target URL`).
 
   Background:
     Given a deployment that follows the MCP authorization spec
@@ -18,7 +20,7 @@ Feature: Connecting an MCP host to a deployment
     And "mcp/tools/call" passes
     And "mcp/chatgpt/search-contract" passes
     And no check fails
-    And the summary ends with "0 failed"
+    And the summary says "0 failed"
 
   Scenario: A token issued for one workspace does not open another
     When ChatGPT connects with the "chatgpt" profile
@@ -51,22 +53,26 @@ Feature: Connecting an MCP host to a deployment
       | claude  | 2025-03-26 |
       | strict  | 2025-11-25 |
 
+  @fixture
   Scenario: A deployment that forgets the resource_metadata pointer is caught
     Given the deployment omits resource_metadata from its 401 challenge
     When ChatGPT connects with the "chatgpt" profile
     Then "discovery/challenge/resource-metadata" fails
     And the run exits with code 1
 
+  @fixture
   Scenario: A deployment that accepts a token meant for another workspace is caught
     Given the deployment does not check the token audience
     When ChatGPT connects with the "chatgpt" profile
     Then "rs/audience/cross-workspace" fails
 
+  @fixture
   Scenario: A deployment without S256 is refused, as ChatGPT refuses it
     Given the deployment does not advertise S256
     When ChatGPT connects with the "chatgpt" profile
     Then "discovery/asm/s256" fails
 
+  @fixture
   Scenario: A missing SHOULD is a warning, not a failure, unless strict
     Given the deployment omits expires_in from token responses
     When ChatGPT connects with the "chatgpt" profile
@@ -92,12 +98,14 @@ Feature: Connecting an MCP host to a deployment
     Then "mcp/modern/method-header" is not applicable
     And "mcp/modern/result-type" is not applicable
 
+  @fixture
   Scenario: A deployment that routes without checking Mcp-Method is caught
     Given the deployment ignores the Mcp-Method header
     When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
     Then "mcp/modern/method-header" fails
     And "mcp/modern/name-header" passes
 
+  @fixture
   Scenario: A deployment that compares a Base64-encoded Mcp-Name as is is caught
     Given the deployment compares Mcp-Name without decoding Base64
     When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
@@ -105,12 +113,14 @@ Feature: Connecting an MCP host to a deployment
     And "mcp/modern/name-header" passes
     And "mcp/modern/name-header-resource" passes
 
+  @fixture
   Scenario: A deployment that never checks Mcp-Param headers is caught
     Given the deployment ignores Mcp-Param headers
     When ChatGPT connects with the "chatgpt" profile speaking "2026-07-28"
     Then "mcp/modern/param-header" fails
     And "mcp/modern/param-header-valid" passes
 
+  @fixture
   Scenario: A 2026-07-28 unknown method answered with HTTP 200 is caught
     Given the deployment answers unknown 2026-07-28 methods with 200
     When ChatGPT connects with the "chatgpt" profile
@@ -126,6 +136,7 @@ Feature: Connecting an MCP host to a deployment
     Then "mcp/batch/rejected" passes
     And "mcp/batch/accepted-2025-03-26" is not applicable
 
+  @fixture
   Scenario: Serving a batch after 2025-06-18 is a warning, not a failure
     Given the deployment still serves JSON-RPC batches
     When ChatGPT connects with the "chatgpt" profile
@@ -139,6 +150,7 @@ Feature: Connecting an MCP host to a deployment
     And "mcp/robustness/json-errors" passes
     And "mcp/robustness/survives" passes
 
+  @fixture
   Scenario: A server error on a malformed request is a warning that names the minimal request
     Given the deployment crashes on ids of the wrong type
     When ChatGPT connects with the "chatgpt" profile

@@ -94,6 +94,9 @@ checks! {
     "registration/dcr/reject-fragment-redirect", Must, true,
         "DCR rejects a redirect URI with a fragment with 400 `invalid_redirect_uri`",
         ["RFC 6749 §3.1.2", "RFC 7591 §3.2.2"];
+    "registration/errors/rfc-code", Must, true,
+        "Refused registrations are HTTP 400 with an RFC 7591 §3.2.2 `error` code (`invalid_redirect_uri`, `invalid_client_metadata`, …)",
+        ["RFC 7591 §3.2.2"];
     "registration/cimd/advertised", Should, false,
         "AS metadata advertises `client_id_metadata_document_supported: true` (2025-11-25 and later)",
         ["MCP 2025-11-25 basic/authorization §Client ID Metadata Documents", "draft-ietf-oauth-client-id-metadata-document-00"];
@@ -162,6 +165,18 @@ checks! {
     "token/errors-json", Must, false,
         "Token endpoint errors are JSON with an `error` code",
         ["RFC 6749 §5.2", "OAuth 2.1 §3.2.4"];
+    "token/errors/client-error-status", Must, true,
+        "Every token request the harness got wrong on purpose (replayed code, wrong verifier, redirect mismatch, foreign or malformed `resource`, unknown grant type, bad client credentials) is refused with a 4xx, never a 5xx",
+        ["RFC 6749 §5.2", "OAuth 2.1 §3.2.4"];
+    "token/errors/rfc-code", Must, true,
+        "Each of those refusals carries an `error` code defined for the token endpoint (RFC 6749 §5.2, or `invalid_target` from RFC 8707)",
+        ["RFC 6749 §5.2", "RFC 8707 §2"];
+    "token/errors/unsupported-grant-type", Must, false,
+        "An unknown `grant_type` gets 400 `unsupported_grant_type`",
+        ["RFC 6749 §5.2"];
+    "token/errors/invalid-client", Must, false,
+        "Wrong client credentials (an unknown client, or a wrong secret) get `invalid_client` (401, or 400 without HTTP Basic)",
+        ["RFC 6749 §5.2", "RFC 6749 §2.3.1"];
     // ---------------------------------------------------------------- resource server
     "rs/token/valid-accepted", Must, false,
         "A token minted by the target's own AS is accepted at the MCP URL",
@@ -339,6 +354,10 @@ checks! {
     "mcp/robustness/survives", Should, false,
         "After the generated requests, a valid `tools/list` still succeeds",
         ["MCP 2025-11-25 server/tools §Listing Tools", "JSON-RPC 2.0 §5"];
+    // ---------------------------------------------------------------- client mistakes, anywhere
+    "errors/no-5xx-on-mistakes", Must, true,
+        "No request the harness built to be wrong (token endpoint, registration, a bad bearer token at the MCP endpoint) gets a 5xx: a client mistake is a 4xx",
+        ["RFC 9110 §15.5", "RFC 9110 §15.6", "RFC 6749 §5.2", "RFC 6750 §3.1"];
 }
 
 /// Looks a check up by id.

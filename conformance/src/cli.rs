@@ -6,6 +6,26 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `gigamcp-conformance matrix`: several deployments × profiles in one table (see [`crate::matrix`]).
+#[derive(clap::Args, Debug)]
+pub struct MatrixArgs {
+    /// A deployment, `NAME=MCP_URL` (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+    /// Client profile (repeatable; default chatgpt).
+    #[arg(long = "profile")]
+    pub profiles: Vec<String>,
+    /// TOML file with deployments and their options (see the module docs).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Reports: md=PATH, html=PATH, json=PATH (repeatable). The table is always printed.
+    #[arg(long)]
+    pub report: Vec<String>,
+    /// Options for every `run` (after `--`).
+    #[arg(last = true)]
+    pub run_args: Vec<String>,
+}
+
 #[derive(Parser, Debug)]
 #[command(
     name = "gigamcp-conformance",
@@ -23,11 +43,20 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// List every check id with its level and references.
     List,
+    /// Explain a check: requirement, references, how it is tested, how to fix it.
+    Explain {
+        /// A check id (see `list`).
+        check_id: String,
+    },
+    /// Run profiles against several deployments and print a checks × deployments table.
+    Matrix(Box<MatrixArgs>),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum LoginKind {
     Form,
+    /// A real Chromium (`--login-script FILE` headless, or `--headed`).
+    Browser,
     Command,
     Manual,
 }
@@ -78,6 +107,20 @@ pub struct RunArgs {
     /// For `--login command`: gets the authorization URL as $1 and prints the callback URL.
     #[arg(long)]
     pub login_command: Option<String>,
+    /// For `--login browser`: steps to sign in headless (goto, fill SELECTOR env:VAR|literal,
+    /// select, click, click-if-present, wait selector|url); see `flow::browser`.
+    #[arg(long)]
+    pub login_script: Option<PathBuf>,
+    /// For `--login browser`: show the browser window and wait for a person to sign in.
+    #[arg(long)]
+    pub headed: bool,
+    /// For `--login browser`: the Chromium or Chrome executable (default: GIGAMCP_CHROMIUM, else
+    /// the usual install paths; nothing is ever downloaded).
+    #[arg(long)]
+    pub chromium: Option<PathBuf>,
+    /// For `--login browser`: seconds to wait for the callback (headed default 300, else 30).
+    #[arg(long)]
+    pub login_timeout: Option<u64>,
     /// A second resource on the same deployment (e.g. another workspace's MCP URL).
     #[arg(long)]
     pub second_resource: Option<String>,
@@ -99,13 +142,16 @@ pub struct RunArgs {
     /// SHOULD failures fail the run.
     #[arg(long)]
     pub strict: bool,
+    /// Exit 0 even when a MUST could not run (default: exit 2, "could not complete").
+    #[arg(long)]
+    pub allow_incomplete: bool,
     /// Extra header on every request, `K:V` (repeatable).
     #[arg(long = "header")]
     pub headers: Vec<String>,
     /// A pre-issued access token: resource-server and MCP checks only.
     #[arg(long, env = "GIGAMCP_ACCESS_TOKEN", hide_env_values = true)]
     pub access_token: Option<String>,
-    /// Reports: json=PATH, junit=PATH, sarif=PATH, md=PATH (repeatable).
+    /// Reports: json=PATH, junit=PATH, sarif=PATH, md=PATH, html=PATH (repeatable).
     #[arg(long)]
     pub report: Vec<String>,
     /// Directory for the redacted evidence bundle.
@@ -197,7 +243,14 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
                 .ok_or("--login command needs --login-command")?,
         ),
         Some(LoginKind::Manual) => Login::Manual,
+        Some(LoginKind::Browser) => Login::Browser(browser_login(a)?),
     };
+    if a.login_script.is_some() && !matches!(a.login, Some(LoginKind::Browser)) {
+        return Err("--login-script needs --login browser".into());
+    }
+    if a.headed && !matches!(a.login, Some(LoginKind::Browser)) {
+        return Err("--headed needs --login browser".into());
+    }
     if let Some(s) = &a.second_resource {
         crate::urls::parse_mcp_url(s).map_err(|e| format!("--second-resource: {e}"))?;
     }
@@ -220,6 +273,7 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
     c.only = a.only.clone();
     c.skip = a.skip.clone();
     c.strict = a.strict;
+    c.allow_incomplete = a.allow_incomplete;
     for h in &a.headers {
         let (k, v) = h
             .split_once(':')
@@ -243,13 +297,80 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
         let (kind, _) = r
             .split_once('=')
             .ok_or_else(|| format!("--report {r:?} is not KIND=PATH"))?;
-        if !["json", "junit", "sarif", "md", "markdown"].contains(&kind) {
+        if !["json", "junit", "sarif", "md", "markdown", "html"].contains(&kind) {
             return Err(format!(
-                "unknown report kind {kind:?} (json, junit, sarif, md)"
+                "unknown report kind {kind:?} (json, junit, sarif, md, html)"
             ));
         }
     }
     Ok(c)
+}
+
+fn browser_login(a: &RunArgs) -> Result<crate::flow::browser::BrowserLogin, String> {
+    use crate::flow::browser::{BrowserLogin, Script};
+    let script = match &a.login_script {
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| format!("--login-script {}: {e}", p.display()))?;
+            let s =
+                Script::parse(&text).map_err(|e| format!("--login-script {}: {e}", p.display()))?;
+            s.check_env()?;
+            Some(s)
+        }
+        None if a.headed => None,
+        None => {
+            return Err(
+                "--login browser needs --login-script FILE (headless) or --headed (a person signs in)"
+                    .into(),
+            );
+        }
+    };
+    if let Some(p) = &a.chromium
+        && !p.is_file()
+    {
+        return Err(format!("--chromium {}: no such file", p.display()));
+    }
+    let wait = a.login_timeout.unwrap_or(if a.headed { 300 } else { 30 });
+    Ok(BrowserLogin {
+        script,
+        headed: a.headed,
+        chromium: a.chromium.clone(),
+        step_timeout: Duration::from_secs(if a.headed { wait } else { 20 }),
+        callback_timeout: Duration::from_secs(wait),
+    })
+}
+
+/// The `explain CHECK_ID` text.
+pub fn explain(id: &str) -> Result<String, String> {
+    let c = checks::find(id).ok_or_else(|| {
+        let near: Vec<&str> = checks::CHECKS
+            .iter()
+            .map(|c| c.id)
+            .filter(|c| c.contains(id) || id.contains(c.rsplit('/').next().unwrap_or(c)))
+            .take(5)
+            .collect();
+        if near.is_empty() {
+            format!("no check {id:?} (see `gigamcp-conformance list`)")
+        } else {
+            format!("no check {id:?}; did you mean {}?", near.join(", "))
+        }
+    })?;
+    let h = crate::hints::find(c.id).ok_or_else(|| format!("no hint for {}", c.id))?;
+    Ok(format!(
+        "{id}\n\nRequirement ({level}): {title}\nReferences: {refs}{side}\n\nHow it is tested:\n  {how}\n\nWhat a ChatGPT user sees when it fails:\n  {sees}\n\nHow to fix it:\n  {fix}\n",
+        id = c.id,
+        level = c.level,
+        title = c.title,
+        refs = c.refs.join("; "),
+        side = if c.side_effect {
+            "\nSide effect: registers clients or revokes tokens on the target"
+        } else {
+            ""
+        },
+        how = h.how,
+        sees = h.user_sees,
+        fix = h.fix
+    ))
 }
 
 /// The `--list` output: selected checks, side effects marked.
@@ -269,12 +390,31 @@ pub fn list(cfg: Option<&Config>) -> String {
     s
 }
 
-/// Runs the CLI; returns the process exit code.
+/// Runs every subcommand but `matrix` (see [`crate::app::main_with`]); returns the process exit
+/// code.
 pub async fn main_with(cli: Cli) -> i32 {
     let a = match cli.command {
         Command::List => {
             print!("{}", list(None));
             return 0;
+        }
+        Command::Explain { check_id } => {
+            return match explain(&check_id) {
+                Ok(t) => {
+                    print!("{t}");
+                    0
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    2
+                }
+            };
+        }
+        // The matrix builds on this module (it parses each deployment's `run` options here), so
+        // it is dispatched one level up, in [`crate::app::main_with`].
+        Command::Matrix(_) => {
+            eprintln!("error: the matrix runs through gigamcp_conformance::app::main_with");
+            return 2;
         }
         Command::Run(a) => a,
     };

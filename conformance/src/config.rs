@@ -30,6 +30,8 @@ pub enum Login {
     Command(String),
     /// Print the URL, read the pasted callback URL from stdin.
     Manual,
+    /// A real Chromium: headless with a login script, or headed for a person (SSO, MFA).
+    Browser(crate::flow::browser::BrowserLogin),
     /// No login possible: authorization-server checks could not run.
     None,
 }
@@ -49,6 +51,8 @@ pub struct Config {
     pub only: Vec<String>,
     pub skip: Vec<String>,
     pub strict: bool,
+    /// A MUST that could not run does not make the run incomplete (exit 2).
+    pub allow_incomplete: bool,
     pub headers: Vec<(String, String)>,
     /// Pre-issued token: resource-server and MCP checks only.
     pub access_token: Option<String>,
@@ -85,6 +89,7 @@ impl Config {
             only: Vec::new(),
             skip: Vec::new(),
             strict: false,
+            allow_incomplete: false,
             headers: Vec::new(),
             access_token: None,
             timeout: Duration::from_secs(20),

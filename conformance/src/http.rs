@@ -154,12 +154,38 @@ impl Resp {
 #[error("{0}")]
 pub struct TransportError(pub String);
 
+/// A 429 the client waited out before sending the request again.
+#[derive(Clone, Debug, Serialize)]
+pub struct RateLimitWait {
+    /// The exchange that was answered 429.
+    pub exchange: usize,
+    pub url: String,
+    pub waited_secs: u64,
+}
+
+/// Longest `Retry-After` the client waits out; a longer one is answered as it came.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// Retries of one request after 429s.
+const MAX_RETRIES: usize = 3;
+/// All 429 waits of one run together.
+const RATE_LIMIT_BUDGET: Duration = Duration::from_secs(300);
+
+/// `Retry-After` as delta-seconds (RFC 9110 §10.2.3); an HTTP-date is not waited for.
+pub fn retry_after(r: &Resp) -> Option<Duration> {
+    r.header("retry-after")?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
 /// The recording client.
 #[derive(Clone)]
 pub struct Http {
     api: reqwest::Client,
     browser: reqwest::Client,
     log: Arc<Mutex<Vec<Exchange>>>,
+    waits: Arc<Mutex<Vec<RateLimitWait>>>,
     pub redactor: Arc<Redactor>,
     extra_headers: Vec<(String, String)>,
     user_agent: String,
@@ -204,6 +230,7 @@ impl Http {
             api: build(false)?,
             browser: build(true)?,
             log: Arc::new(Mutex::new(Vec::new())),
+            waits: Arc::new(Mutex::new(Vec::new())),
             redactor: Arc::new(Redactor::default()),
             extra_headers,
             user_agent: user_agent.to_string(),
@@ -220,7 +247,79 @@ impl Http {
         self.log.lock().expect("log lock").clone()
     }
 
+    /// Records an exchange made outside this client (the browser login driver's navigations),
+    /// redacting it like any other; returns its index in the log.
+    pub fn record(&self, mut ex: Exchange) -> usize {
+        let red = &self.redactor;
+        let ct = |h: &[(String, String)]| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+                .map(|(_, v)| v.clone())
+        };
+        let req_ct = ct(&ex.request_headers);
+        let resp_ct = ct(&ex.response_headers);
+        ex.url = red.url(&ex.url);
+        ex.request_headers = ex
+            .request_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), red.header(k, v)))
+            .collect();
+        ex.request_body = ex.request_body.map(|b| red.body(req_ct.as_deref(), &b));
+        ex.response_headers = ex
+            .response_headers
+            .iter()
+            .map(|(k, v)| (k.clone(), red.header(k, v)))
+            .collect();
+        ex.response_body = ex.response_body.map(|b| red.body(resp_ct.as_deref(), &b));
+        ex.error = ex.error.map(|e| red.text(&e));
+        let mut log = self.log.lock().expect("log lock");
+        ex.seq = log.len();
+        log.push(ex);
+        log.len() - 1
+    }
+
+    /// 429s waited out so far.
+    pub fn rate_limit_waits(&self) -> Vec<RateLimitWait> {
+        self.waits.lock().expect("waits lock").clone()
+    }
+
+    /// Sends a request and records it. A 429 whose `Retry-After` is at most
+    /// [`MAX_RETRY_AFTER`] is waited out and the request sent again (at most 3 times, at most
+    /// 300 s of waiting per run); every attempt stays in the evidence.
     pub async fn send(&self, req: Req) -> Result<Resp, TransportError> {
+        let mut attempt = 0;
+        loop {
+            let r = self.send_once(req.clone()).await?;
+            if r.status != 429 || attempt >= MAX_RETRIES {
+                return Ok(r);
+            }
+            let Some(wait) = retry_after(&r).filter(|w| *w <= MAX_RETRY_AFTER) else {
+                return Ok(r);
+            };
+            {
+                let mut waits = self.waits.lock().expect("waits lock");
+                let spent: u64 = waits.iter().map(|w| w.waited_secs).sum();
+                if Duration::from_secs(spent) + wait > RATE_LIMIT_BUDGET {
+                    return Ok(r);
+                }
+                waits.push(RateLimitWait {
+                    exchange: r.id,
+                    url: self.redactor.url(&req.url),
+                    waited_secs: wait.as_secs(),
+                });
+            }
+            eprintln!(
+                "rate limited (429) at {}: waiting {} s as Retry-After asks",
+                self.redactor.url(&req.url),
+                wait.as_secs()
+            );
+            // One second more than asked: a sliding window counts whole seconds.
+            tokio::time::sleep(wait + Duration::from_secs(1)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(&self, req: Req) -> Result<Resp, TransportError> {
         let client = if req.browser {
             &self.browser
         } else {

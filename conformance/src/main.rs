@@ -5,6 +5,6 @@ use clap::Parser;
 #[tokio::main]
 async fn main() {
     let cli = gigamcp_conformance::cli::Cli::parse();
-    let code = gigamcp_conformance::cli::main_with(cli).await;
+    let code = gigamcp_conformance::app::main_with(cli).await;
     std::process::exit(code);
 }

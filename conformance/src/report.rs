@@ -1,74 +1,67 @@
-//! Reports: terminal summary, JSON, JUnit, SARIF, Markdown, the evidence bundle, and the
-//! expected-failures baseline.
+//! Reports: terminal summary, JSON, JUnit, SARIF, Markdown, HTML ([`html`]), the evidence
+//! bundle, and the expected-failures baseline. [`curl`] turns an exchange into a command that
+//! reproduces it; [`crate::hints`] says what a failure means to a user and how to fix it.
+
+mod baseline;
+pub mod curl;
+pub mod html;
+
+pub use baseline::{Baseline, BaselineDiff, exit_code, incomplete_musts};
 
 use crate::checks::CHECKS;
 use crate::flow::RunResult;
 use crate::model::{Tally, Verdict};
 use serde_json::json;
-use std::collections::BTreeSet;
 use std::path::Path;
 
-/// Baseline of expected failures, one check id per line (`#` comments).
-#[derive(Clone, Debug, Default)]
-pub struct Baseline {
-    pub ids: BTreeSet<String>,
+/// Clients the run registered (2xx answers to registration requests), and registration requests.
+pub fn registrations(r: &RunResult) -> (usize, usize) {
+    let reqs: Vec<_> = r
+        .exchanges
+        .iter()
+        .filter(|e| e.step.starts_with("register") && e.method == "POST")
+        .collect();
+    let ok = reqs
+        .iter()
+        .filter(|e| e.status.is_some_and(|s| (200..300).contains(&s)))
+        .count();
+    (ok, reqs.len())
 }
 
-/// How the run compares to the baseline.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct BaselineDiff {
-    /// Baselined checks that failed, as expected.
-    pub expected: Vec<String>,
-    /// Baselined checks that now pass: the entry is stale and fails the run.
-    pub stale: Vec<String>,
-    /// Baselined ids that are not checks at all.
-    pub unknown: Vec<String>,
-}
-
-impl Baseline {
-    pub fn parse(text: &str) -> Baseline {
-        Baseline {
-            ids: text
-                .lines()
-                .map(|l| l.split('#').next().unwrap_or("").trim())
-                .filter(|l| !l.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }
+/// What stopped the run from completing, in one line: the fatal error, else the first failure,
+/// else the first MUST that could not run (with its reason). `None` for a complete clean run.
+pub fn first_cause(r: &RunResult, baseline: Option<&BaselineDiff>) -> Option<String> {
+    if let Some(f) = &r.fatal {
+        return Some(format!("the run could not proceed: {f}"));
     }
-
-    pub fn diff(&self, r: &RunResult) -> BaselineDiff {
-        let mut d = BaselineDiff::default();
-        for id in &self.ids {
-            match r.outcomes.iter().find(|o| o.id == id) {
-                Some(o) if matches!(o.verdict, Verdict::Fail | Verdict::Warn) => {
-                    d.expected.push(id.clone())
-                }
-                Some(o) if o.verdict == Verdict::Pass => d.stale.push(id.clone()),
-                Some(_) => {}
-                None if crate::checks::find(id).is_none() => d.unknown.push(id.clone()),
-                None => {}
-            }
-        }
-        d
-    }
-}
-
-/// Exit code: 0 all MUSTs hold (SHOULDs too under `--strict`), 1 a failure (or a stale baseline
-/// entry), 2 the run could not proceed.
-pub fn exit_code(r: &RunResult, baseline: Option<&BaselineDiff>) -> i32 {
-    if r.fatal.is_some() {
-        return 2;
-    }
-    let expected: BTreeSet<&str> = baseline
-        .map(|b| b.expected.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let failing = r
+    let expected = |id: &str| baseline.is_some_and(|b| b.expected.iter().any(|e| e == id));
+    if let Some(o) = r
         .outcomes
         .iter()
-        .any(|o| o.verdict == Verdict::Fail && !expected.contains(o.id));
-    let stale = baseline.is_some_and(|b| !b.stale.is_empty());
-    if failing || stale { 1 } else { 0 }
+        .find(|o| o.verdict == Verdict::Fail && !expected(o.id))
+    {
+        return Some(format!("first failure: {} — {}", o.id, o.detail));
+    }
+    let inc = incomplete_musts(r, baseline);
+    let first = inc.first()?;
+    // The first MUST that failed to run for its own reason names the cause better than the
+    // many that only lacked a prerequisite.
+    let cause = inc
+        .iter()
+        .find(|o| !o.detail.contains("prerequisite"))
+        .unwrap_or(first);
+    Some(format!(
+        "{} MUST check{} could not run{}; first cause: {} — {}",
+        inc.len(),
+        if inc.len() == 1 { "" } else { "s" },
+        if r.allow_incomplete {
+            " (allowed by --allow-incomplete)"
+        } else {
+            ""
+        },
+        cause.id,
+        cause.detail
+    ))
 }
 
 fn tag(v: Verdict) -> &'static str {
@@ -81,8 +74,9 @@ fn tag(v: Verdict) -> &'static str {
     }
 }
 
-/// The terminal summary. The last line is exactly `N passed, N failed`; the line before counts
-/// warnings, not-applicable and could-not-run.
+/// The terminal summary. The last line is exactly `N passed, N failed, N skipped` (skipped = not
+/// applicable + could not run); above it a line with warnings and the breakdown of skipped, and
+/// above that, when the run is not a clean pass, the first cause.
 pub fn terminal(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
     let mut s = String::new();
     s.push_str(&format!(
@@ -150,12 +144,38 @@ pub fn terminal(r: &RunResult, baseline: Option<&BaselineDiff>) -> String {
             }
         ));
     }
+    for w in &r.rate_limit_waits {
+        s.push_str(&format!(
+            "\nrate limited: exchange #{} ({}) answered 429; waited {} s (Retry-After) and retried\n",
+            w.exchange, w.url, w.waited_secs
+        ));
+    }
+    let (clients, reqs) = registrations(r);
+    if reqs > 0 {
+        s.push_str(&format!(
+            "\nregistered {clients} client{} ({reqs} registration request{})\n",
+            if clients == 1 { "" } else { "s" },
+            if reqs == 1 { "" } else { "s" }
+        ));
+    }
     let t = Tally::of(&r.outcomes);
+    if let Some(c) = first_cause(r, baseline) {
+        s.push_str(&format!("\n{c}\n"));
+    }
+    let code = exit_code(r, baseline);
+    if code == 2 && r.fatal.is_none() {
+        s.push_str("could not complete (exit 2): baseline the checks or pass --allow-incomplete to accept that\n");
+    }
     s.push_str(&format!(
         "\n{} warnings, {} not applicable, {} could not run\n",
         t.warnings, t.not_applicable, t.could_not_run
     ));
-    s.push_str(&format!("{} passed, {} failed\n", t.passed, t.failed));
+    s.push_str(&format!(
+        "{} passed, {} failed, {} skipped\n",
+        t.passed,
+        t.failed,
+        t.not_applicable + t.could_not_run
+    ));
     s
 }
 
@@ -166,6 +186,10 @@ pub fn json_report(r: &RunResult, baseline: Option<&BaselineDiff>) -> serde_json
         "tally": Tally::of(&r.outcomes),
         "revocation_latency_ms": r.revocation_latency_ms,
         "fatal": r.fatal,
+        "first_cause": first_cause(r, baseline),
+        "rate_limit_waits": r.rate_limit_waits,
+        "registered_clients": registrations(r).0,
+        "registration_requests": registrations(r).1,
         "baseline": baseline,
         "exit_code": exit_code(r, baseline),
         "outcomes": r.outcomes,
@@ -243,7 +267,7 @@ pub fn sarif(r: &RunResult) -> serde_json::Value {
 pub fn markdown(r: &RunResult) -> String {
     let t = Tally::of(&r.outcomes);
     let mut s = format!(
-        "# MCP conformance: {}\n\nProfile `{}`, spec `{}`{}.\n\n**{} passed, {} failed**; {} warnings, {} not applicable, {} could not run.\n\n",
+        "# MCP conformance: {}\n\nProfile `{}`, spec `{}`{}.\n\n**{} passed, {} failed, {} skipped**; {} warnings, {} not applicable, {} could not run.\n\n{}",
         r.target,
         r.profile,
         r.spec,
@@ -253,9 +277,13 @@ pub fn markdown(r: &RunResult) -> String {
             .unwrap_or_default(),
         t.passed,
         t.failed,
+        t.not_applicable + t.could_not_run,
         t.warnings,
         t.not_applicable,
-        t.could_not_run
+        t.could_not_run,
+        first_cause(r, None)
+            .map(|c| format!("{c}\n\n"))
+            .unwrap_or_default()
     );
     s.push_str("| Verdict | Level | Check | Detail | References |\n|---|---|---|---|---|\n");
     for o in &r.outcomes {
@@ -271,6 +299,50 @@ pub fn markdown(r: &RunResult) -> String {
     }
     if let Some(ms) = r.revocation_latency_ms {
         s.push_str(&format!("\nRevocation took effect after {ms} ms.\n"));
+    }
+    s.push_str(&markdown_hints(r));
+    s
+}
+
+/// "What to fix": every failing or warning check with what a ChatGPT user sees, the requirement,
+/// the fix and a `curl` reproducing the exchange behind the verdict.
+pub fn markdown_hints(r: &RunResult) -> String {
+    let bad: Vec<_> = r
+        .outcomes
+        .iter()
+        .filter(|o| matches!(o.verdict, Verdict::Fail | Verdict::Warn))
+        .collect();
+    if bad.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from("\n## What to fix\n");
+    for o in bad {
+        s.push_str(&format!(
+            "\n### {} `{}`\n\n{}\n\n- **Requirement** ({}): {} — {}\n",
+            if o.verdict == Verdict::Fail {
+                "FAIL"
+            } else {
+                "WARN"
+            },
+            o.id,
+            o.detail,
+            o.level,
+            o.title,
+            o.refs.join("; ")
+        ));
+        if let Some(h) = crate::hints::find(o.id) {
+            s.push_str(&format!(
+                "- **What a ChatGPT user sees**: {}\n- **How to fix it**: {}\n- **How it is tested**: {}\n",
+                h.user_sees, h.fix, h.how
+            ));
+        }
+        if let Some(ex) = html::repro(r, o) {
+            s.push_str(&format!(
+                "\nReproduce (exchange #{}):\n\n```sh\n{}\n```\n",
+                ex.seq,
+                curl::command(ex)
+            ));
+        }
     }
     s
 }
@@ -305,9 +377,10 @@ pub fn write_report(
         "junit" => junit(r),
         "sarif" => serde_json::to_string_pretty(&sarif(r)).map_err(|e| e.to_string())?,
         "md" | "markdown" => markdown(r),
+        "html" => html::html(r, baseline),
         other => {
             return Err(format!(
-                "unknown report kind {other:?} (json, junit, sarif, md)"
+                "unknown report kind {other:?} (json, junit, sarif, md, html)"
             ));
         }
     };

@@ -1,5 +1,10 @@
 //! Runs `features/*.feature` against the fixture deployment, driving the same library the
 //! binary uses (harness = false).
+//!
+//! With `GIGAMCP_CONFORMANCE_TARGET=URL` (set by `cargo xtask conformance --target URL`) the
+//! scenarios run against that deployment instead, with the `run` options in
+//! `GIGAMCP_CONFORMANCE_RUN_ARGS` (separated by U+001F); scenarios tagged `@fixture` need a
+//! deliberately broken deployment and are skipped there, with their count reported.
 
 mod fixture;
 
@@ -65,7 +70,46 @@ fn broken(w: &mut Connector, verb: String, what: String, rest: String) {
     w.faults.push(fault);
 }
 
+/// The deployment given by `GIGAMCP_CONFORMANCE_TARGET`, with its `run` options.
+fn external_target() -> Option<(String, Vec<String>)> {
+    let url = std::env::var("GIGAMCP_CONFORMANCE_TARGET")
+        .ok()
+        .filter(|u| !u.is_empty())?;
+    let args = std::env::var("GIGAMCP_CONFORMANCE_RUN_ARGS")
+        .unwrap_or_default()
+        .split('\u{1f}')
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .collect();
+    Some((url, args))
+}
+
+fn external_config(url: &str, args: &[String], profile_name: &str, spec: Option<String>) -> Config {
+    use clap::Parser;
+    use gigamcp_conformance::cli::{Cli, Command};
+    let mut argv = vec!["gigamcp-conformance".to_string(), "run".into(), url.into()];
+    argv.extend(args.iter().cloned());
+    argv.extend(["--profile".into(), profile_name.into()]);
+    argv.extend(["--spec".into(), spec.unwrap_or_else(|| "auto".into())]);
+    let Command::Run(a) = Cli::try_parse_from(&argv)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .command
+    else {
+        unreachable!()
+    };
+    gigamcp_conformance::cli::config_from(&a).unwrap_or_else(|e| panic!("{e}"))
+}
+
 async fn connect(w: &mut Connector, profile_name: &str, spec: Option<String>) {
+    if let Some((url, args)) = external_target() {
+        assert!(
+            w.faults.is_empty(),
+            "a scenario with a fixture fault must be tagged @fixture"
+        );
+        let c = external_config(&url, &args, profile_name, spec);
+        w.result = Some(gigamcp_conformance::flow::run(c).await.expect("run"));
+        return;
+    }
     let fx = fixture::start(Opts {
         faults: w.faults.clone(),
         ..Opts::default()
@@ -136,12 +180,12 @@ fn no_failures(w: &mut Connector) {
     assert!(bad.is_empty(), "{bad:#?}");
 }
 
-#[then(expr = "the summary ends with {string}")]
+#[then(expr = "the summary says {string}")]
 fn summary_ends(w: &mut Connector, tail: String) {
     let t = report::terminal(w.result(), None);
     let last = t.lines().last().unwrap_or("");
     assert!(
-        last.ends_with(&tail) && last.contains(" passed, "),
+        last.contains(&tail) && last.contains(" passed, ") && last.ends_with(" skipped"),
         "last line: {last:?}"
     );
 }
@@ -162,8 +206,32 @@ fn latency(w: &mut Connector) {
 
 #[tokio::main]
 async fn main() {
-    Connector::cucumber()
+    let features = concat!(env!("CARGO_MANIFEST_DIR"), "/../features");
+    let Some((url, _)) = external_target() else {
+        Connector::cucumber()
+            .fail_on_skipped()
+            .run_and_exit(features)
+            .await;
+        return;
+    };
+    let skipped = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = skipped.clone();
+    let writer = Connector::cucumber()
         .fail_on_skipped()
-        .run_and_exit(concat!(env!("CARGO_MANIFEST_DIR"), "/../features"))
+        .filter_run(features, move |_, _, scenario| {
+            let needs_fixture = scenario.tags.iter().any(|t| t == "fixture");
+            if needs_fixture {
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            !needs_fixture
+        })
         .await;
+    eprintln!(
+        "features against {url}: {} scenarios tagged @fixture skipped (they need a deliberately broken deployment)",
+        skipped.load(std::sync::atomic::Ordering::Relaxed)
+    );
+    use cucumber::writer::Stats;
+    if writer.execution_has_failed() {
+        std::process::exit(1);
+    }
 }

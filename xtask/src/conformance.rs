@@ -1,12 +1,95 @@
 //! `cargo xtask conformance`: the harness against a fresh `gigamcp serve --demo`, for every client
-//! profile and protocol revision. Any failed MUST fails the task. Reports: target/conformance/.
-use crate::util::{Server, build_bins, target_dir};
+//! profile and protocol revision, plus a sign-in through a real Chromium and the GitHub Action's
+//! script. Any failed MUST fails the task. Reports: target/conformance/.
+//!
+//! `cargo xtask conformance --target URL [run options…]` runs the same profile × revision
+//! matrix and the feature files (`features/*.feature`, through the cucumber runner) against that
+//! deployment instead, with the given `run` options (login, `--second-resource`, …); scenarios
+//! tagged `@fixture` need a deliberately broken deployment and are skipped there.
+use crate::util::{Server, build_bins, cargo_env, target_dir};
 use std::process::Command;
 
 const PROFILES: [&str; 3] = ["chatgpt", "claude", "strict"];
 const SPECS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
 
 pub fn run(args: &[String]) -> Result<(), String> {
+    let mut rest = Vec::new();
+    let mut target = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--target" {
+            target = Some(it.next().ok_or("--target needs a URL")?.clone());
+        } else if let Some(u) = a.strip_prefix("--target=") {
+            target = Some(u.to_string());
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    match target {
+        Some(url) => against(&url, &rest),
+        None => local(&rest),
+    }
+}
+
+/// The profile × revision matrix and the feature files against a deployment given by URL.
+fn against(url: &str, args: &[String]) -> Result<(), String> {
+    build_bins(false)?;
+    let out = target_dir().join("conformance").join("target");
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let harness = target_dir().join("debug").join("gigamcp-conformance");
+    let mut failed = Vec::new();
+    for profile in PROFILES {
+        for spec in SPECS {
+            let name = format!("{profile}-{spec}");
+            eprintln!("\n=== conformance against {url}: profile {profile}, spec {spec} ===");
+            let status = Command::new(&harness)
+                .args(["run", url, "--profile", profile, "--spec", spec])
+                .args(args)
+                .arg("--report")
+                .arg(format!(
+                    "json={}",
+                    out.join(format!("{name}.json")).display()
+                ))
+                .arg("--report")
+                .arg(format!(
+                    "html={}",
+                    out.join(format!("{name}.html")).display()
+                ))
+                .status()
+                .map_err(|e| format!("running {}: {e}", harness.display()))?;
+            if !status.success() {
+                failed.push(format!("{name} (exit {})", status.code().unwrap_or(-1)));
+            }
+        }
+    }
+    eprintln!("\n=== features/*.feature against {url} ===");
+    let joined = args.join("\u{1f}");
+    if let Err(e) = cargo_env(
+        &["test", "--workspace", "--test", "cucumber"],
+        &[
+            ("GIGAMCP_CONFORMANCE_TARGET", url),
+            ("GIGAMCP_CONFORMANCE_RUN_ARGS", &joined),
+        ],
+        &[],
+    ) {
+        failed.push(format!("features ({e})"));
+    }
+    if failed.is_empty() {
+        eprintln!(
+            "\nconformance against {url}: every MUST holds for {} profile/revision runs and the features; reports in {}",
+            PROFILES.len() * SPECS.len(),
+            out.display()
+        );
+        Ok(())
+    } else {
+        Err(format!(
+            "conformance against {url} failed for: {}",
+            failed.join(", ")
+        ))
+    }
+}
+
+fn local(args: &[String]) -> Result<(), String> {
     build_bins(false)?;
     // The matrix registers many clients from one IP: lift the per-IP registration limit. The
     // retry/grace windows for lost responses shrink to 1 s and the harness replays after 2 s, so
@@ -43,6 +126,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
                     &server.password,
                 ])
                 .args(["--second-resource", &second, "--replay-delay", "2"])
+                // Hour-long tokens: expiry is graded by its own run below, with 4-second tokens.
+                .args(["--skip", "rs/token/expired"])
                 .arg("--report")
                 .arg(format!(
                     "json={}",
@@ -99,6 +184,8 @@ pub fn run(args: &[String]) -> Result<(), String> {
             &format!("{}/t/globex/mcp", cimd.base),
             "--replay-delay",
             "2",
+            "--skip",
+            "rs/token/expired",
         ])
         .arg("--report")
         .arg(format!("json={}", out.join("cimd.json").display()))
@@ -136,6 +223,94 @@ pub fn run(args: &[String]) -> Result<(), String> {
     if !status.success() {
         failed.push("expiry".into());
     }
+    drop(short);
+
+    // A real Chromium signs in through our login and consent pages (headless, login script).
+    eprintln!("\n=== conformance: --login browser (Chromium, headless, login script) ===");
+    match chromium() {
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            failed.push("browser (no Chromium on a CI machine: .ci/run installs it)".into());
+        }
+        None => {
+            eprintln!("skipped: no Chromium found (install the `chromium` package); CI runs it")
+        }
+        Some(_) => {
+            let b = Server::start(
+                "debug",
+                &["--refresh-grace", "1", "--duplicate-code-window", "1"],
+            )?;
+            let script = crate::util::root().join("conformance/login-scripts/gigamcp.txt");
+            let status = Command::new(&harness)
+                .args([
+                    "run",
+                    &format!("{}/t/acme/mcp", b.base),
+                    "--profile",
+                    "chatgpt",
+                ])
+                .arg("--login")
+                .arg("browser")
+                .arg("--login-script")
+                .arg(&script)
+                .args([
+                    "--second-resource",
+                    &format!("{}/t/globex/mcp", b.base),
+                    "--replay-delay",
+                    "2",
+                ])
+                .arg("--report")
+                .arg(format!("json={}", out.join("browser.json").display()))
+                .arg("--report")
+                .arg(format!("html={}", out.join("browser.html").display()))
+                .env("GIGAMCP_USERNAME", "alice")
+                .env("GIGAMCP_PASSWORD", &b.password)
+                .status()
+                .map_err(|e| format!("running {}: {e}", harness.display()))?;
+            if !status.success() {
+                failed.push("browser".into());
+            }
+        }
+    }
+
+    // The GitHub Action's script, as the action runs it (not through GitHub).
+    eprintln!("\n=== conformance: the GitHub Action's script (.github/actions/conformance.sh) ===");
+    let a = Server::start(
+        "debug",
+        &["--refresh-grace", "1", "--duplicate-code-window", "1"],
+    )?;
+    let action_out = out.join("action");
+    let status = Command::new("bash")
+        .arg(crate::util::root().join(".github/actions/conformance.sh"))
+        .env("HARNESS", &harness)
+        .env("OUT_DIR", &action_out)
+        .env("GIGAMCP_URL", format!("{}/t/acme/mcp", a.base))
+        .env("INPUT_PROFILE", "chatgpt")
+        .env("INPUT_LOGIN", "form")
+        .env("INPUT_USERNAME", "alice")
+        .env("GIGAMCP_PASSWORD", &a.password)
+        .env("INPUT_SECOND_RESOURCE", format!("{}/t/globex/mcp", a.base))
+        .env("INPUT_ARGS", "--replay-delay 2 --skip rs/token/expired")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .status()
+        .map_err(|e| format!("running the action script: {e}"))?;
+    let wrote_all = [
+        "report.sarif",
+        "junit.xml",
+        "report.md",
+        "report.html",
+        "report.json",
+        "exit-code",
+    ]
+    .iter()
+    .all(|f| action_out.join(f).is_file());
+    if !status.success() || !wrote_all {
+        failed.push(format!(
+            "action script (exit {}, reports {})",
+            status.code().unwrap_or(-1),
+            if wrote_all { "written" } else { "missing" }
+        ));
+    }
+
     if failed.is_empty() {
         eprintln!(
             "\nconformance: every MUST holds for {} profile/revision runs",
@@ -151,4 +326,19 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
         Err(format!("conformance failed for: {}", failed.join(", ")))
     }
+}
+
+/// The installed Chromium the harness would use (it never downloads one).
+fn chromium() -> Option<std::path::PathBuf> {
+    if let Some(p) = std::env::var_os("GIGAMCP_CHROMIUM").filter(|p| !p.is_empty()) {
+        return Some(p.into());
+    }
+    [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .find(|p| p.is_file())
 }

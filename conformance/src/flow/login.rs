@@ -5,27 +5,13 @@
 //! callback without following it. `command` hands the URL to an external program (for third-
 //! party IdPs, e.g. a headless-browser script). `manual` asks the person at the terminal.
 
+pub use super::authz::AuthzEnd;
 use crate::config::Login;
 use crate::form;
 use crate::http::{Http, Req};
 use crate::urls;
 use std::io::Write;
 use url::Url;
-
-/// Where an authorization attempt ended.
-#[derive(Clone, Debug)]
-pub enum AuthzEnd {
-    /// A redirect to one of the callbacks (read from `Location`, never followed).
-    Callback { location: Url, evidence: Vec<usize> },
-    /// The AS stopped on a page (error page, or a page without a usable form).
-    Page {
-        status: u16,
-        body: String,
-        evidence: Vec<usize>,
-    },
-    /// The driver itself could not proceed.
-    Broken(String),
-}
 
 const MAX_STEPS: usize = 12;
 
@@ -37,9 +23,10 @@ pub async fn drive(http: &Http, login: &Login, authorize_url: &Url, callbacks: &
         }
         Login::Command(cmd) => command_driver(cmd, authorize_url, callbacks).await,
         Login::Manual => manual_driver(authorize_url, callbacks).await,
-        Login::None => {
-            AuthzEnd::Broken("no login driver configured (use --login form|command|manual)".into())
-        }
+        Login::Browser(b) => super::browser::drive(http, b, authorize_url, callbacks).await,
+        Login::None => AuthzEnd::Broken(
+            "no login driver configured (use --login form|browser|command|manual)".into(),
+        ),
     }
 }
 

@@ -13,8 +13,11 @@
 //!   endpoint, run last);
 //! - `common`: the run state and the plain pieces every phase shares (client, grant and session
 //!   types, JSON-RPC client, SSE parser, token and authorization clients, header encoding);
-//! - `login`: the login drivers that carry an authorization request to its callback.
+//! - `login`: the login drivers that carry an authorization request to its callback;
+//!   `browser`: the real-Chromium driver (login scripts, headed sign-in).
 
+mod authz;
+pub mod browser;
 pub mod common;
 mod discovery;
 mod lifecycle;
@@ -60,6 +63,8 @@ impl Run {
             exchanges: self.http.exchanges(),
             revocation_latency_ms: self.revocation_latency.map(|d| d.as_millis()),
             fatal,
+            allow_incomplete: self.cfg.allow_incomplete,
+            rate_limit_waits: self.http.rate_limit_waits(),
         }
     }
 

@@ -271,6 +271,24 @@ pub const CASES: &[(&str, Fault, Base)] = &[
         RevokePublicRequiresSecret,
         Chatgpt,
     ),
+    ("token/errors/client-error-status", TokenReplay500, Chatgpt),
+    ("token/errors/rfc-code", TokenUnlistedErrorCode, Chatgpt),
+    (
+        "token/errors/unsupported-grant-type",
+        UnknownGrantInvalidRequest,
+        Chatgpt,
+    ),
+    (
+        "token/errors/invalid-client",
+        BadClientInvalidGrant,
+        Chatgpt,
+    ),
+    (
+        "registration/errors/rfc-code",
+        DcrUnlistedErrorCode,
+        Chatgpt,
+    ),
+    ("errors/no-5xx-on-mistakes", RsGarbageToken500, Chatgpt),
 ];
 
 #[test]

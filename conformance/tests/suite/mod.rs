@@ -1,3 +1,4 @@
+pub mod browser;
 pub mod falsify;
 pub mod runs;
 

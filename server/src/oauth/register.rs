@@ -67,7 +67,10 @@ pub async fn admit(ctx: &Ctx<'_>) -> Result<(), OAuthError> {
         Reservation::Granted { .. } => Ok(()),
         Reservation::Refused { retry_after, .. } => Err(OAuthError::new(
             "too_many_requests",
-            "too many client registrations from this address; try again in a minute",
+            format!(
+                "too many client registrations from this address; try again in {} s",
+                retry_after.max(1)
+            ),
         )
         .with_retry_after(retry_after)),
     }

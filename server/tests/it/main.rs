@@ -14,11 +14,13 @@
 //! - `cli`: the real binary (`serve --demo`, admin commands).
 //! - `replicas`: several real binaries on one database, started at the same moment.
 //! - `hardening`: issue 8 regressions (throttling, redirects, limits, introspection, CIMD, kill -9).
+//! - `browser_pages`: our HTML pages in a real Chromium (sign-in, consent, picker, revoke).
 //! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
 //! - `support`: the shared test application, database and builders.
 
+mod browser_pages;
 mod cli;
 mod clients;
 mod deploy;

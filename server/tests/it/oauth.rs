@@ -305,8 +305,13 @@ async fn registration_is_rate_limited_per_ip() {
     }
     let r = register(&b, &chatgpt_registration()).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // RFC 9110 §10.2.3: how long until the window lets the next registration through.
+    assert_eq!(r.header("retry-after").as_deref(), Some("60"));
     insta::assert_json_snapshot!("register_rate_limited", error_body(&r));
-    t.clock.advance(61);
+    t.clock.advance(30);
+    let r = register(&b, &chatgpt_registration()).await;
+    assert_eq!(r.header("retry-after").as_deref(), Some("30"));
+    t.clock.advance(31);
     assert_eq!(
         register(&b, &chatgpt_registration()).await.status,
         StatusCode::CREATED

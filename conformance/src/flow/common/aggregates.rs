@@ -12,6 +12,113 @@ impl Run {
         self.grade_envelopes();
         self.grade_content_types();
         self.grade_result_types();
+        self.grade_mistakes();
+    }
+
+    /// `token/errors/client-error-status`, `token/errors/rfc-code`,
+    /// `registration/errors/rfc-code` and `errors/no-5xx-on-mistakes`: how the requests the
+    /// harness built to be wrong were refused.
+    fn grade_mistakes(&mut self) {
+        use super::run::Endpoint;
+        /// RFC 6749 §5.2 plus RFC 8707 §2 `invalid_target`.
+        const TOKEN_CODES: &[&str] = &[
+            "invalid_request",
+            "invalid_client",
+            "invalid_grant",
+            "unauthorized_client",
+            "unsupported_grant_type",
+            "invalid_scope",
+            "invalid_target",
+        ];
+        /// RFC 7591 §3.2.2.
+        const REGISTRATION_CODES: &[&str] = &[
+            "invalid_redirect_uri",
+            "invalid_client_metadata",
+            "invalid_software_statement",
+            "unapproved_software_statement",
+        ];
+        let mistakes = self.mistakes.clone();
+        let refusals = |ep: Endpoint| -> Vec<super::run::Mistake> {
+            mistakes
+                .iter()
+                .filter(|m| m.endpoint == ep && !(200..300).contains(&m.status) && m.status != 429)
+                .cloned()
+                .collect()
+        };
+        let show = |m: &super::run::Mistake| {
+            format!(
+                "{} (exchange #{}): HTTP {}{}",
+                m.what,
+                m.exchange,
+                m.status,
+                m.error
+                    .as_ref()
+                    .map(|e| format!(" error={e}"))
+                    .unwrap_or_else(|| " without an error code".into())
+            )
+        };
+        let token = refusals(Endpoint::Token);
+        let grade = |list: &[super::run::Mistake],
+                     bad: &dyn Fn(&super::run::Mistake) -> bool,
+                     what: &str| {
+            let ev: Vec<usize> = list.iter().map(|m| m.exchange).collect();
+            let wrong: Vec<_> = list.iter().filter(|m| bad(m)).collect();
+            let f = if list.is_empty() {
+                Finding::CouldNotRun(format!("no {what} was refused in this run"))
+            } else if wrong.is_empty() {
+                Finding::Holds(format!(
+                    "{} {what}s refused: {}",
+                    list.len(),
+                    list.iter()
+                        .map(|m| format!("{} {}", m.status, m.error.as_deref().unwrap_or("-")))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            } else {
+                Finding::Violated(format!(
+                    "{} of {} {what}s: {}",
+                    wrong.len(),
+                    list.len(),
+                    wrong.iter().map(|m| show(m)).collect::<Vec<_>>().join("; ")
+                ))
+            };
+            let mut ev2: Vec<usize> = wrong.iter().map(|m| m.exchange).collect();
+            if ev2.is_empty() {
+                ev2 = ev;
+            }
+            (f, ev2)
+        };
+        let (f, ev) = grade(
+            &token,
+            &|m| !(400..500).contains(&m.status),
+            "deliberately wrong token request",
+        );
+        self.rec("token/errors/client-error-status", f, &ev);
+        let (f, ev) = grade(
+            &token,
+            &|m| m.error.as_deref().is_none_or(|e| !TOKEN_CODES.contains(&e)),
+            "deliberately wrong token request",
+        );
+        self.rec("token/errors/rfc-code", f, &ev);
+        let reg = refusals(Endpoint::Registration);
+        let (f, ev) = grade(
+            &reg,
+            &|m| {
+                m.status != 400
+                    || m.error
+                        .as_deref()
+                        .is_none_or(|e| !REGISTRATION_CODES.contains(&e))
+            },
+            "deliberately wrong registration",
+        );
+        self.rec("registration/errors/rfc-code", f, &ev);
+        let all: Vec<super::run::Mistake> = mistakes
+            .iter()
+            .filter(|m| m.status != 429)
+            .cloned()
+            .collect();
+        let (f, ev) = grade(&all, &|m| m.status >= 500, "deliberately wrong request");
+        self.rec("errors/no-5xx-on-mistakes", f, &ev);
     }
 
     /// `token/errors-json`.

@@ -148,9 +148,10 @@ impl Run {
 
     /// Is a second authorization possible without a human?
     pub(crate) fn can_reauthorize(&self) -> Result<(), String> {
-        match self.cfg.login {
+        match &self.cfg.login {
             crate::config::Login::Manual => Err("--login manual: only the main authorization is played; use --login form or command for negative checks".into()),
             crate::config::Login::None => Err("no login driver".into()),
+            crate::config::Login::Browser(b) if b.script.is_none() => Err("--headed without a login script: only the main authorization is played (a person signs in once); add --login-script for negative checks".into()),
             _ => Ok(()),
         }
     }

@@ -24,6 +24,10 @@ pub struct RunResult {
     pub revocation_latency_ms: Option<u128>,
     /// Set when the run could not proceed at all (exit code 2).
     pub fatal: Option<String>,
+    /// `--allow-incomplete`: MUSTs that could not run do not make the exit code 2.
+    pub allow_incomplete: bool,
+    /// 429 responses the client waited out (`Retry-After`) before retrying.
+    pub rate_limit_waits: Vec<crate::http::RateLimitWait>,
 }
 
 /// Mutable state of one run.
@@ -55,6 +59,8 @@ pub struct Run {
     /// Outcome of the `server/discover` probe: `None` = not tried yet.
     pub discover: Option<Result<Value, String>>,
     // Aggregates graded at the end
+    /// Requests the harness built to be wrong, and how they were answered.
+    pub(crate) mistakes: Vec<Mistake>,
     pub(crate) token_errors: Vec<(usize, Option<String>)>,
     pub(crate) rs_401s: Vec<(usize, bool, Option<String>)>,
     pub(crate) envelope_problems: Vec<(usize, String)>,
@@ -113,6 +119,7 @@ impl Run {
             modern_tools: None,
             server_capabilities: Value::Null,
             discover: None,
+            mistakes: Vec::new(),
             token_errors: Vec::new(),
             rs_401s: Vec::new(),
             envelope_problems: Vec::new(),
@@ -179,6 +186,18 @@ impl Run {
         self.next_id
     }
 
+    /// Notes the answer to a request the harness built to be wrong (for the `*/errors/*` and
+    /// `errors/no-5xx-on-mistakes` aggregates).
+    pub(crate) fn note_mistake(&mut self, endpoint: Endpoint, what: &str, r: &Resp) {
+        self.mistakes.push(Mistake {
+            endpoint,
+            what: what.to_string(),
+            exchange: r.id,
+            status: r.status,
+            error: crate::flow::common::json::json_error(r),
+        });
+    }
+
     /// Notes a token endpoint error response for `token/errors-json`.
     pub fn note_token_error(&mut self, r: &Resp) {
         if r.status >= 400 {
@@ -225,4 +244,22 @@ impl Run {
             ));
         }
     }
+}
+
+/// Where a deliberately wrong request went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    Token,
+    Registration,
+    Mcp,
+}
+
+/// A request the harness built to be wrong, and its answer.
+#[derive(Clone, Debug)]
+pub struct Mistake {
+    pub endpoint: Endpoint,
+    pub what: String,
+    pub exchange: usize,
+    pub status: u16,
+    pub error: Option<String>,
 }

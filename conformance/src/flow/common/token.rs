@@ -97,6 +97,7 @@ impl Run {
         violation: &str,
     ) {
         if let Some(r) = self.exchange(step, x).await {
+            self.note_mistake(super::run::Endpoint::Token, step, &r);
             self.rec(id, grade_rejection(&r, "invalid_grant", violation), &[r.id]);
         }
     }

@@ -262,6 +262,11 @@ impl Run {
                 )
                 .await
             {
+                self.note_mistake(
+                    crate::flow::common::run::Endpoint::Token,
+                    "refresh: foreign resource",
+                    &r,
+                );
                 let f = if r.status == 200 {
                     if let Some(g) = grant_from(&r, None) {
                         live = g.refresh_token.or(Some(rt.clone()));
@@ -311,6 +316,11 @@ impl Run {
                 .refresh("refresh: replay rotated token", r0, Some(resource), None)
                 .await
         {
+            self.note_mistake(
+                crate::flow::common::run::Endpoint::Token,
+                "refresh: replay rotated token",
+                &r,
+            );
             self.rec(
                 "refresh/replay-rejected",
                 grade_rejection(

@@ -2,8 +2,10 @@
 //! §4.2): PKCE missing or plain, unregistered redirect URI, foreign or malformed resource, and at
 //! the token endpoint a wrong verifier, a different redirect URI, and code replay.
 
+use crate::flow::common::Client;
 use crate::flow::common::authz::{AuthzRequest, CallbackParams};
 use crate::flow::common::json::grade_rejection;
+use crate::flow::common::run::Endpoint;
 use crate::flow::common::token::{Redeem, grant_from};
 use crate::flow::common::{Run, describe, json_error};
 use crate::flow::login::AuthzEnd;
@@ -302,6 +304,100 @@ impl Run {
                 _ => self.code_replay(good).await,
             }
         }
+        self.token_error_probes().await;
+    }
+
+    /// Mistakes that need no authorization: an unknown grant type, wrong client credentials,
+    /// and a malformed `resource` (with a code that was never issued). Graded by
+    /// `token/errors/unsupported-grant-type`, `token/errors/invalid-client` and the
+    /// `token/errors/*` aggregates.
+    pub(crate) async fn token_error_probes(&mut self) {
+        let on = |r: &Run, ids: &[&str]| r.any_on(ids) || r.any_on(AGGREGATES);
+        const AGGREGATES: &[&str] = &[
+            "token/errors/client-error-status",
+            "token/errors/rfc-code",
+            "errors/no-5xx-on-mistakes",
+        ];
+        let Some(client) = self.client.clone() else {
+            return;
+        };
+        let bogus_code = format!("conformance-never-issued-{}", crate::pkce::verifier());
+        if on(self, &["token/errors/unsupported-grant-type"]) {
+            let step = "token: unknown grant_type";
+            let form = vec![(
+                "grant_type".to_string(),
+                "urn:gigamcp:conformance:unknown-grant".to_string(),
+            )];
+            if let Some(r) = self.token_request(step, form, None).await {
+                self.note_mistake(Endpoint::Token, step, &r);
+                let f = match (r.status, json_error(&r).as_deref()) {
+                    (400, Some("unsupported_grant_type")) => {
+                        Holds("400 unsupported_grant_type".into())
+                    }
+                    (s, _) if (200..300).contains(&s) => Violated(format!(
+                        "an unknown grant type was answered {}",
+                        describe(&r)
+                    )),
+                    _ => Violated(format!(
+                        "got {}; expected 400 unsupported_grant_type",
+                        describe(&r)
+                    )),
+                };
+                self.rec("token/errors/unsupported-grant-type", f, &[r.id]);
+            }
+        }
+        if on(self, &["token/errors/invalid-client"]) {
+            let (step, wrong) = match &client.client_secret {
+                Some(_) => (
+                    "token: wrong client secret",
+                    Client {
+                        client_secret: Some(format!("wrong-{}", crate::pkce::verifier())),
+                        ..client.clone()
+                    },
+                ),
+                None => (
+                    "token: unknown client",
+                    Client {
+                        client_id: format!("conformance-unknown-client-{}", &bogus_code[25..33]),
+                        ..client.clone()
+                    },
+                ),
+            };
+            let basic = wrong.auth_method == "client_secret_basic" && wrong.client_secret.is_some();
+            let form = vec![
+                ("grant_type".to_string(), "authorization_code".to_string()),
+                ("code".into(), bogus_code.clone()),
+                ("redirect_uri".into(), client.redirect_uri.clone()),
+            ];
+            if let Some(r) = self.token_request(step, form, Some(&wrong)).await {
+                self.note_mistake(Endpoint::Token, step, &r);
+                let f = match (r.status, json_error(&r).as_deref()) {
+                    (401, Some("invalid_client")) => Holds("401 invalid_client".into()),
+                    (400, Some("invalid_client")) if !basic => Holds("400 invalid_client".into()),
+                    (400, Some("invalid_client")) => Violated(
+                        "400 invalid_client for a client that used HTTP Basic; RFC 6749 §5.2 requires 401".into(),
+                    ),
+                    _ => Violated(format!(
+                        "{} got {}; expected invalid_client",
+                        if client.client_secret.is_some() { "a wrong client secret" } else { "an unknown client_id" },
+                        describe(&r)
+                    )),
+                };
+                self.rec("token/errors/invalid-client", f, &[r.id]);
+            }
+        }
+        if self.any_on(AGGREGATES) {
+            let step = "token: malformed resource";
+            let form = vec![
+                ("grant_type".to_string(), "authorization_code".to_string()),
+                ("code".into(), bogus_code),
+                ("redirect_uri".into(), client.redirect_uri.clone()),
+                ("resource".into(), "not a URI#fragment".into()),
+            ];
+            if let Some(r) = self.token_request(step, form, None).await {
+                self.note_mistake(Endpoint::Token, step, &r);
+            }
+        }
     }
 
     /// A fresh authorization code for check `id` (records "could not run" when none comes).
@@ -353,6 +449,7 @@ impl Run {
         let Some(second) = self.exchange("token: replay the same code", good).await else {
             return;
         };
+        self.note_mistake(Endpoint::Token, "token: replay the same code", &second);
         self.rec(
             "token/code-replay",
             grade_rejection(&second, "invalid_grant", "the same code was redeemed twice"),

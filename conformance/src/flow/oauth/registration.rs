@@ -8,13 +8,14 @@ use crate::model::Finding::*;
 use serde_json::Value;
 
 /// Every DCR check; the first is `advertised`, the rest need a registration endpoint.
-pub(crate) const DCR_IDS: [&str; 6] = [
+pub(crate) const DCR_IDS: [&str; 7] = [
     "registration/dcr/advertised",
     "registration/dcr/accepted",
     "registration/dcr/secret-expiry",
     "registration/dcr/reject-http-redirect",
     "registration/dcr/reject-javascript-redirect",
     "registration/dcr/reject-fragment-redirect",
+    "registration/errors/rfc-code",
 ];
 
 /// In this order: advertised, accepted, then the two that need harness-served documents.
@@ -214,6 +215,11 @@ impl Run {
                 .send(Req::post(format!("register: negative {bad}"), reg).json(body))
                 .await
             {
+                self.note_mistake(
+                    crate::flow::common::run::Endpoint::Registration,
+                    &format!("register: negative {bad}"),
+                    &r,
+                );
                 let err = json_error(&r);
                 let f = match (r.status, err.as_deref()) {
                     (429, _) => {

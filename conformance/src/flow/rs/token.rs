@@ -26,6 +26,15 @@ impl Run {
                 true,
             )
             .await;
+        if let (Some(status), Some(&exchange)) = (s, ev.first()) {
+            self.mistakes.push(crate::flow::common::run::Mistake {
+                endpoint: crate::flow::common::run::Endpoint::Mcp,
+                what: "rs: garbage token".into(),
+                exchange,
+                status,
+                error: None,
+            });
+        }
         self.rec("rs/token/garbage", expect_401(s, "a garbage token"), &ev);
     }
 
