@@ -380,3 +380,93 @@ async fn a_revocation_through_one_replica_is_refused_by_the_other_within_a_secon
         t.state.store.backend()
     );
 }
+
+/// PostgreSQL: when the listening connections are killed, the listeners reconnect and the next
+/// revocation still reaches the other replica within a second (the epoch poll is 30 s, so only
+/// a reconnected listener can make it). SQLite has no listener: its processes poll (see
+/// `resource_server::background_poller_follows_other_processes`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_listener_reconnects_after_its_connection_is_killed() {
+    if std::env::var("GIGAMCP_TEST_POSTGRES_URL").is_err() {
+        return;
+    }
+    let t = TestApp::with_config(|c| c.auth_epoch_poll_ms = 30_000).await;
+    t.seed_people().await;
+    let (b_state, b) = replica(&t).await;
+    t.state.spawn_background();
+    b_state.spawn_background();
+    let listening = "SELECT COUNT(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND query ILIKE 'LISTEN%'";
+    let count = |sql: &'static str| {
+        let pool = t.state.store.pool().clone();
+        async move {
+            use sqlx::Row;
+            sqlx::query(sql)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+                .try_get::<i64, _>(0)
+                .unwrap()
+        }
+    };
+    let wait_for_listeners = || async {
+        for _ in 0..100 {
+            if count(listening).await == 2 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the two replicas' listeners are not connected");
+    };
+    wait_for_listeners().await;
+    let killed = count(
+        "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+    )
+    .await;
+    assert_eq!(killed, 2);
+    wait_for_listeners().await;
+    let token = t.token("acme", "alice", "mcp:read").await;
+    let r = send(
+        &b,
+        req("POST", &token, None, Some(call(1, "ping", json!({})))),
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let grant = t
+        .state
+        .store
+        .access_token_by_hash(&gigamcp_server::secrets::hash_secret(&token))
+        .await
+        .unwrap()
+        .unwrap()
+        .grant_id;
+    let started = Instant::now();
+    assert!(
+        t.state
+            .store
+            .revoke_grant(&grant, t.clock.now_secs())
+            .await
+            .unwrap()
+    );
+    t.state.tokens.invalidate_all();
+    loop {
+        let r = send(
+            &b,
+            req("POST", &token, None, Some(call(2, "ping", json!({})))),
+        )
+        .await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no reconnected listener: B still accepts the revoked token"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "after the listeners were killed and reconnected: refused in {:?}",
+        started.elapsed()
+    );
+}
