@@ -17,10 +17,12 @@
 //! - [`net`]: the client address behind trusted proxies, request ids, and which addresses
 //!   outbound fetches may dial (`net::outbound`: CIMD, GitHub connector).
 //! - [`ops`]: health, readiness, Prometheus metrics.
+//! - [`changes`]: PostgreSQL `LISTEN`/`NOTIFY` between replicas (wakes the pollers).
 //! - [`cli`]: the `gigamcp` command line (serve, admin).
 //! - [`tls`]: HTTPS in the binary: certificate files reloaded in place, or ACME (TLS-ALPN-01).
 //! - [`fsperm`]: the data directory and database files, readable by the service user only.
 pub mod auth;
+pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -59,6 +61,8 @@ impl AppState {
         clock: clock::SharedClock,
     ) -> anyhow::Result<Self> {
         let epoch = store.auth_epoch().await?;
+        let sessions =
+            mcp::session::SessionStore::new(store.clone(), store.last_session_end().await?);
         let knowledge = knowledge::KnowledgeBase::open(&config, &store).await?;
         Ok(Self {
             tokens: Arc::new(auth::validator::TokenValidator::new(
@@ -66,7 +70,10 @@ impl AppState {
                 epoch,
             )),
             knowledge: Arc::new(knowledge),
-            mcp: Arc::new(mcp::state::McpState::new(mcp::tools::all_descriptions())),
+            mcp: Arc::new(mcp::state::McpState::new(
+                mcp::tools::all_descriptions(),
+                sessions,
+            )),
             oauth: Arc::new(oauth::state::OAuthState::new(&config)),
             ops: Arc::new(ops::state::OpsState::default()),
             config: Arc::new(config),
@@ -79,6 +86,13 @@ impl AppState {
     /// once per process.
     pub fn spawn_background(&self) {
         auth::bearer::spawn_epoch_poller(self.clone());
+        changes::spawn_listener(self);
+        let clock = self.clock.clone();
+        tokio::spawn(mcp::session::SessionStore::follow(
+            Arc::downgrade(&self.mcp.sessions),
+            std::time::Duration::from_millis(self.config.auth_epoch_poll_ms.max(50)),
+            move || clock.now(),
+        ));
         oauth::audit::spawn_pruner(self.clone());
         self.knowledge.spawn_refresher();
     }

@@ -1,7 +1,10 @@
 //! Project automation: `cargo xtask <command>`.
 //!
-//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance, the
-//!   bench smoke run, interop.
+//! - `ci`: exactly what CI runs: fmt check, clippy `-D warnings`, all tests, conformance,
+//!   scaleout, the bench smoke run, interop.
+//! - `scaleout`: two replicas on a fresh PostgreSQL database behind nginx (round robin): the
+//!   ChatGPT-profile harness through the balancer, sessions served by both replicas, DELETE and
+//!   revocation reaching the other replica (p50/p99 of 50 revocations, failing above 1 s).
 //! - `interop`: the official TypeScript and Python MCP SDKs complete the OAuth flow.
 //! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
 //!   and protocol revision; reports land in `target/conformance/`.
@@ -14,6 +17,7 @@ mod bench;
 mod conformance;
 mod fuzz;
 mod interop;
+mod scaleout;
 mod tidy;
 mod util;
 
@@ -25,13 +29,14 @@ fn main() -> ExitCode {
         Some("ci") => ci(),
         Some("test") => test(),
         Some("conformance") => conformance::run(&args[1..]),
+        Some("scaleout") => scaleout::run(&args[1..]),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         Some("corpus") => bench::corpus(&args[1..]),
         Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  scaleout     2 replicas on a fresh PostgreSQL database behind nginx: conformance, shared sessions, revocation latency\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
             );
             return ExitCode::from(2);
         }
@@ -58,6 +63,7 @@ fn ci() -> Result<(), String> {
     test()?;
     fuzz::run(&[])?;
     conformance::run(&[])?;
+    scaleout::run(&[])?;
     // The load test in its short mode (debug binaries, well under a minute): proves every
     // scenario still runs and answers correctly; its figures are not graded.
     bench::run(&["--smoke".to_string()])?;

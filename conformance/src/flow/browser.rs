@@ -499,13 +499,7 @@ async fn sign_in(
             if let Some(why) = failure {
                 // The script could not go on: the driver's problem until shown otherwise, so
                 // "could not run", with what the browser shows for the person to judge.
-                let snippet: String = http
-                    .redactor
-                    .text(text.trim())
-                    .chars()
-                    .take(240)
-                    .collect::<String>()
-                    .replace('\n', " ");
+                let snippet = snippet(http, &text);
                 return AuthzEnd::Broken(format!("{why} (the browser shows {url}: {snippet:?})"));
             }
             let why = format!(
@@ -527,6 +521,16 @@ async fn sign_in(
             }
         }
     }
+}
+
+/// The start of a page's text, redacted, on one line.
+fn snippet(http: &Http, text: &str) -> String {
+    http.redactor
+        .text(text.trim())
+        .chars()
+        .take(240)
+        .collect::<String>()
+        .replace('\n', " ")
 }
 
 #[cfg(test)]

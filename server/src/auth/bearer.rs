@@ -2,7 +2,8 @@
 //!
 //! Hot path: one SHA-256, one cache lookup; on a miss one indexed query. No password hashing.
 //! Revocations in this process call [`TokenValidator::invalidate_all`]; revocations by another
-//! process (admin CLI, a second replica) bump `auth_epoch`, which a background task polls.
+//! process (admin CLI, a second replica) bump `auth_epoch`, which a background task polls, and on
+//! PostgreSQL also `NOTIFY` it, which wakes the poller at once (`changes.rs`).
 use super::validator::Principal;
 use crate::config::DEFAULT_SCOPES;
 use crate::error::{AppError, BearerChallenge};
@@ -17,7 +18,10 @@ pub fn spawn_epoch_poller(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = state.tokens.poller_woken() => {}
+            }
             match state.store.auth_epoch().await {
                 Ok(e) => state.tokens.observe_epoch(e),
                 Err(e) => tracing::warn!(error = %e, "reading auth epoch"),

@@ -40,6 +40,8 @@ pub struct TokenValidator {
     /// Bumped whenever the cache is dropped for a revocation or membership change, so open
     /// streams can re-check their token at once.
     revoked: tokio::sync::watch::Sender<u64>,
+    /// Wakes the epoch poller before its next tick (a PostgreSQL change notification).
+    wake: tokio::sync::Notify,
 }
 
 impl TokenValidator {
@@ -50,6 +52,7 @@ impl TokenValidator {
             epoch: AtomicI64::new(epoch),
             ttl,
             revoked: tokio::sync::watch::Sender::new(0),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -64,6 +67,16 @@ impl TokenValidator {
     /// A receiver that changes after every [`invalidate_all`](Self::invalidate_all).
     pub fn revocations(&self) -> tokio::sync::watch::Receiver<u64> {
         self.revoked.subscribe()
+    }
+
+    /// Wakes the epoch poller now (another process revoked something).
+    pub fn wake_poller(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when [`wake_poller`](Self::wake_poller) is called.
+    pub async fn poller_woken(&self) {
+        self.wake.notified().await
     }
 
     /// Applies an `auth_epoch` read from the store; clears the cache when it moved.

@@ -21,6 +21,7 @@ pub mod github;
 mod index;
 mod model;
 mod store;
+pub use store::KNOWLEDGE_TOPIC;
 pub mod wiki;
 
 pub use github::FetchOptions;
@@ -51,6 +52,8 @@ pub struct KnowledgeBase {
     http: reqwest::Client,
     fetch: FetchOptions,
     refresh_every: Duration,
+    /// Wakes the refresher before its next tick (a PostgreSQL change notification).
+    refresh_wake: tokio::sync::Notify,
     storage: KnowledgeIndex,
     /// The store's identity (stamped into indexes on disk).
     store_id: String,
@@ -76,6 +79,7 @@ impl KnowledgeBase {
             http,
             fetch: FetchOptions::default(),
             refresh_every: Duration::from_secs(1),
+            refresh_wake: tokio::sync::Notify::new(),
             storage: config.knowledge_index.clone(),
             store_id: match config.knowledge_index {
                 KnowledgeIndex::Disk(_) => store::store_id(store.pool()).await?,
@@ -366,8 +370,13 @@ impl KnowledgeBase {
         })
     }
 
-    /// Polls the version rows every second and updates indexes that other processes changed.
-    /// Stops when the knowledge base is dropped.
+    /// Wakes the refresher now (another process changed the knowledge).
+    pub fn wake_refresher(&self) {
+        self.refresh_wake.notify_one();
+    }
+
+    /// Polls the version rows every second (or at once when woken) and updates indexes that
+    /// other processes changed. Stops when the knowledge base is dropped.
     pub fn spawn_refresher(self: &Arc<Self>) {
         let weak = Arc::downgrade(self);
         let every = self.refresh_every;
@@ -376,8 +385,11 @@ impl KnowledgeBase {
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tick.tick().await;
             loop {
-                tick.tick().await;
                 let Some(kb) = weak.upgrade() else { break };
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = kb.refresh_wake.notified() => {}
+                }
                 if let Err(e) = kb.refresh().await {
                     tracing::warn!(error = %e, "knowledge index refresh failed");
                 }

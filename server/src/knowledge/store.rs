@@ -193,8 +193,11 @@ pub(crate) async fn bump_version(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    Ok(())
+    crate::store::notify(tx, KNOWLEDGE_TOPIC).await
 }
+
+/// The `pg_notify` topic of knowledge changes.
+pub const KNOWLEDGE_TOPIC: &str = "knowledge";
 
 /// Versions of the change log kept per workspace; an index further behind rebuilds fully.
 const CHANGE_LOG_VERSIONS: i64 = 200;

@@ -1,9 +1,10 @@
-//! Per-process MCP state: sessions, the tool lists per revision, the workspace lookup cache.
+//! Per-process MCP state: the session cache, the tool lists per revision, the workspace lookup
+//! cache.
 use super::session::SessionStore;
 use super::version::Version;
 use serde_json::Value;
 use std::collections::HashMap;
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 
 /// The workspace an MCP request addresses.
 #[derive(Debug, Clone)]
@@ -17,16 +18,17 @@ const WORKSPACE_CACHE_SECS: i64 = 60;
 const WORKSPACE_CACHE_CAPACITY: usize = 4096;
 
 pub struct McpState {
-    pub sessions: SessionStore,
+    pub sessions: Arc<SessionStore>,
     tool_lists: HashMap<Version, Value>,
     workspaces: RwLock<HashMap<String, (Workspace, i64)>>,
 }
 
 impl McpState {
     /// `tool_lists`: the `tools` array per revision, computed once at start-up.
-    pub fn new(tool_lists: HashMap<Version, Value>) -> Self {
+    /// `sessions`: the shared sessions behind this process's cache.
+    pub fn new(tool_lists: HashMap<Version, Value>, sessions: SessionStore) -> Self {
         Self {
-            sessions: SessionStore::new(),
+            sessions: Arc::new(sessions),
             tool_lists,
             workspaces: RwLock::new(HashMap::new()),
         }

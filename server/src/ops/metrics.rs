@@ -127,7 +127,10 @@ fn describe() {
         metrics::Unit::Seconds,
         "MCP request handling time by method and tool."
     );
-    describe_gauge!(MCP_SESSIONS, "Open MCP sessions (legacy revisions).");
+    describe_gauge!(
+        MCP_SESSIONS,
+        "MCP sessions (legacy revisions) cached by this replica; all replicas share them in the database."
+    );
     describe_gauge!(
         MCP_SSE_STREAMS,
         "Open SSE response streams by kind (get, post)."

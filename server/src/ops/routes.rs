@@ -65,7 +65,7 @@ fn scrape(state: &AppState, handle: &PrometheusHandle) -> Response {
         .map(|(ws, s)| (ws, s.documents, s.chunks))
         .collect();
     metrics::sample(&metrics::StateSample {
-        sessions: state.mcp.sessions.len(),
+        sessions: state.mcp.sessions.cached_len() as usize,
         bearer_cache_entries: state.tokens.cached_len(),
         pool_size: pool.size(),
         pool_idle: pool.num_idle(),

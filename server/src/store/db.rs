@@ -8,6 +8,37 @@ use std::path::Path;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// PostgreSQL only: the URL the change listener (`LISTEN gigamcp`) connects with.
+    listen_url: Option<SecretUrl>,
+}
+
+/// A database URL that may carry a password: never printed.
+#[derive(Clone)]
+struct SecretUrl(std::sync::Arc<str>);
+
+impl std::fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact_url(&self.0))
+    }
+}
+
+/// The PostgreSQL channel every change signal goes to; the payload names what changed
+/// (`auth`, `sessions`, `knowledge`).
+pub const NOTIFY_CHANNEL: &str = "gigamcp";
+
+/// Signals `topic` to every replica listening (PostgreSQL `pg_notify`, delivered when the
+/// caller's transaction commits; nothing on SQLite, whose readers poll). A wake-up only: the
+/// receivers re-read the state the signal is about, so a lost signal costs latency, not
+/// correctness.
+pub(crate) async fn notify(conn: &mut sqlx::AnyConnection, topic: &str) -> Result<(), sqlx::Error> {
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(topic)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +81,12 @@ impl Store {
             .connect(url)
             .await
             .with_context(|| format!("connecting to {}", redact_url(url)))?;
-        let store = Self { pool, backend };
+        let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
+        let store = Self {
+            pool,
+            backend,
+            listen_url,
+        };
         // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
         // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
         // SQLite its lock is a no-op, so an exclusive file lock next to the database serialises
@@ -90,6 +126,20 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// PostgreSQL: a dedicated connection listening on [`NOTIFY_CHANNEL`] (not from the pool:
+    /// a listening connection stays checked out). `None` on SQLite.
+    pub async fn listener(&self) -> Option<Result<sqlx::postgres::PgListener, sqlx::Error>> {
+        let url = self.listen_url.as_ref()?;
+        Some(
+            async {
+                let mut l = sqlx::postgres::PgListener::connect(&url.0).await?;
+                l.listen(NOTIFY_CHANNEL).await?;
+                Ok(l)
+            }
+            .await,
+        )
     }
 
     /// Versions of the migrations this build embeds that the database has not applied

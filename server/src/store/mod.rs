@@ -6,13 +6,16 @@ pub mod audit;
 pub mod counters;
 mod db;
 pub mod oauth;
+pub mod sessions;
 pub mod settings;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;
 
 pub use crate::names::{join_scopes, parse_scopes, valid_slug, valid_username};
-pub use db::{Backend, Store};
+pub(crate) use db::notify;
+pub use db::{Backend, NOTIFY_CHANNEL, Store};
+pub use sessions::SessionRow;
 
 pub use tokens::{GrantRecord, TokenRecord};
 pub use users::UserRecord;

@@ -10,10 +10,13 @@ use sqlx::Row;
 /// calls this, so other processes drop their bearer-validation caches (see `auth::bearer`).
 pub(crate) async fn bump_auth_epoch(conn: &mut sqlx::AnyConnection) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1")
-        .execute(conn)
+        .execute(&mut *conn)
         .await?;
-    Ok(())
+    super::db::notify(conn, AUTH_TOPIC).await
 }
+
+/// The `pg_notify` topic of revocations and membership changes.
+pub const AUTH_TOPIC: &str = "auth";
 
 /// What a stored access token resolves to (one row joined across token, grant, user, membership).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,6 +15,8 @@
 //! - `replicas`: several real binaries on one database, started at the same moment.
 //! - `hardening`: issue 8 regressions (throttling, redirects, limits, introspection, CIMD, kill -9).
 //! - `browser_pages`: our HTML pages in a real Chromium (sign-in, consent, picker, revoke).
+//! - `shared_sessions`: two replicas on one database: sessions, DELETE, the per-user cap,
+//!   revocation latency (issue 9).
 //! - `scale`: a generated corpus: needles at rank 1, the index on disk, incremental updates.
 //! - `ops`: the real binary behind nginx (trusted proxies), request ids and JSON logs,
 //!   `/readyz` across a PostgreSQL restart, `/metrics` across a full OAuth flow.
@@ -35,4 +37,5 @@ mod private_key_jwt;
 mod replicas;
 mod resource_server;
 mod scale;
+mod shared_sessions;
 mod support;

@@ -842,7 +842,7 @@ async fn sessions_are_bound_to_user_and_workspace_and_end_with_delete() {
     assert_eq!(answers[1].json()["id"], 4);
     assert_valid(V0618, "JSONRPCError", &answers[1].json());
     assert_eq!(
-        env.app.state.mcp.sessions.len(),
+        env.app.state.store.session_count().await.unwrap(),
         1,
         "alice's globex session remains"
     );

@@ -106,7 +106,7 @@ impl Req {
     }
 
     /// The legacy version and session for this request (session → header → 2025-03-26).
-    fn legacy(&self, header: Option<Version>) -> Result<(Version, Option<Arc<Session>>)> {
+    async fn legacy(&self, header: Option<Version>) -> Result<(Version, Option<Arc<Session>>)> {
         let Some(sid) = single_header(&self.headers, SESSION_HEADER)? else {
             return Ok((header.unwrap_or(Version::DEFAULT_LEGACY), None));
         };
@@ -116,6 +116,7 @@ impl Req {
             .mcp
             .sessions
             .get(sid, &self.ws.slug, &self.principal.user_id, now)
+            .await?
         {
             Lookup::NotFound => Err(rpc_error(
                 StatusCode::NOT_FOUND,
@@ -145,10 +146,14 @@ impl Req {
             Incoming::Call(c) => c,
         };
         if call.method == "initialize" {
-            return self.initialize(call);
+            return self.initialize(call).await;
         }
         let request_id = call.id.as_ref().map(RequestId::to_value);
-        match self.era(&call).map_err(|e| e.with_request_id(request_id))? {
+        match self
+            .era(&call)
+            .await
+            .map_err(|e| e.with_request_id(request_id))?
+        {
             Ok(Era::Modern) => self.modern(call).await,
             Ok(Era::Legacy(version, session)) => self.legacy_call(call, version, session).await,
             Err(reply) => Ok(reply),
@@ -156,7 +161,7 @@ impl Req {
     }
 
     /// Picks the era; `Ok(Err(reply))` is a 2026-07-28 validation failure answered with the id.
-    fn era(&self, call: &Call) -> Result<std::result::Result<Era, Response>> {
+    async fn era(&self, call: &Call) -> Result<std::result::Result<Era, Response>> {
         let meta_version = call.meta().and_then(|m| m.get(META_PROTOCOL_VERSION));
         let header_raw = single_header(&self.headers, VERSION_HEADER)?;
         // A 2026-07-28 header makes the request modern whatever the body says, so a legacy
@@ -168,7 +173,7 @@ impl Req {
                 None => false,
             };
         if !modern {
-            let (v, s) = self.legacy(header_version(&self.headers)?)?;
+            let (v, s) = self.legacy(header_version(&self.headers)?).await?;
             return Ok(Ok(Era::Legacy(v, s)));
         }
         let Some(id) = &call.id else {
@@ -241,7 +246,7 @@ impl Req {
     }
 
     /// Legacy `initialize`: negotiate (LIF-INIT-02), mint a session bound to (workspace, user).
-    fn initialize(self, call: Call) -> Result<Response> {
+    async fn initialize(self, call: Call) -> Result<Response> {
         check_scopes(&self.state, &self.ws.slug, &self.principal, &["mcp:read"])?;
         let Some(id) = call.id.clone() else {
             return Err(rpc_error(
@@ -263,11 +268,12 @@ impl Req {
             _ => Version::NEWEST_LEGACY,
         };
         let now = self.state.clock.now();
-        let session =
-            self.state
-                .mcp
-                .sessions
-                .create(&self.ws.slug, &self.principal.user_id, version, now);
+        let session = self
+            .state
+            .mcp
+            .sessions
+            .create(&self.ws.slug, &self.principal.user_id, version, now)
+            .await?;
         let ctx = self.ctx(version, Some(session.clone()));
         let body = jsonrpc::result_response(&id, dispatch::initialize_result(&ctx, version));
         Ok(with_header(
@@ -339,7 +345,7 @@ impl Req {
 
     /// 2025-03-26 batches (TRN-POST-05); rejected with 400 for later revisions (TRN-POST-06).
     async fn batch(self, items: Vec<Value>) -> Result<Response> {
-        let (version, session) = self.legacy(header_version(&self.headers)?)?;
+        let (version, session) = self.legacy(header_version(&self.headers)?).await?;
         if !version.allows_batches() {
             return Err(rpc_error(
                 StatusCode::BAD_REQUEST,

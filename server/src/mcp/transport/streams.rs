@@ -56,6 +56,7 @@ pub async fn get(
         .mcp
         .sessions
         .get(sid, &ws.slug, &principal.user_id, now)
+        .await?
     else {
         return Err(rpc_error(
             StatusCode::NOT_FOUND,
@@ -64,7 +65,7 @@ pub async fn get(
         ));
     };
     // A supported revision other than the session's is served at the session's version.
-    let Some(claim) = session.claim_stream() else {
+    let Some(claim) = state.mcp.sessions.claim_stream(&session) else {
         return Err(rpc_error(
             StatusCode::CONFLICT,
             INVALID_REQUEST,
@@ -168,9 +169,11 @@ pub async fn delete(
         .mcp
         .sessions
         .get(sid, &ws.slug, &principal.user_id, now)
+        .await?
     {
+        // Ends it on every replica: the row goes, and the others follow the end log.
         Lookup::Found(s) => {
-            state.mcp.sessions.remove(&s.id);
+            state.mcp.sessions.remove(&s, now).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         Lookup::NotFound => Err(rpc_error(
