@@ -106,6 +106,17 @@ async fn auto_registration_follows_each_client() {
         assert_eq!(verdict(&r, used), Verdict::Pass, "{}", p.name);
         assert_eq!(verdict(&r, unused), Verdict::NotApplicable, "{}", p.name);
     }
+    // A target that never fetches the harness's loopback document (an SSRF guard; here: every
+    // URL client id refused before any fetch): the run falls back to DCR and says why.
+    let r = run(profile::CHATGPT, &[Fault::CimdRejected]).await;
+    assert!(problems(&r).is_empty(), "{:#?}", problems(&r));
+    assert_eq!(verdict(&r, "registration/dcr/accepted"), Verdict::Pass);
+    assert_eq!(
+        verdict(&r, "registration/cimd/accepted"),
+        Verdict::NotApplicable
+    );
+    assert!(detail(&r, "registration/cimd/accepted").contains("never fetched"));
+    assert_eq!(verdict(&r, "compat/connects"), Verdict::Pass);
     // Without the advertisement ChatGPT falls back to DCR.
     let r = run(profile::CHATGPT, &[Fault::CimdNotAdvertised]).await;
     assert_eq!(verdict(&r, "registration/dcr/accepted"), Verdict::Pass);

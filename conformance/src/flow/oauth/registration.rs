@@ -230,6 +230,42 @@ impl Run {
         Some((refused, kept))
     }
 
+    /// `--registration auto` chose the harness-served metadata document, the main authorization
+    /// failed, and the target never fetched the document: an SSRF guard that refuses loopback
+    /// URLs (right for production; the real client's document is on a public https origin). The
+    /// client's document is not what failed, so the run falls back to DCR: the outcomes the
+    /// attempt recorded (those not in `before`) are dropped and the client registers again.
+    /// Returns whether it did.
+    pub(crate) async fn cimd_unfetched_fallback(&mut self, before: &[&'static str]) -> bool {
+        let unfetched = self
+            .cimd_docs
+            .as_ref()
+            .is_some_and(|d| !d.was_fetched(crate::cimd::MAIN_PATH));
+        if !matches!(self.cfg.registration, Registration::Auto) || !self.via_cimd || !unfetched {
+            return false;
+        }
+        let redirect = match self.client.take() {
+            Some(c) => c.redirect_uri,
+            None => return false,
+        };
+        self.outcomes.retain(|k, _| before.contains(k));
+        for id in DCR_IDS.iter().chain(&CIMD_IDS[1..]) {
+            self.outcomes.remove(id);
+        }
+        self.via_cimd = false;
+        self.cimd_docs = None;
+        self.cimd_key = None;
+        self.rec_all(
+            &CIMD_IDS[1..],
+            NotApplicable(format!(
+                "the target never fetched the harness's metadata document at its loopback URL (an SSRF guard refusing loopback URLs is right in production; {} publishes its document on a public https origin). Registered with DCR instead; to test CIMD against a local server, let it fetch loopback documents (gigamcp: --cimd-allow-http-loopback)",
+                self.cfg.profile.product
+            )),
+        );
+        self.dcr(redirect).await;
+        self.client.is_some()
+    }
+
     /// `registration/dcr/{accepted,secret-expiry}`; keeps the registered client.
     fn dcr_accepted(&mut self, r: &Resp, redirect: String) {
         let ev = [r.id];
