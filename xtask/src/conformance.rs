@@ -257,13 +257,7 @@ fn local(args: &[String]) -> Result<(), String> {
         Some(_) => {
             let b = Server::start(
                 "debug",
-                &[
-                    "--cimd-allow-http-loopback",
-                    "--refresh-grace",
-                    "1",
-                    "--duplicate-code-window",
-                    "1",
-                ],
+                &["--refresh-grace", "1", "--duplicate-code-window", "1"],
             )?;
             let script = crate::util::root().join("conformance/login-scripts/gigamcp.txt");
             let status = Command::new(&harness)
@@ -272,6 +266,11 @@ fn local(args: &[String]) -> Result<(), String> {
                     &format!("{}/t/acme/mcp", b.base),
                     "--profile",
                     "chatgpt",
+                    // DCR, as before CIMD became ChatGPT's default: the login script expects
+                    // a sign-in page, and with a metadata-document client the negatives'
+                    // error pages come before it (the driver then reports "could not run").
+                    "--registration",
+                    "dcr",
                 ])
                 .arg("--login")
                 .arg("browser")
