@@ -575,6 +575,44 @@ mod tests {
     }
 
     #[test]
+    fn cursor_dcr_body_is_the_reported_three_uri_request() {
+        let uris = CURSOR.dcr_redirect_uris(&CURSOR.redirect_uri(true));
+        assert_eq!(
+            CURSOR.dcr_body(&uris),
+            json!({"client_name":"Cursor","redirect_uris":["cursor://anysphere.cursor-mcp/oauth/callback",
+                   "https://www.cursor.com/agents/mcp/oauth/callback","http://localhost:8787/callback"],
+                   "grant_types":["authorization_code","refresh_token"],"response_types":["code"],
+                   "token_endpoint_auth_method":"none"})
+        );
+        assert!(Profile::is_private_use(&uris[0]) && !Profile::is_private_use(&uris[1]));
+    }
+
+    #[test]
+    fn claude_code_document_lists_port_less_loopback_callbacks() {
+        let d = CLAUDE_CODE.cimd_document("http://127.0.0.1:1/oauth/client.json", &[]);
+        assert_eq!(
+            d["redirect_uris"],
+            json!(["http://localhost/callback", "http://127.0.0.1/callback"])
+        );
+        assert_eq!(d["token_endpoint_auth_method"], "none");
+        assert_eq!(
+            CLAUDE_CODE.client_id_source,
+            ClientIdSource::CimdFirst { needs_none: true }
+        );
+    }
+
+    #[test]
+    fn every_profile_has_a_unique_name_and_dcr_twins_differ_only_in_registration() {
+        let mut names: Vec<_> = ALL.iter().map(|p| p.name).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), ALL.len());
+        assert_eq!(CHATGPT_DCR.client_id_source, ClientIdSource::Dcr);
+        assert_eq!(CHATGPT_DCR.dcr_body(&[]), CHATGPT.dcr_body(&[]));
+        assert_eq!(CLAUDE_DCR.redirect, CLAUDE.redirect);
+    }
+
+    #[test]
     fn lookup() {
         assert_eq!(by_name("ChatGPT").unwrap().name, "chatgpt");
         assert!(by_name("gemini").is_none());
