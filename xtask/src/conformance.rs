@@ -245,6 +245,14 @@ fn local(args: &[String]) -> Result<(), String> {
     }
     drop(short);
 
+    // A registration limit the harness runs into: it must wait out Retry-After and complete
+    // every MUST (exit 0), or stop honestly (exit 2, naming the cause); never exit 0 with a
+    // MUST left unrun.
+    eprintln!("\n=== conformance: registration rate limit 2 per minute (Retry-After) ===");
+    if let Err(e) = rate_limited(&harness, &out) {
+        failed.push(e);
+    }
+
     // A real Chromium signs in through our login and consent pages (headless, login script).
     eprintln!("\n=== conformance: --login browser (Chromium, headless, login script) ===");
     match chromium() {
@@ -266,11 +274,6 @@ fn local(args: &[String]) -> Result<(), String> {
                     &format!("{}/t/acme/mcp", b.base),
                     "--profile",
                     "chatgpt",
-                    // DCR, as before CIMD became ChatGPT's default: the login script expects
-                    // a sign-in page, and with a metadata-document client the negatives'
-                    // error pages come before it (the driver then reports "could not run").
-                    "--registration",
-                    "dcr",
                 ])
                 .arg("--login")
                 .arg("browser")
@@ -356,6 +359,73 @@ fn local(args: &[String]) -> Result<(), String> {
             tail.into_iter().rev().collect::<Vec<_>>().join("\n")
         );
         Err(format!("conformance failed for: {}", failed.join(", ")))
+    }
+}
+
+/// The chatgpt profile against a server that allows two registrations a minute.
+fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
+    let server = Server::start(
+        "debug",
+        &[
+            "--registration-rate-limit",
+            "2",
+            "--refresh-grace",
+            "1",
+            "--duplicate-code-window",
+            "1",
+        ],
+    )?;
+    let json = out.join("rate-limited.json");
+    let output = Command::new(harness)
+        .args([
+            "run",
+            &format!("{}/t/acme/mcp", server.base),
+            "--profile",
+            "chatgpt",
+        ])
+        .args([
+            "--login",
+            "form",
+            "--username",
+            "alice",
+            "--password",
+            &server.password,
+        ])
+        .args([
+            "--second-resource",
+            &format!("{}/t/globex/mcp", server.base),
+            "--replay-delay",
+            "2",
+            "--skip",
+            "rs/token/expired",
+        ])
+        .arg("--report")
+        .arg(format!("json={}", json.display()))
+        .output()
+        .map_err(|e| format!("running {}: {e}", harness.display()))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    eprint!("{stdout}");
+    let report = std::fs::read_to_string(&json).unwrap_or_default();
+    // Every MUST outcome of the JSON report, as (id, verdict).
+    let unrun_musts: Vec<String> = report
+        .split("{\"id\":")
+        .skip(1)
+        .filter(|o| o.contains("\"level\":\"MUST\"") && o.contains("\"verdict\":\"could-not-run\""))
+        .map(|o| o.split('"').nth(1).unwrap_or("?").to_string())
+        .collect();
+    match output.status.code() {
+        Some(0) if unrun_musts.is_empty() && !report.is_empty() => {
+            eprintln!("rate-limited run: every MUST completed (Retry-After waited out)");
+            Ok(())
+        }
+        Some(0) => Err(format!(
+            "rate-limited run: exit 0 with MUSTs that could not run: {unrun_musts:?}"
+        )),
+        Some(2) if stdout.contains("could not run; first cause: ") => {
+            eprintln!("rate-limited run: stopped honestly (exit 2, cause named)");
+            Ok(())
+        }
+        other => Err(format!("rate-limited run: exit {other:?}")),
     }
 }
 

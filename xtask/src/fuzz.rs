@@ -299,7 +299,14 @@ fn mcp_body(rng: &mut Rng) -> String {
     match rng.below(12) {
         0 => format!("[{one},{one}]"),
         1 => "[]".into(),
-        2 => one[..one.len() / 2].to_string(),
+        2 => {
+            // Truncated in the middle (at a character boundary: bodies are text here).
+            let mut cut = one.len() / 2;
+            while !one.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            one[..cut].to_string()
+        }
         3 => random_json(rng, 0),
         _ => one,
     }

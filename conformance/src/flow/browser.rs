@@ -481,6 +481,21 @@ async fn sign_in(
         None => {
             let url = tab.url().await.unwrap_or_default();
             let text = tab.text().await;
+            let status = tab.navigations().last().and_then(|n| n.status);
+            if let (Some(why), Some(status)) = (&failure, status.filter(|s| *s >= 400)) {
+                // The script could not go on because the authorization server answered the
+                // authorization request itself with an error document (4xx/5xx): that is the
+                // server's answer (e.g. an unregistered redirect_uri refused before sign-in),
+                // which the checks grade, not a driver problem.
+                return AuthzEnd::Page {
+                    status,
+                    body: format!(
+                        "{why}; the browser shows an error page (HTTP {status}) at {url}:\n{}",
+                        http.redactor.text(&text)
+                    ),
+                    evidence,
+                };
+            }
             if let Some(why) = failure {
                 // The script could not go on: the driver's problem until shown otherwise, so
                 // "could not run", with what the browser shows for the person to judge.
@@ -500,11 +515,7 @@ async fn sign_in(
             if text.trim().is_empty() {
                 AuthzEnd::Broken(format!("{why} (page {url})"))
             } else {
-                let status = tab
-                    .navigations()
-                    .last()
-                    .and_then(|n| n.status)
-                    .unwrap_or(200);
+                let status = status.unwrap_or(200);
                 AuthzEnd::Page {
                     status,
                     body: format!(
