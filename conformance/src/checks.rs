@@ -5,7 +5,7 @@
 //! for every entry.
 
 use crate::model::{CheckDef, Level};
-use Level::{May, Must, Should};
+use Level::{Compat, May, Must, Should};
 
 macro_rules! checks {
     ($( $id:literal, $level:ident, $side:literal, $title:literal, [$($r:literal),+ $(,)?] );+ $(;)?) => {
@@ -358,6 +358,10 @@ checks! {
     "errors/no-5xx-on-mistakes", Must, true,
         "No request the harness built to be wrong (token endpoint, registration, a bad bearer token at the MCP endpoint) gets a 5xx: a client mistake is a 4xx",
         ["RFC 9110 §15.5", "RFC 9110 §15.6", "RFC 6749 §5.2", "RFC 6750 §3.1"];
+    // ---------------------------------------------------------------- client compatibility
+    "compat/connects", Compat, true,
+        "The run's client, exactly as its profile sends it, can register, authorize and call a tool",
+        ["conformance/src/profile.rs (the client's captured flow and its sources)", "MCP 2025-11-25 basic/authorization §Dynamic Client Registration", "RFC 8252 §7"];
 }
 
 /// Looks a check up by id.

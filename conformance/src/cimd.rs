@@ -21,6 +21,9 @@ pub const JWKS_PATH: &str = "/oauth/jwks.json";
 /// A running document server; stops when dropped.
 pub struct DocServer {
     pub origin: String,
+    /// The paths requested so far (to tell "the target refused the document" from "the target
+    /// never fetched it").
+    fetched: Arc<std::sync::Mutex<Vec<String>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -38,12 +41,15 @@ impl DocServer {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let origin = format!("http://{}", listener.local_addr()?);
         let docs = Arc::new(docs(&origin));
+        let fetched = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = fetched.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
                 let docs = docs.clone();
+                let seen = seen.clone();
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 2048];
@@ -57,6 +63,9 @@ impl DocServer {
                     let mut parts = head.split_whitespace();
                     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
                     let path = target.split('?').next().unwrap_or("");
+                    if let Ok(mut s) = seen.lock() {
+                        s.push(path.to_string());
+                    }
                     let (status, body) = match docs.get(path) {
                         Some(d) if method == "GET" || method == "HEAD" => ("200 OK", d.to_string()),
                         _ => ("404 Not Found", r#"{"error":"not_found"}"#.to_string()),
@@ -71,7 +80,19 @@ impl DocServer {
                 });
             }
         });
-        Ok(DocServer { origin, task })
+        Ok(DocServer {
+            origin,
+            fetched,
+            task,
+        })
+    }
+
+    /// Has anyone requested `path`?
+    pub fn was_fetched(&self, path: &str) -> bool {
+        self.fetched
+            .lock()
+            .map(|s| s.iter().any(|p| p == path))
+            .unwrap_or(false)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -133,7 +154,9 @@ mod tests {
             let req = c.get(s.url(path));
             async move { req.send().await.unwrap().json::<Value>().await.unwrap() }
         };
+        assert!(!s.was_fetched(MAIN_PATH));
         let main = get(MAIN_PATH).await;
+        assert!(s.was_fetched(MAIN_PATH));
         assert_eq!(main["client_id"], s.url(MAIN_PATH));
         let mm = get(MISMATCH_PATH).await;
         assert_eq!(mm["client_id"], s.url(MAIN_PATH));

@@ -63,24 +63,29 @@ pub enum LoginKind {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum RegistrationKind {
+    /// What the profile's client does: its metadata document when the AS advertises CIMD and
+    /// the target is on this machine (the harness serves the document), DCR otherwise.
+    Auto,
     Dcr,
     Preregistered,
     /// Client ID Metadata Document: a URL `client_id` (see --cimd-url).
     Cimd,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct RunArgs {
     /// The MCP URL exactly as a user would paste it into the host.
     pub mcp_url: String,
-    /// Client profile: chatgpt, claude or strict.
+    /// Client profile: chatgpt, chatgpt-dcr, claude, claude-dcr, claude-code, cursor, vscode,
+    /// mcp-inspector, strict; or `all` (every profile, one client × check table).
     #[arg(long, default_value = "chatgpt")]
     pub profile: String,
     /// Protocol revision: 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28 or auto.
     #[arg(long, default_value = "auto")]
     pub spec: String,
-    /// How the harness gets a client: dcr, preregistered (--client-id) or cimd (a URL client_id).
-    #[arg(long, value_enum, default_value = "dcr")]
+    /// How the harness gets a client: auto (as the profile's client does), dcr, preregistered
+    /// (--client-id) or cimd (a URL client_id).
+    #[arg(long, value_enum, default_value = "auto")]
     pub registration: RegistrationKind,
     /// For `--registration cimd`: the URL of a client metadata document you host (its
     /// `client_id` must be this URL and its `redirect_uris` must list the profile's callback or
@@ -186,8 +191,13 @@ pub struct RunArgs {
 
 /// Turns arguments into a configuration; `Err` is a usage error (exit 2).
 pub fn config_from(a: &RunArgs) -> Result<Config, String> {
-    let p = profile::by_name(&a.profile)
-        .ok_or_else(|| format!("unknown profile {:?} (chatgpt, claude, strict)", a.profile))?;
+    let p = profile::by_name(&a.profile).ok_or_else(|| {
+        format!(
+            "unknown profile {:?} ({}, or all)",
+            a.profile,
+            profile::names()
+        )
+    })?;
     crate::urls::parse_mcp_url(&a.mcp_url)?;
     let mut c = Config::new(a.mcp_url.trim(), p);
     c.spec = match a.spec.as_str() {
@@ -200,33 +210,7 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
             ));
         }
     };
-    c.registration = match a.registration {
-        RegistrationKind::Dcr => Registration::Dcr,
-        RegistrationKind::Preregistered => Registration::Preregistered {
-            client_id: a
-                .client_id
-                .clone()
-                .ok_or("--registration preregistered needs --client-id")?,
-            client_secret: a.client_secret.clone(),
-        },
-        RegistrationKind::Cimd => {
-            if let Some(u) = &a.cimd_url {
-                let parsed = url::Url::parse(u)
-                    .map_err(|e| format!("--cimd-url {u:?} is not a URL: {e}"))?;
-                if !matches!(parsed.scheme(), "https" | "http") || parsed.path() == "/" {
-                    return Err(format!(
-                        "--cimd-url {u:?} must be an https (or local http) URL with a path"
-                    ));
-                }
-            }
-            Registration::Cimd {
-                url: a.cimd_url.clone(),
-            }
-        }
-    };
-    if a.cimd_url.is_some() && !matches!(a.registration, RegistrationKind::Cimd) {
-        return Err("--cimd-url needs --registration cimd".into());
-    }
+    c.registration = registration_from(a)?;
     c.redirect_uri = a.redirect_uri.clone();
     c.login = match a.login {
         None => Login::None,
@@ -304,6 +288,39 @@ pub fn config_from(a: &RunArgs) -> Result<Config, String> {
         }
     }
     Ok(c)
+}
+
+/// `--registration` (and `--cimd-url`, `--client-id`) as a [`Registration`].
+fn registration_from(a: &RunArgs) -> Result<Registration, String> {
+    let r = match a.registration {
+        RegistrationKind::Auto => Registration::Auto,
+        RegistrationKind::Dcr => Registration::Dcr,
+        RegistrationKind::Preregistered => Registration::Preregistered {
+            client_id: a
+                .client_id
+                .clone()
+                .ok_or("--registration preregistered needs --client-id")?,
+            client_secret: a.client_secret.clone(),
+        },
+        RegistrationKind::Cimd => {
+            if let Some(u) = &a.cimd_url {
+                let parsed = url::Url::parse(u)
+                    .map_err(|e| format!("--cimd-url {u:?} is not a URL: {e}"))?;
+                if !matches!(parsed.scheme(), "https" | "http") || parsed.path() == "/" {
+                    return Err(format!(
+                        "--cimd-url {u:?} must be an https (or local http) URL with a path"
+                    ));
+                }
+            }
+            Registration::Cimd {
+                url: a.cimd_url.clone(),
+            }
+        }
+    };
+    if a.cimd_url.is_some() && !matches!(a.registration, RegistrationKind::Cimd) {
+        return Err("--cimd-url needs --registration cimd".into());
+    }
+    Ok(r)
 }
 
 fn browser_login(a: &RunArgs) -> Result<crate::flow::browser::BrowserLogin, String> {

@@ -7,6 +7,10 @@ use std::time::Duration;
 /// How the harness obtains a client.
 #[derive(Clone, Debug)]
 pub enum Registration {
+    /// What the profile's client does: its own Client ID Metadata Document when the AS advertises
+    /// support and the harness can serve it to the target (a target on this machine), DCR
+    /// otherwise (the CLI's default).
+    Auto,
     /// RFC 7591 dynamic registration with the profile's exact body.
     Dcr,
     /// A client registered out of band.

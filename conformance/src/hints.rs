@@ -588,6 +588,11 @@ hints! {
         how: "After the generated requests, calls `tools/list` and expects success.",
         fix: "Do not let one malformed request wedge the process or the session store."
     }
+    "compat/connects" => {
+        sees: "The client itself fails to connect (Cursor: \"Failed to register client\"; VS Code: \"Registration … failed\"; ChatGPT: \"Error creating connector\"), although every spec check may pass: a registration policy, a redirect URI or a metadata document this particular client needs is refused.",
+        how: "Replays the run's profile exactly (its DCR body with every redirect URI, or its metadata document, its callback, scope and resource), signs in, exchanges the code and calls a tool; the detail names the step that stopped it. If only a private-use redirect URI of the body was refused, the harness registers without it so the spec checks still run, and this check fails naming that URI.",
+        fix: "Do what the detail says: accept the client's redirect URIs (private-use schemes of native public clients per RFC 8252 §7.1, loopback with any port per §7.3), its metadata document or its token endpoint auth method. docs/client-compatibility.md lists what each client sends."
+    }
 }
 
 #[cfg(test)]

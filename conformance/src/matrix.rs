@@ -403,6 +403,63 @@ pub fn overall(cols: &[Column]) -> i32 {
     cols.iter().map(|c| c.exit_code).max().unwrap_or(2)
 }
 
+/// `gigamcp-conformance run URL --profile all`: every client profile against one deployment,
+/// one after another, then the check × client table (and `--report md|html|json` of it).
+pub async fn profile_all(a: crate::cli::RunArgs) -> i32 {
+    if a.baseline.is_some() || a.evidence.is_some() || a.list {
+        eprintln!(
+            "error: --profile all takes no --baseline, --evidence or --list (run one profile for those)"
+        );
+        return 2;
+    }
+    let mut planned = Vec::new();
+    for p in crate::profile::ALL {
+        let mut one = a.clone();
+        one.profile = p.name.into();
+        match config_from(&one) {
+            Ok(cfg) => planned.push((p.name, cfg)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        }
+    }
+    for r in &a.report {
+        let kind = r.split_once('=').map(|(k, _)| k).unwrap_or_default();
+        if !["md", "markdown", "html", "json"].contains(&kind) {
+            eprintln!("error: --profile all writes md, html or json reports, not {kind:?}");
+            return 2;
+        }
+    }
+    let mut cols = Vec::new();
+    for (name, cfg) in planned {
+        eprintln!("profile {name} — {}", a.mcp_url);
+        let result = match crate::flow::run(cfg).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: profile {name}: {e}");
+                return 2;
+            }
+        };
+        cols.push(Column {
+            name: name.into(),
+            deployment: a.mcp_url.clone(),
+            profile: name.into(),
+            exit_code: exit_code(&result, None),
+            result,
+        });
+    }
+    for r in &a.report {
+        let (kind, path) = r.split_once('=').expect("validated");
+        if let Err(e) = write(kind, Path::new(path), &cols) {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    }
+    print!("{}", terminal(&cols));
+    overall(&cols)
+}
+
 pub async fn main_with(a: MatrixArgs) -> i32 {
     let (deployments, profiles) = match plan(&a) {
         Ok(p) => p,

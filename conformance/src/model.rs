@@ -16,6 +16,10 @@ pub enum Level {
     Must,
     Should,
     May,
+    /// Client compatibility: the run's client (its profile) can connect. Not a requirement of
+    /// any specification, graded apart from them: a failure fails the run (that client cannot
+    /// connect) but never stands in for, or hides, a spec check's verdict.
+    Compat,
 }
 
 impl fmt::Display for Level {
@@ -24,6 +28,7 @@ impl fmt::Display for Level {
             Level::Must => "MUST",
             Level::Should => "SHOULD",
             Level::May => "MAY",
+            Level::Compat => "COMPAT",
         })
     }
 }
@@ -99,7 +104,7 @@ pub fn grade(level: Level, finding: &Finding, strict: bool) -> (Verdict, String)
         Finding::Holds(d) => (Verdict::Pass, d.clone()),
         Finding::Violated(d) => {
             let v = match (level, strict) {
-                (Level::Must, _) => Verdict::Fail,
+                (Level::Must | Level::Compat, _) => Verdict::Fail,
                 (Level::Should, true) => Verdict::Fail,
                 _ => Verdict::Warn,
             };
@@ -155,6 +160,7 @@ mod tests {
         assert_eq!(grade(Level::Should, &f, true).0, Verdict::Fail);
         assert_eq!(grade(Level::Must, &f, false).0, Verdict::Fail);
         assert_eq!(grade(Level::May, &f, true).0, Verdict::Warn);
+        assert_eq!(grade(Level::Compat, &f, false).0, Verdict::Fail);
     }
 
     #[test]

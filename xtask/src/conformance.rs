@@ -1,6 +1,7 @@
 //! `cargo xtask conformance`: the harness against a fresh `gigamcp serve --demo`, for every client
-//! profile and protocol revision, plus a sign-in through a real Chromium and the GitHub Action's
-//! script. Any failed MUST fails the task. Reports: target/conformance/.
+//! profile (chatgpt, chatgpt-dcr, claude and strict at every protocol revision, the other
+//! clients once), ChatGPT against the default CIMD policy, a sign-in through a real Chromium and
+//! the GitHub Action's script. Any failed MUST fails the task. Reports: target/conformance/.
 //!
 //! `cargo xtask conformance --target URL [run options…]` runs the same profile × revision
 //! matrix and the feature files (`features/*.feature`, through the cucumber runner) against that
@@ -9,8 +10,31 @@
 use crate::util::{Server, build_bins, cargo_env, target_dir};
 use std::process::Command;
 
-const PROFILES: [&str; 3] = ["chatgpt", "claude", "strict"];
+/// Profiles run at every protocol revision.
+const PROFILES: [&str; 4] = ["chatgpt", "chatgpt-dcr", "claude", "strict"];
 const SPECS: [&str; 4] = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+/// The other clients' profiles, run once each at the revision they speak (`--spec auto`).
+const CLIENTS: [&str; 5] = [
+    "claude-dcr",
+    "claude-code",
+    "cursor",
+    "vscode",
+    "mcp-inspector",
+];
+
+/// `(name, profile, --spec)` of every run in the matrix.
+fn matrix() -> Vec<(String, &'static str, &'static str)> {
+    let mut runs = Vec::new();
+    for profile in PROFILES {
+        for spec in SPECS {
+            runs.push((format!("{profile}-{spec}"), profile, spec));
+        }
+    }
+    for profile in CLIENTS {
+        runs.push((profile.to_string(), profile, "auto"));
+    }
+    runs
+}
 
 pub fn run(args: &[String]) -> Result<(), String> {
     let mut rest = Vec::new();
@@ -38,28 +62,25 @@ fn against(url: &str, args: &[String]) -> Result<(), String> {
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let harness = target_dir().join("debug").join("gigamcp-conformance");
     let mut failed = Vec::new();
-    for profile in PROFILES {
-        for spec in SPECS {
-            let name = format!("{profile}-{spec}");
-            eprintln!("\n=== conformance against {url}: profile {profile}, spec {spec} ===");
-            let status = Command::new(&harness)
-                .args(["run", url, "--profile", profile, "--spec", spec])
-                .args(args)
-                .arg("--report")
-                .arg(format!(
-                    "json={}",
-                    out.join(format!("{name}.json")).display()
-                ))
-                .arg("--report")
-                .arg(format!(
-                    "html={}",
-                    out.join(format!("{name}.html")).display()
-                ))
-                .status()
-                .map_err(|e| format!("running {}: {e}", harness.display()))?;
-            if !status.success() {
-                failed.push(format!("{name} (exit {})", status.code().unwrap_or(-1)));
-            }
+    for (name, profile, spec) in matrix() {
+        eprintln!("\n=== conformance against {url}: profile {profile}, spec {spec} ===");
+        let status = Command::new(&harness)
+            .args(["run", url, "--profile", profile, "--spec", spec])
+            .args(args)
+            .arg("--report")
+            .arg(format!(
+                "json={}",
+                out.join(format!("{name}.json")).display()
+            ))
+            .arg("--report")
+            .arg(format!(
+                "html={}",
+                out.join(format!("{name}.html")).display()
+            ))
+            .status()
+            .map_err(|e| format!("running {}: {e}", harness.display()))?;
+        if !status.success() {
+            failed.push(format!("{name} (exit {})", status.code().unwrap_or(-1)));
         }
     }
     eprintln!("\n=== features/*.feature against {url} ===");
@@ -77,7 +98,7 @@ fn against(url: &str, args: &[String]) -> Result<(), String> {
     if failed.is_empty() {
         eprintln!(
             "\nconformance against {url}: every MUST holds for {} profile/revision runs and the features; reports in {}",
-            PROFILES.len() * SPECS.len(),
+            matrix().len(),
             out.display()
         );
         Ok(())
@@ -91,14 +112,21 @@ fn against(url: &str, args: &[String]) -> Result<(), String> {
 
 fn local(args: &[String]) -> Result<(), String> {
     build_bins(false)?;
-    // The matrix registers many clients from one IP: lift the per-IP registration limit. The
-    // retry/grace windows for lost responses shrink to 1 s and the harness replays after 2 s, so
-    // "a replay revokes the grant" is graded on what the server does after its window.
+    // The matrix registers many clients from one IP: lift the per-IP registration and CIMD fetch
+    // limits. The retry/grace windows for lost responses shrink to 1 s and the harness replays
+    // after 2 s, so "a replay revokes the grant" is graded on what the server does after its
+    // window. ChatGPT, Claude and Claude Code use their Client ID Metadata Documents whenever
+    // the server advertises CIMD (on by default); the harness serves those documents (and
+    // ChatGPT's JWK Set, for private_key_jwt) on 127.0.0.1, which a production server refuses to
+    // fetch (SSRF guard): this server is told to allow loopback documents.
     let server = Server::start(
         "debug",
         &[
             "--registration-rate-limit",
             "100000",
+            "--cimd-fetch-rate-limit",
+            "100000",
+            "--cimd-allow-http-loopback",
             "--refresh-grace",
             "1",
             "--duplicate-code-window",
@@ -111,56 +139,47 @@ fn local(args: &[String]) -> Result<(), String> {
     let mcp = format!("{}/t/acme/mcp", server.base);
     let second = format!("{}/t/globex/mcp", server.base);
     let mut failed = Vec::new();
-    for profile in PROFILES {
-        for spec in SPECS {
-            let name = format!("{profile}-{spec}");
-            eprintln!("\n=== conformance: profile {profile}, spec {spec} ===");
-            let status = Command::new(&harness)
-                .args(["run", &mcp, "--profile", profile, "--spec", spec])
-                .args([
-                    "--login",
-                    "form",
-                    "--username",
-                    "alice",
-                    "--password",
-                    &server.password,
-                ])
-                .args(["--second-resource", &second, "--replay-delay", "2"])
-                // Hour-long tokens: expiry is graded by its own run below, with 4-second tokens.
-                .args(["--skip", "rs/token/expired"])
-                .arg("--report")
-                .arg(format!(
-                    "json={}",
-                    out.join(format!("{name}.json")).display()
-                ))
-                .arg("--report")
-                .arg(format!(
-                    "junit={}",
-                    out.join(format!("{name}.xml")).display()
-                ))
-                .arg("--report")
-                .arg(format!("md={}", out.join(format!("{name}.md")).display()))
-                .args(args)
-                .status()
-                .map_err(|e| format!("running {}: {e}", harness.display()))?;
-            if !status.success() {
-                failed.push(name);
-            }
+    for (name, profile, spec) in matrix() {
+        eprintln!("\n=== conformance: profile {profile}, spec {spec} ===");
+        let status = Command::new(&harness)
+            .args(["run", &mcp, "--profile", profile, "--spec", spec])
+            .args([
+                "--login",
+                "form",
+                "--username",
+                "alice",
+                "--password",
+                &server.password,
+            ])
+            .args(["--second-resource", &second, "--replay-delay", "2"])
+            // Hour-long tokens: expiry is graded by its own run below, with 4-second tokens.
+            .args(["--skip", "rs/token/expired"])
+            .arg("--report")
+            .arg(format!(
+                "json={}",
+                out.join(format!("{name}.json")).display()
+            ))
+            .arg("--report")
+            .arg(format!(
+                "junit={}",
+                out.join(format!("{name}.xml")).display()
+            ))
+            .arg("--report")
+            .arg(format!("md={}", out.join(format!("{name}.md")).display()))
+            .args(args)
+            .status()
+            .map_err(|e| format!("running {}: {e}", harness.display()))?;
+        if !status.success() {
+            failed.push(name);
         }
     }
-    // Client ID Metadata Documents (on by default): for this loopback run only, http documents on
-    // 127.0.0.1 are allowed; the harness serves ChatGPT's document shape itself, with its own
-    // JWKS, and authenticates with private_key_jwt (RS256) as ChatGPT does.
-    eprintln!("\n=== conformance: CIMD registration (profile chatgpt) ===");
+    // The same ChatGPT profile against a server with its default CIMD policy (loopback documents
+    // refused): the harness sees its document never fetched and ChatGPT registers with DCR, and
+    // nothing fails.
+    eprintln!("\n=== conformance: profile chatgpt, default CIMD policy (loopback refused) ===");
     let cimd = Server::start(
         "debug",
-        &[
-            "--cimd-allow-http-loopback",
-            "--refresh-grace",
-            "1",
-            "--duplicate-code-window",
-            "1",
-        ],
+        &["--refresh-grace", "1", "--duplicate-code-window", "1"],
     )?;
     let status = Command::new(&harness)
         .args([
@@ -168,8 +187,6 @@ fn local(args: &[String]) -> Result<(), String> {
             &format!("{}/t/acme/mcp", cimd.base),
             "--profile",
             "chatgpt",
-            "--registration",
-            "cimd",
         ])
         .args([
             "--login",
@@ -188,11 +205,14 @@ fn local(args: &[String]) -> Result<(), String> {
             "rs/token/expired",
         ])
         .arg("--report")
-        .arg(format!("json={}", out.join("cimd.json").display()))
+        .arg(format!(
+            "json={}",
+            out.join("chatgpt-default-cimd.json").display()
+        ))
         .status()
         .map_err(|e| format!("running {}: {e}", harness.display()))?;
     if !status.success() {
-        failed.push("cimd".into());
+        failed.push("chatgpt-default-cimd".into());
     }
     drop(cimd);
 
@@ -283,7 +303,13 @@ fn local(args: &[String]) -> Result<(), String> {
     eprintln!("\n=== conformance: the GitHub Action's script (.github/actions/conformance.sh) ===");
     let a = Server::start(
         "debug",
-        &["--refresh-grace", "1", "--duplicate-code-window", "1"],
+        &[
+            "--cimd-allow-http-loopback",
+            "--refresh-grace",
+            "1",
+            "--duplicate-code-window",
+            "1",
+        ],
     )?;
     let action_out = out.join("action");
     let status = Command::new("bash")
@@ -322,7 +348,7 @@ fn local(args: &[String]) -> Result<(), String> {
     if failed.is_empty() {
         eprintln!(
             "\nconformance: every MUST holds for {} profile/revision runs",
-            PROFILES.len() * SPECS.len()
+            matrix().len()
         );
         Ok(())
     } else {
@@ -336,7 +362,6 @@ fn local(args: &[String]) -> Result<(), String> {
     }
 }
 
-/// The installed Chromium the harness would use (it never downloads one).
 /// The chatgpt profile against a server that allows two registrations a minute.
 fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
     let server = Server::start(
@@ -404,6 +429,7 @@ fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), 
     }
 }
 
+/// The installed Chromium the harness would use (it never downloads one).
 fn chromium() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("GIGAMCP_CHROMIUM").filter(|p| !p.is_empty()) {
         return Some(p.into());

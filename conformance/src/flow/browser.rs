@@ -406,6 +406,16 @@ pub async fn drive(
     end
 }
 
+/// Tells the person at a headed browser what to do.
+fn announce_headed(b: &BrowserLogin) {
+    if b.headed {
+        eprintln!(
+            "\nSign in and approve in the browser window; the harness waits up to {} s for the redirect to the client's callback.",
+            b.callback_timeout.as_secs()
+        );
+    }
+}
+
 async fn sign_in(
     http: &Http,
     chromium: &Chromium,
@@ -422,12 +432,7 @@ async fn sign_in(
         Err(e) => return AuthzEnd::Broken(e),
     };
     let t = b.step_timeout;
-    if b.headed {
-        eprintln!(
-            "\nSign in and approve in the browser window; the harness waits up to {} s for the redirect to the client's callback.",
-            b.callback_timeout.as_secs()
-        );
-    }
+    announce_headed(b);
     let mut failure: Option<String> = None;
     let starts_with_goto = b
         .script

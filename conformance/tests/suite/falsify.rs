@@ -23,12 +23,14 @@ pub enum Base {
     Legacy,
     /// ChatGPT profile with `--registration cimd` (harness-served documents on loopback).
     Cimd,
+    /// Cursor profile: its three-URI DCR body with the `cursor://` callback.
+    Cursor,
 }
 
 impl Base {
     fn opts(self) -> Opts {
         match self {
-            Base::Chatgpt | Base::Legacy | Base::Cimd => Opts::default(),
+            Base::Chatgpt | Base::Legacy | Base::Cimd | Base::Cursor => Opts::default(),
             Base::StrictSessions => Opts {
                 sessions: true,
                 ..Opts::default()
@@ -43,6 +45,7 @@ impl Base {
         match self {
             Base::StrictSessions => profile::STRICT,
             Base::Legacy => profile::CLAUDE,
+            Base::Cursor => profile::CURSOR,
             _ => profile::CHATGPT,
         }
     }
@@ -289,6 +292,7 @@ pub const CASES: &[(&str, Fault, Base)] = &[
         Chatgpt,
     ),
     ("errors/no-5xx-on-mistakes", RsGarbageToken500, Chatgpt),
+    ("compat/connects", RefusesCustomSchemeRedirects, Cursor),
 ];
 
 #[test]

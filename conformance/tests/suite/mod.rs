@@ -1,5 +1,6 @@
 pub mod browser;
 pub mod falsify;
+pub mod profiles;
 pub mod runs;
 
 use crate::fixture::{Fixture, PASSWORD, USER};

@@ -22,6 +22,8 @@ async fn every_profile_and_revision_passes_against_the_conforming_fixture() {
             let fx = fixture::start(Opts::default()).await;
             let mut c = cfg(&fx, *p);
             c.spec = spec.map(str::to_string);
+            // As the client does: CIMD where its profile and the fixture allow, DCR otherwise.
+            c.registration = gigamcp_conformance::config::Registration::Auto;
             let r = gigamcp_conformance::flow::run(c).await.unwrap();
             assert!(
                 problems(&r).is_empty(),
@@ -29,13 +31,9 @@ async fn every_profile_and_revision_passes_against_the_conforming_fixture() {
                 p.name,
                 problems(&r)
             );
-            let want = spec.map(str::to_string).unwrap_or_else(|| {
-                if p.name == "claude" {
-                    "2025-06-18".into()
-                } else {
-                    "2025-11-25".into()
-                }
-            });
+            let want = spec
+                .map(str::to_string)
+                .unwrap_or_else(|| p.initialize_version.into());
             assert_eq!(
                 r.negotiated.as_deref(),
                 Some(want.as_str()),

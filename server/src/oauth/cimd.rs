@@ -173,7 +173,7 @@ pub async fn resolve(ctx: &Ctx<'_>, client_id: &str) -> Result<ClientRecord, Cim
         .await
         .map_err(CimdError::Internal)?;
     if ttl > 0 {
-        ctx.cimd.put(&rec, ctx.now + ttl);
+        ctx.cimd.put(&rec, ctx.now, ctx.now + ttl);
     }
     Ok(rec)
 }

@@ -2,10 +2,9 @@
 //! accept, where a CIMD client's keys live, and the per-process cache of fetched JWKS documents.
 //! A leaf of the `oauth` module graph, so the request context, metadata and CIMD can use it.
 
+use super::ttl_cache::TtlCache;
 use crate::store::oauth::ClientRecord;
 use jsonwebtoken::jwk::JwkSet;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// The signing algorithms advertised in `token_endpoint_auth_signing_alg_values_supported`.
 pub const SIGNING_ALGS: [&str; 2] = ["RS256", "ES256"];
@@ -34,10 +33,17 @@ impl KeySource {
     }
 }
 
-/// Fetched JWKS documents, keyed by `jwks_uri`: (keys, valid until, fetched at).
-#[derive(Default)]
+/// Fetched JWKS documents, keyed by `jwks_uri`: bounded, each for its own TTL.
 pub struct JwksCache {
-    entries: Mutex<HashMap<String, (JwkSet, i64, i64)>>,
+    entries: TtlCache<JwkSet>,
+}
+
+impl Default for JwksCache {
+    fn default() -> Self {
+        Self {
+            entries: TtlCache::new(10_000),
+        }
+    }
 }
 
 impl JwksCache {
@@ -45,16 +51,14 @@ impl JwksCache {
         Self::default()
     }
 
+    /// (keys, valid until, fetched at).
     pub(super) fn get(&self, uri: &str) -> Option<(JwkSet, i64, i64)> {
-        let map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        map.get(uri).cloned()
+        self.entries
+            .get(uri)
+            .map(|e| (e.value, e.until, e.fetched_at))
     }
 
     pub(super) fn put(&self, uri: &str, set: JwkSet, until: i64, fetched_at: i64) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(uri.to_string(), (set, until, fetched_at));
+        self.entries.insert(uri, set, fetched_at, until);
     }
 }

@@ -30,6 +30,7 @@ pub mod revoke;
 pub mod scopes;
 pub mod state;
 pub mod token;
+pub mod ttl_cache;
 
 pub use context::{Ctx, Params};
 pub use state::OAuthState;

@@ -2,8 +2,6 @@
 //! database (`store::counters`); these bound this process's own work.
 use crate::config::Config;
 use crate::store::oauth::ClientRecord;
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 /// Client ID Metadata Document and JWK Set fetches in flight at once, across all callers (a
 /// global bound on outbound work; `cimd::admit_fetch`).
@@ -32,10 +30,18 @@ impl OAuthState {
     }
 }
 
-/// In-memory cache of validated documents, keyed by client id URL.
-#[derive(Default)]
+/// In-memory cache of validated documents, keyed by client id URL: bounded, each for the
+/// lifetime its `Cache-Control` allowed.
 pub struct CimdCache {
-    entries: Mutex<HashMap<String, (ClientRecord, i64)>>,
+    entries: super::ttl_cache::TtlCache<ClientRecord>,
+}
+
+impl Default for CimdCache {
+    fn default() -> Self {
+        Self {
+            entries: super::ttl_cache::TtlCache::new(10_000),
+        }
+    }
 }
 
 impl CimdCache {
@@ -44,22 +50,11 @@ impl CimdCache {
     }
 
     pub(super) fn get(&self, client_id: &str, now: i64) -> Option<ClientRecord> {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        match map.get(client_id) {
-            Some((rec, until)) if *until > now => Some(rec.clone()),
-            Some(_) => {
-                map.remove(client_id);
-                None
-            }
-            None => None,
-        }
+        self.entries.get_valid(client_id, now)
     }
 
-    pub(super) fn put(&self, rec: &ClientRecord, until: i64) {
-        let mut map = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() > 10_000 {
-            map.clear();
-        }
-        map.insert(rec.client_id.clone(), (rec.clone(), until));
+    /// Valid from `now` until `until`.
+    pub(super) fn put(&self, rec: &ClientRecord, now: i64, until: i64) {
+        self.entries.insert(&rec.client_id, rec.clone(), now, until);
     }
 }

@@ -370,3 +370,52 @@ async fn consent_marks_known_hosted_clients_verified_and_the_rest_self_registere
         "{text}"
     );
 }
+
+/// Every client profile of the conformance harness (`conformance/src/profile.rs`: ChatGPT,
+/// Claude, Claude Code's DCR fallback, Cursor, VS Code, MCP Inspector, the spec-only client)
+/// registers with its exact DCR body — all its redirect URIs, its scope and grant types as the
+/// client computes them from our metadata — and goes through sign-in, consent, the code on its own
+/// callback, the token and a tool call.
+#[tokio::test]
+async fn every_harness_profile_registers_its_exact_dcr_body_and_reaches_a_tool_call() {
+    use gigamcp_conformance::profile::{self, DcrInput};
+    let (_t, b) = app(|_| {}).await;
+    let asm = b
+        .get("/.well-known/oauth-authorization-server")
+        .await
+        .json();
+    let grants: Vec<String> = asm["grant_types_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g.as_str().map(String::from))
+        .collect();
+    assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
+    for p in profile::ALL {
+        let callback = p.redirect_uri(true);
+        let uris = p.dcr_redirect_uris(&callback);
+        let body = p.dcr_body_for(&DcrInput {
+            redirect_uris: &uris,
+            scope: Some("mcp:read mcp:tools"),
+            as_grant_types: Some(&grants),
+        });
+        let r = register(&b, &body).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}: {}", p.name, r.text);
+        let j = r.json();
+        assert_eq!(j["redirect_uris"], json!(uris), "{}", p.name);
+        let c = Client {
+            id: j["client_id"].as_str().unwrap().into(),
+            secret: j["client_secret"].as_str().map(Into::into),
+            redirect: callback,
+        };
+        assert_eq!(
+            c.secret.is_some(),
+            p.token_endpoint_auth_method != "none",
+            "{}",
+            p.name
+        );
+        let (verifier, challenge) = pkce();
+        let (page, _) = consent_page(&b, &c, &challenge).await;
+        approve_exchange_call(&b, &c, &page, &verifier).await;
+    }
+}

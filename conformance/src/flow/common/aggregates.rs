@@ -13,6 +13,7 @@ impl Run {
         self.grade_content_types();
         self.grade_result_types();
         self.grade_mistakes();
+        self.grade_compat();
     }
 
     /// `token/errors/client-error-status`, `token/errors/rfc-code`,

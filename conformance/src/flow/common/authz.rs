@@ -65,8 +65,8 @@ impl Run {
             .as_ref()
             .and_then(|p| p.get("resource"))
             .and_then(Value::as_str);
-        match (self.cfg.profile.name, prm) {
-            ("chatgpt", Some(r)) => r.to_string(),
+        match (self.cfg.profile.resource_from_prm, prm) {
+            (true, Some(r)) => r.to_string(),
             _ => self.mcp_url.to_string(),
         }
     }

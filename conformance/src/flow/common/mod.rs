@@ -3,13 +3,14 @@
 //! ([`rpc`]), the one SSE parser ([`sse`]), JSON and error-body helpers ([`json`]), the
 //! authorization-code client and callback parsing ([`authz`]), the token endpoint client
 //! ([`token`]), 2026-07-28 header encoding ([`headers`]), argument synthesis ([`args`]), and the
-//! checks graded over the whole run ([`aggregates`]).
+//! checks graded over the whole run ([`aggregates`]), client compatibility ([`compat`]).
 //!
 //! Nothing here imports a phase.
 
 mod aggregates;
 pub mod args;
 pub mod authz;
+mod compat;
 pub mod headers;
 pub mod json;
 pub mod rpc;

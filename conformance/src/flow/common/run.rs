@@ -76,6 +76,11 @@ pub struct Run {
     pub(crate) cimd_docs: Option<crate::cimd::DocServer>,
     /// The `private_key_jwt` key published with those documents (when the AS offers it).
     pub(crate) cimd_key: Option<std::sync::Arc<crate::jwt::ClientKey>>,
+    /// Why the profile's own client could not connect although the spec checks went on (e.g. a
+    /// redirect URI of its exact DCR body was refused, and the harness registered without it).
+    pub(crate) compat_blocker: Option<String>,
+    /// The client id is a metadata document URL (`--registration cimd`, or `auto` chose CIMD).
+    pub(crate) via_cimd: bool,
 }
 
 impl Run {
@@ -132,6 +137,8 @@ impl Run {
             next_id: 0,
             cimd_docs: None,
             cimd_key: None,
+            compat_blocker: None,
+            via_cimd: false,
         })
     }
 

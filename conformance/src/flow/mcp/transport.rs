@@ -163,7 +163,7 @@ impl Run {
     /// `mcp/transport/origin-chatgpt-accepted`: ChatGPT's own Origin is not caught by that check.
     async fn origin_chatgpt_accepted(&mut self, token: &str) {
         if self.on("mcp/transport/origin-chatgpt-accepted") {
-            if self.cfg.profile.name != "chatgpt" {
+            if self.cfg.profile.origin != Some("https://chatgpt.com") {
                 self.rec(
                     "mcp/transport/origin-chatgpt-accepted",
                     NotApplicable(format!(

@@ -2,7 +2,6 @@
 //! with a URL `client_id`, a document whose `client_id` does not match its URL, and ChatGPT's
 //! plural-list shape (quirk Q14).
 
-use crate::config::Registration;
 use crate::flow::common::authz::CallbackParams;
 use crate::flow::common::{Client, Run};
 use crate::flow::login::AuthzEnd;
@@ -12,7 +11,7 @@ impl Run {
     /// `registration/cimd/accepted`, from how the main authorization went.
     pub(crate) fn grade_cimd_accepted(&mut self, authorized: bool) {
         const ID: &str = "registration/cimd/accepted";
-        if !matches!(self.cfg.registration, Registration::Cimd { .. }) || self.recorded(ID) {
+        if !self.via_cimd || self.recorded(ID) {
             return;
         }
         let client_id = self
@@ -46,7 +45,7 @@ impl Run {
     pub(crate) async fn cimd_checks(&mut self) {
         const MISMATCH: &str = "registration/cimd/client-id-mismatch-rejected";
         const PLURAL: &str = "registration/cimd/plural-auth-methods";
-        if !matches!(self.cfg.registration, Registration::Cimd { .. })
+        if !self.via_cimd
             || !self.any_on(&[MISMATCH, PLURAL])
             || (self.recorded(MISMATCH) && self.recorded(PLURAL))
         {

@@ -5,6 +5,7 @@ use crate::config::Registration;
 use crate::flow::common::{Client, Run, describe, json_error, strs};
 use crate::http::{Req, Resp};
 use crate::model::Finding::*;
+use crate::profile::{ClientIdSource, DcrInput, Profile};
 use serde_json::Value;
 
 /// Every DCR check; the first is `advertised`, the rest need a registration endpoint.
@@ -39,6 +40,13 @@ impl Run {
             .unwrap_or_else(|| self.cfg.profile.redirect_uri(self.iss_supported()));
         match self.cfg.registration.clone() {
             Registration::Cimd { url } => self.cimd_registration(url, redirect).await,
+            Registration::Auto => match self.auto_chooses_cimd() {
+                Ok(()) => self.cimd_registration(None, redirect).await,
+                Err(why) => {
+                    self.rec_all(&CIMD_IDS, NotApplicable(why));
+                    self.dcr(redirect).await;
+                }
+            },
             Registration::Preregistered {
                 client_id,
                 client_secret,
@@ -69,7 +77,7 @@ impl Run {
                     assertion_aud: None,
                 });
             }
-            _ => {
+            Registration::Dcr => {
                 self.rec_all(
                     &CIMD_IDS,
                     NotApplicable(
@@ -81,7 +89,46 @@ impl Run {
         }
     }
 
-    /// Dynamic Client Registration with the profile's body, then the redirect-URI negatives.
+    /// `--registration auto`: does the profile's client use its metadata document here? `Err`
+    /// says why it registers with DCR instead.
+    fn auto_chooses_cimd(&self) -> Result<(), String> {
+        let p = self.cfg.profile;
+        let ClientIdSource::CimdFirst { needs_none } = p.client_id_source else {
+            return Err(format!("profile {} registers with DCR", p.name));
+        };
+        if let Some(s) = self.cfg.spec.as_deref().filter(|s| *s < "2025-11-25") {
+            return Err(format!(
+                "--spec {s}: Client ID Metadata Documents arrived in 2025-11-25; the client registers with DCR"
+            ));
+        }
+        let asm = self.asm.as_ref();
+        if asm
+            .and_then(|a| a.get("client_id_metadata_document_supported"))
+            .and_then(Value::as_bool)
+            != Some(true)
+        {
+            return Err("the AS does not advertise client_id_metadata_document_supported: true, so the client registers with DCR".into());
+        }
+        let methods = asm.map(|a| strs(a, "token_endpoint_auth_methods_supported"));
+        if needs_none && !methods.is_some_and(|m| m.iter().any(|x| x == "none")) {
+            return Err(format!(
+                "{} uses its metadata document only when the AS lists `none` in token_endpoint_auth_methods_supported; it registers with DCR",
+                p.product
+            ));
+        }
+        if !crate::urls::is_loopback(&self.mcp_url) {
+            return Err(format!(
+                "{} would use its metadata document, but the harness can serve one only to a target on this machine; registering with DCR (use --registration cimd --cimd-url URL to test a document you host)",
+                p.product
+            ));
+        }
+        Ok(())
+    }
+
+    /// Dynamic Client Registration with the profile's exact body, then the redirect-URI
+    /// negatives. When the body is refused over a private-use redirect URI the profile's client
+    /// cannot connect (`compat/connects`), and the harness registers the body without it so the
+    /// spec checks still run.
     async fn dcr(&mut self, redirect: String) {
         let Some(reg) = self.asm_str("registration_endpoint") else {
             self.rec("registration/dcr/advertised", Violated("no registration_endpoint: ChatGPT reports \"Error fetching OAuth configuration\"".into()), &[]);
@@ -96,25 +143,36 @@ impl Run {
             Holds(format!("registration_endpoint={reg}")),
             &[],
         );
-        let body = self.cfg.profile.dcr_body(std::slice::from_ref(&redirect));
-        let Ok(r) = self
-            .http
-            .send(
-                Req::post(
-                    format!("register: {} DCR body", self.cfg.profile.name),
-                    &reg,
-                )
-                .json(body),
-            )
-            .await
-        else {
-            self.rec(
-                "registration/dcr/accepted",
-                Violated("registration endpoint unreachable".into()),
-                &[],
-            );
+        let uris = if self.cfg.redirect_uri.is_some() {
+            vec![redirect.clone()]
+        } else {
+            self.cfg.profile.dcr_redirect_uris(&redirect)
+        };
+        let Some(mut r) = self.send_dcr(&reg, &uris, "").await else {
             return;
         };
+        let mut redirect = redirect;
+        if r.status == 400
+            && let Some((refused, kept)) = self.private_use_refused(&r, &uris)
+        {
+            self.compat_blocker = Some(format!(
+                "{} cannot register: the server refused its redirect URI {refused} ({}). Fix: accept the private-use URI scheme of this native public client (RFC 8252 §7.1; in gigamcp, --allow-redirect-scheme)",
+                self.cfg.profile.product,
+                describe(&r)
+            ));
+            if let Some(first) = kept.first() {
+                if !kept.contains(&redirect) {
+                    redirect = first.clone();
+                }
+                match self
+                    .send_dcr(&reg, &kept, " without private-use URIs")
+                    .await
+                {
+                    Some(again) => r = again,
+                    None => return,
+                }
+            }
+        }
         if r.status == 429 {
             let why = CouldNotRun(format!(
                 "registration is rate-limited (429, Retry-After {:?}); retry later",
@@ -125,6 +183,87 @@ impl Run {
         }
         self.dcr_accepted(&r, redirect);
         self.dcr_rejects_bad_redirects(&reg).await;
+    }
+
+    /// Sends the profile's DCR body with `uris`; `None` (and `dcr/accepted` failed) when the
+    /// endpoint is unreachable.
+    async fn send_dcr(&mut self, reg: &str, uris: &[String], note: &str) -> Option<Resp> {
+        let scope = self.scope_param();
+        let as_grants = self.asm.as_ref().map(|a| strs(a, "grant_types_supported"));
+        let body = self.cfg.profile.dcr_body_for(&DcrInput {
+            redirect_uris: uris,
+            scope: scope.as_deref(),
+            as_grant_types: as_grants.as_deref().filter(|g| !g.is_empty()),
+        });
+        let step = format!("register: {} DCR body{note}", self.cfg.profile.name);
+        match self.http.send(Req::post(step, reg).json(body)).await {
+            Ok(r) => Some(r),
+            Err(_) => {
+                self.rec(
+                    "registration/dcr/accepted",
+                    Violated("registration endpoint unreachable".into()),
+                    &[],
+                );
+                None
+            }
+        }
+    }
+
+    /// A refusal that names (or can only be about) a private-use redirect URI of the body:
+    /// the refused URI and the body's other URIs.
+    fn private_use_refused(&self, r: &Resp, uris: &[String]) -> Option<(String, Vec<String>)> {
+        let private: Vec<&String> = uris.iter().filter(|u| Profile::is_private_use(u)).collect();
+        if private.is_empty() {
+            return None;
+        }
+        let said = r.body.clone();
+        let refused = private
+            .iter()
+            .find(|u| said.contains(u.as_str()))
+            .or_else(|| private.first())
+            .map(|u| u.to_string())?;
+        let kept = uris
+            .iter()
+            .filter(|u| !Profile::is_private_use(u))
+            .cloned()
+            .collect();
+        Some((refused, kept))
+    }
+
+    /// `--registration auto` chose the harness-served metadata document, the main authorization
+    /// failed, and the target never fetched the document: an SSRF guard that refuses loopback
+    /// URLs (right for production; the real client's document is on a public https origin). The
+    /// client's document is not what failed, so the run falls back to DCR: the outcomes the
+    /// attempt recorded (those not in `before`) are dropped and the client registers again.
+    /// Returns whether it did.
+    pub(crate) async fn cimd_unfetched_fallback(&mut self, before: &[&'static str]) -> bool {
+        let unfetched = self
+            .cimd_docs
+            .as_ref()
+            .is_some_and(|d| !d.was_fetched(crate::cimd::MAIN_PATH));
+        if !matches!(self.cfg.registration, Registration::Auto) || !self.via_cimd || !unfetched {
+            return false;
+        }
+        let redirect = match self.client.take() {
+            Some(c) => c.redirect_uri,
+            None => return false,
+        };
+        self.outcomes.retain(|k, _| before.contains(k));
+        for id in DCR_IDS.iter().chain(&CIMD_IDS[1..]) {
+            self.outcomes.remove(id);
+        }
+        self.via_cimd = false;
+        self.cimd_docs = None;
+        self.cimd_key = None;
+        self.rec_all(
+            &CIMD_IDS[1..],
+            NotApplicable(format!(
+                "the target never fetched the harness's metadata document at its loopback URL (an SSRF guard refusing loopback URLs is right in production; {} publishes its document on a public https origin). Registered with DCR instead; to test CIMD against a local server, let it fetch loopback documents (gigamcp: --cimd-allow-http-loopback)",
+                self.cfg.profile.product
+            )),
+        );
+        self.dcr(redirect).await;
+        self.client.is_some()
     }
 
     /// `registration/dcr/{accepted,secret-expiry}`; keeps the registered client.
@@ -247,8 +386,15 @@ impl Run {
     /// `--registration cimd`: grade the advertisement, then use a URL `client_id` (the user's
     /// document, or the harness's own served on loopback).
     async fn cimd_registration(&mut self, url: Option<String>, redirect: String) {
-        let na = NotApplicable("--registration cimd".into());
+        let na = NotApplicable(match self.cfg.registration {
+            Registration::Auto => format!(
+                "{} uses its Client ID Metadata Document here",
+                self.cfg.profile.product
+            ),
+            _ => "--registration cimd".into(),
+        });
         self.rec_all(&DCR_IDS, na);
+        self.via_cimd = true;
         let advertised = self
             .asm
             .as_ref()
