@@ -470,3 +470,56 @@ async fn the_change_listener_reconnects_after_its_connection_is_killed() {
         started.elapsed()
     );
 }
+
+/// The refresh race across replicas: 16 refreshes of one refresh token at once, half through
+/// each replica's socket, get one identical token pair, and the grant lives on (10 rounds, each
+/// refreshing the pair the previous round got).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixteen_concurrent_refreshes_across_two_replicas_yield_one_pair_and_keep_the_grant() {
+    use crate::support::oauth_client::{
+        ACME, Browser, connect, mcp_call, refresh, register_chatgpt,
+    };
+    let t = TestApp::with_people().await;
+    let (_b_state, b_router) = replica(&t).await;
+    let base_a = t.serve().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base_b = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, b_router).await.unwrap();
+    });
+    let a = Browser::new(&base_a);
+    let b = Browser::new(&base_b);
+    let c = register_chatgpt(&a).await;
+    let first = connect(&a, "alice", &c, ACME).await;
+    let mut rt = first["refresh_token"].as_str().unwrap().to_string();
+    for round in 0..10 {
+        let results = futures::future::join_all((0..16).map(|i| {
+            let via = if i % 2 == 0 { &a } else { &b };
+            refresh(via, &c, &rt, &[])
+        }))
+        .await;
+        for r in &results {
+            assert_eq!(r.status, StatusCode::OK, "round {round}: {}", r.text);
+        }
+        let pairs: std::collections::HashSet<(String, String)> = results
+            .iter()
+            .map(|r| {
+                let j = r.json();
+                (
+                    j["access_token"].as_str().unwrap().to_string(),
+                    j["refresh_token"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            pairs.len(),
+            1,
+            "round {round}: every refresh got the same pair"
+        );
+        let (at, next) = pairs.into_iter().next().unwrap();
+        for via in [&a, &b] {
+            assert_eq!(mcp_call(via, "acme", &at).await.status, StatusCode::OK);
+        }
+        rt = next;
+    }
+}
