@@ -46,8 +46,9 @@ pub struct LoginUnderAttack {
 }
 
 impl LoginUnderAttack {
+    /// The worst sign-in during the one-address flood, over the idle median.
     pub fn ratio(&self) -> f64 {
-        self.one_address_p50_ms.max(self.one_address_max_ms) / self.idle_p50_ms.max(1e-9)
+        self.one_address_max_ms / self.idle_p50_ms.max(1e-9)
     }
 }
 

@@ -406,13 +406,7 @@ fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), 
     let stdout = String::from_utf8_lossy(&output.stdout);
     eprint!("{stdout}");
     let report = std::fs::read_to_string(&json).unwrap_or_default();
-    // Every MUST outcome of the JSON report, as (id, verdict).
-    let unrun_musts: Vec<String> = report
-        .split("{\"id\":")
-        .skip(1)
-        .filter(|o| o.contains("\"level\":\"MUST\"") && o.contains("\"verdict\":\"could-not-run\""))
-        .map(|o| o.split('"').nth(1).unwrap_or("?").to_string())
-        .collect();
+    let unrun_musts = unrun_musts(&report);
     match output.status.code() {
         Some(0) if unrun_musts.is_empty() && !report.is_empty() => {
             eprintln!("rate-limited run: every MUST completed (Retry-After waited out)");
@@ -430,6 +424,19 @@ fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), 
 }
 
 /// The installed Chromium the harness would use (it never downloads one).
+/// The ids of the MUST checks a JSON report (pretty-printed or compact) marks could-not-run.
+/// Outcome keys are serialized in sorted order, so an outcome's `level` and `verdict` follow its
+/// `id` and come before the next outcome's `id`.
+fn unrun_musts(report: &str) -> Vec<String> {
+    let compact = report.replace("\": ", "\":");
+    compact
+        .split("\"id\":\"")
+        .skip(1)
+        .filter(|o| o.contains("\"level\":\"MUST\"") && o.contains("\"verdict\":\"could-not-run\""))
+        .map(|o| o.split('"').next().unwrap_or("?").to_string())
+        .collect()
+}
+
 fn chromium() -> Option<std::path::PathBuf> {
     if let Some(p) = std::env::var_os("GIGAMCP_CHROMIUM").filter(|p| !p.is_empty()) {
         return Some(p.into());
@@ -442,4 +449,47 @@ fn chromium() -> Option<std::path::PathBuf> {
     .iter()
     .map(std::path::PathBuf::from)
     .find(|p| p.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unrun_musts;
+
+    #[test]
+    fn unrun_musts_are_found_in_the_harness_report_format() {
+        // The shape `gigamcp-conformance --report json=` writes (pretty-printed, keys sorted).
+        let report = r#"{
+  "exit_code": 0,
+  "outcomes": [
+    {
+      "detail": "401 without credentials",
+      "id": "discovery/challenge/status-401",
+      "level": "MUST",
+      "verdict": "pass"
+    },
+    {
+      "detail": "registration refused: 429",
+      "id": "authorize/code-issued",
+      "level": "MUST",
+      "verdict": "could-not-run"
+    },
+    {
+      "detail": "not advertised",
+      "id": "token/expires-in",
+      "level": "SHOULD",
+      "verdict": "could-not-run"
+    }
+  ]
+}"#;
+        assert_eq!(
+            unrun_musts(report),
+            vec!["authorize/code-issued".to_string()]
+        );
+        let compact: String = report.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert_eq!(
+            unrun_musts(&compact),
+            vec!["authorize/code-issued".to_string()]
+        );
+        assert!(unrun_musts(&report.replace("could-not-run", "pass")).is_empty());
+    }
 }
