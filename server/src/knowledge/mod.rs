@@ -168,6 +168,7 @@ impl KnowledgeBase {
         now: i64,
     ) -> anyhow::Result<IngestReport> {
         let mut tx = self.store.begin_write().await?;
+        store::lock_workspace(&mut tx, workspace, now).await?;
         let mut total = IngestReport::default();
         for (scope, docs) in &batches {
             let r = store::apply(&mut tx, workspace, scope, docs, now).await?;

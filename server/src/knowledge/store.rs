@@ -160,6 +160,27 @@ pub(crate) async fn apply(
     Ok(report)
 }
 
+/// Serializes writers of one workspace's knowledge: takes the row lock of its
+/// `knowledge_versions` row (inserting version 0, which readers already treat as "none", when
+/// absent). Without it two processes ingesting the same documents at once on PostgreSQL both
+/// see "new" and the second insert fails on the `(workspace, uri)` index, which is not the
+/// upsert's arbiter. On SQLite `BEGIN IMMEDIATE` already serializes writers; this is harmless.
+pub(crate) async fn lock_workspace(
+    tx: &mut Transaction<'static, Any>,
+    workspace: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO knowledge_versions (workspace, version, changed_at) VALUES ($1, 0, $2) \
+         ON CONFLICT (workspace) DO UPDATE SET version = knowledge_versions.version",
+    )
+    .bind(workspace)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Records a successful connector run.
 pub(crate) async fn record_sync(
     tx: &mut Transaction<'static, Any>,

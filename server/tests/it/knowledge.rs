@@ -778,6 +778,39 @@ async fn other_processes_pick_up_ingests() {
     assert_eq!(fresh.refresh().await.unwrap(), 0);
 }
 
+/// Replicas seeding the same fixtures at once (the CI failure of session 7: on PostgreSQL the
+/// second insert of a document hit the `(workspace, uri)` index, which the upsert does not
+/// arbitrate). Every ingest must succeed, exactly one of them adds the documents.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_ingests_of_the_same_documents_all_succeed() {
+    for round in 0..3 {
+        let t = Kb::new().await;
+        let root = tempfile::tempdir().unwrap();
+        let dir = tiny_fixture(root.path());
+        let mut processes = vec![];
+        for _ in 0..6 {
+            processes.push(Arc::new(t.second_process().await));
+        }
+        let runs = processes.iter().map(|kb| {
+            let (kb, dir) = (kb.clone(), dir.clone());
+            tokio::spawn(async move { kb.ingest_dir("acme", &dir, NOW).await })
+        });
+        let reports: Vec<_> = futures::future::join_all(runs)
+            .await
+            .into_iter()
+            .map(|r| r.unwrap().expect("a concurrent ingest failed"))
+            .collect();
+        // Serialized writers: the first adds all six, every later one finds them unchanged.
+        let adders = reports.iter().filter(|r| r.added > 0).count();
+        assert_eq!(adders, 1, "round {round}: {reports:?}");
+        assert!(
+            reports.iter().all(|r| r.added == 6 || r.unchanged == 6),
+            "round {round}: {reports:?}"
+        );
+        assert_eq!(t.count().await, 6);
+    }
+}
+
 #[tokio::test]
 async fn app_state_knowledge_base_is_wired() {
     let app = support::TestApp::with_people().await;
