@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Interop check: the official MCP TypeScript and Python SDKs complete the OAuth flow against a
-# fresh `gigamcp serve --demo` on a free loopback port (login and consent automated by posting
-# the HTML forms), list tools and call search_company_rag.
+# Interop check: the official MCP TypeScript, Python and Rust (rmcp) SDKs complete the OAuth flow
+# against a fresh `gigamcp serve --demo` on a free loopback port (login and consent automated by
+# posting the HTML forms), list tools and call search_company_rag.
 #
 #   interop/run.sh            # expects target/debug/gigamcp (cargo build -p gigamcp-server)
 #   GIGAMCP_BIN=path interop/run.sh
 #
-# Needs node >= 20 with npm, and python3 >= 3.10. Exits non-zero if either client fails.
+# Needs node >= 20 with npm, python3 >= 3.10 and cargo. The Rust client is a standalone package
+# (interop/rust, its own lock) built into $CARGO_TARGET_DIR/interop-rust (default
+# target/interop-rust). Exits non-zero if any client fails.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
@@ -27,6 +29,11 @@ if [ ! -x "$venv/bin/python" ] || [ ! -f "$venv/.installed" ] || [ "$py/requirem
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$py/requirements.txt"
   touch "$venv/.installed"
 fi
+rs="$here/rust"
+rs_target="${CARGO_TARGET_DIR:-$root/target}/interop-rust"
+echo "interop: cargo build (interop/rust)" >&2
+(cd "$rs" && CARGO_TARGET_DIR="$rs_target" cargo build --locked --quiet)
+rs_bin="$rs_target/debug/gigamcp-interop-rmcp"
 
 # --- server ----------------------------------------------------------------------------------
 data="$(mktemp -d "${TMPDIR:-/tmp}/gigamcp-interop.XXXXXX")"
@@ -66,10 +73,12 @@ echo -e "\n=== interop: TypeScript SDK $(node -p "require('$ts/node_modules/@mod
 attempt typescript bash -c 'cd "$1" && node oauth-flow.mjs "$2" alice "$3"' _ "$ts" "$mcp" "$password" || failed+=(typescript)
 echo -e "\n=== interop: Python SDK $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("mcp"))') ===" >&2
 attempt python bash -c 'cd "$1" && "$2" oauth_flow.py "$3" alice "$4"' _ "$py" "$venv/bin/python" "$mcp" "$password" || failed+=(python)
+echo -e "\n=== interop: Rust SDK rmcp $(sed -n '/^name = "rmcp"$/{n;s/^version = "\(.*\)"$/\1/p;}' "$rs/Cargo.lock") ===" >&2
+attempt rust "$rs_bin" "$mcp" alice "$password" || failed+=(rust)
 
 if [ "${#failed[@]}" -ne 0 ]; then
   echo -e "\ninterop: FAILED: ${failed[*]}\nserver log (last lines):" >&2
   tail -n 30 "$data/server.log" >&2
   exit 1
 fi
-echo -e "\ninterop: both SDKs completed the OAuth flow" >&2
+echo -e "\ninterop: all three SDKs completed the OAuth flow" >&2

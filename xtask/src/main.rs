@@ -5,7 +5,7 @@
 //! - `scaleout`: two replicas on a fresh PostgreSQL database behind nginx (round robin): the
 //!   ChatGPT-profile harness through the balancer, sessions served by both replicas, DELETE and
 //!   revocation reaching the other replica (p50/p99 of 50 revocations, failing above 1 s).
-//! - `interop`: the official TypeScript and Python MCP SDKs complete the OAuth flow.
+//! - `interop`: the official TypeScript, Python and Rust (rmcp) MCP SDKs complete the OAuth flow.
 //! - `conformance`: starts `gigamcp serve --demo` and runs the harness against it, every profile
 //!   and protocol revision; reports land in `target/conformance/`.
 //! - `bench`: throughput of the hot paths as ratios against a baseline measured in the same run
@@ -36,7 +36,7 @@ fn main() -> ExitCode {
         Some("interop") => interop::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  scaleout     2 replicas on a fresh PostgreSQL database behind nginx: conformance, shared sessions, revocation latency\n  interop      the official TypeScript and Python MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
+                "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  scaleout     2 replicas on a fresh PostgreSQL database behind nginx: conformance, shared sessions, revocation latency\n  interop      the official TypeScript, Python and Rust (rmcp) MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
             );
             return ExitCode::from(2);
         }
@@ -52,6 +52,14 @@ fn main() -> ExitCode {
 
 fn ci() -> Result<(), String> {
     util::cargo(&["fmt", "--all", "--", "--check"])?;
+    // The interop Rust client is its own workspace; `--all` does not reach it.
+    util::cargo(&[
+        "fmt",
+        "--manifest-path",
+        "interop/rust/Cargo.toml",
+        "--",
+        "--check",
+    ])?;
     util::cargo(&[
         "clippy",
         "--workspace",

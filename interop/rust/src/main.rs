@@ -22,7 +22,7 @@ use reqwest::{Method, StatusCode, redirect};
 use rmcp::ServiceExt;
 use rmcp::model::{CallToolRequestParams, ClientConfig, Implementation};
 use rmcp::transport::StreamableHttpClientTransport;
-use rmcp::transport::auth::{AuthClient, AuthorizationRequest, OAuthState};
+use rmcp::transport::auth::{AuthClient, AuthorizationManager, AuthorizationRequest, OAuthState};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use scraper::{ElementRef, Html, Selector};
 use url::Url;
@@ -71,8 +71,24 @@ fn client_config() -> ClientConfig {
 
 async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
     log!("rmcp {}", rmcp_version());
+    let challenge = challenge(mcp_url).await?;
+    let manager = authorize(mcp_url, challenge, username, password).await?;
+    let first = call_tools(mcp_url, manager).await?;
+    println!(
+        "{TAG} PASS: OAuth flow completed with rmcp {}; search_company_rag ranked \"{first}\" first",
+        rmcp_version()
+    );
+    Ok(())
+}
 
-    // 1. The real connection, unauthenticated: the server's 401 challenge starts the flow.
+fn query_param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The real connection, unauthenticated: the server's 401 challenge starts the flow.
+async fn challenge(mcp_url: &str) -> Result<String> {
     let challenge = match client_config()
         .serve(StreamableHttpClientTransport::with_client(
             reqwest::Client::new(),
@@ -86,8 +102,17 @@ async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
         })?,
     };
     log!("401 challenge: WWW-Authenticate: {challenge}");
+    Ok(challenge)
+}
 
-    // 2. rmcp: discovery (protected resource metadata -> AS metadata), DCR, PKCE authorization URL.
+/// rmcp authorizes; this program only plays the user's browser in the middle.
+async fn authorize(
+    mcp_url: &str,
+    challenge: String,
+    username: &str,
+    password: &str,
+) -> Result<AuthorizationManager> {
+    // rmcp: discovery (protected resource metadata -> AS metadata), DCR, PKCE authorization URL.
     // No scopes given: rmcp selects them from the challenge and the metadata.
     let mut oauth = OAuthState::new(mcp_url, None)
         .await
@@ -107,37 +132,33 @@ async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
     log!("registered client {client_id}");
     let auth_url = Url::parse(&oauth.get_authorization_url().await?)
         .context("rmcp produced an unparsable authorization URL")?;
-    let param = |url: &Url, name: &str| {
-        url.query_pairs()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    };
     log!(
         "authorization request: resource={} scope={} code_challenge_method={}",
-        param(&auth_url, "resource").unwrap_or_default(),
-        param(&auth_url, "scope").unwrap_or_default(),
-        param(&auth_url, "code_challenge_method").unwrap_or_default()
+        query_param(&auth_url, "resource").unwrap_or_default(),
+        query_param(&auth_url, "scope").unwrap_or_default(),
+        query_param(&auth_url, "code_challenge_method").unwrap_or_default()
     );
 
-    // 3. The user's browser: sign in, approve, stop at the redirect to REDIRECT_URI.
+    // The user's browser: sign in, approve, stop at the redirect to REDIRECT_URI.
     let back = Browser::new(username, password)?
         .authorize(auth_url)
         .await?;
-    if let Some(error) = param(&back, "error") {
+    if let Some(error) = query_param(&back, "error") {
         bail!(
             "authorization error: {error}: {}",
-            param(&back, "error_description").unwrap_or_default()
+            query_param(&back, "error_description").unwrap_or_default()
         );
     }
-    let code = param(&back, "code").ok_or_else(|| anyhow!("no code in redirect {back}"))?;
-    let state = param(&back, "state").ok_or_else(|| anyhow!("no state in redirect {back}"))?;
-    let iss = param(&back, "iss");
+    let code = query_param(&back, "code").ok_or_else(|| anyhow!("no code in redirect {back}"))?;
+    let state =
+        query_param(&back, "state").ok_or_else(|| anyhow!("no state in redirect {back}"))?;
+    let iss = query_param(&back, "iss");
     log!(
         "got authorization code (iss={})",
         iss.as_deref().unwrap_or("-")
     );
 
-    // 4. rmcp: check state and iss, redeem the code (with the PKCE verifier) for tokens.
+    // rmcp: check state and iss, redeem the code (with the PKCE verifier) for tokens.
     oauth
         .handle_callback_with_issuer(&code, &state, iss.as_deref())
         .await
@@ -160,10 +181,14 @@ async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
         }
     );
 
-    // 5. The authorized rmcp client: initialize, list tools, call search_company_rag.
-    let manager = oauth
+    oauth
         .into_authorization_manager()
-        .ok_or_else(|| anyhow!("rmcp OAuthState is not authorized after the token exchange"))?;
+        .ok_or_else(|| anyhow!("rmcp OAuthState is not authorized after the token exchange"))
+}
+
+/// The authorized rmcp client: initialize, list tools, call search_company_rag; returns the
+/// title of the first result.
+async fn call_tools(mcp_url: &str, manager: AuthorizationManager) -> Result<String> {
     let transport = StreamableHttpClientTransport::with_client(
         AuthClient::new(reqwest::Client::new(), manager),
         StreamableHttpClientTransportConfig::with_uri(mcp_url),
@@ -231,11 +256,7 @@ async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
     );
 
     client.cancel().await.context("closing the MCP session")?;
-    println!(
-        "{TAG} PASS: OAuth flow completed with rmcp {}; search_company_rag ranked \"{first}\" first",
-        rmcp_version()
-    );
-    Ok(())
+    Ok(first)
 }
 
 /// A JSON value as a person reads it: strings without quotes, absent as `-`.
