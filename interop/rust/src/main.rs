@@ -10,8 +10,10 @@
 //! builds the PKCE S256 authorization URL; `handle_callback_with_issuer` checks `state` and `iss`
 //! (RFC 9207) and redeems the code. This program only plays the user's browser: it fetches the
 //! authorization URL with a cookie-keeping client, posts the login and consent forms and stops at
-//! the redirect back to the loopback redirect URI. Exits 0 when the authorized rmcp client
-//! initializes, lists tools and `search_company_rag` ranks the incident response runbook first.
+//! the redirect back to the loopback redirect URI. With the one token, two sessions follow: rmcp's
+//! default lifecycle (`initialize`) and the 2026-07-28 revision's (`server/discover`). Exits 0
+//! when in both the authorized rmcp client lists tools and `search_company_rag` returns text and
+//! ranks the incident response runbook first.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -20,7 +22,8 @@ use anyhow::{Context, Result, anyhow, bail, ensure};
 use reqwest::header::{CONTENT_TYPE, LOCATION, ORIGIN};
 use reqwest::{Method, StatusCode, redirect};
 use rmcp::ServiceExt;
-use rmcp::model::{CallToolRequestParams, ClientConfig, Implementation};
+use rmcp::model::{CallToolRequestParams, ClientConfig, Implementation, ProtocolVersion};
+use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::auth::{AuthClient, AuthorizationManager, AuthorizationRequest, OAuthState};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -73,9 +76,16 @@ async fn run(mcp_url: &str, username: &str, password: &str) -> Result<()> {
     log!("rmcp {}", rmcp_version());
     let challenge = challenge(mcp_url).await?;
     let manager = authorize(mcp_url, challenge, username, password).await?;
-    let first = call_tools(mcp_url, manager).await?;
+    // One token, two sessions: rmcp's default lifecycle (`initialize`), then the 2026-07-28
+    // revision's `server/discover` with per-request metadata.
+    let auth = AuthClient::new(reqwest::Client::new(), manager);
+    let first = call_tools(mcp_url, auth.clone(), ClientLifecycleMode::Initialize).await?;
+    let modern = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    call_tools(mcp_url, auth, modern).await?;
     println!(
-        "{TAG} PASS: OAuth flow completed with rmcp {}; search_company_rag ranked \"{first}\" first",
+        "{TAG} PASS: OAuth flow completed with rmcp {}; over initialize and server/discover, search_company_rag ranked \"{first}\" first",
         rmcp_version()
     );
     Ok(())
@@ -188,20 +198,28 @@ async fn authorize(
 
 /// The authorized rmcp client: initialize, list tools, call search_company_rag; returns the
 /// title of the first result.
-async fn call_tools(mcp_url: &str, manager: AuthorizationManager) -> Result<String> {
+async fn call_tools(
+    mcp_url: &str,
+    auth: AuthClient<reqwest::Client>,
+    lifecycle: ClientLifecycleMode,
+) -> Result<String> {
+    let how = match &lifecycle {
+        ClientLifecycleMode::Initialize => "initialize",
+        _ => "server/discover",
+    };
     let transport = StreamableHttpClientTransport::with_client(
-        AuthClient::new(reqwest::Client::new(), manager),
+        auth,
         StreamableHttpClientTransportConfig::with_uri(mcp_url),
     );
     let client = client_config()
-        .serve(transport)
+        .serve_with_lifecycle(transport, lifecycle)
         .await
-        .context("initialize with the access token")?;
+        .with_context(|| format!("{how} with the access token"))?;
     let server = client
         .peer_info()
-        .ok_or_else(|| anyhow!("no server info after initialize"))?;
+        .ok_or_else(|| anyhow!("no server info after {how}"))?;
     log!(
-        "connected: server {}, protocol {}",
+        "connected ({how}): server {}, protocol {}",
         server
             .server_info
             .as_ref()
