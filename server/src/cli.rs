@@ -140,9 +140,12 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allow_redirect_uris: Vec<String>,
-    /// Tests only: also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed).
-    #[arg(long, hide = true)]
-    pub cimd_allow_http_loopback: bool,
+    /// Also fetch metadata documents from http://127.0.0.1 (SSRF guard relaxed). Default: on
+    /// only for `--demo` listening on loopback with a loopback public URL (a local sandbox that
+    /// nothing remote can reach, where a harness or client serves its document on 127.0.0.1);
+    /// off otherwise. `=false` keeps the guard even then.
+    #[arg(long, hide = true, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub cimd_allow_http_loopback: Option<bool>,
     /// A reverse proxy (CIDR or address, repeatable) whose forwarding header names the client;
     /// the right-most hop outside these networks is the client. Without it the TCP peer is the
     /// client and forwarding headers are ignored.
@@ -354,6 +357,21 @@ fn init_logging(format: LogFormat) {
     };
 }
 
+/// Whether the server listens on loopback only and calls itself by a loopback `http` origin:
+/// no remote party can reach it, directly or through a proxy that sets the public URL.
+fn local_sandbox(bind: SocketAddr, public_url: &str) -> bool {
+    let loopback_origin = url::Url::parse(public_url).is_ok_and(|u| {
+        u.scheme() == "http"
+            && match u.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d == "localhost",
+                None => false,
+            }
+    });
+    bind.ip().is_loopback() && loopback_origin
+}
+
 /// The fixtures directory: explicit, else the repository's `fixtures/`, else `./fixtures`.
 pub fn default_fixtures_dir() -> PathBuf {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
@@ -386,7 +404,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.duplicate_code_window = args.duplicate_code_window.max(0);
     config.cimd = crate::config::CimdPolicy {
         enabled: !args.no_cimd,
-        allow_http_loopback: args.cimd_allow_http_loopback,
+        allow_http_loopback: args
+            .cimd_allow_http_loopback
+            .unwrap_or_else(|| args.demo && local_sandbox(args.bind, &public_url)),
     };
     config.redirect = crate::config::RedirectPolicy {
         schemes: args
@@ -860,4 +880,25 @@ async fn workspace_and_user(
         .await?
         .with_context(|| format!("no user {username:?} (create it with `gigamcp admin user create {username} --password-stdin`)"))?;
     Ok((slug.to_owned(), user.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_sandbox;
+
+    #[test]
+    fn only_a_loopback_listener_with_a_loopback_http_origin_is_a_local_sandbox() {
+        let lo = "127.0.0.1:8080".parse().unwrap();
+        let lo6 = "[::1]:8080".parse().unwrap();
+        let any = "0.0.0.0:8080".parse().unwrap();
+        assert!(local_sandbox(lo, "http://127.0.0.1:8080"));
+        assert!(local_sandbox(lo6, "http://[::1]:8080"));
+        assert!(local_sandbox(lo, "http://localhost:8080"));
+        // Reachable from elsewhere, or published through a proxy.
+        assert!(!local_sandbox(any, "http://127.0.0.1:8080"));
+        assert!(!local_sandbox(lo, "https://mcp.example.com"));
+        assert!(!local_sandbox(lo, "http://mcp.example.com"));
+        assert!(!local_sandbox(lo, "https://127.0.0.1:8443"));
+        assert!(!local_sandbox(lo, "not a url"));
+    }
 }

@@ -1,6 +1,6 @@
 //! `cargo xtask conformance`: the harness against a fresh `gigamcp serve --demo`, for every client
 //! profile (chatgpt, chatgpt-dcr, claude and strict at every protocol revision, the other
-//! clients once), ChatGPT against the default CIMD policy, a sign-in through a real Chromium and
+//! clients once), ChatGPT and ChatGPT-DCR against `serve --demo` with no flags and ChatGPT against the production SSRF guard, a sign-in through a real Chromium and
 //! the GitHub Action's script. Any failed MUST fails the task. Reports: target/conformance/.
 //!
 //! `cargo xtask conformance --target URL [run options…]` runs the same profile × revision
@@ -126,7 +126,6 @@ fn local(args: &[String]) -> Result<(), String> {
             "100000",
             "--cimd-fetch-rate-limit",
             "100000",
-            "--cimd-allow-http-loopback",
             "--refresh-grace",
             "1",
             "--duplicate-code-window",
@@ -173,48 +172,7 @@ fn local(args: &[String]) -> Result<(), String> {
             failed.push(name);
         }
     }
-    // The same ChatGPT profile against a server with its default CIMD policy (loopback documents
-    // refused): the harness sees its document never fetched and ChatGPT registers with DCR, and
-    // nothing fails.
-    eprintln!("\n=== conformance: profile chatgpt, default CIMD policy (loopback refused) ===");
-    let cimd = Server::start(
-        "debug",
-        &["--refresh-grace", "1", "--duplicate-code-window", "1"],
-    )?;
-    let status = Command::new(&harness)
-        .args([
-            "run",
-            &format!("{}/t/acme/mcp", cimd.base),
-            "--profile",
-            "chatgpt",
-        ])
-        .args([
-            "--login",
-            "form",
-            "--username",
-            "alice",
-            "--password",
-            &cimd.password,
-        ])
-        .args([
-            "--second-resource",
-            &format!("{}/t/globex/mcp", cimd.base),
-            "--replay-delay",
-            "2",
-            "--skip",
-            "rs/token/expired",
-        ])
-        .arg("--report")
-        .arg(format!(
-            "json={}",
-            out.join("chatgpt-default-cimd.json").display()
-        ))
-        .status()
-        .map_err(|e| format!("running {}: {e}", harness.display()))?;
-    if !status.success() {
-        failed.push("chatgpt-default-cimd".into());
-    }
-    drop(cimd);
+    failed.extend(default_policy_runs(&harness, &out)?);
 
     // Token expiry needs short-lived tokens: a second server issues 4-second access tokens and
     // the harness waits them out.
@@ -303,13 +261,7 @@ fn local(args: &[String]) -> Result<(), String> {
     eprintln!("\n=== conformance: the GitHub Action's script (.github/actions/conformance.sh) ===");
     let a = Server::start(
         "debug",
-        &[
-            "--cimd-allow-http-loopback",
-            "--refresh-grace",
-            "1",
-            "--duplicate-code-window",
-            "1",
-        ],
+        &["--refresh-grace", "1", "--duplicate-code-window", "1"],
     )?;
     let action_out = out.join("action");
     let status = Command::new("bash")
@@ -363,6 +315,87 @@ fn local(args: &[String]) -> Result<(), String> {
 }
 
 /// The chatgpt profile against a server that allows two registrations a minute.
+/// `serve --demo` without any registration or CIMD flag: ChatGPT connects through its Client ID
+/// Metadata Document with `private_key_jwt` (a loopback demo fetches loopback documents), and
+/// `chatgpt-dcr` through DCR. Then the same ChatGPT profile against the production SSRF guard
+/// (`--cimd-allow-http-loopback=false`): the harness sees its document never fetched and
+/// registers with DCR, and nothing fails. Each run is also checked for the path it took.
+fn default_policy_runs(
+    harness: &std::path::Path,
+    out: &std::path::Path,
+) -> Result<Vec<String>, String> {
+    // (report name, profile, server flags, a detail the report must contain)
+    let runs: [(&str, &str, &[&str], &str); 3] = [
+        (
+            "chatgpt-no-flags",
+            "chatgpt",
+            &[],
+            "ChatGPT registered (metadata document http://127.0.0.1",
+        ),
+        (
+            "chatgpt-dcr-no-flags",
+            "chatgpt-dcr",
+            &[],
+            "ChatGPT registered (DCR,",
+        ),
+        (
+            "chatgpt-loopback-refused",
+            "chatgpt",
+            &["--cimd-allow-http-loopback=false"],
+            "ChatGPT registered (DCR,",
+        ),
+    ];
+    // The three run at once: most of their time is the two 31-second replay waits.
+    let mut started = Vec::new();
+    for (name, profile, flags, expect) in runs {
+        eprintln!(
+            "\n=== conformance: profile {profile}, serve --demo {} ===",
+            flags.join(" ")
+        );
+        let server = Server::start("debug", flags)?;
+        let report = out.join(format!("{name}.json"));
+        let child = Command::new(harness)
+            .args(["run", &format!("{}/t/acme/mcp", server.base)])
+            .args([
+                "--profile",
+                profile,
+                "--login",
+                "form",
+                "--username",
+                "alice",
+            ])
+            .args(["--password", &server.password])
+            .args([
+                "--second-resource",
+                &format!("{}/t/globex/mcp", server.base),
+            ])
+            // The server's default grace windows (30 s refresh, 5 s code): replays wait them out.
+            .args(["--replay-delay", "31", "--skip", "rs/token/expired"])
+            .arg("--report")
+            .arg(format!("json={}", report.display()))
+            .spawn()
+            .map_err(|e| format!("running {}: {e}", harness.display()))?;
+        started.push((name, expect, server, report, child));
+    }
+    let mut failed = Vec::new();
+    for (name, expect, _server, report, mut child) in started {
+        let status = child.wait().map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&report).unwrap_or_default();
+        let pkjwt = name != "chatgpt-no-flags" || text.contains(", private_key_jwt), authorized");
+        let fell_back = name != "chatgpt-loopback-refused"
+            || text.contains("the target never fetched the harness's metadata document");
+        if !status.success() {
+            failed.push(name.to_string());
+        } else if !text.contains(expect) || !pkjwt || !fell_back {
+            eprintln!(
+                "conformance: {name} passed but took another path than expected ({expect:?})"
+            );
+            failed.push(format!("{name} (wrong registration path)"));
+        }
+    }
+    Ok(failed)
+}
+
 fn rate_limited(harness: &std::path::Path, out: &std::path::Path) -> Result<(), String> {
     let server = Server::start(
         "debug",
