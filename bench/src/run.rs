@@ -64,11 +64,9 @@ pub struct RunArgs {
     /// Documents changed by the incremental-ingest step.
     #[arg(long, default_value_t = 100)]
     pub changed: usize,
-    /// Also run the authorization and token-grant scenarios. Off by default: they mint codes
-    /// by re-authorizing with an existing grant, which the current consent flow answers with a
-    /// consent page (each code needs its own approval), so they fail until they post consent.
+    /// Skip the authorization (consent approval → code) and token-grant scenarios.
     #[arg(long)]
-    pub oauth_grants: bool,
+    pub skip_oauth_grants: bool,
     /// Rounds of the metrics-overhead pair and of the sign-in-under-attack phase.
     #[arg(long, default_value_t = 3)]
     pub guard_rounds: usize,
@@ -184,7 +182,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     let ctx = Demo::setup(&gig, &demo_dir, &demo).await?;
     for s in ctx.scenarios() {
         let grant = s.name.starts_with("authorize") || s.name.starts_with("token:");
-        if !wanted(&s.name) || (grant && !a.oauth_grants) {
+        if !wanted(&s.name) || (grant && a.skip_oauth_grants) {
             continue;
         }
         let s = Arc::new(s);
@@ -575,7 +573,9 @@ pub(crate) struct Demo {
     fetch_id: String,
     client_id: String,
     cookie: String,
-    authorize_path: String,
+    /// The consent form's fields with `decision=approve` (its CSRF token is the session's, so
+    /// every post of it is one more approval and one more code).
+    consent: Vec<(String, String)>,
     codes: Arc<Mutex<Vec<String>>>,
     chains: Arc<Mutex<Vec<String>>>,
 }
@@ -802,7 +802,7 @@ impl Demo {
             fetch_id,
             client_id,
             cookie,
-            authorize_path,
+            consent: fields,
             codes: Arc::new(Mutex::new(vec![query_param(&location, "code").unwrap()])),
             chains: Arc::new(Mutex::new(Vec::new())),
         })
@@ -883,14 +883,11 @@ impl Demo {
             }),
             check_every_body: false,
         });
-        // Authorization with an existing grant: 302 with a code, no page. Keeps the codes.
-        let (get, codes) = (
-            get_req(&self.authorize_path, Some(&self.cookie)),
-            self.codes.clone(),
-        );
+        // The consent form approved: 302 with a code. Keeps the codes for the token grants.
+        let (post, codes) = (self.consent_req(), self.codes.clone());
         v.push(Scenario {
-            name: "authorize (existing grant → code)".into(),
-            make: Box::new(move |_| Some(get.clone())),
+            name: "authorize (consent approved → code)".into(),
+            make: Box::new(move |_| Some(post.clone())),
             expect: StatusCode::FOUND,
             check: Box::new(move |_, _, h, _| {
                 let loc = h
@@ -967,6 +964,16 @@ impl Demo {
         v
     }
 
+    /// The consent form's approval, as the signed-in user's browser posts it.
+    fn consent_req(&self) -> Req {
+        let pairs: Vec<(&str, &str)> = self
+            .consent
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        form_req("/api/oauth/server/authorize", &pairs, Some(&self.cookie))
+    }
+
     /// One refresh-token chain per connection, from codes the authorize scenario left.
     async fn prepare_refresh_chains(&self, n: usize) -> anyhow::Result<()> {
         let resource = format!("{}/t/acme/mcp", self.base);
@@ -976,12 +983,9 @@ impl Demo {
             let code = match pooled {
                 Some(c) => c,
                 None => {
-                    let (_, h, _) = load::once(
-                        &self.addr,
-                        get_req(&self.authorize_path, Some(&self.cookie)),
-                    )
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+                    let (_, h, _) = load::once(&self.addr, self.consent_req())
+                        .await
+                        .map_err(anyhow::Error::msg)?;
                     let loc = h
                         .get("location")
                         .and_then(|v| v.to_str().ok())

@@ -71,7 +71,7 @@ impl AppState {
             )),
             knowledge: Arc::new(knowledge),
             mcp: Arc::new(mcp::state::McpState::new(
-                mcp::tools::all_descriptions(),
+                mcp::dispatch::tool_list_results(),
                 sessions,
             )),
             oauth: Arc::new(oauth::state::OAuthState::new(&config)),

@@ -319,11 +319,14 @@ impl WorkspaceIndex {
     }
 
     /// BM25 over chunks; the best chunk per document; at most `limit` (clamped to 1..=50) hits.
+    /// Without `snippets` the hits' `snippet` is empty and no passage text is read or
+    /// highlighted (ChatGPT's `search` returns ids, titles and URLs only).
     pub fn search(
         &self,
         query: &str,
         source: Option<Source>,
         limit: usize,
+        snippets: bool,
     ) -> anyhow::Result<Vec<SearchHit>> {
         let limit = limit.clamp(1, MAX_LIMIT);
         let terms = self.terms(query)?;
@@ -373,8 +376,24 @@ impl WorkspaceIndex {
         let query = &*query;
 
         let searcher = self.reader.searcher();
-        let mut snippets = SnippetGenerator::create(&searcher, query, f.body)?;
-        snippets.set_max_num_chars(MAX_SNIPPET_CHARS - 20);
+        // The body terms with tantivy's fragment weights (what `SnippetGenerator::create`
+        // derives from the query), highlighted without stemming every passage word.
+        let snippets = if snippets {
+            let mut weights = std::collections::BTreeMap::new();
+            for t in &terms {
+                let df = searcher.doc_freq(&Term::from_field_text(f.body, t))?;
+                if df > 0 {
+                    weights.insert(t.clone(), 1.0 / (1.0 + df as f32));
+                }
+            }
+            Some(super::snippet::generator(
+                weights,
+                f.body,
+                MAX_SNIPPET_CHARS - 20,
+            ))
+        } else {
+            None
+        };
         let str_of = |d: &TantivyDocument, field: Field| -> String {
             d.get_first(field)
                 .and_then(|v| v.as_str())
@@ -402,21 +421,17 @@ impl WorkspaceIndex {
                 let Some(src) = Source::parse(&str_of(&d, f.source)) else {
                     continue;
                 };
-                let body = str_of(&d, f.body);
-                let fragment = snippets.snippet(&body).fragment().to_string();
-                let snippet = if fragment.trim().is_empty() {
-                    body.as_str()
-                } else {
-                    fragment.as_str()
+                let snippet = match &snippets {
+                    Some(g) => snippet_of(g, &str_of(&d, f.body)),
+                    None => String::new(),
                 };
-                let snippet = snippet.split_whitespace().collect::<Vec<_>>().join(" ");
                 hits.push(SearchHit {
                     doc_id,
                     title: str_of(&d, f.title),
                     url: str_of(&d, f.url),
                     uri: str_of(&d, f.uri),
                     source: src,
-                    snippet: truncate_chars(&snippet, MAX_SNIPPET_CHARS),
+                    snippet,
                     score,
                 });
                 if hits.len() == limit {
@@ -429,4 +444,17 @@ impl WorkspaceIndex {
             want = (want * 4).min(self.chunks);
         }
     }
+}
+
+/// The highlighted fragment of a passage (or its start), whitespace collapsed, at most
+/// [`MAX_SNIPPET_CHARS`] characters.
+fn snippet_of(g: &SnippetGenerator, body: &str) -> String {
+    let fragment = g.snippet(body).fragment().to_string();
+    let text = if fragment.trim().is_empty() {
+        body
+    } else {
+        fragment.as_str()
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_chars(&text, MAX_SNIPPET_CHARS)
 }

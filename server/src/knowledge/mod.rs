@@ -20,6 +20,7 @@ mod chunk;
 pub mod github;
 mod index;
 mod model;
+mod snippet;
 mod store;
 pub use store::KNOWLEDGE_TOPIC;
 pub mod wiki;
@@ -199,6 +200,18 @@ impl KnowledgeBase {
         source: Option<Source>,
         limit: usize,
     ) -> anyhow::Result<Vec<SearchHit>> {
+        self.search_with(workspace, query, source, limit, true)
+    }
+
+    /// [`search`](Self::search), with or without snippets (without: no passage text is read).
+    pub fn search_with(
+        &self,
+        workspace: &str,
+        query: &str,
+        source: Option<Source>,
+        limit: usize,
+        snippets: bool,
+    ) -> anyhow::Result<Vec<SearchHit>> {
         let index = self
             .indexes
             .read()
@@ -207,7 +220,7 @@ impl KnowledgeBase {
             .cloned();
         match index {
             Some(index) if index.workspace == workspace => {
-                let mut hits = index.search(query, source, limit)?;
+                let mut hits = index.search(query, source, limit, snippets)?;
                 for h in &mut hits {
                     if h.url.starts_with('/') {
                         h.url = self.absolute_url(&h.url);

@@ -1,7 +1,7 @@
 //! Method dispatch: one JSON-RPC call in, one result (or JSON-RPC error) out, shaped for the
 //! protocol revision in force. No HTTP here; the transport decides statuses and framing.
 use super::context::Ctx;
-use super::jsonrpc::{Call, RpcError};
+use super::jsonrpc::{Call, Payload, RpcError};
 use super::version::{META_SERVER_INFO, Version};
 use super::{resources, tools};
 use serde_json::{Map, Value, json};
@@ -90,7 +90,7 @@ pub fn is_known(method: &str, version: Version) -> bool {
 
 /// Runs one request (never `initialize`, which the transport handles because it mints a session)
 /// and records it in the metrics (method and tool labels from our own lists only).
-pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
+pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Payload, RpcError> {
     let start = std::time::Instant::now();
     let result = run(ctx, call).await;
     let method = Method::from_name(&call.method).map_or("unknown", Method::name);
@@ -105,14 +105,15 @@ pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
     };
     let outcome = match &result {
         Err(_) => "error",
-        Ok(r) if r.get("isError") == Some(&Value::Bool(true)) => "tool_error",
+        Ok(Payload::Value(r)) if r.get("isError") == Some(&Value::Bool(true)) => "tool_error",
+        // Shared text is only ever a successful result.
         Ok(_) => "ok",
     };
     crate::ops::metrics::mcp_request(method, tool, outcome, start.elapsed());
     result
 }
 
-async fn run(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
+async fn run(ctx: &Ctx, call: &Call) -> Result<Payload, RpcError> {
     let Some(method) = Method::from_name(&call.method).filter(|m| m.known_in(ctx.version)) else {
         return Err(RpcError::method_not_found(&call.method));
     };
@@ -121,13 +122,48 @@ async fn run(ctx: &Ctx, call: &Call) -> Result<Value, RpcError> {
         Method::Ping => Ok(json!({})),
         Method::ServerDiscover => Ok(discover(ctx)),
         Method::LoggingSetLevel => set_level(ctx, p),
-        Method::ToolsList => tools::list(ctx, p),
-        Method::ToolsCall => tools::call(ctx, p).await,
+        // Shared text, already finished for the revision.
+        Method::ToolsList => return tools::list(ctx, p),
+        Method::ToolsCall => return tool_call(ctx, p).await,
         Method::ResourcesList => resources::list(ctx, p).await,
         Method::ResourcesRead => resources::read(ctx, p).await,
         Method::ResourcesTemplatesList => resources::templates(ctx, p),
     }?;
-    Ok(finish(ctx.version, &call.method, result))
+    Ok(Payload::Value(finish(ctx.version, &call.method, result)))
+}
+
+/// `tools/call`: a shared result as it is; a fresh one finished for the revision, and shared
+/// from now on when the tool allows it.
+async fn tool_call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Payload, RpcError> {
+    match tools::call(ctx, params).await? {
+        tools::Called::Shared(text) => Ok(Payload::Json(text)),
+        tools::Called::Fresh { result, share_as } => {
+            let result = finish(ctx.version, Method::ToolsCall.name(), result);
+            match share_as {
+                Some(key) => {
+                    let text: std::sync::Arc<str> = result.to_string().into();
+                    ctx.state.mcp.cache_result(key, text.clone());
+                    Ok(Payload::Json(text))
+                }
+                None => Ok(Payload::Value(result)),
+            }
+        }
+    }
+}
+
+/// The finished `tools/list` result of every revision, serialized once (for `McpState`).
+pub fn tool_list_results() -> std::collections::HashMap<Version, std::sync::Arc<str>> {
+    Version::ALL
+        .iter()
+        .map(|v| {
+            let result = finish(
+                *v,
+                Method::ToolsList.name(),
+                json!({ "tools": tools::descriptions(*v) }),
+            );
+            (*v, result.to_string().into())
+        })
+        .collect()
 }
 
 /// Adds the 2026-07-28 result envelope: `resultType` everywhere, cache hints on list/read results.

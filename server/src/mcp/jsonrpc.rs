@@ -187,6 +187,43 @@ pub fn result_response(id: &RequestId, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
 }
 
+/// A method's result: a JSON value, or JSON text serialized once and reused (the tool list of a
+/// revision, a fetched document at a knowledge version). Both render to the same bytes.
+#[derive(Debug, Clone)]
+pub enum Payload {
+    Value(Value),
+    Json(std::sync::Arc<str>),
+}
+
+impl Payload {
+    /// The value, parsing shared JSON text (tests and rare paths only).
+    pub fn into_value(self) -> Value {
+        match self {
+            Payload::Value(v) => v,
+            Payload::Json(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        }
+    }
+}
+
+/// The success response's JSON text. Byte-identical to serializing [`result_response`]: the
+/// object's keys are written in the order `serde_json` writes a map's (`id`, `jsonrpc`,
+/// `result`), and shared result text was itself written by `serde_json`.
+pub fn result_response_text(id: &RequestId, result: Payload) -> String {
+    match result {
+        Payload::Value(v) => result_response(id, v).to_string(),
+        Payload::Json(text) => {
+            let id = id.to_value().to_string();
+            let mut out = String::with_capacity(text.len() + id.len() + 32);
+            out.push_str("{\"id\":");
+            out.push_str(&id);
+            out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
+            out.push_str(&text);
+            out.push('}');
+            out
+        }
+    }
+}
+
 /// An error response; `id` is omitted when it could not be read (MCP ≥ 2025-11-25 `JSONRPCErrorResponse`).
 pub fn error_response(id: Option<&RequestId>, error: &RpcError) -> Value {
     let mut v = json!({ "jsonrpc": "2.0", "error": error.to_value() });
@@ -256,6 +293,18 @@ mod tests {
             code(json!({"jsonrpc":"2.0","id":1,"method":"x","params":[1]})),
             INVALID_PARAMS
         );
+    }
+
+    #[test]
+    fn shared_result_text_renders_like_the_value() {
+        let result =
+            json!({"content": [{"type": "text", "text": "a \"quoted\" ü"}], "isError": false});
+        for id in [RequestId::Int(7), RequestId::Str("x\"y".into())] {
+            let from_value = result_response_text(&id, Payload::Value(result.clone()));
+            let shared = Payload::Json(result.to_string().into());
+            assert_eq!(result_response_text(&id, shared), from_value);
+            assert_eq!(from_value, result_response(&id, result.clone()).to_string());
+        }
     }
 
     #[test]

@@ -1,8 +1,8 @@
-//! Per-process MCP state: the session cache, the tool lists per revision, the workspace lookup
-//! cache.
+//! Per-process MCP state: the session cache, the tool lists per revision (serialized once), the
+//! shared results of cacheable tools, the workspace lookup cache.
+use super::jsonrpc::Payload;
 use super::session::SessionStore;
 use super::version::Version;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -17,29 +17,63 @@ pub struct Workspace {
 const WORKSPACE_CACHE_SECS: i64 = 60;
 const WORKSPACE_CACHE_CAPACITY: usize = 4096;
 
+/// What a cacheable tool's result is a function of: the workspace's knowledge at one version,
+/// the protocol revision (the result's shape) and the call's arguments (canonical JSON text:
+/// `serde_json` writes an object's keys sorted).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ResultKey {
+    pub workspace: String,
+    pub knowledge_version: i64,
+    pub version: Version,
+    pub tool: &'static str,
+    pub arguments: String,
+}
+
+/// Bytes of shared tool results kept per process.
+const RESULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
 pub struct McpState {
     pub sessions: Arc<SessionStore>,
-    tool_lists: HashMap<Version, Value>,
+    tool_lists: HashMap<Version, Arc<str>>,
+    /// Results of tools whose output depends only on a [`ResultKey`] (`fetch`), as response
+    /// text. A new knowledge version makes new keys; old entries age out.
+    results: moka::sync::Cache<ResultKey, Arc<str>>,
     workspaces: RwLock<HashMap<String, (Workspace, i64)>>,
 }
 
 impl McpState {
-    /// `tool_lists`: the `tools` array per revision, computed once at start-up.
+    /// `tool_lists`: the finished `tools/list` result per revision, serialized once at start-up.
     /// `sessions`: the shared sessions behind this process's cache.
-    pub fn new(tool_lists: HashMap<Version, Value>, sessions: SessionStore) -> Self {
+    pub fn new(tool_lists: HashMap<Version, Arc<str>>, sessions: SessionStore) -> Self {
         Self {
             sessions: Arc::new(sessions),
             tool_lists,
+            results: moka::sync::Cache::builder()
+                .max_capacity(RESULT_CACHE_BYTES)
+                .weigher(|k: &ResultKey, v: &Arc<str>| {
+                    (v.len() + k.arguments.len() + k.workspace.len() + 64)
+                        .try_into()
+                        .unwrap_or(u32::MAX)
+                })
+                .build(),
             workspaces: RwLock::new(HashMap::new()),
         }
     }
 
-    /// The `tools` array for `version`, computed at start-up.
-    pub fn tool_descriptions(&self, version: Version) -> Value {
-        self.tool_lists
-            .get(&version)
-            .cloned()
-            .unwrap_or_else(|| Value::Array(Vec::new()))
+    /// The `tools/list` result for `version`.
+    pub fn tool_list(&self, version: Version) -> Payload {
+        match self.tool_lists.get(&version) {
+            Some(text) => Payload::Json(text.clone()),
+            None => Payload::Value(serde_json::json!({ "tools": [] })),
+        }
+    }
+
+    pub fn cached_result(&self, key: &ResultKey) -> Option<Arc<str>> {
+        self.results.get(key)
+    }
+
+    pub fn cache_result(&self, key: ResultKey, text: Arc<str>) {
+        self.results.insert(key, text);
     }
 
     pub fn cached_workspace(&self, slug: &str, now: i64) -> Option<Workspace> {

@@ -1647,6 +1647,74 @@ async fn search_and_fetch_follow_chatgpts_contract() {
     assert!(serde_json::from_str::<Value>(&text_of(&result)).unwrap()["results"].is_array());
 }
 
+/// `fetch` results are shared text keyed by the knowledge version: repeated fetches answer the
+/// same bytes, every revision keeps its own shape, and an ingest that changes the document is
+/// what the next fetch returns.
+#[tokio::test]
+async fn fetch_results_are_shared_until_the_knowledge_changes() {
+    use crate::support::knowledge::{page, tiny_fixture, write};
+    let env = Env::new().await;
+    let root = tempfile::tempdir().unwrap();
+    let dir = tiny_fixture(root.path());
+    let kb = &env.app.state.knowledge;
+    kb.ingest_dir("acme", &dir, crate::support::START)
+        .await
+        .unwrap();
+    let args = json!({"id": "wiki:deploy-process"});
+    let fetch = async |v: &str| {
+        let body = msg(9, "tools/call", json!({"name": "fetch", "arguments": args}));
+        env.send(env.post_v(v, &body)).await.text()
+    };
+    let first = fetch(V1125).await;
+    assert!(first.contains("Argo Rollouts"), "{first}");
+    assert_eq!(
+        fetch(V1125).await,
+        first,
+        "a shared result is the same bytes"
+    );
+    // The same document under another revision keeps that revision's shape.
+    let old = fetch(V0326).await;
+    assert!(
+        old.contains("Argo Rollouts") && !old.contains("structuredContent"),
+        "{old}"
+    );
+    assert!(first.contains("structuredContent"));
+    let modern = env
+        .modern(
+            "acme",
+            modern_msg(9, "tools/call", json!({"name": "fetch", "arguments": args})),
+            &[],
+        )
+        .await
+        .text();
+    assert!(modern.contains("\"resultType\":\"complete\""), "{modern}");
+    assert_eq!(
+        env.modern(
+            "acme",
+            modern_msg(9, "tools/call", json!({"name": "fetch", "arguments": args})),
+            &[]
+        )
+        .await
+        .text(),
+        modern
+    );
+
+    write(
+        &dir.join("wiki/deploy-process.md"),
+        &page(
+            "Deploy Process",
+            "2026-12-01T00:00:00Z",
+            "Deploys now go through Flux.",
+        ),
+    );
+    kb.ingest_dir("acme", &dir, crate::support::START + 60)
+        .await
+        .unwrap();
+    let after = fetch(V1125).await;
+    assert!(after.contains("Flux") && !after.contains("Argo"), "{after}");
+    assert!(fetch(V0326).await.contains("Flux"));
+}
+
 #[tokio::test]
 async fn list_github_issues_newest_activity_first_with_filters() {
     let env = Env::with_knowledge().await;

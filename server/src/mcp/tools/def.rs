@@ -42,6 +42,10 @@ pub struct ToolDef {
     /// Parameters mirrored into `Mcp-Param-{Name}` headers for 2026-07-28 clients: each must be a
     /// string, integer or boolean property, and names must differ regardless of case.
     pub param_headers: &'static [ParamHeader],
+    /// The result depends only on the arguments and the workspace's knowledge at one version
+    /// (no clock, no caller, no outside service): successful results are shared across the
+    /// workspace's callers until its knowledge moves on (`McpState`'s result cache).
+    pub cacheable: bool,
     /// Runs the tool (`tools/call`).
     pub run: for<'a> fn(&'a Ctx, &'a Map<String, Value>) -> ToolFuture<'a>,
 }
@@ -55,11 +59,12 @@ pub(crate) async fn search_hits(
     query: &str,
     source: Option<Source>,
     limit: usize,
+    snippets: bool,
 ) -> Result<Vec<SearchHit>, ToolError> {
     let kb = ctx.state.knowledge.clone();
     let ws = ctx.workspace.slug.clone();
     let q = query.to_owned();
-    tokio::task::spawn_blocking(move || kb.search(&ws, &q, source, limit))
+    tokio::task::spawn_blocking(move || kb.search_with(&ws, &q, source, limit, snippets))
         .await
         .map_err(|e| ToolError::Internal(anyhow::anyhow!("search task: {e}")))?
         .map_err(ToolError::Internal)

@@ -13,6 +13,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    cacheable: true,
     run: run_boxed,
 };
 

@@ -23,6 +23,7 @@ pub static DEF: ToolDef = ToolDef {
     output_schema,
     // A gateway can route and rate-limit per repository without parsing the body.
     param_headers: &[param_header!("Repo", ["repo"])],
+    cacheable: false,
     run: run_boxed,
 };
 

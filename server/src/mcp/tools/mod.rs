@@ -27,7 +27,9 @@ mod list_github_issues;
 mod search;
 mod search_company_rag;
 
+use super::jsonrpc::Payload;
 use super::jsonrpc::RpcError;
+use super::state::ResultKey;
 use super::version::{ParamHeader, Version};
 use crate::mcp::context::{Ctx, reject_cursor};
 pub use def::{ToolDef, ToolError, ToolOutput};
@@ -98,20 +100,38 @@ pub fn descriptions(version: Version) -> Value {
     Value::Array(TOOLS.iter().map(|d| describe(d, version)).collect())
 }
 
-/// The `tools` array of every revision, for `McpState` at start-up.
-pub fn all_descriptions() -> std::collections::HashMap<Version, Value> {
-    Version::ALL
-        .iter()
-        .map(|v| (*v, descriptions(*v)))
-        .collect()
-}
-
-pub fn list(ctx: &Ctx, params: &Map<String, Value>) -> Result<Value, RpcError> {
+pub fn list(ctx: &Ctx, params: &Map<String, Value>) -> Result<Payload, RpcError> {
     reject_cursor(params)?;
-    Ok(json!({ "tools": ctx.state.mcp.tool_descriptions(ctx.version) }))
+    Ok(ctx.state.mcp.tool_list(ctx.version))
 }
 
-pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Value, RpcError> {
+/// What `tools/call` produced: a shared result, or a fresh one (shareable under `share_as`
+/// once finished for the revision).
+pub enum Called {
+    Shared(std::sync::Arc<str>),
+    Fresh {
+        result: Value,
+        share_as: Option<ResultKey>,
+    },
+}
+
+/// The key a [`ToolDef::cacheable`] tool's result is shared under: only while the workspace's
+/// knowledge has a live index (its version names what the result reflects).
+fn share_key(ctx: &Ctx, def: &ToolDef, args: &Map<String, Value>) -> Option<ResultKey> {
+    if !def.cacheable {
+        return None;
+    }
+    let stats = ctx.state.knowledge.index_stats(&ctx.workspace.slug)?;
+    Some(ResultKey {
+        workspace: ctx.workspace.slug.clone(),
+        knowledge_version: stats.version,
+        version: ctx.version,
+        tool: def.name,
+        arguments: serde_json::to_string(args).ok()?,
+    })
+}
+
+pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Called, RpcError> {
     let name = params
         .get("name")
         .and_then(Value::as_str)
@@ -128,32 +148,47 @@ pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Value, RpcEr
     let Some(def) = TOOLS.iter().find(|d| d.name == name) else {
         return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
     };
+    let share_as = share_key(ctx, def, &args);
+    if let Some(text) = share_as
+        .as_ref()
+        .and_then(|k| ctx.state.mcp.cached_result(k))
+    {
+        return Ok(Called::Shared(text));
+    }
     let outcome = (def.run)(ctx, &args).await;
-    match outcome {
+    let result = match outcome {
         Ok(out) => {
             let mut r =
                 json!({ "content": [{ "type": "text", "text": out.text }], "isError": false });
             if ctx.version.has_structured_content() {
                 r["structuredContent"] = out.structured;
             }
-            Ok(r)
+            return Ok(Called::Fresh {
+                result: r,
+                share_as,
+            });
         }
         Err(ToolError::InvalidArguments(msg)) if !ctx.version.validation_errors_are_results() => {
-            Err(RpcError::invalid_params(format!(
+            return Err(RpcError::invalid_params(format!(
                 "Invalid arguments for tool {name}: {msg}"
-            )))
+            )));
         }
-        Err(ToolError::InvalidArguments(msg)) => Ok(error_result(format!(
-            "Invalid arguments for tool {name}: {msg}"
-        ))),
-        Err(ToolError::Failed(msg)) => Ok(error_result(msg)),
+        Err(ToolError::InvalidArguments(msg)) => {
+            error_result(format!("Invalid arguments for tool {name}: {msg}"))
+        }
+        Err(ToolError::Failed(msg)) => error_result(msg),
         Err(ToolError::Internal(e)) => {
             tracing::error!(tool = name, workspace = %ctx.workspace.slug, error = ?e, "tool failed");
-            Ok(error_result(format!(
+            error_result(format!(
                 "The {name} tool failed because of an internal error; try again later."
-            )))
+            ))
         }
-    }
+    };
+    // Errors are never shared: the next call tries again.
+    Ok(Called::Fresh {
+        result,
+        share_as: None,
+    })
 }
 
 fn error_result(text: String) -> Value {

@@ -14,6 +14,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    cacheable: false,
     run: run_boxed,
 };
 
@@ -60,7 +61,7 @@ pub async fn run(
     let results: Vec<Value> = if query.is_empty() {
         Vec::new()
     } else {
-        search_hits(ctx, query, None, LIMIT)
+        search_hits(ctx, query, None, LIMIT, false)
             .await?
             .into_iter()
             .map(|h| json!({ "id": h.doc_id, "title": h.title, "url": h.url }))

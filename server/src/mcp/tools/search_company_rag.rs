@@ -21,6 +21,7 @@ pub static DEF: ToolDef = ToolDef {
     input_schema,
     output_schema,
     param_headers: &[],
+    cacheable: false,
     run: run_boxed,
 };
 
@@ -79,7 +80,7 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
     let query = required_str(args, "query")?;
     let source = parse_source(optional_str(args, "source")?)?;
     let limit = optional_int(args, "limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
-    let hits = search_hits(ctx, query, source, limit).await?;
+    let hits = search_hits(ctx, query, source, limit, true).await?;
 
     let results: Vec<Value> = hits
         .iter()

@@ -10,7 +10,9 @@ use super::negotiation::{
     Accepts, SESSION_HEADER, VERSION_HEADER, accepts, header_version, is_json_content_type,
     read_body, single_header, unsupported_version,
 };
-use super::reply::{Result, accepted, json_reply, rpc_error, sse_headers, with_header};
+use super::reply::{
+    Result, accepted, json_reply, json_text_reply, rpc_error, sse_headers, with_header,
+};
 use crate::auth::Principal;
 use crate::mcp::context::Ctx;
 use crate::mcp::dispatch;
@@ -340,7 +342,7 @@ impl Req {
             return Ok(sse_response(ctx, call, id, token));
         }
         let body = run(&ctx, &call, &id).await;
-        Ok(json_reply(status, body))
+        Ok(json_text_reply(status, body))
     }
 
     /// 2025-03-26 batches (TRN-POST-05); rejected with 400 for later revisions (TRN-POST-06).
@@ -378,16 +380,19 @@ impl Req {
             match m {
                 Incoming::Response => {}
                 Incoming::Invalid { id, error } => {
-                    out.push(jsonrpc::error_response(id.as_ref(), &error))
+                    out.push(jsonrpc::error_response(id.as_ref(), &error).to_string())
                 }
                 Incoming::Call(c) => match c.id.clone() {
                     None => notification(&c, session.as_deref()),
-                    Some(id) if c.method == "initialize" => out.push(jsonrpc::error_response(
-                        Some(&id),
-                        &RpcError::invalid_request(
-                            "initialize must not be part of a JSON-RPC batch",
-                        ),
-                    )),
+                    Some(id) if c.method == "initialize" => out.push(
+                        jsonrpc::error_response(
+                            Some(&id),
+                            &RpcError::invalid_request(
+                                "initialize must not be part of a JSON-RPC batch",
+                            ),
+                        )
+                        .to_string(),
+                    ),
                     Some(id) => out.push(run(&ctx, &c, &id).await),
                 },
             }
@@ -395,13 +400,14 @@ impl Req {
         if out.is_empty() {
             return Ok(accepted());
         }
-        let body = Value::Array(out);
+        // The array of serialized responses, as `serde_json` writes an array.
+        let body = format!("[{}]", out.join(","));
         if !self.acc.json {
-            let event = Event::default().event("message").data(body.to_string());
+            let event = Event::default().event("message").data(body);
             let stream = futures::stream::once(async move { Ok::<_, Infallible>(event) });
             return Ok(sse_headers(Sse::new(stream).into_response()));
         }
-        Ok(json_reply(StatusCode::OK, body))
+        Ok(json_text_reply(StatusCode::OK, body))
     }
 }
 
@@ -416,11 +422,11 @@ fn notification(call: &Call, session: Option<&Session>) {
     }
 }
 
-/// Runs a request and renders its JSON-RPC response.
-async fn run(ctx: &Ctx, call: &Call, id: &RequestId) -> Value {
+/// Runs a request and renders its JSON-RPC response as JSON text.
+async fn run(ctx: &Ctx, call: &Call, id: &RequestId) -> String {
     match dispatch::handle(ctx, call).await {
-        Ok(result) => jsonrpc::result_response(id, result),
-        Err(e) => jsonrpc::error_response(Some(id), &e),
+        Ok(result) => jsonrpc::result_response_text(id, result),
+        Err(e) => jsonrpc::error_response(Some(id), &e).to_string(),
     }
 }
 
@@ -445,15 +451,15 @@ impl Drop for AbortOnDrop {
 /// Single-shot SSE: progress notifications related to the request, then its response; the
 /// stream ends after the response (TRN-SSE-01/04).
 fn sse_response(ctx: Ctx, call: Call, id: RequestId, token: Option<Value>) -> Response {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Value>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(4);
     let task = tokio::spawn(
         async move {
             if let Some(t) = &token {
-                let _ = tx.send(progress(t, 0, "started")).await;
+                let _ = tx.send(progress(t, 0, "started").to_string()).await;
             }
             let response = run(&ctx, &call, &id).await;
             if let Some(t) = &token {
-                let _ = tx.send(progress(t, 1, "done")).await;
+                let _ = tx.send(progress(t, 1, "done").to_string()).await;
             }
             let _ = tx.send(response).await;
         }
@@ -466,7 +472,7 @@ fn sse_response(ctx: Ctx, call: Call, id: RequestId, token: Option<Value>) -> Re
     let stream = futures::stream::unfold((rx, guard), |(mut rx, guard)| async move {
         let msg = rx.recv().await?;
         Some((
-            Ok::<_, Infallible>(Event::default().event("message").data(msg.to_string())),
+            Ok::<_, Infallible>(Event::default().event("message").data(msg)),
             (rx, guard),
         ))
     });

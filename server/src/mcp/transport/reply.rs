@@ -33,6 +33,23 @@ pub(super) fn json_reply(status: StatusCode, body: Value) -> Response {
     resp
 }
 
+/// A JSON-RPC response already serialized (`jsonrpc::result_response_text`), as [`json_reply`]
+/// would send it.
+pub(super) fn json_text_reply(status: StatusCode, body: String) -> Response {
+    let mut resp = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    resp
+}
+
 /// 202 Accepted, empty body (TRN-POST-02).
 pub(super) fn accepted() -> Response {
     StatusCode::ACCEPTED.into_response()
