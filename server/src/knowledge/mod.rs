@@ -83,7 +83,7 @@ impl KnowledgeBase {
             refresh_wake: tokio::sync::Notify::new(),
             storage: config.knowledge_index.clone(),
             store_id: match config.knowledge_index {
-                KnowledgeIndex::Disk(_) => store::store_id(store.pool()).await?,
+                KnowledgeIndex::Disk(_) => store::store_id(store.writer()).await?,
                 _ => String::new(),
             },
         };

@@ -65,7 +65,7 @@ impl Store {
     pub async fn prune_audit(&self, before: i64) -> Result<u64, sqlx::Error> {
         Ok(sqlx::query("DELETE FROM audit_log WHERE at < $1")
             .bind(before)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected())
     }
@@ -89,7 +89,7 @@ impl Store {
         .bind(e.grant_id.as_deref())
         .bind(e.ip.as_deref())
         .bind(&e.detail)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

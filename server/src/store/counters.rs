@@ -69,7 +69,7 @@ impl Store {
         window: i64,
         limit: i64,
     ) -> Result<Reservation, sqlx::Error> {
-        match reserve_on(self.pool(), subject, now, window, limit).await? {
+        match reserve_on(self.writer(), subject, now, window, limit).await? {
             Some(hits) => Ok(Reservation::Granted { hits }),
             None => self.refuse(subject, now, window).await,
         }
@@ -84,7 +84,7 @@ impl Store {
         subjects: &[(&str, i64, i64)],
         now: i64,
     ) -> Result<Result<Vec<i64>, (usize, Reservation)>, sqlx::Error> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut hits = Vec::with_capacity(subjects.len());
         for (i, (subject, window, limit)) in subjects.iter().enumerate() {
             match reserve_on(&mut *tx, subject, now, *window, *limit).await? {
@@ -113,7 +113,7 @@ impl Store {
         )
         .bind(subject)
         .bind(now)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.writer())
         .await?;
         let (start, refused) = match row {
             Some(r) => (r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?),
@@ -129,7 +129,7 @@ impl Store {
     pub async fn release(&self, subject: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE rate_counters SET hits = hits - 1 WHERE subject = $1 AND hits > 0")
             .bind(subject)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -138,7 +138,7 @@ impl Store {
     pub async fn reset_counter(&self, subject: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM rate_counters WHERE subject = $1")
             .bind(subject)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -177,7 +177,7 @@ impl Store {
         )
         .bind(prefix)
         .bind(prefix.chars().count() as i64)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected())
     }
@@ -187,7 +187,7 @@ impl Store {
         Ok(
             sqlx::query("DELETE FROM rate_counters WHERE updated_at < $1")
                 .bind(before)
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?
                 .rows_affected(),
         )

@@ -7,6 +7,11 @@ use std::path::Path;
 #[derive(Clone, Debug)]
 pub struct Store {
     pool: AnyPool,
+    /// Where writes go. SQLite: one connection of its own, so the process's writers queue on
+    /// the pool (async, in order) instead of colliding on the database lock and sleeping in
+    /// SQLite's busy handler (which cost the token endpoint 10–100 ms per collision); readers
+    /// keep `pool` (WAL: they never wait for the writer). PostgreSQL: the same pool.
+    writer: AnyPool,
     backend: Backend,
     /// PostgreSQL only: the URL the change listener (`LISTEN gigamcp`) connects with.
     listen_url: Option<SecretUrl>,
@@ -59,6 +64,40 @@ impl Store {
             anyhow::bail!("unsupported database URL (use sqlite:// or postgres://)");
         };
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        let pool = Self::pool_options(backend, max)
+            .connect(url)
+            .await
+            .with_context(|| format!("connecting to {}", redact_url(url)))?;
+        let writer = match backend {
+            Backend::Sqlite => Self::pool_options(backend, 1)
+                .connect(url)
+                .await
+                .with_context(|| format!("connecting to {}", redact_url(url)))?,
+            Backend::Postgres => pool.clone(),
+        };
+        let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
+        let store = Self {
+            pool,
+            writer,
+            backend,
+            listen_url,
+        };
+        // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
+        // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
+        // SQLite its lock is a no-op, so an exclusive file lock next to the database serialises
+        // the migrators (the second one finds every migration applied).
+        let _guard = match (backend, sqlite_lock_path(url)) {
+            (Backend::Sqlite, Some(path)) => Some(migration_lock(path).await?),
+            _ => None,
+        };
+        sqlx::migrate!("./migrations")
+            .run(&store.writer)
+            .await
+            .context("applying migrations")?;
+        Ok(store)
+    }
+
+    fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
         let mut options = AnyPoolOptions::new().max_connections(max);
         if backend == Backend::Sqlite {
             // Per connection (a PRAGMA on the pool reaches one connection only): wait up to 5 s
@@ -77,29 +116,7 @@ impl Store {
                 })
             });
         }
-        let pool = options
-            .connect(url)
-            .await
-            .with_context(|| format!("connecting to {}", redact_url(url)))?;
-        let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
-        let store = Self {
-            pool,
-            backend,
-            listen_url,
-        };
-        // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
-        // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
-        // SQLite its lock is a no-op, so an exclusive file lock next to the database serialises
-        // the migrators (the second one finds every migration applied).
-        let _guard = match (backend, sqlite_lock_path(url)) {
-            (Backend::Sqlite, Some(path)) => Some(migration_lock(path).await?),
-            _ => None,
-        };
-        sqlx::migrate!("./migrations")
-            .run(&store.pool)
-            .await
-            .context("applying migrations")?;
-        Ok(store)
+        options
     }
 
     /// The default embedded database inside `data_dir`.
@@ -110,8 +127,14 @@ impl Store {
         )
     }
 
+    /// The pool for reads (and, on PostgreSQL, everything).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for writes outside [`begin_write`](Self::begin_write) (autocommit statements).
+    pub fn writer(&self) -> &AnyPool {
+        &self.writer
     }
 
     /// Begins a transaction that will write. On SQLite it takes the write lock at once
@@ -119,8 +142,8 @@ impl Store {
     /// failing with `database is locked` when a deferred read transaction tries to upgrade.
     pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
         match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         }
     }
 

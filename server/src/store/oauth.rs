@@ -163,7 +163,7 @@ impl Store {
         .bind(strings_to_json(&c.response_types))
         .bind(&c.metadata)
         .bind(c.created_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -180,7 +180,7 @@ impl Store {
         .bind(strings_to_json(&c.grant_types))
         .bind(&c.metadata)
         .bind(&c.token_endpoint_auth_method)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -208,7 +208,7 @@ impl Store {
             sqlx::query("UPDATE oauth_clients SET may_introspect = $2 WHERE client_id = $1")
                 .bind(client_id)
                 .bind(i64::from(may))
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?
                 .rows_affected()
                 > 0,
@@ -227,7 +227,7 @@ impl Store {
     ) -> Result<bool, sqlx::Error> {
         sqlx::query("DELETE FROM client_assertion_jtis WHERE expires_at < $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         let inserted = sqlx::query(
             "INSERT INTO client_assertion_jtis (client_id, jti_hash, expires_at) VALUES ($1, $2, $3) \
@@ -236,7 +236,7 @@ impl Store {
         .bind(client_id)
         .bind(jti_hash)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(inserted == 1)
@@ -258,7 +258,7 @@ impl Store {
         sqlx::query("UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1")
             .bind(client_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -268,7 +268,7 @@ impl Store {
     pub async fn insert_auth_code(&self, c: &NewAuthCode) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
             .bind(c.created_at - 86_400)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, workspace_slug, resource, scopes, \
@@ -286,7 +286,7 @@ impl Store {
         .bind(&c.code_challenge)
         .bind(c.created_at)
         .bind(c.expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -540,7 +540,7 @@ impl Store {
     ) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM browser_sessions WHERE expires_at < $1")
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         sqlx::query(
             "INSERT INTO browser_sessions (id_hash, user_id, created_at, expires_at, last_seen_at) VALUES ($1, $2, $3, $4, $3)",
@@ -549,7 +549,7 @@ impl Store {
         .bind(user_id)
         .bind(now)
         .bind(now + ttl)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -582,7 +582,7 @@ impl Store {
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

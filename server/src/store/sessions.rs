@@ -161,7 +161,7 @@ impl Store {
         sqlx::query("UPDATE mcp_sessions SET last_seen = $2 WHERE id_hash = $1 AND last_seen < $2")
             .bind(id_hash)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -175,7 +175,7 @@ impl Store {
         sqlx::query("UPDATE mcp_sessions SET log_level = $2 WHERE id_hash = $1")
             .bind(id_hash)
             .bind(level)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -184,7 +184,7 @@ impl Store {
     pub async fn mark_session_initialized(&self, id_hash: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE mcp_sessions SET initialized = 1 WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -224,12 +224,12 @@ impl Store {
     ) -> Result<u64, sqlx::Error> {
         let n = sqlx::query("DELETE FROM mcp_sessions WHERE last_seen < $1")
             .bind(idle_before)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         sqlx::query("DELETE FROM mcp_session_ends WHERE ended_at < $1")
             .bind(ends_before)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(n)
     }

@@ -22,7 +22,7 @@ impl Store {
         )
         .bind(name)
         .bind(value)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

@@ -80,7 +80,7 @@ impl Store {
         .bind(resource)
         .bind(crate::names::join_scopes(scopes))
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(id)
     }
@@ -103,7 +103,7 @@ impl Store {
         .bind(crate::names::join_scopes(scopes))
         .bind(now)
         .bind(expires_at)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(IssuedToken { token, expires_at })
     }
@@ -182,7 +182,7 @@ impl Store {
         sqlx::query("UPDATE grants SET last_used_at = $2 WHERE id = $1")
             .bind(grant_id)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -50,7 +50,7 @@ impl Store {
         .bind(username)
         .bind(password_hash)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await
         .map_err(|e| match &e {
             sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -95,7 +95,7 @@ impl Store {
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

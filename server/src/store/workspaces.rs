@@ -46,7 +46,7 @@ impl Store {
             .bind(slug)
             .bind(name)
             .bind(now)
-            .execute(self.pool())
+            .execute(self.writer())
             .await
             .map_err(|e| match &e {
                 sqlx::Error::Database(d) if d.is_unique_violation() => {
@@ -108,7 +108,7 @@ impl Store {
         .bind(user_id)
         .bind(role)
         .bind(now)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
