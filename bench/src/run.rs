@@ -727,19 +727,7 @@ impl Demo {
         anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
         let reg: Value = serde_json::from_slice(&b)?;
         let client_id = reg["client_id"].as_str().unwrap_or_default().to_string();
-        let authorize_path = format!(
-            "/api/oauth/server/authorize?{}",
-            serde_urlencoded::to_string([
-                ("response_type", "code"),
-                ("client_id", client_id.as_str()),
-                ("redirect_uri", REDIRECT_URI),
-                ("scope", "mcp:read mcp:tools"),
-                ("state", "bench"),
-                ("code_challenge", &pkce_challenge()),
-                ("code_challenge_method", "S256"),
-                ("resource", &format!("{base}{mcp}")),
-            ])?
-        );
+        let authorize_path = authorize_path(&client_id, &format!("{base}{mcp}"))?;
         let mut jar = HashMap::new();
         let login_path = format!(
             "/login?{}",
@@ -926,24 +914,21 @@ impl Demo {
             check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
             check_every_body: false,
         });
-        let (chains, client, resource) = (
-            self.chains.clone(),
-            self.client_id.clone(),
-            format!("{}/t/acme/mcp", self.base),
-        );
+        let (chains, resource) = (self.chains.clone(), format!("{}/t/acme/mcp", self.base));
         v.push(Scenario {
             name: "token: refresh_token grant (rotation)".into(),
             make: Box::new(move |c: &mut Conn| {
                 if c.data.is_none() {
                     c.data = chains.lock().unwrap().pop();
                 }
-                let rt = c.data.clone()?;
+                let chain = c.data.clone()?;
+                let (client, rt) = chain.split_once(' ')?;
                 Some(form_req(
                     "/api/oauth/server/token",
                     &[
                         ("grant_type", "refresh_token"),
-                        ("refresh_token", &rt),
-                        ("client_id", &client),
+                        ("refresh_token", rt),
+                        ("client_id", client),
                         ("resource", &resource),
                     ],
                     None,
@@ -956,7 +941,12 @@ impl Demo {
                     .get("refresh_token")
                     .and_then(Value::as_str)
                     .ok_or("no rotated refresh_token")?;
-                c.data = Some(rt.to_string());
+                let client = c
+                    .data
+                    .as_deref()
+                    .and_then(|d| d.split_once(' '))
+                    .map(|(c, _)| c.to_string());
+                c.data = client.map(|client| format!("{client} {rt}"));
                 Ok(())
             }),
             check_every_body: true,
@@ -974,25 +964,40 @@ impl Demo {
         form_req("/api/oauth/server/authorize", &pairs, Some(&self.cookie))
     }
 
-    /// One refresh-token chain per connection, from codes the authorize scenario left.
+    /// One refresh-token chain per connection, each on a grant of its own (a client registered
+    /// and approved for it): chains sharing a grant would rotate each other's refresh token
+    /// and be refused as replays. Chains are `"client_id refresh_token"`.
     async fn prepare_refresh_chains(&self, n: usize) -> anyhow::Result<()> {
         let resource = format!("{}/t/acme/mcp", self.base);
         let mut out = Vec::new();
         for _ in 0..n {
-            let pooled = self.codes.lock().unwrap().pop();
-            let code = match pooled {
-                Some(c) => c,
-                None => {
-                    let (_, h, _) = load::once(&self.addr, self.consent_req())
-                        .await
-                        .map_err(anyhow::Error::msg)?;
-                    let loc = h
-                        .get("location")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    query_param(loc, "code").ok_or_else(|| anyhow::anyhow!("no code"))?
-                }
-            };
+            let (st, _, b) = load::once(&self.addr, register_req())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
+            let reg: Value = serde_json::from_slice(&b)?;
+            let client = reg["client_id"].as_str().unwrap_or_default().to_string();
+            let page = get_req(&authorize_path(&client, &resource)?, Some(&self.cookie));
+            let (st, _, b) = load::once(&self.addr, page)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
+            let mut fields = hidden_inputs(&String::from_utf8_lossy(&b));
+            fields.push(("decision".into(), "approve".into()));
+            let pairs: Vec<(&str, &str)> = fields
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
+            let approve = form_req("/api/oauth/server/authorize", &pairs, Some(&self.cookie));
+            let (_, h, _) = load::once(&self.addr, approve)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            let loc = h
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let code =
+                query_param(loc, "code").ok_or_else(|| anyhow::anyhow!("no code in {loc}"))?;
             let (st, h, b) = load::once(
                 &self.addr,
                 form_req(
@@ -1001,7 +1006,7 @@ impl Demo {
                         ("grant_type", "authorization_code"),
                         ("code", &code),
                         ("redirect_uri", REDIRECT_URI),
-                        ("client_id", &self.client_id),
+                        ("client_id", &client),
                         ("code_verifier", VERIFIER),
                         ("resource", &resource),
                     ],
@@ -1012,11 +1017,29 @@ impl Demo {
             .map_err(anyhow::Error::msg)?;
             anyhow::ensure!(st == StatusCode::OK, "code redemption: HTTP {st}: {b:?}");
             let v = token_response(&h, &b).map_err(anyhow::Error::msg)?;
-            out.push(v["refresh_token"].as_str().unwrap_or_default().to_string());
+            let rt = v["refresh_token"].as_str().unwrap_or_default();
+            out.push(format!("{client} {rt}"));
         }
         *self.chains.lock().unwrap() = out;
         Ok(())
     }
+}
+
+/// The authorization request a bench client sends (PKCE S256, the demo's MCP resource).
+fn authorize_path(client_id: &str, resource: &str) -> anyhow::Result<String> {
+    Ok(format!(
+        "/api/oauth/server/authorize?{}",
+        serde_urlencoded::to_string([
+            ("response_type", "code"),
+            ("client_id", client_id),
+            ("redirect_uri", REDIRECT_URI),
+            ("scope", "mcp:read mcp:tools"),
+            ("state", "bench"),
+            ("code_challenge", &pkce_challenge()),
+            ("code_challenge_method", "S256"),
+            ("resource", resource),
+        ])?
+    ))
 }
 
 fn register_req() -> Req {
