@@ -760,18 +760,10 @@ impl Demo {
         anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
         cookies_from(&h, &mut jar);
         let cookie = cookie_header(&jar);
-        let mut fields = hidden_inputs(&String::from_utf8_lossy(&b));
-        fields.push(("decision".into(), "approve".into()));
-        let pairs: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        let (st, h, _) = load::once(
-            &addr,
-            form_req("/api/oauth/server/authorize", &pairs, Some(&cookie)),
-        )
-        .await
-        .map_err(anyhow::Error::msg)?;
+        let fields = approved_form(&b);
+        let (st, h, _) = load::once(&addr, consent_post(&fields, &cookie))
+            .await
+            .map_err(anyhow::Error::msg)?;
         let location = h
             .get("location")
             .and_then(|v| v.to_str().ok())
@@ -956,12 +948,7 @@ impl Demo {
 
     /// The consent form's approval, as the signed-in user's browser posts it.
     fn consent_req(&self) -> Req {
-        let pairs: Vec<(&str, &str)> = self
-            .consent
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        form_req("/api/oauth/server/authorize", &pairs, Some(&self.cookie))
+        consent_post(&self.consent, &self.cookie)
     }
 
     /// One refresh-token chain per connection, each on a grant of its own (a client registered
@@ -982,13 +969,7 @@ impl Demo {
                 .await
                 .map_err(anyhow::Error::msg)?;
             anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
-            let mut fields = hidden_inputs(&String::from_utf8_lossy(&b));
-            fields.push(("decision".into(), "approve".into()));
-            let pairs: Vec<(&str, &str)> = fields
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str()))
-                .collect();
-            let approve = form_req("/api/oauth/server/authorize", &pairs, Some(&self.cookie));
+            let approve = consent_post(&approved_form(&b), &self.cookie);
             let (_, h, _) = load::once(&self.addr, approve)
                 .await
                 .map_err(anyhow::Error::msg)?;
@@ -1023,6 +1004,22 @@ impl Demo {
         *self.chains.lock().unwrap() = out;
         Ok(())
     }
+}
+
+/// The consent page's form (`page` is its HTML), approved.
+fn approved_form(page: &[u8]) -> Vec<(String, String)> {
+    let mut fields = hidden_inputs(&String::from_utf8_lossy(page));
+    fields.push(("decision".into(), "approve".into()));
+    fields
+}
+
+/// The signed-in browser's post of a consent form.
+fn consent_post(fields: &[(String, String)], cookie: &str) -> Req {
+    let pairs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    form_req("/api/oauth/server/authorize", &pairs, Some(cookie))
 }
 
 /// The authorization request a bench client sends (PKCE S256, the demo's MCP resource).
