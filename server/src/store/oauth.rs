@@ -445,7 +445,8 @@ impl Store {
         let won = sqlx::query(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4 \
              WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL \
-             AND grant_id IN (SELECT id FROM grants WHERE revoked_at IS NULL)",
+             AND EXISTS (SELECT 1 FROM grants \
+                         WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)",
         )
         .bind(old_hash)
         .bind(now)
