@@ -82,6 +82,9 @@ impl Drop for Proc {
 #[derive(Clone)]
 pub struct Gigamcp {
     pub bin: PathBuf,
+    /// The database its processes use (`GIGAMCP_DATABASE_URL`); `None`: the embedded SQLite
+    /// of the data directory.
+    pub database_url: Option<String>,
 }
 
 impl Gigamcp {
@@ -99,6 +102,9 @@ impl Gigamcp {
             .env("RUST_LOG", "warn")
             .env_remove("GIGAMCP_DATABASE_URL")
             .env_remove("GIGAMCP_PUBLIC_URL");
+        if let Some(url) = &self.database_url {
+            cmd.env("GIGAMCP_DATABASE_URL", url);
+        }
         if demo {
             cmd.arg("--demo");
         }
@@ -113,14 +119,18 @@ impl Gigamcp {
         stdin: Option<&str>,
     ) -> anyhow::Result<String> {
         use std::io::Write;
-        let mut child = Command::new(&self.bin)
-            .arg("admin")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("admin")
             .arg("--data-dir")
             .arg(data_dir)
             .args(args)
             .env("RUST_LOG", "warn")
             .env_remove("GIGAMCP_DATABASE_URL")
-            .env_remove("GIGAMCP_PUBLIC_URL")
+            .env_remove("GIGAMCP_PUBLIC_URL");
+        if let Some(url) = &self.database_url {
+            cmd.env("GIGAMCP_DATABASE_URL", url);
+        }
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

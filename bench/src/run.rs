@@ -64,6 +64,10 @@ pub struct RunArgs {
     /// Documents changed by the incremental-ingest step.
     #[arg(long, default_value_t = 100)]
     pub changed: usize,
+    /// Run the hot-path and OAuth scenarios against this database (`postgres://…`, an empty
+    /// database of its own) instead of the demo's embedded SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// Skip the authorization (consent approval → code) and token-grant scenarios.
     #[arg(long)]
     pub skip_oauth_grants: bool,
@@ -142,6 +146,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     };
     let gig = Gigamcp {
         bin: bin_dir.join("gigamcp"),
+        database_url: None,
     };
     std::fs::create_dir_all(&a.work_dir)?;
     let mut report = Report {
@@ -173,13 +178,17 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
 
     // 2. Hot paths on the demo.
     let demo_dir = fresh_dir(&a.work_dir.join("demo"))?;
-    let mut demo = gig.serve(
+    let demo_gig = Gigamcp {
+        database_url: a.database_url.clone(),
+        ..gig.clone()
+    };
+    let mut demo = demo_gig.serve(
         &demo_dir,
         true,
         &["--registration-rate-limit", "4000000000"],
     )?;
     demo.wait_listening(Duration::from_secs(120))?;
-    let ctx = Demo::setup(&gig, &demo_dir, &demo).await?;
+    let ctx = Demo::setup(&demo_gig, &demo_dir, &demo).await?;
     for s in ctx.scenarios() {
         let grant = s.name.starts_with("authorize") || s.name.starts_with("token:");
         if !wanted(&s.name) || (grant && a.skip_oauth_grants) {
