@@ -11,7 +11,7 @@
 //! PostgreSQL: `GIGAMCP_CI_POSTGRES_URL` (CI) or `GIGAMCP_TEST_POSTGRES_URL` names the server;
 //! a fresh database is created with `psql` and dropped afterwards. Without PostgreSQL or nginx
 //! the task is skipped locally and fails under `CI=true`.
-use crate::util::{Server, build_bins, free_port, root, target_dir};
+use crate::util::{Server, build_bins, free_port, harness_run, root, target_dir};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -186,16 +186,7 @@ fn conformance(lb: &str, password: &str) -> Result<(), String> {
     let out = target_dir().join("conformance");
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let harness = target_dir().join("debug").join("gigamcp-conformance");
-    let status = Command::new(&harness)
-        .args(["run", &format!("{lb}/t/acme/mcp"), "--profile", "chatgpt"])
-        .args([
-            "--login",
-            "form",
-            "--username",
-            "alice",
-            "--password",
-            password,
-        ])
+    let status = harness_run(&harness, &format!("{lb}/t/acme/mcp"), "chatgpt", password)
         .args(["--second-resource", &format!("{lb}/t/globex/mcp")])
         .args(["--replay-delay", "2", "--skip", "rs/token/expired"])
         .arg("--report")

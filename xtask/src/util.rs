@@ -135,3 +135,23 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// `gigamcp-conformance run MCP_URL --profile PROFILE`, signing in through the login form as
+/// the demo's `alice` with `password`: the start of every harness run against a demo server.
+pub fn harness_run(
+    harness: &std::path::Path,
+    mcp_url: &str,
+    profile: &str,
+    password: &str,
+) -> Command {
+    let mut cmd = Command::new(harness);
+    cmd.args(["run", mcp_url, "--profile", profile]).args([
+        "--login",
+        "form",
+        "--username",
+        "alice",
+        "--password",
+        password,
+    ]);
+    cmd
+}

@@ -195,16 +195,6 @@ pub enum Payload {
     Json(std::sync::Arc<str>),
 }
 
-impl Payload {
-    /// The value, parsing shared JSON text (tests and rare paths only).
-    pub fn into_value(self) -> Value {
-        match self {
-            Payload::Value(v) => v,
-            Payload::Json(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
-        }
-    }
-}
-
 /// The success response's JSON text. Byte-identical to serializing [`result_response`]: the
 /// object's keys are written in the order `serde_json` writes a map's (`id`, `jsonrpc`,
 /// `result`), and shared result text was itself written by `serde_json`.
