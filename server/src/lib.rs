@@ -42,12 +42,12 @@ pub mod tls;
 pub mod web;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use std::sync::Arc;
+use tracing::Instrument;
 
 pub use config::{Config, KnowledgeIndex};
 pub use state::AppState;
@@ -64,7 +64,7 @@ impl AppState {
         let sessions =
             mcp::session::SessionStore::new(store.clone(), store.last_session_end().await?);
         let knowledge = knowledge::KnowledgeBase::open(&config, &store).await?;
-        Ok(Self {
+        Ok(Self::from_parts(state::Parts {
             tokens: Arc::new(auth::validator::TokenValidator::new(
                 config.token_cache_ttl,
                 epoch,
@@ -79,7 +79,7 @@ impl AppState {
             config: Arc::new(config),
             store,
             clock,
-        })
+        }))
     }
 
     /// Starts background tasks (revocation epoch poller, knowledge refresher, retention). Call
@@ -110,11 +110,7 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn(json_error_bodies))
-        .layer(middleware::from_fn(security_headers))
-        .layer(middleware::from_fn(request_log))
-        .layer(middleware::from_fn(ops::metrics::track_http))
-        .layer(middleware::from_fn_with_state(state.clone(), net::context))
+        .layer(middleware::from_fn_with_state(state.clone(), edge))
         .with_state(state)
 }
 
@@ -133,13 +129,39 @@ fn is_api_path(path: &str) -> bool {
         || path.ends_with("/mcp/")
 }
 
+/// Every request's edge, as one middleware (one boxed future and one clone of the route's stack
+/// per request, where five layers cost five of each: 12 % of a cached call), in this order from
+/// the outside in: client address and request id (`net`), the `request` span, the HTTP metrics,
+/// the request log line, the security headers, and JSON error bodies on API paths.
+async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let id = net::begin(&state, &mut req);
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut resp = handle(req, next).instrument(span).await;
+    net::finish(&mut resp, &id);
+    resp
+}
+
+async fn handle(req: Request, next: Next) -> Response {
+    let timer = ops::metrics::HttpTimer::start(&req);
+    let method = req.method().clone();
+    let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
+    let api = is_api_path(&path);
+    let authorize = path == "/api/oauth/server/authorize";
+    let start = std::time::Instant::now();
+    let resp = next.run(req).await;
+    let mut resp = json_error_body(api, authorize, resp).await;
+    security_headers(&mut resp);
+    log_request(&method, &path, resp.status().as_u16(), start);
+    if let Some(t) = timer {
+        t.finish(resp.status().as_u16());
+    }
+    resp
+}
+
 /// Safety net: an error response on an API path that is not JSON (an extractor's plain-text
 /// rejection, a body-limit 413) is rendered again by `error.rs` as a JSON error with the same
 /// status, so API clients never get HTML/text.
-async fn json_error_bodies(req: Request, next: Next) -> Response {
-    let api = is_api_path(req.uri().path());
-    let authorize = req.uri().path() == "/api/oauth/server/authorize";
-    let resp = next.run(req).await;
+async fn json_error_body(api: bool, authorize: bool, resp: Response) -> Response {
     let status = resp.status();
     if !api || !(status.is_client_error() || status.is_server_error()) {
         return resp;
@@ -169,15 +191,10 @@ async fn json_error_bodies(req: Request, next: Next) -> Response {
 
 /// One log line per request: method, path (never the query string, which may carry codes or a
 /// misplaced token), status and latency.
-async fn request_log(req: Request, next: Next) -> Response {
-    let method = req.method().clone();
-    let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
-    let start = std::time::Instant::now();
-    let resp = next.run(req).await;
-    let status = resp.status().as_u16();
+fn log_request(method: &Method, path: &str, status: u16, start: std::time::Instant) {
     let ms = start.elapsed().as_secs_f64() * 1000.0;
     let probe = matches!(
-        path.as_str(),
+        path,
         ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH
     );
     if probe && status < 500 {
@@ -187,12 +204,10 @@ async fn request_log(req: Request, next: Next) -> Response {
     } else {
         tracing::info!(%method, %path, status, ms, "request");
     }
-    resp
 }
 
-async fn security_headers(req: Request<Body>, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    error::default_retry_after(&mut resp);
+fn security_headers(resp: &mut Response) {
+    error::default_retry_after(resp);
     let h = resp.headers_mut();
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
@@ -200,5 +215,4 @@ async fn security_headers(req: Request<Body>, next: Next) -> Response {
         .or_insert(HeaderValue::from_static("DENY"));
     h.entry(header::REFERRER_POLICY)
         .or_insert(HeaderValue::from_static("no-referrer"));
-    resp
 }

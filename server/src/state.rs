@@ -13,9 +13,26 @@ use crate::ops::state::OpsState;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Everything a request handler may need. Cheap to clone.
+/// Everything a request handler may need. Cheap to clone: one reference count, however many
+/// parts it holds (every request clones it several times: middleware, extractors, contexts).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Parts>);
+
+impl AppState {
+    pub fn from_parts(parts: Parts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Parts;
+    fn deref(&self) -> &Parts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] shares.
+pub struct Parts {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: SharedClock,

@@ -4,7 +4,7 @@ use super::jsonrpc::Payload;
 use super::session::SessionStore;
 use super::version::Version;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 /// The workspace an MCP request addresses.
 #[derive(Debug, Clone)]
@@ -15,7 +15,7 @@ pub struct Workspace {
 
 /// How long a workspace lookup is trusted (workspaces are never deleted; names rarely change).
 const WORKSPACE_CACHE_SECS: i64 = 60;
-const WORKSPACE_CACHE_CAPACITY: usize = 4096;
+const WORKSPACE_CACHE_CAPACITY: u64 = 4096;
 
 /// What a cacheable tool's result is a function of: the workspace's knowledge at one version,
 /// the protocol revision (the result's shape) and the call's arguments (canonical JSON text:
@@ -38,7 +38,9 @@ pub struct McpState {
     /// Results of tools whose output depends only on a [`ResultKey`] (`fetch`), as response
     /// text. A new knowledge version makes new keys; old entries age out.
     results: moka::sync::Cache<ResultKey, Arc<str>>,
-    workspaces: RwLock<HashMap<String, (Workspace, i64)>>,
+    /// Workspace lookups with the (injectable) clock's time they were made: `moka` bounds and
+    /// ages the entries; the stored time keeps the TTL exact under a test clock.
+    workspaces: moka::sync::Cache<String, (Workspace, i64)>,
 }
 
 impl McpState {
@@ -56,7 +58,12 @@ impl McpState {
                         .unwrap_or(u32::MAX)
                 })
                 .build(),
-            workspaces: RwLock::new(HashMap::new()),
+            workspaces: moka::sync::Cache::builder()
+                .max_capacity(WORKSPACE_CACHE_CAPACITY)
+                .time_to_live(std::time::Duration::from_secs(
+                    WORKSPACE_CACHE_SECS.unsigned_abs(),
+                ))
+                .build(),
         }
     }
 
@@ -77,17 +84,11 @@ impl McpState {
     }
 
     pub fn cached_workspace(&self, slug: &str, now: i64) -> Option<Workspace> {
-        let m = self.workspaces.read().ok()?;
-        let (ws, at) = m.get(slug)?;
-        (now - at < WORKSPACE_CACHE_SECS).then(|| ws.clone())
+        let (ws, at) = self.workspaces.get(slug)?;
+        (now - at < WORKSPACE_CACHE_SECS).then_some(ws)
     }
 
     pub fn cache_workspace(&self, ws: &Workspace, now: i64) {
-        if let Ok(mut m) = self.workspaces.write() {
-            if m.len() >= WORKSPACE_CACHE_CAPACITY {
-                m.clear();
-            }
-            m.insert(ws.slug.clone(), (ws.clone(), now));
-        }
+        self.workspaces.insert(ws.slug.clone(), (ws.clone(), now));
     }
 }

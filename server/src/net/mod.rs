@@ -1,10 +1,11 @@
 //! Who is asking, and which request this is: the client address behind trusted proxies
 //! ([`client_addr`]) and request ids ([`request_id`]).
 //!
-//! [`context`] is the outermost middleware: it decides both once per request, stores them as
-//! request extensions ([`ClientAddr`], [`RequestId`]), runs the request inside a `request`
-//! tracing span carrying the id (so every log line of the request has it), and sets
-//! `X-Request-Id` on the response. Handlers read the address with the [`ClientIp`] extractor.
+//! The edge middleware (`lib.rs`) calls [`begin`] first: it decides both once per request and
+//! stores them as request extensions ([`ClientAddr`], [`RequestId`]); the request then runs
+//! inside a `request` tracing span carrying the id (so every log line of the request has it),
+//! and [`finish`] sets `X-Request-Id` on the response. Handlers read the address with the
+//! [`ClientIp`] extractor.
 pub mod client_addr;
 pub mod outbound;
 pub mod request_id;
@@ -13,14 +14,12 @@ pub use client_addr::{ProxyHeader, TrustedProxies};
 pub use request_id::RequestId;
 
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::HeaderValue;
 use axum::http::request::Parts;
-use axum::middleware::Next;
 use axum::response::Response;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
-use tracing::Instrument;
 
 /// The client's address as decided by [`context`] (a request extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +46,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Client address, request id, `request` span, `X-Request-Id` response header.
-pub async fn context(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+/// Client address and request id, decided once per request and stored as request extensions;
+/// returns the id for the `request` span and [`finish`]. Called by the edge middleware
+/// (`lib.rs`), outermost.
+pub fn begin(state: &AppState, req: &mut Request) -> String {
     let proxies = &state.config.trusted_proxies;
     let peer = req
         .extensions()
@@ -70,10 +71,12 @@ pub async fn context(State(state): State<AppState>, mut req: Request, next: Next
         req.extensions_mut().insert(ClientAddr(client));
     }
     req.extensions_mut().insert(RequestId(id.clone()));
-    let span = tracing::info_span!("request", request_id = %id);
-    let mut resp = next.run(req).instrument(span).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
+    id
+}
+
+/// `X-Request-Id` on the response.
+pub fn finish(resp: &mut Response, id: &str) {
+    if let Ok(v) = HeaderValue::from_str(id) {
         resp.headers_mut().insert(request_id::HEADER, v);
     }
-    resp
 }

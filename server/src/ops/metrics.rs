@@ -1,6 +1,6 @@
 //! Prometheus metrics (`metrics` facade, `metrics-exporter-prometheus` recorder).
 //!
-//! Counters are recorded at outcome seams: the HTTP middleware ([`track_http`]), the OAuth HTTP
+//! Counters are recorded at outcome seams: the HTTP edge middleware ([`HttpTimer`]), the OAuth HTTP
 //! adapter (token, registration, revocation, introspection outcomes), the audit recorder
 //! (approvals, denials, replay detections), the sign-in handler, MCP dispatch, the bearer cache.
 //! Gauges that describe state (sessions, database pool, indexes) are read when `/metrics` is
@@ -11,7 +11,6 @@
 //! Without [`install`] (`--metrics off`) every recording function returns at once.
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -224,21 +223,31 @@ fn http_handles(template: &str, method: &'static str, status: u16) -> Handles {
     h
 }
 
-/// Middleware (inside the router, so the matched route template is known): one counter and one
-/// latency observation per request. Unmatched paths share the route label `unmatched`.
-pub async fn track_http(req: Request, next: Next) -> Response {
-    if !enabled() {
-        return next.run(req).await;
+/// One HTTP request being measured: started by the edge middleware (inside the router, so the
+/// matched route template is known), finished with the response's status. `None` when metrics
+/// are off. Unmatched paths share the route label `unmatched`.
+pub struct HttpTimer {
+    template: Option<MatchedPath>,
+    method: &'static str,
+    start: Instant,
+}
+
+impl HttpTimer {
+    pub fn start(req: &Request) -> Option<Self> {
+        enabled().then(|| Self {
+            template: req.extensions().get::<MatchedPath>().cloned(),
+            method: method_label(req.method()),
+            start: Instant::now(),
+        })
     }
-    let template = req.extensions().get::<MatchedPath>().cloned();
-    let method = method_label(req.method());
-    let start = Instant::now();
-    let resp = next.run(req).await;
-    let route = template.as_ref().map_or("unmatched", |p| p.as_str());
-    let (count, latency) = http_handles(route, method, resp.status().as_u16());
-    count.increment(1);
-    latency.record(start.elapsed().as_secs_f64());
-    resp
+
+    /// One counter increment and one latency observation.
+    pub fn finish(self, status: u16) {
+        let route = self.template.as_ref().map_or("unmatched", |p| p.as_str());
+        let (count, latency) = http_handles(route, self.method, status);
+        count.increment(1);
+        latency.record(self.start.elapsed().as_secs_f64());
+    }
 }
 
 /// The Prometheus text exposition of everything recorded so far.
@@ -362,8 +371,16 @@ pub fn login_attempt(outcome: &'static str) {
 }
 
 pub fn bearer_cache(hit: bool) {
+    // Registered once: every MCP request counts here.
+    static HANDLES: OnceLock<(metrics::Counter, metrics::Counter)> = OnceLock::new();
     if enabled() {
-        counter!(BEARER_CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);
+        let (hits, misses) = HANDLES.get_or_init(|| {
+            (
+                counter!(BEARER_CACHE, "result" => "hit"),
+                counter!(BEARER_CACHE, "result" => "miss"),
+            )
+        });
+        if hit { hits } else { misses }.increment(1);
     }
 }
 
