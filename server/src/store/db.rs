@@ -12,6 +12,9 @@ pub struct Store {
     /// SQLite's busy handler (which cost the token endpoint 10–100 ms per collision); readers
     /// keep `pool` (WAL: they never wait for the writer). PostgreSQL: the same pool.
     writer: AnyPool,
+    /// Where security writes go (revocations, sign-outs, password changes): see [`Durability`].
+    /// SQLite: one connection of its own with `synchronous=FULL`. PostgreSQL: the same pool.
+    durable: AnyPool,
     backend: Backend,
     /// PostgreSQL only: the URL the change listener (`LISTEN gigamcp`) connects with.
     listen_url: Option<SecretUrl>,
@@ -46,6 +49,31 @@ pub(crate) async fn notify(conn: &mut sqlx::AnyConnection, topic: &str) -> Resul
     Ok(())
 }
 
+/// How long a commit waits for the disk.
+///
+/// Every commit is atomic and survives the process crashing. `Relaxed` commits (the default:
+/// registrations, codes, token grants, sessions, ingests) return once the change is in the
+/// write-ahead log; the last moments of them may roll back if the machine loses power or the
+/// kernel crashes (SQLite WAL `synchronous=NORMAL`, PostgreSQL `synchronous_commit=off`), which
+/// costs a client a new authorization, never a corrupt database. `Full` commits (everything that
+/// takes access away: revocations, membership removals, sign-outs, password changes) return only
+/// once the log is on disk (`synchronous=FULL` / `synchronous_commit=on`), and flush every relaxed
+/// commit before them with it: a revocation the user saw succeed is never undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    Relaxed,
+    Full,
+}
+
+impl Durability {
+    fn sqlite_pragma(self) -> &'static str {
+        match self {
+            Durability::Relaxed => "PRAGMA synchronous=NORMAL",
+            Durability::Full => "PRAGMA synchronous=FULL",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -64,21 +92,25 @@ impl Store {
             anyhow::bail!("unsupported database URL (use sqlite:// or postgres://)");
         };
         let max = if backend == Backend::Sqlite { 8 } else { 16 };
-        let pool = Self::pool_options(backend, max)
-            .connect(url)
-            .await
-            .with_context(|| format!("connecting to {}", redact_url(url)))?;
-        let writer = match backend {
-            Backend::Sqlite => Self::pool_options(backend, 1)
+        let connect = |max: u32, durability: Durability| async move {
+            Self::pool_options(backend, max, durability)
                 .connect(url)
                 .await
-                .with_context(|| format!("connecting to {}", redact_url(url)))?,
-            Backend::Postgres => pool.clone(),
+                .with_context(|| format!("connecting to {}", redact_url(url)))
+        };
+        let pool = connect(max, Durability::Relaxed).await?;
+        let (writer, durable) = match backend {
+            Backend::Sqlite => (
+                connect(1, Durability::Relaxed).await?,
+                connect(1, Durability::Full).await?,
+            ),
+            Backend::Postgres => (pool.clone(), pool.clone()),
         };
         let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
         let store = Self {
             pool,
             writer,
+            durable,
             backend,
             listen_url,
         };
@@ -97,26 +129,36 @@ impl Store {
         Ok(store)
     }
 
-    fn pool_options(backend: Backend, max: u32) -> AnyPoolOptions {
-        let mut options = AnyPoolOptions::new().max_connections(max);
-        if backend == Backend::Sqlite {
+    fn pool_options(backend: Backend, max: u32, durability: Durability) -> AnyPoolOptions {
+        let options = AnyPoolOptions::new().max_connections(max);
+        match backend {
             // Per connection (a PRAGMA on the pool reaches one connection only): wait up to 5 s
             // for another writer (a second process, an admin command) instead of failing with
             // `database is locked`; the timeout goes first so that switching to WAL waits too.
-            options = options.after_connect(|conn, _meta| {
+            Backend::Sqlite => options.after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     for pragma in [
                         "PRAGMA busy_timeout=5000",
                         "PRAGMA journal_mode=WAL",
                         "PRAGMA foreign_keys=ON",
+                        durability.sqlite_pragma(),
                     ] {
                         sqlx::query(pragma).execute(&mut *conn).await?;
                     }
                     Ok(())
                 })
-            });
+            }),
+            // Relaxed by default; a `Full` transaction turns it back on for itself
+            // ([`Store::begin_durable_write`]).
+            Backend::Postgres => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    sqlx::query("SET synchronous_commit TO off")
+                        .execute(&mut *conn)
+                        .await?;
+                    Ok(())
+                })
+            }),
         }
-        options
     }
 
     /// The default embedded database inside `data_dir`.
@@ -144,6 +186,59 @@ impl Store {
         match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.writer.begin().await,
+        }
+    }
+
+    /// Begins a write transaction whose commit is [`Durability::Full`]: it returns only once the
+    /// log is on disk, with every commit before it.
+    pub async fn begin_durable_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.durable.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => {
+                let mut tx = self.durable.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit TO on")
+                    .execute(&mut *tx)
+                    .await?;
+                Ok(tx)
+            }
+        }
+    }
+
+    /// The durability this store's connections commit with: (ordinary writes, security writes),
+    /// as the database reports it (SQLite `PRAGMA synchronous`, PostgreSQL
+    /// `synchronous_commit`).
+    pub async fn durability_settings(&self) -> Result<(String, String), sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let read = |pool: AnyPool| async move {
+                    let level: i64 = sqlx::query_scalar("PRAGMA synchronous")
+                        .fetch_one(&pool)
+                        .await?;
+                    Ok::<_, sqlx::Error>(
+                        match level {
+                            0 => "OFF",
+                            1 => "NORMAL",
+                            2 => "FULL",
+                            _ => "EXTRA",
+                        }
+                        .to_owned(),
+                    )
+                };
+                Ok((
+                    read(self.writer.clone()).await?,
+                    read(self.durable.clone()).await?,
+                ))
+            }
+            Backend::Postgres => {
+                let show = "SELECT current_setting('synchronous_commit')";
+                let relaxed: String = sqlx::query_scalar(show).fetch_one(&self.writer).await?;
+                let mut tx = self.begin_durable_write().await?;
+                let full: String = sqlx::query_scalar(show).fetch_one(&mut *tx).await?;
+                tx.rollback().await?;
+                Ok((relaxed, full))
+            }
         }
     }
 

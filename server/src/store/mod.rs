@@ -14,7 +14,7 @@ pub mod workspaces;
 
 pub use crate::names::{join_scopes, parse_scopes, valid_slug, valid_username};
 pub(crate) use db::notify;
-pub use db::{Backend, NOTIFY_CHANNEL, Store};
+pub use db::{Backend, Durability, NOTIFY_CHANNEL, Store};
 pub use sessions::SessionRow;
 
 pub use tokens::{GrantRecord, TokenRecord};

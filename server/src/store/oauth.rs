@@ -472,7 +472,7 @@ impl Store {
         token_hash: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_durable_write().await?;
         let n = sqlx::query(
             "UPDATE access_tokens SET revoked_at = $2 WHERE token_hash = $1 AND revoked_at IS NULL",
         )
@@ -580,11 +580,13 @@ impl Store {
         .transpose()
     }
 
+    /// Signs a browser session out (durably: a sign-out never comes undone).
     pub async fn delete_session(&self, id_hash: &str) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_durable_write().await?;
         sqlx::query("DELETE FROM browser_sessions WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 }

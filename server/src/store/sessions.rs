@@ -60,16 +60,10 @@ impl Store {
         row: &SessionRow,
         cap: usize,
     ) -> Result<Vec<String>, sqlx::Error> {
+        // Relaxed, like every ordinary write (`Durability`): a power loss that takes the last
+        // moments of sessions only makes those clients initialize again (404 → new session, as
+        // the transport requires).
         let mut tx = self.begin_write().await?;
-        // Sessions are soft state: a crash that loses the last few milliseconds of them only
-        // makes those clients initialize again (404 → new session, as the transport requires).
-        // So this commit does not wait for the WAL flush on PostgreSQL (SQLite's WAL mode does
-        // not sync per commit either); grants, tokens and everything else still do.
-        if self.backend() == super::db::Backend::Postgres {
-            sqlx::query("SET LOCAL synchronous_commit TO OFF")
-                .execute(&mut *tx)
-                .await?;
-        }
         // One user's creations take turns (a no-op update locks the user's row on PostgreSQL;
         // SQLite's writers already take turns): two trimming the same rows at once could
         // deadlock or let the user exceed the cap.

@@ -142,7 +142,7 @@ impl Store {
     /// Revokes a grant with all its access and refresh tokens, atomically. Returns whether a live
     /// grant was revoked.
     pub async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_durable_write().await?;
         let n =
             sqlx::query("UPDATE grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                 .bind(grant_id)

@@ -92,11 +92,12 @@ impl Store {
         user_id: &str,
         password_hash: &str,
     ) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_durable_write().await?;
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
             .bind(user_id)
             .bind(password_hash)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
-        Ok(())
+        tx.commit().await
     }
 }

@@ -121,7 +121,7 @@ impl Store {
         user_id: &str,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
+        let mut tx = self.begin_durable_write().await?;
         let n = sqlx::query("DELETE FROM memberships WHERE workspace_slug = $1 AND user_id = $2")
             .bind(slug)
             .bind(user_id)

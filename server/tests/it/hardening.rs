@@ -1249,3 +1249,44 @@ mod transport {
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
 }
+
+/// Ordinary writes commit relaxed (in the log, not yet on disk) and everything that takes access
+/// away commits fully (`store::Durability`), as the database itself reports it.
+#[tokio::test]
+async fn ordinary_writes_are_relaxed_and_revocations_wait_for_the_disk() {
+    let t = TestApp::with_people().await;
+    let (relaxed, full) = t.state.store.durability_settings().await.unwrap();
+    match t.state.store.backend() {
+        gigamcp_server::store::Backend::Sqlite => {
+            assert_eq!((relaxed.as_str(), full.as_str()), ("NORMAL", "FULL"));
+        }
+        gigamcp_server::store::Backend::Postgres => {
+            assert_eq!((relaxed.as_str(), full.as_str()), ("off", "on"));
+        }
+    }
+    // A revocation through the durable connection while the relaxed writer is busy: both land.
+    let token = t.token("acme", "alice", "mcp:read mcp:tools").await;
+    let hash = gigamcp_server::secrets::hash_secret(&token);
+    let (revoked, issued) = tokio::join!(
+        t.state.store.revoke_access_token_hash(&hash, START + 1),
+        t.token("globex", "bob", "mcp:read"),
+    );
+    assert!(revoked.unwrap());
+    let still = t
+        .state
+        .store
+        .access_token_by_hash(&hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(still.token_revoked);
+    let other = gigamcp_server::secrets::hash_secret(&issued);
+    let live = t
+        .state
+        .store
+        .access_token_by_hash(&other)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!live.token_revoked);
+}
