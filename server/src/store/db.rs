@@ -135,19 +135,26 @@ impl Store {
             // Per connection (a PRAGMA on the pool reaches one connection only): wait up to 5 s
             // for another writer (a second process, an admin command) instead of failing with
             // `database is locked`; the timeout goes first so that switching to WAL waits too.
-            Backend::Sqlite => options.after_connect(move |conn, _meta| {
-                Box::pin(async move {
-                    for pragma in [
-                        "PRAGMA busy_timeout=5000",
-                        "PRAGMA journal_mode=WAL",
-                        "PRAGMA foreign_keys=ON",
-                        durability.sqlite_pragma(),
-                    ] {
-                        sqlx::query(pragma).execute(&mut *conn).await?;
-                    }
-                    Ok(())
-                })
-            }),
+            // No ping before each checkout: a SQLite connection is a file handle in this
+            // process that cannot hang up, and the ping is a round trip to the connection's
+            // worker thread that every query and transaction paid (with the writer held).
+            Backend::Sqlite => {
+                options
+                    .test_before_acquire(false)
+                    .after_connect(move |conn, _meta| {
+                        Box::pin(async move {
+                            for pragma in [
+                                "PRAGMA busy_timeout=5000",
+                                "PRAGMA journal_mode=WAL",
+                                "PRAGMA foreign_keys=ON",
+                                durability.sqlite_pragma(),
+                            ] {
+                                sqlx::query(pragma).execute(&mut *conn).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+            }
             // Relaxed by default; a `Full` transaction turns it back on for itself
             // ([`Store::begin_durable_write`]).
             Backend::Postgres => options.after_connect(|conn, _meta| {
