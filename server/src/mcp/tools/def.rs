@@ -53,7 +53,13 @@ pub struct ToolDef {
 /// What a tool's `run` returns.
 pub type ToolFuture<'a> = BoxFuture<'a, Result<ToolOutput, ToolError>>;
 
-/// Runs a workspace-scoped search off the async workers (tantivy is synchronous).
+/// Passages up to which a search runs on the async worker that received the call: a query over
+/// an index this small takes tens of microseconds (`docs/performance.md`), less than handing it
+/// to a blocking thread and back, and well under what a task may hold a worker for.
+const INLINE_SEARCH_MAX_PASSAGES: usize = 5_000;
+
+/// Runs a workspace-scoped search: inline over a small index, on the blocking pool over a larger
+/// one, whose queries take milliseconds (tantivy is synchronous).
 pub(crate) async fn search_hits(
     ctx: &Ctx,
     query: &str,
@@ -61,8 +67,18 @@ pub(crate) async fn search_hits(
     limit: usize,
     snippets: bool,
 ) -> Result<Vec<SearchHit>, ToolError> {
-    let kb = ctx.state.knowledge.clone();
-    let ws = ctx.workspace.slug.clone();
+    let kb = &ctx.state.knowledge;
+    let ws = &ctx.workspace.slug;
+    let small = kb
+        .index_stats(ws)
+        .is_none_or(|s| s.chunks <= INLINE_SEARCH_MAX_PASSAGES);
+    if small {
+        return kb
+            .search_with(ws, query, source, limit, snippets)
+            .map_err(ToolError::Internal);
+    }
+    let kb = kb.clone();
+    let ws = ws.clone();
     let q = query.to_owned();
     tokio::task::spawn_blocking(move || kb.search_with(&ws, &q, source, limit, snippets))
         .await
