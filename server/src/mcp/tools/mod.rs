@@ -136,9 +136,11 @@ pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Called, RpcE
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::invalid_params("params.name (the tool name) is required"))?;
-    let args = match params.get("arguments") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
+    static NO_ARGUMENTS: std::sync::LazyLock<Map<String, Value>> =
+        std::sync::LazyLock::new(Map::new);
+    let args: &Map<String, Value> = match params.get("arguments") {
+        None | Some(Value::Null) => &NO_ARGUMENTS,
+        Some(Value::Object(m)) => m,
         Some(_) => {
             return Err(RpcError::invalid_params(
                 "params.arguments must be an object",
@@ -148,14 +150,14 @@ pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Called, RpcE
     let Some(def) = TOOLS.iter().find(|d| d.name == name) else {
         return Err(RpcError::invalid_params(format!("Unknown tool: {name}")));
     };
-    let share_as = share_key(ctx, def, &args);
+    let share_as = share_key(ctx, def, args);
     if let Some(text) = share_as
         .as_ref()
         .and_then(|k| ctx.state.mcp.cached_result(k))
     {
         return Ok(Called::Shared(text));
     }
-    let outcome = (def.run)(ctx, &args).await;
+    let outcome = (def.run)(ctx, args).await;
     let result = match outcome {
         Ok(out) => {
             let mut r =
