@@ -69,10 +69,7 @@ pub(crate) async fn search_hits(
 ) -> Result<Vec<SearchHit>, ToolError> {
     let kb = &ctx.state.knowledge;
     let ws = &ctx.workspace.slug;
-    let small = kb
-        .index_stats(ws)
-        .is_none_or(|s| s.chunks <= INLINE_SEARCH_MAX_PASSAGES);
-    if small {
+    if runs_inline(kb.index_stats(ws).as_ref()) {
         return kb
             .search_with(ws, query, source, limit, snippets)
             .map_err(ToolError::Internal);
@@ -84,6 +81,11 @@ pub(crate) async fn search_hits(
         .await
         .map_err(|e| ToolError::Internal(anyhow::anyhow!("search task: {e}")))?
         .map_err(ToolError::Internal)
+}
+
+/// Whether a search over this index runs on the async worker (no index: nothing to search).
+fn runs_inline(index: Option<&crate::knowledge::IndexStats>) -> bool {
+    index.is_none_or(|s| s.chunks <= INLINE_SEARCH_MAX_PASSAGES)
 }
 
 // ---- argument helpers shared by the tools ----
@@ -166,4 +168,25 @@ pub(crate) fn score_value(score: f32) -> Value {
         0.0
     };
     json!(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::IndexStats;
+
+    #[test]
+    fn small_indexes_are_searched_inline_and_large_ones_on_the_blocking_pool() {
+        let index = |chunks| IndexStats {
+            version: 1,
+            documents: chunks / 5,
+            chunks,
+        };
+        assert!(runs_inline(None));
+        assert!(runs_inline(Some(&index(0))));
+        assert!(runs_inline(Some(&index(INLINE_SEARCH_MAX_PASSAGES))));
+        assert!(!runs_inline(Some(&index(INLINE_SEARCH_MAX_PASSAGES + 1))));
+        // The demo's knowledge is searched inline; the 20,000-document bench corpus is not.
+        assert!(!runs_inline(Some(&index(95_933))));
+    }
 }
