@@ -88,23 +88,30 @@ pub struct Gigamcp {
 }
 
 impl Gigamcp {
-    pub fn serve(&self, data_dir: &Path, demo: bool, extra: &[&str]) -> anyhow::Result<Proc> {
-        std::fs::create_dir_all(data_dir)?;
-        let port = free_port()?;
-        let addr = format!("127.0.0.1:{port}");
+    /// `gigamcp SUBCOMMAND --data-dir DIR` with the environment every bench process gets: quiet
+    /// logs, no database or public URL inherited from the caller, this bench's database if any.
+    fn command(&self, subcommand: &str, data_dir: &Path) -> Command {
         let mut cmd = Command::new(&self.bin);
-        cmd.arg("serve")
-            .args(["--bind", &addr])
+        cmd.arg(subcommand)
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra)
-            .env("GIGAMCP_DEMO_PASSWORD", DEMO_PASSWORD)
             .env("RUST_LOG", "warn")
             .env_remove("GIGAMCP_DATABASE_URL")
             .env_remove("GIGAMCP_PUBLIC_URL");
         if let Some(url) = &self.database_url {
             cmd.env("GIGAMCP_DATABASE_URL", url);
         }
+        cmd
+    }
+
+    pub fn serve(&self, data_dir: &Path, demo: bool, extra: &[&str]) -> anyhow::Result<Proc> {
+        std::fs::create_dir_all(data_dir)?;
+        let port = free_port()?;
+        let addr = format!("127.0.0.1:{port}");
+        let mut cmd = self.command("serve", data_dir);
+        cmd.args(["--bind", &addr])
+            .args(extra)
+            .env("GIGAMCP_DEMO_PASSWORD", DEMO_PASSWORD);
         if demo {
             cmd.arg("--demo");
         }
@@ -119,18 +126,9 @@ impl Gigamcp {
         stdin: Option<&str>,
     ) -> anyhow::Result<String> {
         use std::io::Write;
-        let mut cmd = Command::new(&self.bin);
-        cmd.arg("admin")
-            .arg("--data-dir")
-            .arg(data_dir)
+        let mut child = self
+            .command("admin", data_dir)
             .args(args)
-            .env("RUST_LOG", "warn")
-            .env_remove("GIGAMCP_DATABASE_URL")
-            .env_remove("GIGAMCP_PUBLIC_URL");
-        if let Some(url) = &self.database_url {
-            cmd.env("GIGAMCP_DATABASE_URL", url);
-        }
-        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -142,7 +142,7 @@ async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Re
 }
 
 async fn handle(req: Request, next: Next) -> Response {
-    let timer = ops::metrics::HttpTimer::start(&req);
+    let labels = ops::metrics::HttpLabels::of(&req);
     let method = req.method().clone();
     let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
     let api = is_api_path(&path);
@@ -151,9 +151,10 @@ async fn handle(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let mut resp = json_error_body(api, authorize, resp).await;
     security_headers(&mut resp);
-    log_request(&method, &path, resp.status().as_u16(), start);
-    if let Some(t) = timer {
-        t.finish(resp.status().as_u16());
+    let (status, took) = (resp.status().as_u16(), start.elapsed());
+    log_request(&method, &path, status, took);
+    if let Some(l) = labels {
+        l.record(status, took);
     }
     resp
 }
@@ -191,8 +192,8 @@ async fn json_error_body(api: bool, authorize: bool, resp: Response) -> Response
 
 /// One log line per request: method, path (never the query string, which may carry codes or a
 /// misplaced token), status and latency.
-fn log_request(method: &Method, path: &str, status: u16, start: std::time::Instant) {
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
+fn log_request(method: &Method, path: &str, status: u16, took: std::time::Duration) {
+    let ms = took.as_secs_f64() * 1000.0;
     let probe = matches!(
         path,
         ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH

@@ -21,7 +21,7 @@ use axum::response::Response;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-/// The client's address as decided by [`context`] (a request extension).
+/// The client's address as decided by [`begin`] (a request extension).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 

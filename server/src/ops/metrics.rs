@@ -1,6 +1,6 @@
 //! Prometheus metrics (`metrics` facade, `metrics-exporter-prometheus` recorder).
 //!
-//! Counters are recorded at outcome seams: the HTTP edge middleware ([`HttpTimer`]), the OAuth HTTP
+//! Counters are recorded at outcome seams: the HTTP edge middleware ([`HttpLabels`]), the OAuth HTTP
 //! adapter (token, registration, revocation, introspection outcomes), the audit recorder
 //! (approvals, denials, replay detections), the sign-in handler, MCP dispatch, the bearer cache.
 //! Gauges that describe state (sessions, database pool, indexes) are read when `/metrics` is
@@ -17,7 +17,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub const HTTP_REQUESTS: &str = "gigamcp_http_requests_total";
 pub const HTTP_DURATION: &str = "gigamcp_http_request_duration_seconds";
@@ -223,30 +223,29 @@ fn http_handles(template: &str, method: &'static str, status: u16) -> Handles {
     h
 }
 
-/// One HTTP request being measured: started by the edge middleware (inside the router, so the
-/// matched route template is known), finished with the response's status. `None` when metrics
-/// are off. Unmatched paths share the route label `unmatched`.
-pub struct HttpTimer {
+/// The labels of one HTTP request, taken by the edge middleware before the request runs (inside
+/// the router, so the matched route template is known) and recorded with the response's status
+/// and the latency the middleware measured. `None` when metrics are off. Unmatched paths share
+/// the route label `unmatched`.
+pub struct HttpLabels {
     template: Option<MatchedPath>,
     method: &'static str,
-    start: Instant,
 }
 
-impl HttpTimer {
-    pub fn start(req: &Request) -> Option<Self> {
+impl HttpLabels {
+    pub fn of(req: &Request) -> Option<Self> {
         enabled().then(|| Self {
             template: req.extensions().get::<MatchedPath>().cloned(),
             method: method_label(req.method()),
-            start: Instant::now(),
         })
     }
 
     /// One counter increment and one latency observation.
-    pub fn finish(self, status: u16) {
+    pub fn record(self, status: u16, took: Duration) {
         let route = self.template.as_ref().map_or("unmatched", |p| p.as_str());
         let (count, latency) = http_handles(route, self.method, status);
         count.increment(1);
-        latency.record(self.start.elapsed().as_secs_f64());
+        latency.record(took.as_secs_f64());
     }
 }
 
