@@ -106,3 +106,21 @@ pub fn write_private(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     drop(f);
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
 }
+
+/// Takes an exclusive lock on `path` (created if missing), waiting on the blocking pool for
+/// another process that holds it; released when the returned file is dropped. Serializes the
+/// processes sharing a data directory (migrations, knowledge index builds).
+pub async fn lock_exclusive(path: std::path::PathBuf) -> anyhow::Result<std::fs::File> {
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    })
+    .await?
+}

@@ -451,6 +451,16 @@ impl KnowledgeBase {
     /// incremental update (of the live index, or of the one on disk at start-up), or a build.
     async fn sync(&self, workspace: &str) -> anyhow::Result<()> {
         let _guard = self.rebuild_lock.lock().await;
+        // Processes sharing this data directory take turns too: one's build would otherwise
+        // remove the generation another is still writing, or open one being removed.
+        let _dir_lock = match self.workspace_dir(workspace) {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                Some(crate::fsperm::lock_exclusive(dir.join("LOCK")).await?)
+            }
+            None => None,
+        };
         let pool = self.store.pool();
         // Version first: documents read after it are at least that new, so a concurrent ingest
         // at worst causes one more update, never a missed one.

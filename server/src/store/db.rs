@@ -119,7 +119,7 @@ impl Store {
         // SQLite its lock is a no-op, so an exclusive file lock next to the database serialises
         // the migrators (the second one finds every migration applied).
         let _guard = match (backend, sqlite_lock_path(url)) {
-            (Backend::Sqlite, Some(path)) => Some(migration_lock(path).await?),
+            (Backend::Sqlite, Some(path)) => Some(crate::fsperm::lock_exclusive(path).await?),
             _ => None,
         };
         sqlx::migrate!("./migrations")
@@ -291,23 +291,6 @@ fn sqlite_lock_path(url: &str) -> Option<std::path::PathBuf> {
         .or_else(|| url.strip_prefix("sqlite:"))?;
     let path = rest.split('?').next().unwrap_or_default();
     (!path.is_empty() && !path.contains(":memory:")).then(|| format!("{path}.migrate-lock").into())
-}
-
-/// Takes an exclusive lock on `path` (created if missing) on the blocking pool; released when
-/// the returned file is dropped.
-async fn migration_lock(path: std::path::PathBuf) -> anyhow::Result<std::fs::File> {
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
-    })
-    .await?
 }
 
 fn redact_url(url: &str) -> String {
