@@ -5,20 +5,33 @@ use super::context::Ctx;
 use crate::store::audit::AuditEntry;
 
 pub async fn record(ctx: &Ctx<'_>, entry: AuditEntry) {
+    let entry = prepare(ctx, entry);
+    announce(&entry);
+    if let Err(e) = ctx.store.record_audit(&entry).await {
+        tracing::warn!(error = %e, "writing audit entry");
+    }
+}
+
+/// The entry as it is stored: clipped, stamped with the request's time and client address. For
+/// an entry written in the same transaction as what it records (the token grants); call
+/// [`announce`] once that transaction committed.
+pub fn prepare(ctx: &Ctx<'_>, entry: AuditEntry) -> AuditEntry {
     let mut entry = entry.clipped();
     entry.at = ctx.now;
-    crate::ops::metrics::audit_event(&entry.event);
     if entry.ip.is_none() {
         entry.ip = ctx
             .ip
             .as_deref()
             .map(|ip| crate::limits::clip(ip, crate::limits::MAX_LOGGED_FIELD));
     }
+    entry
+}
+
+/// The entry's metric and log line.
+pub fn announce(entry: &AuditEntry) {
+    crate::ops::metrics::audit_event(&entry.event);
     tracing::info!(event = %entry.event, user = ?entry.username, workspace = ?entry.workspace_slug,
         client = ?entry.client_id, grant = ?entry.grant_id, detail = %entry.detail, "audit");
-    if let Err(e) = ctx.store.record_audit(&entry).await {
-        tracing::warn!(error = %e, "writing audit entry");
-    }
 }
 
 /// How long shared rate counters are kept after their last hit (their windows are minutes long).

@@ -119,6 +119,15 @@ pub(super) async fn authorization_code(
         resource: rec.code.resource.clone(),
         scopes: scopes.clone(),
     };
+    // Written with the grant, in its transaction; the store appends the number superseded.
+    let detail = format!("code exchanged; scopes {}; superseded ", scopes.join(" "));
+    let mut issued = audit::prepare(
+        ctx,
+        AuditEntry {
+            grant_id: Some(grant.id.clone()),
+            ..code_entry(&rec, "token_issued", detail)
+        },
+    );
     let outcome = ctx
         .store
         .redeem_auth_code(
@@ -126,6 +135,7 @@ pub(super) async fn authorization_code(
             &grant,
             &access_row,
             refresh.as_ref().map(|r| &r.1),
+            &issued,
             ctx.now,
         )
         .await
@@ -148,22 +158,9 @@ pub(super) async fn authorization_code(
             if superseded > 0 {
                 ctx.tokens.invalidate_all();
             }
-            let entry = AuditEntry {
-                grant_id: Some(grant.id.clone()),
-                ..code_entry(
-                    &rec,
-                    "token_issued",
-                    format!(
-                        "code exchanged; scopes {}; superseded {superseded} older grant(s)",
-                        scopes.join(" ")
-                    ),
-                )
-            };
-            audit::record(ctx, entry).await;
+            issued.detail = format!("{}{superseded} older grant(s)", issued.detail);
+            audit::announce(&issued);
         }
-    }
-    if let Err(e) = ctx.store.touch_client(&client.client_id, ctx.now).await {
-        tracing::debug!(error = %e, "touching client");
     }
     Ok(TokenResponse {
         access_token: access,

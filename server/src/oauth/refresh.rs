@@ -136,6 +136,14 @@ pub async fn refresh(
             let access_exp = ctx.now + ctx.config.access_token_ttl;
             let (new_access, access_row) = mint(ACCESS_TOKEN_PREFIX, &access_scopes, access_exp);
             let sealed = seal(presented, &new_refresh, &new_access, access_exp);
+            let refreshed = audit::prepare(
+                ctx,
+                entry(
+                    &rec,
+                    "token_refreshed",
+                    format!("scopes {}", access_scopes.join(" ")),
+                ),
+            );
             if ctx
                 .store
                 .rotate_refresh_token(
@@ -144,20 +152,13 @@ pub async fn refresh(
                     &refresh_row,
                     &access_row,
                     &sealed,
+                    &refreshed,
                     ctx.now,
                 )
                 .await
                 .map_err(internal)?
             {
-                audit::record(
-                    ctx,
-                    entry(
-                        &rec,
-                        "token_refreshed",
-                        format!("scopes {}", access_scopes.join(" ")),
-                    ),
-                )
-                .await;
+                audit::announce(&refreshed);
                 return Ok(TokenResponse {
                     access_token: new_access,
                     token_type: "Bearer",

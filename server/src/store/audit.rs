@@ -57,6 +57,35 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
+/// A new entry's id. Ids sort by time first, so `ORDER BY id` is chronological within a second
+/// too.
+pub(crate) fn audit_id(at: i64) -> String {
+    format!("{:012}-{}", at.max(0), crate::secrets::new_id())
+}
+
+/// The start of an audit row's `INSERT … SELECT` in a [`super::batch::WriteBatch`]: `$1…$9`
+/// are [`batch_args`] without the detail, which the caller's SQL appends (`$10`, or an
+/// expression of it), followed by its condition.
+pub(crate) const INSERT_SELECT: &str = "INSERT INTO audit_log (id, at, event, user_id, username, \
+     workspace_slug, client_id, grant_id, ip, detail) SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, ";
+
+/// The values of an audit row for [`INSERT_SELECT`] (`e` clipped already), detail last (`$10`).
+pub(crate) fn batch_args<'a>(e: &'a AuditEntry, id: &'a str) -> Vec<super::batch::Arg<'a>> {
+    use super::batch::Arg;
+    vec![
+        Arg::Text(id),
+        Arg::Int(e.at),
+        Arg::Text(&e.event),
+        e.user_id.as_deref().into(),
+        e.username.as_deref().into(),
+        e.workspace_slug.as_deref().into(),
+        e.client_id.as_deref().into(),
+        e.grant_id.as_deref().into(),
+        e.ip.as_deref().into(),
+        Arg::Text(&e.detail),
+    ]
+}
+
 const COLUMNS: &str =
     "at, event, user_id, username, workspace_slug, client_id, grant_id, ip, detail";
 
@@ -73,13 +102,11 @@ impl Store {
     /// Stores an entry, clipped to the field limits.
     pub async fn record_audit(&self, e: &AuditEntry) -> Result<(), sqlx::Error> {
         let e = &e.clone().clipped();
-        // Ids sort by time first, so `ORDER BY id` is chronological within a second too.
-        let id = format!("{:012}-{}", e.at.max(0), crate::secrets::new_id());
         sqlx::query(
             "INSERT INTO audit_log (id, at, event, user_id, username, workspace_slug, client_id, grant_id, ip, detail) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
-        .bind(id)
+        .bind(audit_id(e.at))
         .bind(e.at)
         .bind(&e.event)
         .bind(e.user_id.as_deref())

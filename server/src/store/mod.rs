@@ -3,6 +3,7 @@
 //! All queries go through [`sqlx::AnyPool`] with `$n` placeholders and portable types (TEXT,
 //! BIGINT), so the same statements run on both backends. One module per aggregate.
 pub mod audit;
+mod batch;
 pub mod counters;
 mod db;
 pub mod oauth;

@@ -5,6 +5,7 @@
 //! token are conditional UPDATEs (`… WHERE redeemed_at IS NULL`, `… WHERE rotated_at IS NULL`)
 //! that open their transaction, so exactly one of N concurrent requests wins on SQLite and
 //! PostgreSQL alike. Every secret is passed in already hashed.
+use super::audit::AuditEntry;
 use super::db::Store;
 use super::users::UserRecord;
 use crate::names::{join_scopes, parse_scopes};
@@ -124,26 +125,32 @@ fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, sqlx::Error> {
     })
 }
 
-async fn insert_token(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+/// A token's row, stored if `guard` holds when the batch runs.
+fn push_token<'a>(
+    b: &mut super::batch::WriteBatch<'a>,
     table: &str,
-    grant_id: &str,
-    t: &NewToken,
+    grant_id: &'a str,
+    t: &'a NewToken,
+    scopes: &'a str,
     now: i64,
-) -> Result<(), sqlx::Error> {
+    guard: &super::batch::Guard<'a>,
+) {
     let sql = format!(
-        "INSERT INTO {table} (token_hash, grant_id, scopes, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)"
+        "INSERT INTO {table} (token_hash, grant_id, scopes, created_at, expires_at) \
+         SELECT $1, $2, $3, $4, $5 WHERE "
     );
     // Audited: `table` is one of two literals chosen by this module; values are bound.
-    sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(&t.hash)
-        .bind(grant_id)
-        .bind(join_scopes(&t.scopes))
-        .bind(now)
-        .bind(t.expires_at)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
+    b.push_if(
+        &sql,
+        vec![
+            (&t.hash).into(),
+            grant_id.into(),
+            scopes.into(),
+            now.into(),
+            t.expires_at.into(),
+        ],
+        guard,
+    );
 }
 
 impl Store {
@@ -320,78 +327,125 @@ impl Store {
         }))
     }
 
-    /// Redeems a code and creates its grant and first tokens in one transaction. The first
-    /// statement is the conditional UPDATE, so the database picks exactly one winner. Older live
-    /// grants of the same user, client and workspace are superseded (revoked) by the new one.
+    /// Redeems a code: marks it used (conditionally: only if nobody else did and it has not
+    /// expired) and, if that won, supersedes (revokes) the older live grants of the same user,
+    /// client and workspace with their tokens, stores the new grant with its tokens, writes
+    /// `audit` (its detail followed by the number superseded and " older grant(s)") and touches
+    /// the client. One transaction, one batch (`store::batch`).
     pub async fn redeem_auth_code(
         &self,
         code_hash: &str,
         grant: &NewGrant,
         access: &NewToken,
         refresh: Option<&NewToken>,
+        audit: &AuditEntry,
         now: i64,
     ) -> Result<RedeemOutcome, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let won = sqlx::query(
+        use super::batch::{Arg, Guard, WriteBatch};
+        let scopes = join_scopes(&grant.scopes);
+        let audit_id = super::audit::audit_id(audit.at);
+        let mut b = WriteBatch::new();
+        let won = b.push(
             "UPDATE authorization_codes SET redeemed_at = $2, grant_id = $3 \
              WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
-        )
-        .bind(code_hash)
-        .bind(now)
-        .bind(&grant.id)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if won == 0 {
-            tx.rollback().await?;
-            return Ok(RedeemOutcome::LostRace);
+            vec![code_hash.into(), now.into(), (&grant.id).into()],
+        );
+        // Set only by the UPDATE above, to a fresh random id: "this redemption won".
+        let redeemed = Guard {
+            sql: "EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND grant_id = $2)",
+            args: vec![code_hash.into(), (&grant.id).into()],
+        };
+        let superseded = b.push_if(
+            "UPDATE grants SET revoked_at = $4, superseded_by = $5 \
+             WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL AND ",
+            vec![
+                (&grant.user_id).into(),
+                (&grant.client_id).into(),
+                (&grant.workspace_slug).into(),
+                now.into(),
+                (&grant.id).into(),
+            ],
+            &redeemed,
+        );
+        for sql in [
+            "UPDATE access_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+             AND grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
+            "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
+             AND grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
+            "UPDATE auth_epoch SET epoch = epoch + 1 \
+             WHERE id = 1 AND EXISTS (SELECT 1 FROM grants WHERE superseded_by = $1)",
+        ] {
+            b.push(sql, vec![(&grant.id).into(), now.into()]);
         }
-        let older = "SELECT id FROM grants WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL";
-        for table in ["access_tokens", "refresh_tokens"] {
-            let sql = format!(
-                "UPDATE {table} SET revoked_at = $4 WHERE revoked_at IS NULL AND grant_id IN ({older})"
+        if self.backend() == super::Backend::Postgres {
+            b.push(
+                "SELECT pg_notify($1, $2) WHERE EXISTS (SELECT 1 FROM grants WHERE superseded_by = $3)",
+                vec![
+                    super::NOTIFY_CHANNEL.into(),
+                    super::tokens::AUTH_TOPIC.into(),
+                    (&grant.id).into(),
+                ],
             );
-            // Audited: `table` is one of two literals; values are bound.
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(&grant.user_id)
-                .bind(&grant.client_id)
-                .bind(&grant.workspace_slug)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
         }
-        let superseded = sqlx::query(
-            "UPDATE grants SET revoked_at = $4 WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL",
-        )
-        .bind(&grant.user_id)
-        .bind(&grant.client_id)
-        .bind(&grant.workspace_slug)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if superseded > 0 {
-            super::tokens::bump_auth_epoch(&mut tx).await?;
-        }
-        sqlx::query(
+        b.push_if(
             "INSERT INTO grants (id, client_id, user_id, workspace_slug, resource, scopes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&grant.id)
-        .bind(&grant.client_id)
-        .bind(&grant.user_id)
-        .bind(&grant.workspace_slug)
-        .bind(&grant.resource)
-        .bind(join_scopes(&grant.scopes))
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        insert_token(&mut tx, "access_tokens", &grant.id, access, now).await?;
-        if let Some(r) = refresh {
-            insert_token(&mut tx, "refresh_tokens", &grant.id, r, now).await?;
+             SELECT $1, $2, $3, $4, $5, $6, $7 WHERE ",
+            vec![
+                (&grant.id).into(),
+                (&grant.client_id).into(),
+                (&grant.user_id).into(),
+                (&grant.workspace_slug).into(),
+                (&grant.resource).into(),
+                (&scopes).into(),
+                now.into(),
+            ],
+            &redeemed,
+        );
+        let access_scopes = join_scopes(&access.scopes);
+        push_token(
+            &mut b,
+            "access_tokens",
+            &grant.id,
+            access,
+            &access_scopes,
+            now,
+            &redeemed,
+        );
+        let refresh_scopes = refresh.map(|r| join_scopes(&r.scopes));
+        if let (Some(r), Some(scopes)) = (refresh, &refresh_scopes) {
+            push_token(
+                &mut b,
+                "refresh_tokens",
+                &grant.id,
+                r,
+                scopes,
+                now,
+                &redeemed,
+            );
         }
-        tx.commit().await?;
-        Ok(RedeemOutcome::Redeemed { superseded })
+        let mut audit_args = super::audit::batch_args(audit, &audit_id);
+        audit_args.push(Arg::Text(&grant.id));
+        b.push_if(
+            &format!(
+                "{}$10 || (SELECT COUNT(*) FROM grants WHERE superseded_by = $11) || ' older grant(s)' WHERE ",
+                super::audit::INSERT_SELECT
+            ),
+            audit_args,
+            &redeemed,
+        );
+        b.push_if(
+            "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 AND ",
+            vec![(&grant.client_id).into(), now.into()],
+            &redeemed,
+        );
+        let counts = self.run_batch(b).await?;
+        Ok(if counts[won] == 0 {
+            RedeemOutcome::LostRace
+        } else {
+            RedeemOutcome::Redeemed {
+                superseded: counts[superseded],
+            }
+        })
     }
 
     pub async fn refresh_token(
@@ -431,7 +485,9 @@ impl Store {
     }
 
     /// Rotates a refresh token: marks it rotated (conditionally: only if nobody else did, it is not
-    /// revoked and its grant is live) and stores the successor pair. Returns whether this call won.
+    /// revoked and its grant is live) and, if that won, stores the successor pair and `audit`.
+    /// One transaction, one batch (`store::batch`). Returns whether this call won.
+    #[allow(clippy::too_many_arguments)]
     pub async fn rotate_refresh_token(
         &self,
         old_hash: &str,
@@ -439,30 +495,55 @@ impl Store {
         refresh: &NewToken,
         access: &NewToken,
         sealed: &str,
+        audit: &AuditEntry,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let mut tx = self.begin_write().await?;
-        let won = sqlx::query(
+        use super::batch::{Guard, WriteBatch};
+        let mut b = WriteBatch::new();
+        let won = b.push(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4 \
              WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL \
              AND EXISTS (SELECT 1 FROM grants \
                          WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)",
-        )
-        .bind(old_hash)
-        .bind(now)
-        .bind(&refresh.hash)
-        .bind(sealed)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if won == 0 {
-            tx.rollback().await?;
-            return Ok(false);
-        }
-        insert_token(&mut tx, "refresh_tokens", grant_id, refresh, now).await?;
-        insert_token(&mut tx, "access_tokens", grant_id, access, now).await?;
-        tx.commit().await?;
-        Ok(true)
+            vec![
+                old_hash.into(),
+                now.into(),
+                (&refresh.hash).into(),
+                sealed.into(),
+            ],
+        );
+        // The successor hash is fresh and random: set only by the UPDATE above.
+        let rotated = Guard {
+            sql: "EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND successor_hash = $2)",
+            args: vec![old_hash.into(), (&refresh.hash).into()],
+        };
+        let (refresh_scopes, access_scopes) =
+            (join_scopes(&refresh.scopes), join_scopes(&access.scopes));
+        push_token(
+            &mut b,
+            "refresh_tokens",
+            grant_id,
+            refresh,
+            &refresh_scopes,
+            now,
+            &rotated,
+        );
+        push_token(
+            &mut b,
+            "access_tokens",
+            grant_id,
+            access,
+            &access_scopes,
+            now,
+            &rotated,
+        );
+        let audit_id = super::audit::audit_id(audit.at);
+        b.push_if(
+            &format!("{}$10 WHERE ", super::audit::INSERT_SELECT),
+            super::audit::batch_args(audit, &audit_id),
+            &rotated,
+        );
+        Ok(self.run_batch(b).await?[won] > 0)
     }
 
     /// Revokes one access token. Write-first transaction (no read before the first UPDATE), so

@@ -583,7 +583,7 @@ async fn consent_requires_the_session_csrf_token() {
 
 #[tokio::test]
 async fn existing_grant_skips_consent_but_not_sign_in() {
-    let (_t, b) = setup().await;
+    let (t, b) = setup().await;
     let c = register_chatgpt(&b).await;
     let first = connect(&b, "alice", &c, ACME).await;
     // Same browser, same client, same scopes: straight back with a code.
@@ -612,6 +612,28 @@ async fn existing_grant_skips_consent_but_not_sign_in() {
             .await
             .status,
         StatusCode::OK
+    );
+    // Its refresh token went with it, and the grant's audit entry, written in the same
+    // transaction as the grant, counts what it superseded.
+    let stale = refresh(&b, &c, first["refresh_token"].as_str().unwrap(), &[]).await;
+    assert_eq!(error_body(&stale)["error"], "invalid_grant");
+    let issued: Vec<String> = t
+        .state
+        .store
+        .audit_all(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .filter(|e| e.event == "token_issued")
+        .map(|e| e.detail)
+        .collect();
+    assert_eq!(
+        issued,
+        [
+            "code exchanged; scopes mcp:read mcp:tools; superseded 0 older grant(s)",
+            "code exchanged; scopes mcp:read mcp:tools; superseded 1 older grant(s)"
+        ]
     );
     // A fresh browser must still sign in.
     let other = Browser::new(&b.base);
