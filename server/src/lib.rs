@@ -85,6 +85,12 @@ impl AppState {
     /// Starts background tasks (revocation epoch poller, knowledge refresher, retention). Call
     /// once per process.
     pub fn spawn_background(&self) {
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.spawn_checkpointer().await {
+                tracing::warn!(error = %e, "starting the WAL checkpointer; SQLite checkpoints on commit");
+            }
+        });
         auth::bearer::spawn_epoch_poller(self.clone());
         changes::spawn_listener(self);
         let clock = self.clock.clone();

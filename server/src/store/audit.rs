@@ -57,8 +57,8 @@ fn entry_from_row(r: &sqlx::any::AnyRow) -> Result<AuditEntry, sqlx::Error> {
     })
 }
 
-/// A new entry's id. Ids sort by time first, so `ORDER BY id` is chronological within a second
-/// too.
+/// A new entry's id: the second it happened, then a random suffix (so entries sort by second;
+/// within one second their order is not kept).
 pub(crate) fn audit_id(at: i64) -> String {
     format!("{:012}-{}", at.max(0), crate::secrets::new_id())
 }
