@@ -393,12 +393,14 @@ impl AuthorizeRequest {
     }
 }
 
-/// Issues a code for `slug` and returns the success redirect (`code`, `state`, `iss`).
+/// Issues a code for `slug`, audited as `authorization_approved` with `detail` in the same
+/// transaction, and returns the success redirect (`code`, `state`, `iss`).
 async fn issue_code(
     ctx: &Ctx<'_>,
     req: &AuthorizeRequest,
     user: &UserRecord,
     slug: &str,
+    detail: String,
 ) -> Result<String, OAuthError> {
     if req.client.kind == "cimd" {
         // The first code of a metadata-document client is what creates its row.
@@ -406,22 +408,30 @@ async fn issue_code(
     }
     let code = new_secret(AUTH_CODE_PREFIX);
     let resource = ctx.config.mcp_url(slug);
+    let approved = audit::prepare(
+        ctx,
+        entry(req, user, Some(slug), "authorization_approved", detail),
+    );
     ctx.store
-        .insert_auth_code(&NewAuthCode {
-            code_hash: hash_secret(&code),
-            client_id: req.client.client_id.clone(),
-            user_id: user.id.clone(),
-            workspace_slug: slug.to_string(),
-            resource,
-            scopes: req.scopes.clone(),
-            redirect_uri: req.redirect_uri.clone(),
-            redirect_uri_explicit: req.redirect_uri_explicit,
-            code_challenge: req.code_challenge.clone(),
-            created_at: ctx.now,
-            expires_at: ctx.now + ctx.config.auth_code_ttl,
-        })
+        .insert_auth_code(
+            &NewAuthCode {
+                code_hash: hash_secret(&code),
+                client_id: req.client.client_id.clone(),
+                user_id: user.id.clone(),
+                workspace_slug: slug.to_string(),
+                resource,
+                scopes: req.scopes.clone(),
+                redirect_uri: req.redirect_uri.clone(),
+                redirect_uri_explicit: req.redirect_uri_explicit,
+                code_challenge: req.code_challenge.clone(),
+                created_at: ctx.now,
+                expires_at: ctx.now + ctx.config.auth_code_ttl,
+            },
+            &approved,
+        )
         .await
         .map_err(internal)?;
+    audit::announce(&approved);
     let mut pairs = vec![("code", code.as_str())];
     if let Some(s) = &req.state {
         pairs.push(("state", s));
@@ -495,13 +505,8 @@ pub async fn prepare(
             .await
             .map_err(internal)?
         {
-            let to = issue_code(ctx, req, user, slug).await?;
             let detail = format!("consent remembered; scopes {}", req.scopes.join(" "));
-            audit::record(
-                ctx,
-                entry(req, user, Some(slug), "authorization_approved", detail),
-            )
-            .await;
+            let to = issue_code(ctx, req, user, slug, detail).await?;
             return Ok(Prepared::Redirect(to));
         }
     }
@@ -593,18 +598,7 @@ pub async fn decide(
             .unwrap_or_else(|| slug.clone());
         return Ok(Prepared::NotMember { slug, name });
     };
-    let to = issue_code(ctx, req, user, &m.workspace_slug).await?;
     let detail = format!("approved scopes {}", req.scopes.join(" "));
-    audit::record(
-        ctx,
-        entry(
-            req,
-            user,
-            Some(&m.workspace_slug),
-            "authorization_approved",
-            detail,
-        ),
-    )
-    .await;
+    let to = issue_code(ctx, req, user, &m.workspace_slug, detail).await?;
     Ok(Prepared::Redirect(to))
 }

@@ -270,31 +270,45 @@ impl Store {
         Ok(())
     }
 
-    /// Stores a code; also drops codes that expired more than a day ago (kept that long so a late
-    /// replay is still recognised and still revokes what the code produced).
-    pub async fn insert_auth_code(&self, c: &NewAuthCode) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM authorization_codes WHERE expires_at < $1")
-            .bind(c.created_at - 86_400)
-            .execute(self.writer())
-            .await?;
-        sqlx::query(
+    /// Stores a code with the audit entry of its approval (one transaction, one batch); also
+    /// drops codes that expired more than a day ago (kept that long so a late replay is still
+    /// recognised and still revokes what the code produced).
+    pub async fn insert_auth_code(
+        &self,
+        c: &NewAuthCode,
+        audit: &AuditEntry,
+    ) -> Result<(), sqlx::Error> {
+        use super::batch::{Arg, WriteBatch};
+        let scopes = join_scopes(&c.scopes);
+        let audit_id = super::audit::audit_id(audit.at);
+        let mut b = WriteBatch::new();
+        b.push(
+            "DELETE FROM authorization_codes WHERE expires_at < $1",
+            vec![Arg::Int(c.created_at - 86_400)],
+        );
+        b.push(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, workspace_slug, resource, scopes, \
              redirect_uri, redirect_uri_explicit, code_challenge, created_at, expires_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-        )
-        .bind(&c.code_hash)
-        .bind(&c.client_id)
-        .bind(&c.user_id)
-        .bind(&c.workspace_slug)
-        .bind(&c.resource)
-        .bind(join_scopes(&c.scopes))
-        .bind(&c.redirect_uri)
-        .bind(i64::from(c.redirect_uri_explicit))
-        .bind(&c.code_challenge)
-        .bind(c.created_at)
-        .bind(c.expires_at)
-        .execute(self.writer())
-        .await?;
+            vec![
+                (&c.code_hash).into(),
+                (&c.client_id).into(),
+                (&c.user_id).into(),
+                (&c.workspace_slug).into(),
+                (&c.resource).into(),
+                (&scopes).into(),
+                (&c.redirect_uri).into(),
+                Arg::Int(i64::from(c.redirect_uri_explicit)),
+                (&c.code_challenge).into(),
+                c.created_at.into(),
+                c.expires_at.into(),
+            ],
+        );
+        b.push(
+            format!("{}$10", super::audit::INSERT_SELECT),
+            super::audit::batch_args(audit, &audit_id),
+        );
+        self.run_batch(b).await?;
         Ok(())
     }
 
