@@ -9,8 +9,12 @@
 //! * **SQLite**: `BEGIN IMMEDIATE; s1; s2; …; COMMIT` is one multi-statement query; the
 //!   connection's worker thread runs all of it in one go (sqlx binds `$n` across the statements
 //!   of one query by number), so the write lock is held for SQLite's work only.
-//! * **PostgreSQL**: the statements run one by one inside a transaction (its extended protocol
-//!   takes one statement per query); the lock there is per row, not per database.
+//! * **PostgreSQL**: its extended protocol takes one statement per query, so the batch is cut
+//!   into *stages* ([`WriteBatch::then`]): the statements of one stage become one statement
+//!   (data-modifying `WITH` clauses, each `RETURNING 1` so its rows can be counted), which sees
+//!   every earlier stage but not its siblings. A batch of one stage is one autocommit statement;
+//!   more run inside a transaction, one round trip per stage. A grant's row locks are held for
+//!   a few round trips instead of one per statement.
 //!
 //! Statements that must only take effect if an earlier one did (a conditional `UPDATE` that
 //! decides a race) carry that condition themselves, as a `WHERE EXISTS (…)` on the row the
@@ -76,7 +80,9 @@ fn bind<'q>(q: AnyQuery<'q>, a: Arg<'q>) -> AnyQuery<'q> {
 /// The statements of one write transaction (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct WriteBatch<'a> {
-    statements: Vec<(String, Vec<Arg<'a>>)>,
+    /// (SQL, values, stage)
+    statements: Vec<(String, Vec<Arg<'a>>, usize)>,
+    stage: usize,
 }
 
 impl<'a> WriteBatch<'a> {
@@ -87,8 +93,15 @@ impl<'a> WriteBatch<'a> {
     /// Appends a statement with its own `$1…$n`; returns its index in [`Store::run_batch`]'s
     /// result.
     pub fn push(&mut self, sql: impl Into<String>, args: Vec<Arg<'a>>) -> usize {
-        self.statements.push((sql.into(), args));
+        self.statements.push((sql.into(), args, self.stage));
         self.statements.len() - 1
+    }
+
+    /// Starts a new stage: the statements pushed after this see the effects of those before.
+    /// Statements of one stage must not depend on each other or touch the same rows (on
+    /// PostgreSQL they are one statement; on SQLite every statement sees the ones before it).
+    pub fn then(&mut self) {
+        self.stage += 1;
     }
 
     /// Appends `sql` (which ends where a condition goes: `… WHERE ` or `… AND `) completed by
@@ -109,7 +122,7 @@ impl<'a> WriteBatch<'a> {
     fn sqlite_sql(&self) -> String {
         let mut sql = String::from("BEGIN IMMEDIATE;\n");
         let mut offset = 0;
-        for (s, args) in &self.statements {
+        for (s, args, _) in &self.statements {
             renumber(s, offset, &mut sql);
             sql.push_str(";\n");
             offset += args.len();
@@ -117,6 +130,67 @@ impl<'a> WriteBatch<'a> {
         sql.push_str("COMMIT");
         sql
     }
+}
+
+impl<'a> WriteBatch<'a> {
+    /// The PostgreSQL form: one statement per stage with its values. A stage of one statement
+    /// is that statement; a larger one is `WITH s0 AS (… RETURNING 1), … SELECT (SELECT
+    /// COUNT(*) FROM s0), …` (a `SELECT` clause is counted as it is).
+    fn postgres_stages(&self) -> Vec<(String, Vec<Arg<'a>>)> {
+        let mut out: Vec<(String, Vec<Arg<'a>>)> = Vec::new();
+        let mut i = 0;
+        while i < self.statements.len() {
+            let stage = self.statements[i].2;
+            let members: Vec<_> = self.statements[i..]
+                .iter()
+                .take_while(|s| s.2 == stage)
+                .collect();
+            i += members.len();
+            if let [(sql, args, _)] = members.as_slice() {
+                out.push((sql.clone(), args.clone()));
+                continue;
+            }
+            let (mut sql, mut args) = (String::from("WITH "), Vec::new());
+            for (n, (s, a, _)) in members.iter().enumerate() {
+                if n > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("s{n} AS ("));
+                renumber(s, args.len(), &mut sql);
+                if !s.starts_with("SELECT") {
+                    sql.push_str(" RETURNING 1");
+                }
+                sql.push(')');
+                args.extend_from_slice(a);
+            }
+            let counts: Vec<String> = (0..members.len())
+                .map(|n| format!("(SELECT COUNT(*) FROM s{n})"))
+                .collect();
+            sql.push_str(&format!(" SELECT {}", counts.join(", ")));
+            out.push((sql, args));
+        }
+        out
+    }
+}
+
+/// Runs one PostgreSQL stage; returns its statements' affected-row counts.
+async fn run_stage<'c, E: sqlx::Executor<'c, Database = Any>>(
+    executor: E,
+    sql: &str,
+    args: &[Arg<'_>],
+) -> Result<Vec<u64>, sqlx::Error> {
+    // Audited: statement texts are literals of this crate; values are bound.
+    let q = args
+        .iter()
+        .copied()
+        .fold(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), bind);
+    if !sql.starts_with("WITH ") {
+        return Ok(vec![q.execute(executor).await?.rows_affected()]);
+    }
+    let row = q.fetch_one(executor).await?;
+    (0..sqlx::Row::len(&row))
+        .map(|i| Ok(sqlx::Row::try_get::<i64, _>(&row, i)?.max(0) as u64))
+        .collect()
 }
 
 /// Appends `sql` to `out` with every `$n` shifted to `$(n + offset)`.
@@ -142,14 +216,14 @@ impl Store {
         match self.backend() {
             Backend::Sqlite => self.run_batch_sqlite(batch).await,
             Backend::Postgres => {
+                let stages = batch.postgres_stages();
+                if let [(sql, args)] = stages.as_slice() {
+                    return run_stage(self.writer(), sql, args).await;
+                }
                 let mut tx = self.begin_write().await?;
                 let mut counts = Vec::with_capacity(batch.len());
-                for (sql, args) in batch.statements {
-                    // Audited: statement texts are literals of this crate; values are bound.
-                    let q = args
-                        .into_iter()
-                        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
-                    counts.push(q.execute(&mut *tx).await?.rows_affected());
+                for (sql, args) in &stages {
+                    counts.extend(run_stage(&mut *tx, sql, args).await?);
                 }
                 tx.commit().await?;
                 Ok(counts)
@@ -166,7 +240,7 @@ impl Store {
         let query = batch
             .statements
             .into_iter()
-            .flat_map(|(_, args)| args)
+            .flat_map(|(_, args, _)| args)
             .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
         let result: Result<Vec<u64>, sqlx::Error> = async {
             let mut counts = Vec::with_capacity(n + 2);
@@ -234,12 +308,31 @@ mod tests {
         let i = b.push_if("UPDATE w SET c = $1 WHERE ", vec![Arg::Int(9)], &g);
         assert_eq!(i, 3);
         assert_eq!(b.statements[3].1.len(), 3);
+        b.then();
+        b.push("SELECT f($1)", vec![Arg::Int(5)]);
         assert_eq!(
             b.sqlite_sql(),
             "BEGIN IMMEDIATE;\nUPDATE t SET a = $2 WHERE k = $1;\n\
              INSERT INTO u (x, y, z) SELECT $3, $4, $5 WHERE EXISTS (SELECT 1 FROM t WHERE k = $3);\n\
              DELETE FROM v WHERE n = $15;\n\
-             UPDATE w SET c = $16 WHERE EXISTS (SELECT 1 FROM t WHERE k = $17 AND j = $18);\nCOMMIT"
+             UPDATE w SET c = $16 WHERE EXISTS (SELECT 1 FROM t WHERE k = $17 AND j = $18);\n\
+             SELECT f($19);\nCOMMIT"
+        );
+        // PostgreSQL: the first four are one stage (one statement), the last its own.
+        let stages = b.postgres_stages();
+        assert_eq!(stages.len(), 2);
+        assert_eq!(
+            stages[0].0,
+            "WITH s0 AS (UPDATE t SET a = $2 WHERE k = $1 RETURNING 1), \
+             s1 AS (INSERT INTO u (x, y, z) SELECT $3, $4, $5 WHERE EXISTS (SELECT 1 FROM t WHERE k = $3) RETURNING 1), \
+             s2 AS (DELETE FROM v WHERE n = $15 RETURNING 1), \
+             s3 AS (UPDATE w SET c = $16 WHERE EXISTS (SELECT 1 FROM t WHERE k = $17 AND j = $18) RETURNING 1) \
+             SELECT (SELECT COUNT(*) FROM s0), (SELECT COUNT(*) FROM s1), (SELECT COUNT(*) FROM s2), (SELECT COUNT(*) FROM s3)"
+        );
+        assert_eq!(stages[0].1.len(), 18);
+        assert_eq!(
+            (stages[1].0.as_str(), stages[1].1.len()),
+            ("SELECT f($1)", 1)
         );
     }
 }

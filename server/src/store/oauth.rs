@@ -364,6 +364,7 @@ impl Store {
              WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
             vec![code_hash.into(), now.into(), (&grant.id).into()],
         );
+        b.then();
         // Set only by the UPDATE above, to a fresh random id: "this redemption won".
         let redeemed = Guard {
             sql: "EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND grant_id = $2)",
@@ -381,6 +382,7 @@ impl Store {
             ],
             &redeemed,
         );
+        b.then();
         for sql in [
             "UPDATE access_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
              AND grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
@@ -526,6 +528,7 @@ impl Store {
                 sealed.into(),
             ],
         );
+        b.then();
         // The successor hash is fresh and random: set only by the UPDATE above.
         let rotated = Guard {
             sql: "EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND successor_hash = $2)",
