@@ -261,15 +261,6 @@ impl Store {
         .transpose()
     }
 
-    pub async fn touch_client(&self, client_id: &str, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1")
-            .bind(client_id)
-            .bind(now)
-            .execute(self.writer())
-            .await?;
-        Ok(())
-    }
-
     /// Stores a code with the audit entry of its approval (one transaction, one batch); also
     /// drops codes that expired more than a day ago (kept that long so a late replay is still
     /// recognised and still revokes what the code produced).
