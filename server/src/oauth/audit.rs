@@ -37,22 +37,37 @@ pub fn announce(entry: &AuditEntry) {
 /// How long shared rate counters are kept after their last hit (their windows are minutes long).
 pub const COUNTER_RETENTION: i64 = 24 * 3600;
 
-/// One retention pass: audit entries older than `audit_retention_days` (0 keeps them forever) and
-/// rate counters idle for a day. Returns (audit rows, counters) removed.
+/// How long an authorization code is kept after it expired: a late replay is still recognised
+/// and still revokes what the code produced.
+pub const CODE_RETENTION: i64 = 24 * 3600;
+
+/// What one retention pass removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub audit_rows: u64,
+    pub counters: u64,
+    pub codes: u64,
+}
+
+/// One retention pass: audit entries older than `audit_retention_days` (0 keeps them forever),
+/// rate counters idle for a day, authorization codes expired for a day.
 pub async fn prune(
     store: &crate::store::Store,
     config: &crate::config::Config,
     now: i64,
-) -> Result<(u64, u64), sqlx::Error> {
-    let audit = if config.audit_retention_days > 0 {
+) -> Result<Pruned, sqlx::Error> {
+    let audit_rows = if config.audit_retention_days > 0 {
         store
             .prune_audit(now - config.audit_retention_days * 86_400)
             .await?
     } else {
         0
     };
-    let counters = store.prune_counters(now - COUNTER_RETENTION).await?;
-    Ok((audit, counters))
+    Ok(Pruned {
+        audit_rows,
+        counters: store.prune_counters(now - COUNTER_RETENTION).await?,
+        codes: store.prune_auth_codes(now - CODE_RETENTION).await?,
+    })
 }
 
 /// Runs [`prune`] at start-up and then every `retention_interval_secs`, in the background.
@@ -61,9 +76,12 @@ pub fn spawn_pruner(state: crate::state::AppState) {
         let every = std::time::Duration::from_secs(state.config.retention_interval_secs.max(1));
         loop {
             match prune(&state.store, &state.config, state.clock.now()).await {
-                Ok((a, c)) if a + c > 0 => {
-                    tracing::info!(audit_rows = a, counters = c, "retention: pruned")
-                }
+                Ok(p) if p != Pruned::default() => tracing::info!(
+                    audit_rows = p.audit_rows,
+                    counters = p.counters,
+                    codes = p.codes,
+                    "retention: pruned"
+                ),
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "retention: pruning failed"),
             }

@@ -450,6 +450,58 @@ async fn audit_retention_prunes_old_entries_in_the_background() {
     }
 }
 
+/// Authorization codes are kept a day after they expire (a late replay is still recognised) and
+/// then dropped by the retention pass, not by the authorization endpoint.
+#[tokio::test]
+async fn retention_drops_authorization_codes_a_day_after_they_expired() {
+    use gigamcp_server::store::audit::AuditEntry;
+    use gigamcp_server::store::oauth::{ClientRecord, NewAuthCode};
+    let t = TestApp::with_people().await;
+    let store = &t.state.store;
+    store
+        .insert_client(&ClientRecord {
+            client_id: "retention-client".into(),
+            client_secret_hash: None,
+            client_name: "retention".into(),
+            kind: "dcr".into(),
+            redirect_uris: vec!["https://client.example/cb".into()],
+            token_endpoint_auth_method: "none".into(),
+            grant_types: vec!["authorization_code".into()],
+            response_types: vec!["code".into()],
+            metadata: "{}".into(),
+            created_at: START,
+        })
+        .await
+        .unwrap();
+    let alice = store.user_by_username("alice").await.unwrap().unwrap();
+    let code = |hash: &str, expires_at: i64| NewAuthCode {
+        code_hash: hash.into(),
+        client_id: "retention-client".into(),
+        user_id: alice.id.clone(),
+        workspace_slug: "acme".into(),
+        resource: "https://mcp.example.test/t/acme/mcp".into(),
+        scopes: vec!["mcp:read".into()],
+        redirect_uri: "https://client.example/cb".into(),
+        redirect_uri_explicit: true,
+        code_challenge: "c".into(),
+        created_at: expires_at - 60,
+        expires_at,
+    };
+    let day = gigamcp_server::oauth::audit::CODE_RETENTION;
+    for (hash, expires_at) in [("long-gone", START - day - 1), ("late", START - day + 60)] {
+        store
+            .insert_auth_code(&code(hash, expires_at), &AuditEntry::new("test", "x"))
+            .await
+            .unwrap();
+    }
+    let pruned = gigamcp_server::oauth::audit::prune(store, &t.state.config, START)
+        .await
+        .unwrap();
+    assert_eq!(pruned.codes, 1);
+    assert!(store.auth_code("long-gone").await.unwrap().is_none());
+    assert!(store.auth_code("late").await.unwrap().is_some());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Every 429 carries Retry-After; the registration limit is shared by replicas.
 
