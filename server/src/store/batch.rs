@@ -130,23 +130,14 @@ impl<'a> WriteBatch<'a> {
         sql.push_str("COMMIT");
         sql
     }
-}
 
-impl<'a> WriteBatch<'a> {
     /// The PostgreSQL form: one statement per stage with its values. A stage of one statement
     /// is that statement; a larger one is `WITH s0 AS (… RETURNING 1), … SELECT (SELECT
     /// COUNT(*) FROM s0), …` (a `SELECT` clause is counted as it is).
     fn postgres_stages(&self) -> Vec<(String, Vec<Arg<'a>>)> {
         let mut out: Vec<(String, Vec<Arg<'a>>)> = Vec::new();
-        let mut i = 0;
-        while i < self.statements.len() {
-            let stage = self.statements[i].2;
-            let members: Vec<_> = self.statements[i..]
-                .iter()
-                .take_while(|s| s.2 == stage)
-                .collect();
-            i += members.len();
-            if let [(sql, args, _)] = members.as_slice() {
+        for members in self.statements.chunk_by(|a, b| a.2 == b.2) {
+            if let [(sql, args, _)] = members {
                 out.push((sql.clone(), args.clone()));
                 continue;
             }
