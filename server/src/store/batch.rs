@@ -8,21 +8,28 @@
 //!
 //! * **SQLite**: `BEGIN IMMEDIATE; s1; s2; …; COMMIT` is one multi-statement query; the
 //!   connection's worker thread runs all of it in one go (sqlx binds `$n` across the statements
-//!   of one query by number), so the write lock is held for SQLite's work only.
-//! * **PostgreSQL**: its extended protocol takes one statement per query, so the batch is cut
-//!   into *stages* ([`WriteBatch::then`]): the statements of one stage become one statement
-//!   (data-modifying `WITH` clauses, each `RETURNING 1` so its rows can be counted), which sees
-//!   every earlier stage but not its siblings. A batch of one stage is one autocommit statement;
-//!   more run inside a transaction, one round trip per stage. A grant's row locks are held for
-//!   a few round trips instead of one per statement.
+//!   of one query by number), so the write lock is held for SQLite's work only. Every statement
+//!   sees the effects of those before it.
+//! * **PostgreSQL**: its extended protocol takes one statement per query, so the batch is one
+//!   statement of data-modifying `WITH` clauses (`s0 AS (… RETURNING 1), …, SELECT (SELECT
+//!   COUNT(*) FROM s0), …`), run in autocommit: one round trip, and a grant's row locks are
+//!   held for that statement only. Its clauses share one snapshot and do not see each other's
+//!   writes; a later statement sees an earlier one's rows only through what that one returns.
 //!
 //! Statements that must only take effect if an earlier one did (a conditional `UPDATE` that
-//! decides a race) carry that condition themselves, as a `WHERE EXISTS (…)` on the row the
-//! winner wrote: a batch never branches on an intermediate result. [`Store::run_batch`] returns
-//! each statement's affected-row count, in order.
+//! decides a race), or that act on the rows an earlier one touched, say so with a [`Ref`]: the
+//! same condition written twice, once over the tables (SQLite: "the row the winner wrote",
+//! which only the earlier statement can have written) and once over the earlier statement's
+//! `RETURNING` rows (PostgreSQL). A batch never branches on an intermediate result.
+//! [`Store::run_batch`] returns each statement's affected-row count, in order.
 //!
-//! Each statement is written with its own `$1…$n`; the batch renumbers them. SQL text must not
-//! contain `$` other than in placeholders (every statement here is a literal of this crate).
+//! Rules for a batch's statements: a statement reads what an earlier one wrote only through a
+//! [`Ref`], and no two statements write the same row (PostgreSQL refuses, or keeps one of the
+//! two, when one statement's clauses update a row twice).
+//!
+//! Each piece of SQL is written with its own `$1…$n`; the batch renumbers them. SQL text must
+//! not contain `$` other than in placeholders (every statement here is a literal of this
+//! crate).
 use super::db::{Backend, Store};
 use sqlx::Executor;
 use sqlx::any::Any;
@@ -60,11 +67,29 @@ impl From<i64> for Arg<'_> {
     }
 }
 
-/// A condition that later statements of a batch repeat: "the earlier statement took effect".
+/// What an earlier statement of the batch did, as a later statement's SQL fragment (a
+/// condition or an expression). Made by [`WriteBatch::refer`].
 #[derive(Debug, Clone)]
-pub(crate) struct Guard<'a> {
-    pub sql: &'static str,
-    pub args: Vec<Arg<'a>>,
+pub(crate) struct Ref<'a> {
+    /// Over the tables, with its own `$1…$k` bound to `args` (SQLite).
+    sqlite: &'static str,
+    args: Vec<Arg<'a>>,
+    /// Over the earlier statement's `RETURNING` rows, `{}` standing for them (PostgreSQL).
+    postgres: &'static str,
+    source: usize,
+}
+
+/// A piece of a statement: SQL with its own `$1…$n`, or a [`Ref`].
+#[derive(Debug, Clone)]
+pub(crate) enum Part<'a> {
+    Sql(String, Vec<Arg<'a>>),
+    Ref(Ref<'a>),
+}
+
+impl<'a> Part<'a> {
+    pub fn sql(sql: impl Into<String>, args: Vec<Arg<'a>>) -> Self {
+        Part::Sql(sql.into(), args)
+    }
 }
 
 type AnyQuery<'q> = Query<'q, Any, sqlx::any::AnyArguments>;
@@ -77,12 +102,17 @@ fn bind<'q>(q: AnyQuery<'q>, a: Arg<'q>) -> AnyQuery<'q> {
     }
 }
 
+#[derive(Debug)]
+struct Statement<'a> {
+    parts: Vec<Part<'a>>,
+    /// What the statement returns on PostgreSQL (`1` unless a [`Ref`] reads a column).
+    returning: &'static str,
+}
+
 /// The statements of one write transaction (see the module docs).
 #[derive(Debug, Default)]
 pub(crate) struct WriteBatch<'a> {
-    /// (SQL, values, stage)
-    statements: Vec<(String, Vec<Arg<'a>>, usize)>,
-    stage: usize,
+    statements: Vec<Statement<'a>>,
 }
 
 impl<'a> WriteBatch<'a> {
@@ -93,89 +123,136 @@ impl<'a> WriteBatch<'a> {
     /// Appends a statement with its own `$1…$n`; returns its index in [`Store::run_batch`]'s
     /// result.
     pub fn push(&mut self, sql: impl Into<String>, args: Vec<Arg<'a>>) -> usize {
-        self.statements.push((sql.into(), args, self.stage));
-        self.statements.len() - 1
-    }
-
-    /// Starts a new stage: the statements pushed after this see the effects of those before.
-    /// Statements of one stage must not depend on each other or touch the same rows (on
-    /// PostgreSQL they are one statement; on SQLite every statement sees the ones before it).
-    pub fn then(&mut self) {
-        self.stage += 1;
+        self.push_parts(vec![Part::sql(sql, args)])
     }
 
     /// Appends `sql` (which ends where a condition goes: `… WHERE ` or `… AND `) completed by
-    /// `guard`, a condition with its own `$1…$k` bound to `guard_args`.
-    pub fn push_if(&mut self, sql: &str, args: Vec<Arg<'a>>, guard: &Guard<'a>) -> usize {
-        let mut text = sql.to_owned();
-        renumber(guard.sql, args.len(), &mut text);
-        let mut args = args;
-        args.extend_from_slice(&guard.args);
-        self.push(text, args)
+    /// the condition `cond`.
+    pub fn push_if(&mut self, sql: &str, args: Vec<Arg<'a>>, cond: &Ref<'a>) -> usize {
+        self.push_parts(vec![Part::sql(sql, args), Part::Ref(cond.clone())])
+    }
+
+    /// Appends the statement made of `parts`, in order.
+    pub fn push_parts(&mut self, parts: Vec<Part<'a>>) -> usize {
+        self.statements.push(Statement {
+            parts,
+            returning: "1",
+        });
+        self.statements.len() - 1
+    }
+
+    /// A fragment for later statements about statement `source` (see [`Ref`]): `sqlite` over
+    /// the tables with `args`, `postgres` over `source`'s rows (`{}`). A `postgres` fragment
+    /// that reads a column needs `source` to return it ([`Self::returning`]).
+    pub fn refer(
+        &self,
+        source: usize,
+        sqlite: &'static str,
+        args: Vec<Arg<'a>>,
+        postgres: &'static str,
+    ) -> Ref<'a> {
+        debug_assert!(
+            source < self.statements.len(),
+            "a Ref names an earlier statement"
+        );
+        Ref {
+            sqlite,
+            args,
+            postgres,
+            source,
+        }
+    }
+
+    /// Has statement `index` return `columns` on PostgreSQL (for a [`Ref`] that reads them).
+    pub fn returning(&mut self, index: usize, columns: &'static str) {
+        self.statements[index].returning = columns;
     }
 
     pub fn len(&self) -> usize {
         self.statements.len()
     }
 
-    /// The SQLite form: one transaction, placeholders renumbered across the statements.
-    fn sqlite_sql(&self) -> String {
+    /// The SQLite form: one transaction, placeholders renumbered across the statements, and
+    /// its values in order.
+    fn sqlite(self) -> (String, Vec<Arg<'a>>) {
         let mut sql = String::from("BEGIN IMMEDIATE;\n");
-        let mut offset = 0;
-        for (s, args, _) in &self.statements {
-            renumber(s, offset, &mut sql);
+        let mut args = Vec::new();
+        for s in self.statements {
+            for part in s.parts {
+                let (text, a) = match part {
+                    Part::Sql(text, a) => (std::borrow::Cow::Owned(text), a),
+                    Part::Ref(r) => (std::borrow::Cow::Borrowed(r.sqlite), r.args),
+                };
+                renumber(&text, args.len(), &mut sql);
+                args.extend(a);
+            }
             sql.push_str(";\n");
-            offset += args.len();
         }
         sql.push_str("COMMIT");
-        sql
+        (sql, args)
     }
 
-    /// The PostgreSQL form: one statement per stage with its values. A stage of one statement
-    /// is that statement; a larger one is `WITH s0 AS (… RETURNING 1), … SELECT (SELECT
-    /// COUNT(*) FROM s0), …` (a `SELECT` clause is counted as it is).
-    fn postgres_stages(&self) -> Vec<(String, Vec<Arg<'a>>)> {
-        let mut out: Vec<(String, Vec<Arg<'a>>)> = Vec::new();
-        for members in self.statements.chunk_by(|a, b| a.2 == b.2) {
-            if let [(sql, args, _)] = members {
-                out.push((sql.clone(), args.clone()));
-                continue;
-            }
-            let (mut sql, mut args) = (String::from("WITH "), Vec::new());
-            for (n, (s, a, _)) in members.iter().enumerate() {
-                if n > 0 {
+    /// The PostgreSQL form: one statement and its values. A batch of one statement is that
+    /// statement; a larger one is `WITH s0 AS (… RETURNING 1), … SELECT (SELECT COUNT(*) FROM
+    /// s0), …` (a `SELECT` clause is counted as it is).
+    fn postgres(self) -> (String, Vec<Arg<'a>>) {
+        let single = self.statements.len() == 1;
+        let n = self.statements.len();
+        let (mut sql, mut args) = (String::new(), Vec::new());
+        if !single {
+            sql.push_str("WITH ");
+        }
+        for (i, s) in self.statements.into_iter().enumerate() {
+            if !single {
+                if i > 0 {
                     sql.push_str(", ");
                 }
-                sql.push_str(&format!("s{n} AS ("));
-                renumber(s, args.len(), &mut sql);
-                if !s.starts_with("SELECT") {
-                    sql.push_str(" RETURNING 1");
+                sql.push_str(&format!("s{i} AS ("));
+            }
+            let mut select = None;
+            for part in s.parts {
+                match part {
+                    Part::Sql(text, a) => {
+                        select.get_or_insert(text.starts_with("SELECT"));
+                        renumber(&text, args.len(), &mut sql);
+                        args.extend(a);
+                    }
+                    Part::Ref(r) => {
+                        debug_assert!(r.source < i, "a Ref names an earlier statement");
+                        sql.push_str(&r.postgres.replace("{}", &format!("s{}", r.source)));
+                    }
+                }
+            }
+            if !single {
+                if select != Some(true) {
+                    sql.push_str(" RETURNING ");
+                    sql.push_str(s.returning);
                 }
                 sql.push(')');
-                args.extend_from_slice(a);
             }
-            let counts: Vec<String> = (0..members.len())
-                .map(|n| format!("(SELECT COUNT(*) FROM s{n})"))
+        }
+        if !single {
+            let counts: Vec<String> = (0..n)
+                .map(|i| format!("(SELECT COUNT(*) FROM s{i})"))
                 .collect();
             sql.push_str(&format!(" SELECT {}", counts.join(", ")));
-            out.push((sql, args));
         }
-        out
+        (sql, args)
     }
 }
 
-/// Runs one PostgreSQL stage; returns its statements' affected-row counts.
-async fn run_stage<'c, E: sqlx::Executor<'c, Database = Any>>(
+/// Runs the PostgreSQL form; returns its statements' affected-row counts.
+async fn run_postgres<'c, E: sqlx::Executor<'c, Database = Any>>(
     executor: E,
-    sql: &str,
-    args: &[Arg<'_>],
+    sql: String,
+    args: Vec<Arg<'_>>,
 ) -> Result<Vec<u64>, sqlx::Error> {
+    let with = sql.starts_with("WITH ");
     // Audited: statement texts are literals of this crate; values are bound.
     let q = args
-        .iter()
-        .copied()
-        .fold(sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())), bind);
-    if !sql.starts_with("WITH ") {
+        .into_iter()
+        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
+    if !with {
         return Ok(vec![q.execute(executor).await?.rows_affected()]);
     }
     let row = q.fetch_one(executor).await?;
@@ -207,17 +284,8 @@ impl Store {
         match self.backend() {
             Backend::Sqlite => self.run_batch_sqlite(batch).await,
             Backend::Postgres => {
-                let stages = batch.postgres_stages();
-                if let [(sql, args)] = stages.as_slice() {
-                    return run_stage(self.writer(), sql, args).await;
-                }
-                let mut tx = self.begin_write().await?;
-                let mut counts = Vec::with_capacity(batch.len());
-                for (sql, args) in &stages {
-                    counts.extend(run_stage(&mut *tx, sql, args).await?);
-                }
-                tx.commit().await?;
-                Ok(counts)
+                let (sql, args) = batch.postgres();
+                run_postgres(self.writer(), sql, args).await
             }
         }
     }
@@ -225,13 +293,11 @@ impl Store {
     async fn run_batch_sqlite(&self, batch: WriteBatch<'_>) -> Result<Vec<u64>, sqlx::Error> {
         use futures::TryStreamExt;
         let n = batch.len();
-        let sql = batch.sqlite_sql();
+        let (sql, args) = batch.sqlite();
         let mut conn = self.writer().acquire().await?;
         // Audited: statement texts are literals of this crate; values are bound.
-        let query = batch
-            .statements
+        let query = args
             .into_iter()
-            .flat_map(|(_, args, _)| args)
             .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
         let result: Result<Vec<u64>, sqlx::Error> = async {
             let mut counts = Vec::with_capacity(n + 2);
@@ -281,49 +347,101 @@ mod tests {
     use super::*;
 
     #[test]
-    fn placeholders_are_renumbered_per_statement() {
+    fn placeholders_are_renumbered_per_piece_and_refs_take_each_form() {
         let mut b = WriteBatch::new();
-        b.push(
+        let won = b.push(
             "UPDATE t SET a = $2 WHERE k = $1",
             vec![Arg::Int(1), Arg::Int(2)],
         );
-        b.push(
-            "INSERT INTO u (x, y, z) SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM t WHERE k = $1)",
-            vec![Arg::Text("a"), Arg::OptText(None), Arg::Int(3)],
+        let did = b.refer(
+            won,
+            "EXISTS (SELECT 1 FROM t WHERE k = $1 AND a = $2)",
+            vec![Arg::Int(1), Arg::Int(2)],
+            "EXISTS (SELECT 1 FROM {})",
         );
-        b.push("DELETE FROM v WHERE n = $10", vec![Arg::Int(0); 10]);
-        let g = Guard {
-            sql: "EXISTS (SELECT 1 FROM t WHERE k = $1 AND j = $2)",
-            args: vec![Arg::Int(7), Arg::Int(8)],
-        };
-        let i = b.push_if("UPDATE w SET c = $1 WHERE ", vec![Arg::Int(9)], &g);
+        let gone = b.push_if(
+            "DELETE FROM u WHERE n = $1 AND ",
+            vec![Arg::Text("a")],
+            &did,
+        );
+        b.returning(gone, "id");
+        let gone_ids = b.refer(
+            gone,
+            "id IN (SELECT id FROM u_log WHERE by = $1)",
+            vec![Arg::Int(1)],
+            "id IN (SELECT id FROM {})",
+        );
+        b.push_if(
+            "DELETE FROM v WHERE n = $10 AND ",
+            vec![Arg::Int(0); 10],
+            &gone_ids,
+        );
+        let i = b.push_parts(vec![
+            Part::sql("SELECT f($1, ", vec![Arg::OptText(None)]),
+            Part::Ref(gone_ids.clone()),
+            Part::sql(") WHERE ", vec![]),
+            Part::Ref(did),
+        ]);
         assert_eq!(i, 3);
-        assert_eq!(b.statements[3].1.len(), 3);
-        b.then();
-        b.push("SELECT f($1)", vec![Arg::Int(5)]);
+        let (sqlite, args) = WriteBatch {
+            statements: std::mem::take(&mut b.statements),
+        }
+        .sqlite();
         assert_eq!(
-            b.sqlite_sql(),
+            sqlite,
             "BEGIN IMMEDIATE;\nUPDATE t SET a = $2 WHERE k = $1;\n\
-             INSERT INTO u (x, y, z) SELECT $3, $4, $5 WHERE EXISTS (SELECT 1 FROM t WHERE k = $3);\n\
-             DELETE FROM v WHERE n = $15;\n\
-             UPDATE w SET c = $16 WHERE EXISTS (SELECT 1 FROM t WHERE k = $17 AND j = $18);\n\
-             SELECT f($19);\nCOMMIT"
+             DELETE FROM u WHERE n = $3 AND EXISTS (SELECT 1 FROM t WHERE k = $4 AND a = $5);\n\
+             DELETE FROM v WHERE n = $15 AND id IN (SELECT id FROM u_log WHERE by = $16);\n\
+             SELECT f($17, id IN (SELECT id FROM u_log WHERE by = $18)) WHERE \
+             EXISTS (SELECT 1 FROM t WHERE k = $19 AND a = $20);\nCOMMIT"
         );
-        // PostgreSQL: the first four are one stage (one statement), the last its own.
-        let stages = b.postgres_stages();
-        assert_eq!(stages.len(), 2);
+        assert_eq!(args.len(), 20);
+    }
+
+    #[test]
+    fn postgres_is_one_statement_whose_clauses_read_earlier_ones_through_returning() {
+        let mut b = WriteBatch::new();
+        let won = b.push(
+            "UPDATE t SET a = $2 WHERE k = $1",
+            vec![Arg::Int(1), Arg::Int(2)],
+        );
+        let did = b.refer(
+            won,
+            "EXISTS (SELECT 1 FROM t WHERE k = $1)",
+            vec![Arg::Int(1)],
+            "EXISTS (SELECT 1 FROM {})",
+        );
+        let gone = b.push_if(
+            "DELETE FROM u WHERE n = $1 AND ",
+            vec![Arg::Text("a")],
+            &did,
+        );
+        b.returning(gone, "id");
+        let ids = b.refer(
+            gone,
+            "id IN (SELECT id FROM u_log)",
+            vec![],
+            "id IN (SELECT id FROM {})",
+        );
+        b.push_if("UPDATE v SET x = $1 WHERE ", vec![Arg::Int(3)], &ids);
+        b.push_if(
+            "SELECT pg_notify($1, $2) WHERE ",
+            vec![Arg::Text("c"), Arg::Text("t")],
+            &did,
+        );
+        let (sql, args) = b.postgres();
         assert_eq!(
-            stages[0].0,
+            sql,
             "WITH s0 AS (UPDATE t SET a = $2 WHERE k = $1 RETURNING 1), \
-             s1 AS (INSERT INTO u (x, y, z) SELECT $3, $4, $5 WHERE EXISTS (SELECT 1 FROM t WHERE k = $3) RETURNING 1), \
-             s2 AS (DELETE FROM v WHERE n = $15 RETURNING 1), \
-             s3 AS (UPDATE w SET c = $16 WHERE EXISTS (SELECT 1 FROM t WHERE k = $17 AND j = $18) RETURNING 1) \
+             s1 AS (DELETE FROM u WHERE n = $3 AND EXISTS (SELECT 1 FROM s0) RETURNING id), \
+             s2 AS (UPDATE v SET x = $4 WHERE id IN (SELECT id FROM s1) RETURNING 1), \
+             s3 AS (SELECT pg_notify($5, $6) WHERE EXISTS (SELECT 1 FROM s0)) \
              SELECT (SELECT COUNT(*) FROM s0), (SELECT COUNT(*) FROM s1), (SELECT COUNT(*) FROM s2), (SELECT COUNT(*) FROM s3)"
         );
-        assert_eq!(stages[0].1.len(), 18);
-        assert_eq!(
-            (stages[1].0.as_str(), stages[1].1.len()),
-            ("SELECT f($1)", 1)
-        );
+        assert_eq!(args.len(), 6);
+        // One statement is sent as it is.
+        let mut one = WriteBatch::new();
+        one.push("INSERT INTO t (k) VALUES ($1)", vec![Arg::Int(1)]);
+        assert_eq!(one.postgres().0, "INSERT INTO t (k) VALUES ($1)");
     }
 }

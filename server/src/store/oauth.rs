@@ -133,7 +133,7 @@ fn push_token<'a>(
     t: &'a NewToken,
     scopes: &'a str,
     now: i64,
-    guard: &super::batch::Guard<'a>,
+    guard: &super::batch::Ref<'a>,
 ) {
     let sql = format!(
         "INSERT INTO {table} (token_hash, grant_id, scopes, created_at, expires_at) \
@@ -353,7 +353,7 @@ impl Store {
         audit: &AuditEntry,
         now: i64,
     ) -> Result<RedeemOutcome, sqlx::Error> {
-        use super::batch::{Arg, Guard, WriteBatch};
+        use super::batch::{Part, WriteBatch};
         let scopes = join_scopes(&grant.scopes);
         let audit_id = super::audit::audit_id(audit.at);
         let mut b = WriteBatch::new();
@@ -362,12 +362,13 @@ impl Store {
              WHERE code_hash = $1 AND redeemed_at IS NULL AND expires_at > $2",
             vec![code_hash.into(), now.into(), (&grant.id).into()],
         );
-        b.then();
         // Set only by the UPDATE above, to a fresh random id: "this redemption won".
-        let redeemed = Guard {
-            sql: "EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND grant_id = $2)",
-            args: vec![code_hash.into(), (&grant.id).into()],
-        };
+        let redeemed = b.refer(
+            won,
+            "EXISTS (SELECT 1 FROM authorization_codes WHERE code_hash = $1 AND grant_id = $2)",
+            vec![code_hash.into(), (&grant.id).into()],
+            "EXISTS (SELECT 1 FROM {})",
+        );
         let superseded = b.push_if(
             "UPDATE grants SET revoked_at = $4, superseded_by = $5 \
              WHERE user_id = $1 AND client_id = $2 AND workspace_slug = $3 AND revoked_at IS NULL AND ",
@@ -380,25 +381,20 @@ impl Store {
             ],
             &redeemed,
         );
-        b.then();
-        for sql in [
-            "UPDATE access_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
-             AND grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE revoked_at IS NULL \
-             AND grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
-            "UPDATE auth_epoch SET epoch = epoch + 1 \
-             WHERE id = 1 AND EXISTS (SELECT 1 FROM grants WHERE superseded_by = $1)",
-        ] {
-            b.push(sql, vec![(&grant.id).into(), now.into()]);
-        }
-        if self.backend() == super::Backend::Postgres {
-            b.push(
-                "SELECT pg_notify($1, $2) WHERE EXISTS (SELECT 1 FROM grants WHERE superseded_by = $3)",
-                vec![
-                    super::NOTIFY_CHANNEL.into(),
-                    super::tokens::AUTH_TOPIC.into(),
-                    (&grant.id).into(),
-                ],
+        b.returning(superseded, "id");
+        // The grants this redemption superseded (marked with the new grant's fresh, random id).
+        let of_older = b.refer(
+            superseded,
+            "grant_id IN (SELECT id FROM grants WHERE superseded_by = $1)",
+            vec![(&grant.id).into()],
+            "grant_id IN (SELECT id FROM {})",
+        );
+        for table in ["access_tokens", "refresh_tokens"] {
+            // Audited: `table` is one of two literals; values are bound.
+            b.push_if(
+                &format!("UPDATE {table} SET revoked_at = $1 WHERE revoked_at IS NULL AND "),
+                vec![now.into()],
+                &of_older,
             );
         }
         b.push_if(
@@ -437,21 +433,49 @@ impl Store {
                 &redeemed,
             );
         }
-        let mut audit_args = super::audit::batch_args(audit, &audit_id);
-        audit_args.push(Arg::Text(&grant.id));
-        b.push_if(
-            &format!(
-                "{}$10 || (SELECT COUNT(*) FROM grants WHERE superseded_by = $11) || ' older grant(s)' WHERE ",
-                super::audit::INSERT_SELECT
-            ),
-            audit_args,
-            &redeemed,
+        let count_older = b.refer(
+            superseded,
+            "(SELECT COUNT(*) FROM grants WHERE superseded_by = $1)",
+            vec![(&grant.id).into()],
+            "(SELECT COUNT(*) FROM {})",
         );
+        b.push_parts(vec![
+            Part::sql(
+                format!("{}$10 || ", super::audit::INSERT_SELECT),
+                super::audit::batch_args(audit, &audit_id),
+            ),
+            Part::Ref(count_older),
+            Part::sql(" || ' older grant(s)' WHERE ", vec![]),
+            Part::Ref(redeemed.clone()),
+        ]);
         b.push_if(
             "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 AND ",
             vec![(&grant.client_id).into(), now.into()],
             &redeemed,
         );
+        // Last: on PostgreSQL the one row of the revocation epoch stays locked until the
+        // statement commits, and every superseding redemption and revocation takes it.
+        let any_older = b.refer(
+            superseded,
+            "EXISTS (SELECT 1 FROM grants WHERE superseded_by = $1)",
+            vec![(&grant.id).into()],
+            "EXISTS (SELECT 1 FROM {})",
+        );
+        b.push_if(
+            "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 AND ",
+            vec![],
+            &any_older,
+        );
+        if self.backend() == super::Backend::Postgres {
+            b.push_if(
+                "SELECT pg_notify($1, $2) WHERE ",
+                vec![
+                    super::NOTIFY_CHANNEL.into(),
+                    super::tokens::AUTH_TOPIC.into(),
+                ],
+                &any_older,
+            );
+        }
         let counts = self.run_batch(b).await?;
         Ok(if counts[won] == 0 {
             RedeemOutcome::LostRace
@@ -512,7 +536,7 @@ impl Store {
         audit: &AuditEntry,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        use super::batch::{Guard, WriteBatch};
+        use super::batch::WriteBatch;
         let mut b = WriteBatch::new();
         let won = b.push(
             "UPDATE refresh_tokens SET rotated_at = $2, successor_hash = $3, successor_sealed = $4 \
@@ -526,12 +550,13 @@ impl Store {
                 sealed.into(),
             ],
         );
-        b.then();
         // The successor hash is fresh and random: set only by the UPDATE above.
-        let rotated = Guard {
-            sql: "EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND successor_hash = $2)",
-            args: vec![old_hash.into(), (&refresh.hash).into()],
-        };
+        let rotated = b.refer(
+            won,
+            "EXISTS (SELECT 1 FROM refresh_tokens WHERE token_hash = $1 AND successor_hash = $2)",
+            vec![old_hash.into(), (&refresh.hash).into()],
+            "EXISTS (SELECT 1 FROM {})",
+        );
         let (refresh_scopes, access_scopes) =
             (join_scopes(&refresh.scopes), join_scopes(&access.scopes));
         push_token(
