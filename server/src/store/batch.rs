@@ -31,7 +31,7 @@
 //! not contain `$` other than in placeholders (every statement here is a literal of this
 //! crate).
 use super::db::{Backend, Store};
-use sqlx::Executor;
+use super::group::{OwnedArg, renumber};
 use sqlx::any::Any;
 use sqlx::query::Query;
 
@@ -172,11 +172,11 @@ impl<'a> WriteBatch<'a> {
         self.statements.len()
     }
 
-    /// The SQLite form: one transaction, placeholders renumbered across the statements, and
-    /// its values in order.
+    /// The SQLite form: the statements, each ending in `;\n`, placeholders renumbered across
+    /// them from `$1`, and the values in order (the transaction around it is the group's,
+    /// [`GroupCommit`](super::group::GroupCommit)).
     fn sqlite(self) -> (String, Vec<Arg<'a>>) {
-        let mut sql = String::from("BEGIN IMMEDIATE;\n");
-        let mut args = Vec::new();
+        let (mut sql, mut args) = (String::new(), Vec::new());
         for s in self.statements {
             for part in s.parts {
                 let (text, a) = match part {
@@ -188,7 +188,6 @@ impl<'a> WriteBatch<'a> {
             }
             sql.push_str(";\n");
         }
-        sql.push_str("COMMIT");
         (sql, args)
     }
 
@@ -261,22 +260,6 @@ async fn run_postgres<'c, E: sqlx::Executor<'c, Database = Any>>(
         .collect()
 }
 
-/// Appends `sql` to `out` with every `$n` shifted to `$(n + offset)`.
-fn renumber(sql: &str, offset: usize, out: &mut String) {
-    let mut rest = sql;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..=i]);
-        rest = &rest[i + 1..];
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        match rest[..digits].parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&rest[..digits]),
-        }
-        rest = &rest[digits..];
-    }
-    out.push_str(rest);
-}
-
 impl Store {
     /// Runs `batch` as one transaction (see the module docs) and returns each statement's
     /// affected-row count. On an error nothing of it is committed.
@@ -290,55 +273,22 @@ impl Store {
         }
     }
 
+    /// SQLite: queues the batch for the writer and waits for its group's commit (see
+    /// [`GroupCommit`](super::group::GroupCommit)).
     async fn run_batch_sqlite(&self, batch: WriteBatch<'_>) -> Result<Vec<u64>, sqlx::Error> {
-        use futures::TryStreamExt;
-        let n = batch.len();
+        let statements = batch.len();
         let (sql, args) = batch.sqlite();
-        let mut conn = self.writer().acquire().await?;
-        // Audited: statement texts are literals of this crate; values are bound.
-        let query = args
+        let args = args
             .into_iter()
-            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), bind);
-        let result: Result<Vec<u64>, sqlx::Error> = async {
-            let mut counts = Vec::with_capacity(n + 2);
-            let mut results = conn.fetch_many(query);
-            while let Some(step) = results.try_next().await? {
-                if let sqlx::Either::Left(done) = step {
-                    counts.push(done.rows_affected());
-                }
-            }
-            Ok(counts)
-        }
-        .await;
-        match result {
-            // BEGIN's and COMMIT's counts around the statements'.
-            Ok(counts) if counts.len() == n + 2 => Ok(counts[1..=n].to_vec()),
-            Ok(counts) => {
-                rollback(&mut conn).await;
-                Err(sqlx::Error::Protocol(format!(
-                    "a write batch of {n} statements reported {} results",
-                    counts.len()
-                )))
-            }
-            Err(e) => {
-                // A statement failed: the rest (COMMIT included) did not run.
-                rollback(&mut conn).await;
-                Err(e)
-            }
-        }
-    }
-}
-
-/// Ends a batch's open transaction after a failure; a connection that cannot roll back is
-/// closed rather than returned to the pool mid-transaction.
-async fn rollback(conn: &mut sqlx::pool::PoolConnection<Any>) {
-    if let Err(e) = sqlx::query("ROLLBACK").execute(&mut **conn).await {
-        // "no transaction is active": BEGIN itself failed (e.g. busy), nothing is open.
-        let idle = e.to_string().contains("no transaction is active");
-        if !idle {
-            tracing::warn!(error = %e, "rolling back a write batch; closing its connection");
-            conn.close_on_drop();
-        }
+            .map(|a| match a {
+                Arg::Text(v) => OwnedArg::Text(v.to_owned()),
+                Arg::OptText(v) => OwnedArg::OptText(v.map(str::to_owned)),
+                Arg::Int(v) => OwnedArg::Int(v),
+            })
+            .collect();
+        self.group
+            .submit(self.writer(), sql, args, statements)
+            .await
     }
 }
 
@@ -389,11 +339,11 @@ mod tests {
         .sqlite();
         assert_eq!(
             sqlite,
-            "BEGIN IMMEDIATE;\nUPDATE t SET a = $2 WHERE k = $1;\n\
+            "UPDATE t SET a = $2 WHERE k = $1;\n\
              DELETE FROM u WHERE n = $3 AND EXISTS (SELECT 1 FROM t WHERE k = $4 AND a = $5);\n\
              DELETE FROM v WHERE n = $15 AND id IN (SELECT id FROM u_log WHERE by = $16);\n\
              SELECT f($17, id IN (SELECT id FROM u_log WHERE by = $18)) WHERE \
-             EXISTS (SELECT 1 FROM t WHERE k = $19 AND a = $20);\nCOMMIT"
+             EXISTS (SELECT 1 FROM t WHERE k = $19 AND a = $20);\n"
         );
         assert_eq!(args.len(), 20);
     }
@@ -443,5 +393,95 @@ mod tests {
         let mut one = WriteBatch::new();
         one.push("INSERT INTO t (k) VALUES ($1)", vec![Arg::Int(1)]);
         assert_eq!(one.postgres().0, "INSERT INTO t (k) VALUES ($1)");
+    }
+
+    /// Many batches at once on a real SQLite database: they share transactions, each gets its
+    /// own counts, a later batch sees an earlier one's writes (the race is decided once), and
+    /// one that fails (a duplicate key) fails alone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_batches_commit_in_groups_and_a_failure_stays_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&Store::sqlite_url_for(dir.path()))
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE g (k INTEGER PRIMARY KEY, v TEXT NOT NULL)")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        sqlx::query("CREATE TABLE claim (id INTEGER PRIMARY KEY, by INTEGER)")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO claim (id, by) VALUES (1, NULL)")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        let run = |i: i64| {
+            let store = store.clone();
+            async move {
+                let v = format!("v{i}");
+                let mut b = WriteBatch::new();
+                // Every batch races for the one claim; the loser's insert must not happen.
+                let won = b.push(
+                    "UPDATE claim SET by = $1 WHERE id = 1 AND by IS NULL",
+                    vec![Arg::Int(i)],
+                );
+                let claimed = b.refer(
+                    won,
+                    "EXISTS (SELECT 1 FROM claim WHERE id = 1 AND by = $1)",
+                    vec![Arg::Int(i)],
+                    "EXISTS (SELECT 1 FROM {})",
+                );
+                b.push_if(
+                    "INSERT INTO g (k, v) SELECT 1000, $1 WHERE ",
+                    vec![Arg::Text(&v)],
+                    &claimed,
+                );
+                // Batch 7 collides with batch 3's key.
+                let k = if i == 7 { 3 } else { i };
+                b.push(
+                    "INSERT INTO g (k, v) VALUES ($1, $2)",
+                    vec![Arg::Int(k), Arg::Text(&v)],
+                );
+                store.run_batch(b).await
+            }
+        };
+        let results = futures::future::join_all((0..40).map(run)).await;
+        let mut winners = 0;
+        for (i, r) in results.iter().enumerate() {
+            if i == 7 {
+                assert!(r.is_err(), "batch 7 reused a key: {r:?}");
+                continue;
+            }
+            let counts = r.as_ref().unwrap();
+            assert_eq!(counts.len(), 3);
+            assert_eq!(
+                counts[0], counts[1],
+                "the insert follows the claim: {counts:?}"
+            );
+            assert_eq!(counts[2], 1);
+            winners += counts[0];
+        }
+        assert_eq!(winners, 1);
+        let transactions = store.group.transactions();
+        assert!(
+            transactions < 40,
+            "40 batches, {transactions} transactions: none shared one"
+        );
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT k, v FROM g ORDER BY k")
+            .fetch_all(store.pool())
+            .await
+            .unwrap();
+        // 39 own rows and the claim winner's; batch 3's row is its own, 7 wrote nothing.
+        assert_eq!(rows.len(), 40);
+        assert!(rows.iter().any(|(k, v)| *k == 3 && v == "v3"));
+        assert!(!rows.iter().any(|(_, v)| v == "v7"));
+        let by: Option<i64> = sqlx::query_scalar("SELECT by FROM claim WHERE id = 1")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        let winner = by.unwrap();
+        assert_ne!(winner, 7, "the failed batch's claim was rolled back");
+        assert!(rows.contains(&(1000, format!("v{winner}"))));
     }
 }

@@ -18,6 +18,8 @@ pub struct Store {
     backend: Backend,
     /// PostgreSQL only: the URL the change listener (`LISTEN gigamcp`) connects with.
     listen_url: Option<SecretUrl>,
+    /// SQLite: write batches queued for the writer's next transaction (`store::batch`).
+    pub(super) group: std::sync::Arc<super::group::GroupCommit>,
 }
 
 /// A database URL that may carry a password: never printed.
@@ -116,6 +118,7 @@ impl Store {
             durable,
             backend,
             listen_url,
+            group: Default::default(),
         };
         // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
         // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
@@ -257,9 +260,9 @@ impl Store {
     /// database file): the writer, and every request queued behind it, waited 10–40 ms about
     /// once every hundred token grants. Here the writers never checkpoint
     /// (`wal_autocheckpoint=0`); a task does, every 200 ms, on a reader connection
-    /// (`PASSIVE`: it copies what it can without taking the write lock). A log past 8,192
-    /// pages (readers kept the copied pages from being reused) is reset on the writer
-    /// (`TRUNCATE`, which waits for readers) so it cannot grow without bound. A no-op on
+    /// (`PASSIVE`: it copies what it can without taking the write lock). A log past
+    /// [`WAL_RESET_PAGES`] pages (readers kept the copied pages from being reused) is reset on the
+    /// writer (`RESTART`, which waits for readers) so it cannot grow without bound. A no-op on
     /// PostgreSQL. Call once per process (`serve`); short-lived commands keep SQLite's default.
     pub async fn spawn_checkpointer(&self) -> Result<(), sqlx::Error> {
         if self.backend != Backend::Sqlite {

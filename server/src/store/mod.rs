@@ -6,6 +6,7 @@ pub mod audit;
 mod batch;
 pub mod counters;
 mod db;
+mod group;
 pub mod oauth;
 pub mod sessions;
 pub mod settings;
