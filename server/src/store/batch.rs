@@ -296,8 +296,9 @@ impl Store {
 mod tests {
     use super::*;
 
-    #[test]
-    fn placeholders_are_renumbered_per_piece_and_refs_take_each_form() {
+    /// A batch whose later statements read earlier ones: a condition, a set of rows (which
+    /// needs its source to return `id`), and both inside one statement.
+    fn sample() -> WriteBatch<'static> {
         let mut b = WriteBatch::new();
         let won = b.push(
             "UPDATE t SET a = $2 WHERE k = $1",
@@ -333,10 +334,12 @@ mod tests {
             Part::Ref(did),
         ]);
         assert_eq!(i, 3);
-        let (sqlite, args) = WriteBatch {
-            statements: std::mem::take(&mut b.statements),
-        }
-        .sqlite();
+        b
+    }
+
+    #[test]
+    fn sqlite_renumbers_every_piece_and_reads_earlier_statements_from_the_tables() {
+        let (sqlite, args) = sample().sqlite();
         assert_eq!(
             sqlite,
             "UPDATE t SET a = $2 WHERE k = $1;\n\
@@ -350,45 +353,16 @@ mod tests {
 
     #[test]
     fn postgres_is_one_statement_whose_clauses_read_earlier_ones_through_returning() {
-        let mut b = WriteBatch::new();
-        let won = b.push(
-            "UPDATE t SET a = $2 WHERE k = $1",
-            vec![Arg::Int(1), Arg::Int(2)],
-        );
-        let did = b.refer(
-            won,
-            "EXISTS (SELECT 1 FROM t WHERE k = $1)",
-            vec![Arg::Int(1)],
-            "EXISTS (SELECT 1 FROM {})",
-        );
-        let gone = b.push_if(
-            "DELETE FROM u WHERE n = $1 AND ",
-            vec![Arg::Text("a")],
-            &did,
-        );
-        b.returning(gone, "id");
-        let ids = b.refer(
-            gone,
-            "id IN (SELECT id FROM u_log)",
-            vec![],
-            "id IN (SELECT id FROM {})",
-        );
-        b.push_if("UPDATE v SET x = $1 WHERE ", vec![Arg::Int(3)], &ids);
-        b.push_if(
-            "SELECT pg_notify($1, $2) WHERE ",
-            vec![Arg::Text("c"), Arg::Text("t")],
-            &did,
-        );
-        let (sql, args) = b.postgres();
+        let (sql, args) = sample().postgres();
         assert_eq!(
             sql,
             "WITH s0 AS (UPDATE t SET a = $2 WHERE k = $1 RETURNING 1), \
              s1 AS (DELETE FROM u WHERE n = $3 AND EXISTS (SELECT 1 FROM s0) RETURNING id), \
-             s2 AS (UPDATE v SET x = $4 WHERE id IN (SELECT id FROM s1) RETURNING 1), \
-             s3 AS (SELECT pg_notify($5, $6) WHERE EXISTS (SELECT 1 FROM s0)) \
+             s2 AS (DELETE FROM v WHERE n = $13 AND id IN (SELECT id FROM s1) RETURNING 1), \
+             s3 AS (SELECT f($14, id IN (SELECT id FROM s1)) WHERE EXISTS (SELECT 1 FROM s0)) \
              SELECT (SELECT COUNT(*) FROM s0), (SELECT COUNT(*) FROM s1), (SELECT COUNT(*) FROM s2), (SELECT COUNT(*) FROM s3)"
         );
-        assert_eq!(args.len(), 6);
+        assert_eq!(args.len(), 14);
         // One statement is sent as it is.
         let mut one = WriteBatch::new();
         one.push("INSERT INTO t (k) VALUES ($1)", vec![Arg::Int(1)]);
