@@ -6,16 +6,17 @@
 //! the stemmer taking a third of the CPU. A word can only stem to a query term if it starts with
 //! that term's first characters (the stemmer rewrites a word's end, never its start; the one
 //! exception class, `dying` → `die`, `lying` → `lie`, `tying` → `tie`, still shares the first
-//! letter), so [`CandidateStemmer`] stems only words sharing a term's [`prefix`] and passes the
-//! others through unstemmed (they cannot equal a term either: a word equal to a term starts with
-//! its prefix). The tokens that match, their offsets and therefore the snippets are exactly those
-//! of the index's analyzer; `tests` checks that over real text and every fixture word.
+//! letter), so [`CandidateTokenizer`] stems only words sharing a term's [`prefix`] and gives the
+//! others no text (they cannot equal a term either: a word equal to a term starts with its
+//! prefix). It is the analyzer's four steps in one pass, and a word whose first letter no prefix
+//! starts with is neither copied nor lower-cased. The tokens that match, their offsets and
+//! therefore the snippets are exactly those of the index's analyzer; `tests` checks that over
+//! real text and every fixture word.
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::{
-    Language, LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer,
-    Token, TokenFilter, TokenStream, Tokenizer,
+    Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 
 /// tantivy's `en_stem` drops tokens of this many bytes or more.
@@ -39,90 +40,129 @@ pub fn generator(
     max_chars: usize,
 ) -> SnippetGenerator {
     let prefixes: Vec<String> = terms.keys().map(|t| prefix(t).to_owned()).collect();
-    let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(LONG_TOKEN))
-        .filter(LowerCaser)
-        .filter(CandidateStemmer {
-            prefixes: Arc::new(prefixes),
-        })
-        .build();
+    let analyzer = TextAnalyzer::from(CandidateTokenizer {
+        prefixes: Arc::new(prefixes),
+        stemmer: TextAnalyzer::builder(RawTokenizer::default())
+            .filter(Stemmer::new(Language::English))
+            .build(),
+        token: Token::default(),
+        lowered: String::new(),
+    });
     SnippetGenerator::new(terms, analyzer, field, max_chars)
 }
 
-/// Stems (English Snowball) the tokens that start with one of `prefixes`; leaves the rest.
+/// `en_stem` in one pass, for snippets: the simple tokenizer's words (runs of alphanumeric
+/// characters) with their byte offsets, without those of [`LONG_TOKEN`] bytes or more; a word
+/// whose lower case starts with one of `prefixes` carries its lower-cased stem, any other word an
+/// empty text (it cannot equal a query term, and the snippet only needs its offsets). The
+/// separate filters copied and lower-cased every word of every passage through three boxed
+/// streams.
 #[derive(Clone)]
-pub struct CandidateStemmer {
-    prefixes: Arc<Vec<String>>,
-}
-
-impl TokenFilter for CandidateStemmer {
-    type Tokenizer<T: Tokenizer> = CandidateStemmerWrapper<T>;
-
-    fn transform<T: Tokenizer>(self, inner: T) -> CandidateStemmerWrapper<T> {
-        CandidateStemmerWrapper {
-            prefixes: self.prefixes,
-            stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(Stemmer::new(Language::English))
-                .build(),
-            inner,
-        }
-    }
-}
-
-#[derive(Clone)]
-pub struct CandidateStemmerWrapper<T> {
+pub struct CandidateTokenizer {
     prefixes: Arc<Vec<String>>,
     stemmer: TextAnalyzer,
-    inner: T,
+    token: Token,
+    lowered: String,
 }
 
-impl<T: Tokenizer> Tokenizer for CandidateStemmerWrapper<T> {
-    type TokenStream<'a> = CandidateStemmerStream<'a, T::TokenStream<'a>>;
+impl Tokenizer for CandidateTokenizer {
+    type TokenStream<'a> = CandidateStream<'a>;
 
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        CandidateStemmerStream {
-            prefixes: &self.prefixes,
-            stemmer: &mut self.stemmer,
-            tail: self.inner.token_stream(text),
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> CandidateStream<'a> {
+        self.token.reset();
+        CandidateStream {
+            text,
+            at: 0,
+            tokenizer: self,
         }
     }
 }
 
-pub struct CandidateStemmerStream<'a, T> {
-    prefixes: &'a [String],
-    stemmer: &'a mut TextAnalyzer,
-    tail: T,
+pub struct CandidateStream<'a> {
+    text: &'a str,
+    /// Byte offset of the scan.
+    at: usize,
+    tokenizer: &'a mut CandidateTokenizer,
 }
 
-impl<T: TokenStream> TokenStream for CandidateStemmerStream<'_, T> {
-    fn advance(&mut self) -> bool {
-        if !self.tail.advance() {
-            return false;
+impl CandidateStream<'_> {
+    /// The next word's byte range (`SimpleTokenizer`'s rule: a run of `char::is_alphanumeric`),
+    /// long ones included. ASCII bytes are judged without decoding a `char`.
+    fn next_word(&mut self) -> Option<(usize, usize)> {
+        let from = self.skip(false)?;
+        let to = self.skip(true).unwrap_or(self.text.len());
+        Some((from, to))
+    }
+
+    /// Moves past the characters whose `is_alphanumeric` is `word`; returns where the first
+    /// other one starts (`None` at the end of the text).
+    fn skip(&mut self, word: bool) -> Option<usize> {
+        let bytes = self.text.as_bytes();
+        while let Some(&b) = bytes.get(self.at) {
+            let (alnum, len) = if b.is_ascii() {
+                (b.is_ascii_alphanumeric(), 1)
+            } else {
+                let c = self.text[self.at..].chars().next()?;
+                (c.is_alphanumeric(), c.len_utf8())
+            };
+            if alnum != word {
+                return Some(self.at);
+            }
+            self.at += len;
         }
-        let token = self.tail.token_mut();
-        if self
-            .prefixes
-            .iter()
-            .any(|p| token.text.starts_with(p.as_str()))
+        None
+    }
+}
+
+impl TokenStream for CandidateStream<'_> {
+    fn advance(&mut self) -> bool {
+        let (from, to) = loop {
+            match self.next_word() {
+                None => return false,
+                Some((from, to)) if to - from < LONG_TOKEN => break (from, to),
+                Some(_) => {}
+            }
+        };
+        let word = &self.text[from..to];
+        let t = &mut *self.tokenizer;
+        t.token.position = t.token.position.wrapping_add(1);
+        t.token.offset_from = from;
+        t.token.offset_to = to;
+        t.token.text.clear();
+        // A word whose first character is ASCII lower-cases to that letter first: no prefix
+        // starting with it, no candidate (the common case, without copying the word).
+        let first = word.as_bytes()[0];
+        if first.is_ascii()
+            && !t
+                .prefixes
+                .iter()
+                .any(|p| p.as_bytes().first() == Some(&first.to_ascii_lowercase()))
         {
-            let stemmed = self
-                .stemmer
-                .token_stream(&token.text)
-                .next()
-                .map(|t| t.text.clone());
-            if let Some(stemmed) = stemmed {
-                token.text = stemmed;
+            return true;
+        }
+        // `LowerCaser`'s rule: ASCII in place, anything else char by char (no final sigma).
+        t.lowered.clear();
+        if word.is_ascii() {
+            t.lowered.push_str(word);
+            t.lowered.make_ascii_lowercase();
+        } else {
+            t.lowered.extend(word.chars().flat_map(char::to_lowercase));
+        }
+        if t.prefixes.iter().any(|p| t.lowered.starts_with(p.as_str())) {
+            match t.stemmer.token_stream(&t.lowered).next() {
+                Some(stemmed) => t.token.text.push_str(&stemmed.text),
+                None => t.token.text.push_str(&t.lowered),
             }
         }
         true
     }
 
     fn token(&self) -> &Token {
-        self.tail.token()
+        &self.tokenizer.token
     }
 
     fn token_mut(&mut self) -> &mut Token {
-        self.tail.token_mut()
+        &mut self.tokenizer.token
     }
 }
 
@@ -130,6 +170,7 @@ impl<T: TokenStream> TokenStream for CandidateStemmerStream<'_, T> {
 mod tests {
     use super::*;
     use tantivy::schema::{Schema, TEXT};
+    use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer};
 
     fn en_stem() -> TextAnalyzer {
         TextAnalyzer::builder(SimpleTokenizer::default())
