@@ -82,13 +82,7 @@ pub(super) async fn authorization_code(
         ));
     }
     check_resource(params, &rec.code.resource)?;
-    if ctx
-        .store
-        .membership(&rec.code.workspace_slug, &rec.code.user_id)
-        .await
-        .map_err(internal)?
-        .is_none()
-    {
+    if !rec.member {
         return Err(invalid_grant(
             "the user is no longer a member of this workspace",
         ));

@@ -20,6 +20,9 @@ pub struct Store {
     listen_url: Option<SecretUrl>,
     /// SQLite: write batches queued for the writer's next transaction (`store::batch`).
     pub(super) group: std::sync::Arc<super::group::GroupCommit>,
+    /// SQLite: reader connections kept checked out, for the hot paths' point reads
+    /// ([`Store::reader`]). `None` on PostgreSQL.
+    pub(super) leases: Option<std::sync::Arc<super::lease::Leases>>,
 }
 
 /// A database URL that may carry a password: never printed.
@@ -112,6 +115,15 @@ impl Store {
             Backend::Postgres => (pool.clone(), pool.clone()),
         };
         let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
+        let leases = match backend {
+            Backend::Sqlite => {
+                let pool = connect(super::lease::LEASED, Durability::Relaxed).await?;
+                Some(std::sync::Arc::new(
+                    super::lease::Leases::take(&pool, super::lease::LEASED).await?,
+                ))
+            }
+            Backend::Postgres => None,
+        };
         let store = Self {
             pool,
             writer,
@@ -119,6 +131,7 @@ impl Store {
             backend,
             listen_url,
             group: Default::default(),
+            leases,
         };
         // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
         // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on
@@ -185,6 +198,15 @@ impl Store {
     /// The pool for reads (and, on PostgreSQL, everything).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A connection for a point read on a hot path: SQLite's leased set (`store::lease`),
+    /// PostgreSQL's pool.
+    pub(crate) async fn reader(&self) -> Result<super::lease::Reader<'_>, sqlx::Error> {
+        match &self.leases {
+            Some(l) => l.lease().await,
+            None => Ok(super::lease::Reader::pooled(self.pool.acquire().await?)),
+        }
     }
 
     /// The pool for writes outside [`begin_write`](Self::begin_write) (autocommit statements).

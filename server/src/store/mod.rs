@@ -7,6 +7,7 @@ mod batch;
 pub mod counters;
 mod db;
 mod group;
+mod lease;
 pub mod oauth;
 pub mod sessions;
 pub mod settings;

@@ -50,6 +50,8 @@ pub struct AuthCodeRecord {
     pub code: NewAuthCode,
     pub redeemed_at: Option<i64>,
     pub grant_id: Option<String>,
+    /// The user is a member of the code's workspace (read with the code: one query).
+    pub member: bool,
 }
 
 /// A token about to be stored: hash, scopes and expiry.
@@ -255,7 +257,7 @@ impl Store {
              grant_types, response_types, metadata, created_at FROM oauth_clients WHERE client_id = $1",
         )
         .bind(client_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?
         .map(|r| client_from_row(&r))
         .transpose()
@@ -312,12 +314,14 @@ impl Store {
 
     pub async fn auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT code_hash, client_id, user_id, workspace_slug, resource, scopes, redirect_uri, \
-             redirect_uri_explicit, code_challenge, created_at, expires_at, redeemed_at, grant_id \
-             FROM authorization_codes WHERE code_hash = $1",
+            "SELECT c.code_hash, c.client_id, c.user_id, c.workspace_slug, c.resource, c.scopes, \
+                    c.redirect_uri, c.redirect_uri_explicit, c.code_challenge, c.created_at, c.expires_at, \
+                    c.redeemed_at, c.grant_id, \
+                    (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = c.workspace_slug AND m.user_id = c.user_id) \
+             FROM authorization_codes c WHERE c.code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(AuthCodeRecord {
@@ -336,6 +340,7 @@ impl Store {
             },
             redeemed_at: r.try_get(11)?,
             grant_id: r.try_get(12)?,
+            member: r.try_get::<i64, _>(13)? > 0,
         }))
     }
 
@@ -499,7 +504,7 @@ impl Store {
              WHERE t.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(RefreshRecord {

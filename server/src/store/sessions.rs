@@ -115,7 +115,7 @@ impl Store {
              log_level, initialized FROM mcp_sessions WHERE id_hash = $1",
         )
         .bind(id_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?
         else {
             return Ok(None);

@@ -121,7 +121,7 @@ impl Store {
              WHERE t.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(TokenRecord {

@@ -150,7 +150,7 @@ impl Store {
         )
         .bind(slug)
         .bind(user_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(&mut *self.reader().await?)
         .await?;
         row.map(|r| membership_from_row(&r)).transpose()
     }

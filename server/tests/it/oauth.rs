@@ -4,7 +4,7 @@
 //! every negative the issue names, and insta snapshots of the metadata and error bodies.
 use crate::support;
 
-use crate::support::TestApp;
+use crate::support::{ClockExt, TestApp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -1021,6 +1021,45 @@ async fn token_endpoint_errors() {
     t.clock.advance(61);
     let r = exchange(&b, &c, &code2, &v2, ACME).await;
     insta::assert_json_snapshot!("token_expired_code", error_body(&r));
+}
+
+/// The code is read with its user's membership (one query): a user removed from the workspace
+/// between approval and redemption gets `invalid_grant`, and the code stays unredeemed.
+#[tokio::test]
+async fn a_code_is_refused_once_its_user_left_the_workspace() {
+    let (t, b) = setup().await;
+    let c = register_chatgpt(&b).await;
+    let (code, v) = code_for(&b, &c, "alice", ACME).await;
+    let alice = t
+        .state
+        .store
+        .user_by_username("alice")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        t.state
+            .store
+            .remove_member("acme", &alice.id, t.clock.now_secs())
+            .await
+            .unwrap()
+    );
+    let r = exchange(&b, &c, &code, &v, ACME).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(r.json()["error"], "invalid_grant");
+    assert_eq!(
+        r.json()["error_description"],
+        "the user is no longer a member of this workspace"
+    );
+    let rec = t
+        .state
+        .store
+        .auth_code(&gigamcp_server::secrets::hash_secret(&code))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!rec.member);
+    assert_eq!(rec.redeemed_at, None);
 }
 
 #[tokio::test]
