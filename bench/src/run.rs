@@ -5,7 +5,9 @@
 //! 2. Hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
 //!    search, dynamic client registration (rate limit lifted), authorization with an existing
 //!    grant (which also mints the codes), the token endpoint's authorization-code and
-//!    refresh-token grants.
+//!    refresh-token grants. The code pair runs twice: every code for one client (each redemption
+//!    supersedes the grant the one before created: the worst case), then with a client per
+//!    connection (`many clients`: sixteen connectors approving and redeeming at once).
 //!    2b. What the protections cost (`guards`): `tools/call fetch` with metrics on and off,
 //!    alternately; a correct sign-in at rest and during a flood of 50 wrong attempts.
 //! 3. The chatgpt-profile conformance run, wall time, with every deliberate wait set to zero
@@ -197,6 +199,9 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         let s = Arc::new(s);
         if s.name.starts_with("token: refresh") {
             ctx.prepare_refresh_chains(a.connections).await?;
+        }
+        if s.name.starts_with("authorize") && s.name.contains(PER_CLIENT) {
+            ctx.prepare_code_clients(a.connections).await?;
         }
         let st = load::run(s, &opts(&demo.addr)).await;
         print_progress(&st);
@@ -587,7 +592,20 @@ pub(crate) struct Demo {
     consent: Vec<(String, String)>,
     codes: Arc<Mutex<Vec<String>>>,
     chains: Arc<Mutex<Vec<String>>>,
+    /// One client per connection, each with its approved consent form and its codes (the
+    /// "many connectors" pair of scenarios; filled by `prepare_code_clients`).
+    per_client: Arc<Mutex<Vec<Arc<ClientCodes>>>>,
 }
+
+/// A client of its own for one connection: its id, its consent form approved, its codes.
+struct ClientCodes {
+    client_id: String,
+    consent: Vec<(String, String)>,
+    codes: Mutex<Vec<String>>,
+}
+
+/// The pair of scenarios whose codes come from one client per connection.
+const PER_CLIENT: &str = "many clients";
 
 fn pkce_challenge() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha2::Sha256::digest(VERIFIER))
@@ -794,6 +812,7 @@ impl Demo {
             consent: fields,
             codes: Arc::new(Mutex::new(vec![query_param(&location, "code").unwrap()])),
             chains: Arc::new(Mutex::new(Vec::new())),
+            per_client: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -915,6 +934,61 @@ impl Demo {
             check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
             check_every_body: false,
         });
+        // The same pair with one client per connection: sixteen connectors whose users approve
+        // and redeem at once. Above, every code is for one client, user and workspace, so each
+        // redemption supersedes the grant the one before it created (the worst case: on
+        // PostgreSQL the redemptions queue on that row's lock).
+        let (per_client, cookie) = (self.per_client.clone(), self.cookie.clone());
+        let of = |all: &Arc<Mutex<Vec<Arc<ClientCodes>>>>, c: &Conn| {
+            let all = all.lock().unwrap();
+            (!all.is_empty()).then(|| all[c.index % all.len()].clone())
+        };
+        v.push(Scenario {
+            name: format!("authorize ({PER_CLIENT})"),
+            make: Box::new(move |c: &mut Conn| {
+                let cc = of(&per_client, c)?;
+                Some(consent_post(&cc.consent, &cookie))
+            }),
+            expect: StatusCode::FOUND,
+            check: {
+                let per_client = self.per_client.clone();
+                Box::new(move |c, _, h, _| {
+                    let loc = h
+                        .get("location")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    let code =
+                        query_param(loc, "code").ok_or_else(|| format!("no code in {loc}"))?;
+                    let cc = of(&per_client, c).ok_or("no clients prepared")?;
+                    cc.codes.lock().unwrap().push(code);
+                    Ok(())
+                })
+            },
+            check_every_body: true,
+        });
+        let (per_client, resource) = (self.per_client.clone(), format!("{}/t/acme/mcp", self.base));
+        v.push(Scenario {
+            name: format!("token: authorization_code ({PER_CLIENT})"),
+            make: Box::new(move |c: &mut Conn| {
+                let cc = of(&per_client, c)?;
+                let code = cc.codes.lock().unwrap().pop()?;
+                Some(form_req(
+                    "/api/oauth/server/token",
+                    &[
+                        ("grant_type", "authorization_code"),
+                        ("code", &code),
+                        ("redirect_uri", REDIRECT_URI),
+                        ("client_id", &cc.client_id),
+                        ("code_verifier", VERIFIER),
+                        ("resource", &resource),
+                    ],
+                    None,
+                ))
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
+            check_every_body: false,
+        });
         let (chains, resource) = (self.chains.clone(), format!("{}/t/acme/mcp", self.base));
         v.push(Scenario {
             name: "token: refresh_token grant (rotation)".into(),
@@ -958,6 +1032,33 @@ impl Demo {
     /// The consent form's approval, as the signed-in user's browser posts it.
     fn consent_req(&self) -> Req {
         consent_post(&self.consent, &self.cookie)
+    }
+
+    /// One client per connection for the "many connectors" pair: registered, its consent page
+    /// opened by the signed-in user and its approval form kept (each post of it is one code).
+    async fn prepare_code_clients(&self, n: usize) -> anyhow::Result<()> {
+        let resource = format!("{}/t/acme/mcp", self.base);
+        let mut out = Vec::new();
+        for _ in 0..n {
+            let (st, _, b) = load::once(&self.addr, register_req())
+                .await
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
+            let reg: Value = serde_json::from_slice(&b)?;
+            let client_id = reg["client_id"].as_str().unwrap_or_default().to_string();
+            let page = get_req(&authorize_path(&client_id, &resource)?, Some(&self.cookie));
+            let (st, _, b) = load::once(&self.addr, page)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
+            out.push(Arc::new(ClientCodes {
+                client_id,
+                consent: approved_form(&b),
+                codes: Mutex::new(Vec::new()),
+            }));
+        }
+        *self.per_client.lock().unwrap() = out;
+        Ok(())
     }
 
     /// One refresh-token chain per connection, each on a grant of its own (a client registered
