@@ -130,21 +130,25 @@ pub async fn authenticate(
     crate::ops::metrics::bearer_cache(cached.is_some());
     let record = match cached {
         Some(r) => r,
-        None => match state.store.access_token_by_hash(&hash).await? {
-            Some(r) => {
-                let r = Arc::new(r);
-                state.tokens.put(hash, r.clone(), now);
-                r
+        None => {
+            // Taken before the read: a revocation that commits meanwhile keeps it uncached.
+            let ticket = state.tokens.ticket();
+            match state.store.access_token_by_hash(&hash).await? {
+                Some(r) => {
+                    let r = Arc::new(r);
+                    state.tokens.put(hash, r.clone(), now, ticket);
+                    r
+                }
+                None => {
+                    return Err(challenge(
+                        state,
+                        slug,
+                        Some("invalid_token"),
+                        Some("unknown access token"),
+                    ));
+                }
             }
-            None => {
-                return Err(challenge(
-                    state,
-                    slug,
-                    Some("invalid_token"),
-                    Some("unknown access token"),
-                ));
-            }
-        },
+        }
     };
     let invalid = |why: &str| challenge(state, slug, Some("invalid_token"), Some(why));
     if record.token_revoked || record.grant_revoked {

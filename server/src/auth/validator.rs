@@ -1,9 +1,21 @@
 //! The validation cache in front of the store, and the principal it yields. Plain data and
 //! locks: no HTTP, no store access (that is `bearer`).
+//!
+//! Validated tokens live in a bounded `moka` cache (TinyLFU admission, so a flood of one-off
+//! tokens cannot push out the ones in use). Whether an entry is still good is judged on the
+//! injected `Clock` (`ttl` seconds after it was read) and on the revocation generation it was
+//! read under; moka's own timer only reclaims memory.
+//!
+//! The generation closes a race a plain "clear on revoke" cache has: a request reads a token
+//! from the store, a revocation commits and clears the cache, and only then does the request
+//! store what it read. Here a request takes a [`Ticket`] (the current generation) before it
+//! reads, and the entry it stores carries that ticket; every [`TokenValidator::invalidate_all`]
+//! moves the generation first, so an entry read before a revocation is never served after it.
 use crate::store::TokenRecord;
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, RwLock};
+use moka::sync::Cache;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 /// The authenticated caller of an MCP request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,18 +35,29 @@ impl Principal {
     }
 }
 
-const CACHE_CAPACITY: usize = 10_000;
+const CACHE_CAPACITY: u64 = 10_000;
+/// A grant's last-used time is written at most this often (seconds).
 const TOUCH_INTERVAL: i64 = 60;
 
+#[derive(Clone)]
 struct Entry {
     record: Arc<TokenRecord>,
     fetched_at: i64,
+    /// The generation the record was read under (see module docs).
+    generation: u64,
 }
+
+/// The revocation generation taken before reading a token from the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
 
 /// Bounded cache of validated tokens, keyed by token hash.
 pub struct TokenValidator {
-    cache: RwLock<HashMap<String, Entry>>,
-    touched: RwLock<HashMap<String, i64>>,
+    cache: Cache<String, Entry>,
+    /// Grant id → when this process last wrote its last-used time (`Clock` seconds).
+    touched: Cache<String, i64>,
+    /// Moved by every [`invalidate_all`](Self::invalidate_all), before the cache is cleared.
+    generation: AtomicU64,
     epoch: AtomicI64,
     ttl: i64,
     /// Bumped whenever the cache is dropped for a revocation or membership change, so open
@@ -46,9 +69,17 @@ pub struct TokenValidator {
 
 impl TokenValidator {
     pub fn new(ttl: i64, epoch: i64) -> Self {
+        let reclaim = |secs: i64| Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1));
         Self {
-            cache: RwLock::new(HashMap::new()),
-            touched: RwLock::new(HashMap::new()),
+            cache: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(reclaim(ttl))
+                .build(),
+            touched: Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(reclaim(TOUCH_INTERVAL))
+                .build(),
+            generation: AtomicU64::new(0),
             epoch: AtomicI64::new(epoch),
             ttl,
             revoked: tokio::sync::watch::Sender::new(0),
@@ -56,11 +87,11 @@ impl TokenValidator {
         }
     }
 
-    /// Drops every cached validation. Call after any revocation or membership change.
+    /// Drops every cached validation. Call after any revocation or membership change, once it
+    /// has committed.
     pub fn invalidate_all(&self) {
-        if let Ok(mut c) = self.cache.write() {
-            c.clear();
-        }
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.cache.invalidate_all();
         self.revoked.send_modify(|n| *n = n.wrapping_add(1));
     }
 
@@ -86,49 +117,114 @@ impl TokenValidator {
         }
     }
 
+    /// Validations cached by this process (expired and invalidated ones may still count until
+    /// moka reclaims them).
     pub fn cached_len(&self) -> usize {
-        self.cache.read().map(|c| c.len()).unwrap_or(0)
+        self.cache.run_pending_tasks();
+        usize::try_from(self.cache.entry_count()).unwrap_or(usize::MAX)
     }
 
+    /// The cached record for token hash `hash`, if it was read less than `ttl` seconds ago and
+    /// no revocation happened since.
     pub(super) fn get(&self, hash: &str, now: i64) -> Option<Arc<TokenRecord>> {
-        let c = self.cache.read().ok()?;
-        let e = c.get(hash)?;
-        (now - e.fetched_at < self.ttl).then(|| e.record.clone())
+        let e = self.cache.get(hash)?;
+        (now - e.fetched_at < self.ttl && e.generation == self.generation.load(Ordering::SeqCst))
+            .then_some(e.record)
     }
 
-    pub(super) fn put(&self, hash: String, record: Arc<TokenRecord>, now: i64) {
-        if let Ok(mut c) = self.cache.write() {
-            if c.len() >= CACHE_CAPACITY {
-                c.retain(|_, e| now - e.fetched_at < self.ttl);
-                if c.len() >= CACHE_CAPACITY {
-                    c.clear();
-                }
-            }
-            c.insert(
-                hash,
-                Entry {
-                    record,
-                    fetched_at: now,
-                },
-            );
-        }
+    /// Take before reading a token from the store; hand to [`put`](Self::put) with what was read.
+    pub(super) fn ticket(&self) -> Ticket {
+        Ticket(self.generation.load(Ordering::SeqCst))
+    }
+
+    /// Caches `record`, read from the store after `ticket` was taken. If a revocation happened
+    /// in between (before or after this call), [`get`](Self::get) never serves the entry.
+    pub(super) fn put(&self, hash: String, record: Arc<TokenRecord>, now: i64, ticket: Ticket) {
+        self.cache.insert(
+            hash,
+            Entry {
+                record,
+                fetched_at: now,
+                generation: ticket.0,
+            },
+        );
     }
 
     /// Whether `grant_id`'s last-used time is due an update (at most once a minute per grant).
     pub(super) fn should_touch(&self, grant_id: &str, now: i64) -> bool {
-        if let Ok(t) = self.touched.read()
-            && t.get(grant_id)
-                .is_some_and(|last| now - last < TOUCH_INTERVAL)
+        if self
+            .touched
+            .get(grant_id)
+            .is_some_and(|last| now - last < TOUCH_INTERVAL)
         {
             return false;
         }
-        let Ok(mut t) = self.touched.write() else {
-            return false;
-        };
-        if t.len() >= CACHE_CAPACITY {
-            t.clear();
-        }
-        t.insert(grant_id.to_owned(), now);
+        self.touched.insert(grant_id.to_owned(), now);
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(grant: &str) -> Arc<TokenRecord> {
+        Arc::new(TokenRecord {
+            grant_id: grant.into(),
+            client_id: "c".into(),
+            user_id: "u".into(),
+            username: "alice".into(),
+            workspace_slug: "acme".into(),
+            resource: "https://h/t/acme/mcp".into(),
+            scopes: vec!["mcp:read".into()],
+            expires_at: 10_000,
+            token_revoked: false,
+            grant_revoked: false,
+            is_member: true,
+        })
+    }
+
+    #[test]
+    fn a_record_read_before_a_revocation_is_not_served_after_it() {
+        let v = TokenValidator::new(30, 0);
+        // Read, revocation commits and clears the cache, then the stale read is stored.
+        let before = v.ticket();
+        v.invalidate_all();
+        v.put("h1".into(), record("g1"), 100, before);
+        assert!(v.get("h1", 100).is_none(), "a stale read was served");
+        // A read after the revocation is cached as usual, and only until the next one.
+        v.put("h1".into(), record("g1"), 100, v.ticket());
+        assert_eq!(v.get("h1", 100).unwrap().grant_id, "g1");
+        v.invalidate_all();
+        assert!(v.get("h1", 100).is_none());
+    }
+
+    #[test]
+    fn a_record_is_served_for_ttl_seconds_of_the_clock() {
+        let v = TokenValidator::new(30, 0);
+        v.put("h1".into(), record("g1"), 100, v.ticket());
+        assert!(v.get("h1", 129).is_some());
+        assert!(v.get("h1", 130).is_none());
+        assert!(v.get("h2", 100).is_none());
+    }
+
+    #[test]
+    fn an_epoch_that_moved_clears_the_cache() {
+        let v = TokenValidator::new(30, 7);
+        v.put("h1".into(), record("g1"), 100, v.ticket());
+        v.observe_epoch(7);
+        assert!(v.get("h1", 100).is_some());
+        v.observe_epoch(8);
+        assert!(v.get("h1", 100).is_none());
+    }
+
+    #[test]
+    fn a_grant_is_touched_at_most_once_a_minute() {
+        let v = TokenValidator::new(30, 0);
+        assert!(v.should_touch("g1", 100));
+        assert!(!v.should_touch("g1", 159));
+        assert!(v.should_touch("g2", 159));
+        assert!(v.should_touch("g1", 160));
+        assert!(!v.should_touch("g1", 200));
     }
 }
