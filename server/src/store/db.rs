@@ -82,6 +82,9 @@ impl Durability {
 /// See [`Store::spawn_checkpointer`].
 const WAL_RESET_PAGES: i64 = 2_048;
 
+/// A PostgreSQL connection idle at least this long is pinged before it is handed out.
+const PG_PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -176,14 +179,29 @@ impl Store {
             }
             // Relaxed by default; a `Full` transaction turns it back on for itself
             // ([`Store::begin_durable_write`]).
-            Backend::Postgres => options.after_connect(|conn, _meta| {
-                Box::pin(async move {
-                    sqlx::query("SET synchronous_commit TO off")
-                        .execute(&mut *conn)
-                        .await?;
-                    Ok(())
+            // sqlx pings every connection when it goes back to the pool. A connection that
+            // has sat idle since for less than `PG_PING_IDLE` is handed out without a second
+            // ping (a round trip per query otherwise); one idle longer is pinged first, so a
+            // connection dropped meanwhile (a restarted server, a proxy's idle timeout) is
+            // replaced instead of failing the request.
+            Backend::Postgres => options
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PG_PING_IDLE {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
                 })
-            }),
+                .after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        sqlx::query("SET synchronous_commit TO off")
+                            .execute(&mut *conn)
+                            .await?;
+                        Ok(())
+                    })
+                }),
         }
     }
 

@@ -2,7 +2,8 @@
 //! the bounded password queue, no lock-out by strangers, the post-login open redirect, field
 //! limits and aggregated throttle events, audit retention, introspection rights, Client ID
 //! Metadata Document limits, the error-redirect policy, `Retry-After` on every 429, and bounded
-//! reads in the GitHub connector. Every test here failed on `main` before the fix.
+//! reads in the GitHub connector. Every test here failed on `main` before the fix, except the
+//! last, which guards an optimization (no ping before handing out a hot PostgreSQL connection).
 use crate::support;
 use crate::support::oauth_client::*;
 use crate::support::{START, TestApp, TestResponse};
@@ -1380,4 +1381,48 @@ async fn the_wal_is_checkpointed_off_the_writer_and_stays_bounded() {
         pages < 12_000,
         "the log grew to {pages} pages: the checkpointer is not keeping it bounded"
     );
+}
+
+/// PostgreSQL only: a pooled connection the database dropped while it sat idle (a restarted
+/// server, a proxy's idle timeout) is replaced when next handed out, and the query succeeds.
+/// Hot connections skip the ping before checkout (`store::db`), so this holds only because
+/// connections idle for a while are still pinged first.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_postgresql_connection_dropped_while_idle_is_replaced_not_failed() {
+    use sqlx::Row;
+    if std::env::var("GIGAMCP_TEST_POSTGRES_URL").is_err() {
+        eprintln!("skipped: GIGAMCP_TEST_POSTGRES_URL is not set");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = support::test_database_url(dir.path()).await;
+    let store = gigamcp_server::Store::connect(&url).await.unwrap();
+    let backend = |store: &gigamcp_server::Store| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query("SELECT pg_backend_pid()")
+                .fetch_one(&pool)
+                .await
+                .map(|r| r.get::<i32, _>(0))
+        }
+    };
+    let before = backend(&store).await.unwrap();
+    // Every backend of this database but the killer's own goes away.
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
+        .await
+        .unwrap();
+    let killed = sqlx::query(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap()
+    .get::<i64, _>(0);
+    assert!(killed >= 1, "no pooled connection to drop");
+    tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+    let after = backend(&store)
+        .await
+        .expect("a dropped idle connection was handed out");
+    assert_ne!(after, before);
 }
