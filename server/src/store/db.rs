@@ -20,9 +20,9 @@ pub struct Store {
     listen_url: Option<SecretUrl>,
     /// SQLite: write batches queued for the writer's next transaction (`store::batch`).
     pub(super) group: std::sync::Arc<super::group::GroupCommit>,
-    /// SQLite: reader connections kept checked out, for the hot paths' point reads
-    /// ([`Store::reader`]). `None` on PostgreSQL.
-    pub(super) leases: Option<std::sync::Arc<super::lease::Leases>>,
+    /// Reader connections kept checked out, for the hot paths' point reads
+    /// ([`Store::reader`]).
+    pub(super) leases: std::sync::Arc<super::lease::Leases>,
 }
 
 /// A database URL that may carry a password: never printed.
@@ -82,9 +82,6 @@ impl Durability {
 /// See [`Store::spawn_checkpointer`].
 const WAL_RESET_PAGES: i64 = 2_048;
 
-/// A PostgreSQL connection idle at least this long is pinged before it is handed out.
-const PG_PING_IDLE: std::time::Duration = std::time::Duration::from_secs(5);
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -102,7 +99,12 @@ impl Store {
         } else {
             anyhow::bail!("unsupported database URL (use sqlite:// or postgres://)");
         };
-        let max = if backend == Backend::Sqlite { 8 } else { 16 };
+        // PostgreSQL: 16 connections per process, `lease::LEASED` of them leased.
+        let max = if backend == Backend::Sqlite {
+            8
+        } else {
+            16 - super::lease::LEASED
+        };
         let connect = |max: u32, durability: Durability| async move {
             Self::pool_options(backend, max, durability)
                 .connect(url)
@@ -118,15 +120,13 @@ impl Store {
             Backend::Postgres => (pool.clone(), pool.clone()),
         };
         let listen_url = (backend == Backend::Postgres).then(|| SecretUrl(url.into()));
-        let leases = match backend {
-            Backend::Sqlite => {
-                let pool = connect(super::lease::LEASED, Durability::Relaxed).await?;
-                Some(std::sync::Arc::new(
-                    super::lease::Leases::take(&pool, super::lease::LEASED).await?,
-                ))
-            }
-            Backend::Postgres => None,
-        };
+        let ping_after_idle =
+            (backend == Backend::Postgres).then_some(super::lease::PING_AFTER_IDLE);
+        let leases = std::sync::Arc::new(super::lease::Leases::new(
+            connect(super::lease::LEASED, Durability::Relaxed).await?,
+            super::lease::LEASED,
+            ping_after_idle,
+        ));
         let store = Self {
             pool,
             writer,
@@ -179,16 +179,16 @@ impl Store {
             }
             // Relaxed by default; a `Full` transaction turns it back on for itself
             // ([`Store::begin_durable_write`]).
-            // sqlx pings every connection when it goes back to the pool. A connection that
-            // has sat idle since for less than `PG_PING_IDLE` is handed out without a second
-            // ping (a round trip per query otherwise); one idle longer is pinged first, so a
+            // sqlx pings every connection when it goes back to the pool. One that has sat idle
+            // since for less than `lease::PING_AFTER_IDLE` is handed out without a second ping
+            // (a round trip per query otherwise); one idle longer is pinged first, so a
             // connection dropped meanwhile (a restarted server, a proxy's idle timeout) is
             // replaced instead of failing the request.
             Backend::Postgres => options
                 .test_before_acquire(false)
                 .before_acquire(|conn, meta| {
                     Box::pin(async move {
-                        if meta.idle_for >= PG_PING_IDLE {
+                        if meta.idle_for >= super::lease::PING_AFTER_IDLE {
                             sqlx::Connection::ping(conn).await?;
                         }
                         Ok(true)
@@ -218,13 +218,22 @@ impl Store {
         &self.pool
     }
 
-    /// A connection for a point read on a hot path: SQLite's leased set (`store::lease`),
-    /// PostgreSQL's pool.
+    /// A leased connection for a point read on a hot path (`store::lease`). Call
+    /// [`Reader::completed`](super::lease::Reader::completed) once its read was answered in
+    /// full, or use [`read_optional`](Self::read_optional).
     pub(crate) async fn reader(&self) -> Result<super::lease::Reader<'_>, sqlx::Error> {
-        match &self.leases {
-            Some(l) => l.lease().await,
-            None => Ok(super::lease::Reader::pooled(self.pool.acquire().await?)),
-        }
+        self.leases.lease().await
+    }
+
+    /// A point read on a hot path: at most one row, on a leased connection.
+    pub(crate) async fn read_optional<'q>(
+        &self,
+        query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+    ) -> Result<Option<sqlx::any::AnyRow>, sqlx::Error> {
+        let mut reader = self.reader().await?;
+        let row = query.fetch_optional(&mut *reader).await?;
+        reader.completed();
+        Ok(row)
     }
 
     /// The pool for writes outside [`begin_write`](Self::begin_write) (autocommit statements).

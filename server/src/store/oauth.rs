@@ -252,12 +252,12 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
-        sqlx::query(
+        self.read_optional(sqlx::query(
             "SELECT client_id, client_secret_hash, client_name, kind, redirect_uris, token_endpoint_auth_method, \
              grant_types, response_types, metadata, created_at FROM oauth_clients WHERE client_id = $1",
         )
         .bind(client_id)
-        .fetch_optional(&mut *self.reader().await?)
+        )
         .await?
         .map(|r| client_from_row(&r))
         .transpose()
@@ -313,7 +313,7 @@ impl Store {
     }
 
     pub async fn auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = self.read_optional(sqlx::query(
             "SELECT c.code_hash, c.client_id, c.user_id, c.workspace_slug, c.resource, c.scopes, \
                     c.redirect_uri, c.redirect_uri_explicit, c.code_challenge, c.created_at, c.expires_at, \
                     c.redeemed_at, c.grant_id, \
@@ -321,7 +321,7 @@ impl Store {
              FROM authorization_codes c WHERE c.code_hash = $1",
         )
         .bind(code_hash)
-        .fetch_optional(&mut *self.reader().await?)
+        )
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(AuthCodeRecord {
@@ -495,7 +495,7 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = self.read_optional(sqlx::query(
             "SELECT t.token_hash, t.grant_id, t.scopes, t.created_at, t.expires_at, t.rotated_at, t.successor_hash, \
                     t.successor_sealed, t.revoked_at, g.client_id, g.user_id, u.username, g.workspace_slug, g.resource, \
                     g.revoked_at, \
@@ -504,7 +504,7 @@ impl Store {
              WHERE t.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&mut *self.reader().await?)
+        )
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(RefreshRecord {

@@ -113,7 +113,7 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<TokenRecord>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = self.read_optional(sqlx::query(
             "SELECT t.grant_id, g.client_id, g.user_id, u.username, g.workspace_slug, g.resource, t.scopes, \
                     t.expires_at, t.revoked_at, g.revoked_at, \
                     (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = g.workspace_slug AND m.user_id = g.user_id) \
@@ -121,7 +121,7 @@ impl Store {
              WHERE t.token_hash = $1",
         )
         .bind(token_hash)
-        .fetch_optional(&mut *self.reader().await?)
+        )
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(TokenRecord {

@@ -144,13 +144,13 @@ impl Store {
         slug: &str,
         user_id: &str,
     ) -> Result<Option<Membership>, sqlx::Error> {
-        let row = sqlx::query(
+        let row = self.read_optional(sqlx::query(
             "SELECT m.workspace_slug, w.name, m.user_id, m.role FROM memberships m \
              JOIN workspaces w ON w.slug = m.workspace_slug WHERE m.workspace_slug = $1 AND m.user_id = $2",
         )
         .bind(slug)
         .bind(user_id)
-        .fetch_optional(&mut *self.reader().await?)
+        )
         .await?;
         row.map(|r| membership_from_row(&r)).transpose()
     }

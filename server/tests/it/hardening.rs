@@ -3,7 +3,7 @@
 //! limits and aggregated throttle events, audit retention, introspection rights, Client ID
 //! Metadata Document limits, the error-redirect policy, `Retry-After` on every 429, and bounded
 //! reads in the GitHub connector. Every test here failed on `main` before the fix, except the
-//! last, which guards an optimization (no ping before handing out a hot PostgreSQL connection).
+//! last, which guards an optimization (no ping before using a hot PostgreSQL connection).
 use crate::support;
 use crate::support::oauth_client::*;
 use crate::support::{START, TestApp, TestResponse};
@@ -1383,10 +1383,10 @@ async fn the_wal_is_checkpointed_off_the_writer_and_stays_bounded() {
     );
 }
 
-/// PostgreSQL only: a pooled connection the database dropped while it sat idle (a restarted
-/// server, a proxy's idle timeout) is replaced when next handed out, and the query succeeds.
-/// Hot connections skip the ping before checkout (`store::db`), so this holds only because
-/// connections idle for a while are still pinged first.
+/// PostgreSQL only: a pooled or leased connection the database dropped while it sat idle (a
+/// restarted server, a proxy's idle timeout) is replaced when next handed out, and the query
+/// succeeds. Hot connections skip the ping before use (`store::db`, `store::lease`), so this
+/// holds only because connections idle for a while are still pinged first.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_postgresql_connection_dropped_while_idle_is_replaced_not_failed() {
     use sqlx::Row;
@@ -1407,6 +1407,8 @@ async fn a_postgresql_connection_dropped_while_idle_is_replaced_not_failed() {
         }
     };
     let before = backend(&store).await.unwrap();
+    // A point read on a leased connection (`store::lease`), which then sits idle too.
+    assert!(store.client("no-such-client").await.unwrap().is_none());
     // Every backend of this database but the killer's own goes away.
     let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&url)
         .await
@@ -1419,10 +1421,15 @@ async fn a_postgresql_connection_dropped_while_idle_is_replaced_not_failed() {
     .await
     .unwrap()
     .get::<i64, _>(0);
-    assert!(killed >= 1, "no pooled connection to drop");
+    assert!(killed >= 2, "no pooled and leased connections to drop");
     tokio::time::sleep(std::time::Duration::from_secs(6)).await;
     let after = backend(&store)
         .await
         .expect("a dropped idle connection was handed out");
     assert_ne!(after, before);
+    let leased = store.client("no-such-client").await;
+    assert!(
+        matches!(leased, Ok(None)),
+        "a dropped leased connection was used: {leased:?}"
+    );
 }
