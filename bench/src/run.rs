@@ -748,12 +748,7 @@ impl Demo {
             .to_string();
 
         // OAuth: a public client, alice signed in, consent given once.
-        let (st, _, b) = load::once(&addr, register_req())
-            .await
-            .map_err(anyhow::Error::msg)?;
-        anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
-        let reg: Value = serde_json::from_slice(&b)?;
-        let client_id = reg["client_id"].as_str().unwrap_or_default().to_string();
+        let client_id = register_client(&addr).await?;
         let authorize_path = authorize_path(&client_id, &format!("{base}{mcp}"))?;
         let mut jar = HashMap::new();
         let login_path = format!(
@@ -791,16 +786,16 @@ impl Demo {
         let (st, h, _) = load::once(&addr, consent_post(&fields, &cookie))
             .await
             .map_err(anyhow::Error::msg)?;
-        let location = h
-            .get("location")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string();
-        anyhow::ensure!(
-            st.is_redirection() && query_param(&location, "code").is_some(),
-            "consent: HTTP {st}, Location {location:?}, fields {:?}",
-            fields.iter().map(|(k, _)| k).collect::<Vec<_>>()
-        );
+        let code = code_from(&h)
+            .ok()
+            .filter(|_| st.is_redirection())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "consent: HTTP {st}, Location {:?}, fields {:?}",
+                    h.get("location"),
+                    fields.iter().map(|(k, _)| k).collect::<Vec<_>>()
+                )
+            })?;
         Ok(Demo {
             addr,
             base,
@@ -810,7 +805,7 @@ impl Demo {
             client_id,
             cookie,
             consent: fields,
-            codes: Arc::new(Mutex::new(vec![query_param(&location, "code").unwrap()])),
+            codes: Arc::new(Mutex::new(vec![code])),
             chains: Arc::new(Mutex::new(Vec::new())),
             per_client: Arc::new(Mutex::new(Vec::new())),
         })
@@ -898,11 +893,7 @@ impl Demo {
             make: Box::new(move |_| Some(post.clone())),
             expect: StatusCode::FOUND,
             check: Box::new(move |_, _, h, _| {
-                let loc = h
-                    .get("location")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default();
-                let code = query_param(loc, "code").ok_or_else(|| format!("no code in {loc}"))?;
+                let code = code_from(h)?;
                 codes.lock().unwrap().push(code);
                 Ok(())
             }),
@@ -917,18 +908,7 @@ impl Demo {
             name: "token: authorization_code grant".into(),
             make: Box::new(move |_| {
                 let code = codes.lock().unwrap().pop()?;
-                Some(form_req(
-                    "/api/oauth/server/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", REDIRECT_URI),
-                        ("client_id", &client),
-                        ("code_verifier", VERIFIER),
-                        ("resource", &resource),
-                    ],
-                    None,
-                ))
+                Some(code_grant_req(&code, &client, &resource))
             }),
             expect: StatusCode::OK,
             check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
@@ -953,12 +933,7 @@ impl Demo {
             check: {
                 let per_client = self.per_client.clone();
                 Box::new(move |c, _, h, _| {
-                    let loc = h
-                        .get("location")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    let code =
-                        query_param(loc, "code").ok_or_else(|| format!("no code in {loc}"))?;
+                    let code = code_from(h)?;
                     let cc = of(&per_client, c).ok_or("no clients prepared")?;
                     cc.codes.lock().unwrap().push(code);
                     Ok(())
@@ -972,18 +947,7 @@ impl Demo {
             make: Box::new(move |c: &mut Conn| {
                 let cc = of(&per_client, c)?;
                 let code = cc.codes.lock().unwrap().pop()?;
-                Some(form_req(
-                    "/api/oauth/server/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", REDIRECT_URI),
-                        ("client_id", &cc.client_id),
-                        ("code_verifier", VERIFIER),
-                        ("resource", &resource),
-                    ],
-                    None,
-                ))
+                Some(code_grant_req(&code, &cc.client_id, &resource))
             }),
             expect: StatusCode::OK,
             check: Box::new(|_, _, h, b| token_response(h, b).map(|_| ())),
@@ -1034,26 +998,31 @@ impl Demo {
         consent_post(&self.consent, &self.cookie)
     }
 
+    /// A newly registered client and the approval form of its consent page, opened by the
+    /// signed-in user (each post of the form is one code).
+    async fn consented_client(
+        &self,
+        resource: &str,
+    ) -> anyhow::Result<(String, Vec<(String, String)>)> {
+        let client_id = register_client(&self.addr).await?;
+        let page = get_req(&authorize_path(&client_id, resource)?, Some(&self.cookie));
+        let (st, _, b) = load::once(&self.addr, page)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
+        Ok((client_id, approved_form(&b)))
+    }
+
     /// One client per connection for the "many connectors" pair: registered, its consent page
     /// opened by the signed-in user and its approval form kept (each post of it is one code).
     async fn prepare_code_clients(&self, n: usize) -> anyhow::Result<()> {
         let resource = format!("{}/t/acme/mcp", self.base);
         let mut out = Vec::new();
         for _ in 0..n {
-            let (st, _, b) = load::once(&self.addr, register_req())
-                .await
-                .map_err(anyhow::Error::msg)?;
-            anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
-            let reg: Value = serde_json::from_slice(&b)?;
-            let client_id = reg["client_id"].as_str().unwrap_or_default().to_string();
-            let page = get_req(&authorize_path(&client_id, &resource)?, Some(&self.cookie));
-            let (st, _, b) = load::once(&self.addr, page)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
+            let (client_id, consent) = self.consented_client(&resource).await?;
             out.push(Arc::new(ClientCodes {
                 client_id,
-                consent: approved_form(&b),
+                consent,
                 codes: Mutex::new(Vec::new()),
             }));
         }
@@ -1068,44 +1037,15 @@ impl Demo {
         let resource = format!("{}/t/acme/mcp", self.base);
         let mut out = Vec::new();
         for _ in 0..n {
-            let (st, _, b) = load::once(&self.addr, register_req())
-                .await
-                .map_err(anyhow::Error::msg)?;
-            anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
-            let reg: Value = serde_json::from_slice(&b)?;
-            let client = reg["client_id"].as_str().unwrap_or_default().to_string();
-            let page = get_req(&authorize_path(&client, &resource)?, Some(&self.cookie));
-            let (st, _, b) = load::once(&self.addr, page)
-                .await
-                .map_err(anyhow::Error::msg)?;
-            anyhow::ensure!(st == StatusCode::OK, "consent page: HTTP {st}");
-            let approve = consent_post(&approved_form(&b), &self.cookie);
+            let (client, consent) = self.consented_client(&resource).await?;
+            let approve = consent_post(&consent, &self.cookie);
             let (_, h, _) = load::once(&self.addr, approve)
                 .await
                 .map_err(anyhow::Error::msg)?;
-            let loc = h
-                .get("location")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default();
-            let code =
-                query_param(loc, "code").ok_or_else(|| anyhow::anyhow!("no code in {loc}"))?;
-            let (st, h, b) = load::once(
-                &self.addr,
-                form_req(
-                    "/api/oauth/server/token",
-                    &[
-                        ("grant_type", "authorization_code"),
-                        ("code", &code),
-                        ("redirect_uri", REDIRECT_URI),
-                        ("client_id", &client),
-                        ("code_verifier", VERIFIER),
-                        ("resource", &resource),
-                    ],
-                    None,
-                ),
-            )
-            .await
-            .map_err(anyhow::Error::msg)?;
+            let code = code_from(&h).map_err(anyhow::Error::msg)?;
+            let (st, h, b) = load::once(&self.addr, code_grant_req(&code, &client, &resource))
+                .await
+                .map_err(anyhow::Error::msg)?;
             anyhow::ensure!(st == StatusCode::OK, "code redemption: HTTP {st}: {b:?}");
             let v = token_response(&h, &b).map_err(anyhow::Error::msg)?;
             let rt = v["refresh_token"].as_str().unwrap_or_default();
@@ -1147,6 +1087,41 @@ fn authorize_path(client_id: &str, resource: &str) -> anyhow::Result<String> {
             ("resource", resource),
         ])?
     ))
+}
+
+/// The code in an authorization response's `Location`.
+fn code_from(h: &HeaderMap) -> Result<String, String> {
+    let loc = h
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    query_param(loc, "code").ok_or_else(|| format!("no code in {loc}"))
+}
+
+/// The token request redeeming `code` (PKCE verifier, RFC 8707 resource).
+fn code_grant_req(code: &str, client_id: &str, resource: &str) -> Req {
+    form_req(
+        "/api/oauth/server/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", client_id),
+            ("code_verifier", VERIFIER),
+            ("resource", resource),
+        ],
+        None,
+    )
+}
+
+/// Registers a public client (DCR) and returns its `client_id`.
+async fn register_client(addr: &str) -> anyhow::Result<String> {
+    let (st, _, b) = load::once(addr, register_req())
+        .await
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(st == StatusCode::CREATED, "register: HTTP {st}: {b:?}");
+    let reg: Value = serde_json::from_slice(&b)?;
+    Ok(reg["client_id"].as_str().unwrap_or_default().to_string())
 }
 
 fn register_req() -> Req {

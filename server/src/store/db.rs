@@ -221,7 +221,7 @@ impl Store {
     /// A leased connection for a point read on a hot path (`store::lease`). Call
     /// [`Reader::completed`](super::lease::Reader::completed) once its read was answered in
     /// full, or use [`read_optional`](Self::read_optional).
-    pub(crate) async fn reader(&self) -> Result<super::lease::Reader<'_>, sqlx::Error> {
+    async fn reader(&self) -> Result<super::lease::Reader<'_>, sqlx::Error> {
         self.leases.lease().await
     }
 

@@ -110,16 +110,12 @@ impl Store {
     }
 
     pub async fn session_by_hash(&self, id_hash: &str) -> Result<Option<SessionRow>, sqlx::Error> {
-        let Some(r) = self
-            .read_optional(
-                sqlx::query(
-                    "SELECT id_hash, workspace, user_id, version, created_at, ordinal, last_seen, \
+        let query = sqlx::query(
+            "SELECT id_hash, workspace, user_id, version, created_at, ordinal, last_seen, \
              log_level, initialized FROM mcp_sessions WHERE id_hash = $1",
-                )
-                .bind(id_hash),
-            )
-            .await?
-        else {
+        )
+        .bind(id_hash);
+        let Some(r) = self.read_optional(query).await? else {
             return Ok(None);
         };
         Ok(Some(SessionRow {

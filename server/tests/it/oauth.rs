@@ -1030,13 +1030,7 @@ async fn a_code_is_refused_once_its_user_left_the_workspace() {
     let (t, b) = setup().await;
     let c = register_chatgpt(&b).await;
     let (code, v) = code_for(&b, &c, "alice", ACME).await;
-    let alice = t
-        .state
-        .store
-        .user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = t.user("alice").await;
     assert!(
         t.state
             .store
@@ -1492,15 +1486,7 @@ async fn connected_apps_lists_and_revokes() {
     let grant = &t
         .state
         .store
-        .grants_of_user(
-            &t.state
-                .store
-                .user_by_username("alice")
-                .await
-                .unwrap()
-                .unwrap()
-                .id,
-        )
+        .grants_of_user(&t.user("alice").await.id)
         .await
         .unwrap()[0];
     let action = format!("/settings/connected-apps/{}/revoke", grant.id);
@@ -1532,13 +1518,7 @@ async fn connected_apps_lists_and_revokes() {
 #[tokio::test]
 async fn workspace_admins_see_and_revoke_members_grants_and_the_audit_log() {
     let (t, b) = setup().await;
-    let alice = t
-        .state
-        .store
-        .user_by_username("alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = t.user("alice").await;
     t.state
         .store
         .add_member("globex", &alice.id, "admin", support::START)

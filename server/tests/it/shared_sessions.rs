@@ -237,13 +237,7 @@ async fn twenty_thousand_sessions_of_one_user_leave_other_users_sessions_intact(
     let (b_state, b) = replica(&t).await;
     let alice = t.token("acme", "alice", "mcp:read").await;
     let theirs = open_session(&b, &alice, "2025-11-25").await;
-    let flooder = t
-        .state
-        .store
-        .user_by_username("bob")
-        .await
-        .unwrap()
-        .unwrap();
+    let flooder = t.user("bob").await;
     let now = t.clock.now_secs();
     let started = Instant::now();
     // Writers on both replicas: four at once on PostgreSQL; on SQLite, whose writers take turns

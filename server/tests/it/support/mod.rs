@@ -180,6 +180,16 @@ impl TestApp {
             .expect("ingest the demo fixture");
     }
 
+    /// The stored user named `name` (who must exist).
+    pub async fn user(&self, name: &str) -> gigamcp_server::store::UserRecord {
+        self.state
+            .store
+            .user_by_username(name)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no user {name}"))
+    }
+
     /// A personal access token for `user` on `slug`.
     pub async fn token(&self, slug: &str, user: &str, scope: &str) -> String {
         gigamcp_server::auth::pat::issue_personal_token(
