@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TantivyDocument, TextFieldIndexing,
-    TextOptions, Value,
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
-use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TokenStream;
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
 
@@ -378,7 +376,7 @@ impl WorkspaceIndex {
         let searcher = self.reader.searcher();
         // The body terms with tantivy's fragment weights (what `SnippetGenerator::create`
         // derives from the query), highlighted without stemming every passage word.
-        let snippets = if snippets {
+        let mut snippets = if snippets {
             let mut weights = std::collections::BTreeMap::new();
             for t in &terms {
                 let df = searcher.doc_freq(&Term::from_field_text(f.body, t))?;
@@ -386,19 +384,12 @@ impl WorkspaceIndex {
                     weights.insert(t.clone(), 1.0 / (1.0 + df as f32));
                 }
             }
-            Some(super::snippet::generator(
+            Some(super::snippet::Fragments::new(
                 weights,
-                f.body,
                 MAX_SNIPPET_CHARS - 20,
             ))
         } else {
             None
-        };
-        let str_of = |d: &TantivyDocument, field: Field| -> String {
-            d.get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-                .to_string()
         };
         // Several chunks of one document can crowd the top; widen until `limit` documents are
         // found or the matches run out.
@@ -408,28 +399,28 @@ impl WorkspaceIndex {
             let exhausted = top.len() < want || want >= self.chunks;
             let mut hits: Vec<SearchHit> = Vec::new();
             for (score, addr) in top {
-                let d: TantivyDocument = searcher.doc(addr)?;
-                if str_of(&d, f.workspace) != self.workspace {
+                let mut d: Stored = searcher.doc(addr)?;
+                if d.get(f.workspace) != self.workspace {
                     // Unreachable by construction; never let it leak if it ever is.
                     tracing::error!(workspace = %self.workspace, "foreign document in a workspace index; skipped");
                     continue;
                 }
-                let doc_id = str_of(&d, f.doc_id);
+                let doc_id = d.take(f.doc_id);
                 if hits.iter().any(|h| h.doc_id == doc_id) {
                     continue;
                 }
-                let Some(src) = Source::parse(&str_of(&d, f.source)) else {
+                let Some(src) = Source::parse(d.get(f.source)) else {
                     continue;
                 };
-                let snippet = match &snippets {
-                    Some(g) => snippet_of(g, &str_of(&d, f.body)),
+                let snippet = match &mut snippets {
+                    Some(g) => snippet_of(g, d.get(f.body)),
                     None => String::new(),
                 };
                 hits.push(SearchHit {
                     doc_id,
-                    title: str_of(&d, f.title),
-                    url: str_of(&d, f.url),
-                    uri: str_of(&d, f.uri),
+                    title: d.take(f.title),
+                    url: d.take(f.url),
+                    uri: d.take(f.uri),
                     source: src,
                     snippet,
                     score,
@@ -446,15 +437,54 @@ impl WorkspaceIndex {
     }
 }
 
-/// The highlighted fragment of a passage (or its start), whitespace collapsed, at most
-/// [`MAX_SNIPPET_CHARS`] characters.
-fn snippet_of(g: &SnippetGenerator, body: &str) -> String {
-    let fragment = g.snippet(body).fragment().to_string();
-    let text = if fragment.trim().is_empty() {
-        body
-    } else {
-        fragment.as_str()
+/// The best fragment of a passage (or the passage, when no word of it matches), whitespace
+/// collapsed, at most [`MAX_SNIPPET_CHARS`] characters.
+fn snippet_of(g: &mut super::snippet::Fragments, body: &str) -> String {
+    let text = match g.best(body).map(|r| &body[r]) {
+        Some(fragment) if !fragment.trim().is_empty() => fragment,
+        _ => body,
     };
-    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    truncate_chars(&text, MAX_SNIPPET_CHARS)
+    let mut collapsed = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !collapsed.is_empty() {
+            collapsed.push(' ');
+        }
+        collapsed.push_str(word);
+    }
+    truncate_chars(&collapsed, MAX_SNIPPET_CHARS)
+}
+
+/// A hit's stored fields, each read once into its own string (not built into a
+/// `TantivyDocument` and copied out of it). Every stored field of the schema is text.
+struct Stored(Vec<(Field, String)>);
+
+impl Stored {
+    fn get(&self, field: Field) -> &str {
+        self.0
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map_or("", |(_, v)| v.as_str())
+    }
+
+    /// The field's value, moved out (a field is taken once).
+    fn take(&mut self, field: Field) -> String {
+        self.0
+            .iter_mut()
+            .find(|(f, _)| *f == field)
+            .map(|(_, v)| std::mem::take(v))
+            .unwrap_or_default()
+    }
+}
+
+impl tantivy::schema::document::DocumentDeserialize for Stored {
+    fn deserialize<'de, D>(mut d: D) -> Result<Self, tantivy::schema::document::DeserializeError>
+    where
+        D: tantivy::schema::document::DocumentDeserializer<'de>,
+    {
+        let mut fields = Vec::with_capacity(d.size_hint());
+        while let Some(field) = d.next_field::<String>()? {
+            fields.push(field);
+        }
+        Ok(Self(fields))
+    }
 }
