@@ -15,10 +15,7 @@
 //! tantivy's generator would, without its allocations per word.
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::Arc;
-use tantivy::tokenizer::{
-    Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream, Tokenizer,
-};
+use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream};
 
 /// tantivy's `en_stem` drops tokens of this many bytes or more.
 const LONG_TOKEN: usize = 40;
@@ -51,7 +48,7 @@ impl Fragments {
     pub fn new(terms: BTreeMap<String, f32>, max_chars: usize) -> Self {
         let prefixes: Vec<String> = terms.keys().map(|t| prefix(t).to_owned()).collect();
         let tokenizer = CandidateTokenizer {
-            prefixes: Arc::new(prefixes),
+            prefixes,
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
@@ -103,17 +100,14 @@ impl Fragments {
 /// empty text (it cannot equal a query term, and the snippet only needs its offsets). The
 /// separate filters copied and lower-cased every word of every passage through three boxed
 /// streams.
-#[derive(Clone)]
-pub struct CandidateTokenizer {
-    prefixes: Arc<Vec<String>>,
+struct CandidateTokenizer {
+    prefixes: Vec<String>,
     stemmer: TextAnalyzer,
     token: Token,
     lowered: String,
 }
 
-impl Tokenizer for CandidateTokenizer {
-    type TokenStream<'a> = CandidateStream<'a>;
-
+impl CandidateTokenizer {
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CandidateStream<'a> {
         self.token.reset();
         CandidateStream {
@@ -124,7 +118,7 @@ impl Tokenizer for CandidateTokenizer {
     }
 }
 
-pub struct CandidateStream<'a> {
+struct CandidateStream<'a> {
     text: &'a str,
     /// Byte offset of the scan.
     at: usize,

@@ -21,7 +21,7 @@ pub struct Store {
     /// SQLite: write batches queued for the writer's next transaction (`store::batch`).
     pub(super) group: std::sync::Arc<super::group::GroupCommit>,
     /// Reader connections kept checked out, for the hot paths' point reads
-    /// ([`Store::reader`]).
+    /// ([`Store::read_optional`]).
     pub(super) leases: std::sync::Arc<super::lease::Leases>,
 }
 
@@ -218,19 +218,13 @@ impl Store {
         &self.pool
     }
 
-    /// A leased connection for a point read on a hot path (`store::lease`). Call
-    /// [`Reader::completed`](super::lease::Reader::completed) once its read was answered in
-    /// full, or use [`read_optional`](Self::read_optional).
-    async fn reader(&self) -> Result<super::lease::Reader<'_>, sqlx::Error> {
-        self.leases.lease().await
-    }
-
-    /// A point read on a hot path: at most one row, on a leased connection.
+    /// A point read on a hot path: at most one row, on a leased connection (`store::lease`),
+    /// which goes back to its set only once the row was read in full.
     pub(crate) async fn read_optional<'q>(
         &self,
         query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
     ) -> Result<Option<sqlx::any::AnyRow>, sqlx::Error> {
-        let mut reader = self.reader().await?;
+        let mut reader = self.leases.lease().await?;
         let row = query.fetch_optional(&mut *reader).await?;
         reader.completed();
         Ok(row)
