@@ -6,16 +6,17 @@
 //! the stemmer taking a third of the CPU. A word can only stem to a query term if it starts with
 //! that term's first characters (the stemmer rewrites a word's end, never its start; the one
 //! exception class, `dying` → `die`, `lying` → `lie`, `tying` → `tie`, still shares the first
-//! letter), so [`CandidateTokenizer`] stems only words sharing a term's [`prefix`] and gives the
-//! others no text (they cannot equal a term either: a word equal to a term starts with its
-//! prefix). It is the analyzer's four steps in one pass, and a word whose first letter no prefix
-//! starts with is neither copied nor lower-cased. The tokens that match, their offsets and
-//! therefore the snippets are exactly those of the index's analyzer; `tests` checks that over
-//! real text and every fixture word. [`Fragments`] then picks the passage's best fragment as
-//! tantivy's generator would, without its allocations per word.
-use std::collections::BTreeMap;
+//! letter), so [`Fragments`] stems only words sharing a term's [`prefix`], and each such word
+//! once per query: its weight is remembered for the query's other passages. Other words get no
+//! weight (they cannot equal a term either: a word equal to a term starts with its prefix), and an
+//! ASCII word whose lower case starts with no prefix is neither copied nor lower-cased. An ASCII
+//! passage's words are found 64 bytes at a time ([`for_each_word`]). The words that match, their
+//! offsets and therefore the snippets are exactly those of the index's analyzer; `tests` checks
+//! that over real text and every fixture word. The best fragment is then picked as tantivy's
+//! generator picks it, without its allocations per word.
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
-use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer, Token, TokenStream};
+use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer};
 
 /// tantivy's `en_stem` drops tokens of this many bytes or more.
 const LONG_TOKEN: usize = 40;
@@ -30,15 +31,94 @@ fn prefix(term: &str) -> &str {
     }
 }
 
+/// Calls `f` with each word's byte range, in order: `SimpleTokenizer`'s words (runs of
+/// `char::is_alphanumeric` characters), long ones included. An ASCII text (most passages) is
+/// scanned 64 bytes at a time: a bit per byte says whether it is a word byte, and the words'
+/// starts and ends are read off the bits, with no branch per byte. Any other text is scanned
+/// character by character.
+fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
+    if !text.is_ascii() {
+        let mut at = 0;
+        loop {
+            let from = skip(text, at, false);
+            if from == text.len() {
+                return;
+            }
+            at = skip(text, from, true);
+            f(from, at);
+        }
+    }
+    // `word_byte(b) << i` for the block's bytes; `carry`: the previous block's last byte was a
+    // word byte (a word runs on into this block).
+    let (mut carry, mut start) = (0u64, 0);
+    for (n, block) in text.as_bytes().chunks(64).enumerate() {
+        let base = n * 64;
+        let mask = block.iter().enumerate().fold(0u64, |m, (i, b)| {
+            m | u64::from(b.is_ascii_alphanumeric()) << i
+        });
+        let before = mask << 1 | carry;
+        // A word starts where a word byte follows a non-word byte, and ends (exclusive) where a
+        // non-word byte follows a word byte. Bits past a short last block are 0: a word running
+        // to the end of the text ends at its length there.
+        let (starts, ends) = (mask & !before, !mask & before);
+        let mut marks = starts | ends;
+        while marks != 0 {
+            let i = marks.trailing_zeros() as usize;
+            if starts & 1 << i != 0 {
+                start = base + i;
+            } else {
+                f(start, base + i);
+            }
+            marks &= marks - 1;
+        }
+        carry = mask >> 63;
+        if block.len() == 64 && n * 64 + 64 == text.len() && carry == 1 {
+            f(start, text.len());
+        }
+    }
+}
+
+/// Where the run of characters whose `is_alphanumeric` is `word` that starts at byte `at` ends,
+/// or `text.len()`. ASCII bytes are judged without decoding a `char`; `at` is always on a
+/// character boundary.
+fn skip(text: &str, mut at: usize, word: bool) -> usize {
+    let bytes = text.as_bytes();
+    while let Some(&b) = bytes.get(at) {
+        if b.is_ascii() {
+            if b.is_ascii_alphanumeric() != word {
+                return at;
+            }
+            at += 1;
+        } else {
+            let Some(c) = text.get(at..).and_then(|rest| rest.chars().next()) else {
+                return text.len();
+            };
+            if c.is_alphanumeric() != word {
+                return at;
+            }
+            at += c.len_utf8();
+        }
+    }
+    text.len()
+}
+
 /// The best fragment of a passage for a query, chosen as tantivy's `SnippetGenerator` chooses
 /// it (same tokens, same windows, same scores, same tie-break), without what that generator
-/// spends per word and per passage: it lower-cases (allocates) every token's text again to look
+/// spends per word and per passage: it lower-cases (allocates) and stems every token's text, looks
 /// it up, clones its analyzer for each passage and builds highlight ranges, a `Snippet` and its
 /// strings that a plain-text snippet never uses. `tests` checks the fragments are the same.
 pub struct Fragments {
     /// The query's stemmed terms with tantivy's fragment weights.
     terms: BTreeMap<String, f32>,
-    tokenizer: CandidateTokenizer,
+    /// Each term's [`prefix`]: a word starting with none of them cannot stem to a term.
+    prefixes: Vec<String>,
+    /// The ASCII first bytes of the prefixes (a bit per byte value).
+    first_bytes: u128,
+    stemmer: TextAnalyzer,
+    /// Candidate words (as written) already weighed for this query: the weight of the term their
+    /// stem equals, 0 for none.
+    weighed: HashMap<String, f32>,
+    lowered: String,
     max_chars: usize,
 }
 
@@ -47,17 +127,20 @@ impl Fragments {
     /// `max_chars` bytes of words (tantivy's rule).
     pub fn new(terms: BTreeMap<String, f32>, max_chars: usize) -> Self {
         let prefixes: Vec<String> = terms.keys().map(|t| prefix(t).to_owned()).collect();
-        let tokenizer = CandidateTokenizer {
+        let first_bytes = prefixes
+            .iter()
+            .filter_map(|p| p.as_bytes().first())
+            .filter(|b| b.is_ascii())
+            .fold(0u128, |bits, &b| bits | 1 << b);
+        Self {
+            terms,
             prefixes,
+            first_bytes,
             stemmer: TextAnalyzer::builder(RawTokenizer::default())
                 .filter(Stemmer::new(Language::English))
                 .build(),
-            token: Token::default(),
+            weighed: HashMap::new(),
             lowered: String::new(),
-        };
-        Self {
-            terms,
-            tokenizer,
             max_chars,
         }
     }
@@ -65,8 +148,6 @@ impl Fragments {
     /// The byte range of `text`'s best fragment: the window of words with the highest sum of
     /// matched term weights, the earliest on a tie; `None` when no word matches a term.
     pub fn best(&mut self, text: &str) -> Option<Range<usize>> {
-        let (terms, max_chars) = (&self.terms, self.max_chars);
-        let mut stream = self.tokenizer.token_stream(text);
         let mut best: Option<(f32, Range<usize>)> = None;
         let mut keep = |score: f32, range: Range<usize>| {
             // Strictly greater: the earlier of two equal fragments stays.
@@ -75,134 +156,68 @@ impl Fragments {
             }
         };
         let (mut start, mut stop, mut score) = (0, 0, 0.0f32);
-        while stream.advance() {
-            let token = stream.token();
-            if token.offset_to - start > max_chars {
+        for_each_word(text, |from, to| {
+            // `en_stem`'s long-word removal: no token at all.
+            if to - from >= LONG_TOKEN {
+                return;
+            }
+            if to - start > self.max_chars {
                 keep(score, start..stop);
-                (start, score) = (token.offset_from, 0.0);
+                (start, score) = (from, 0.0);
             }
-            stop = token.offset_to;
-            // Only candidate words carry text (already lower-cased and stemmed).
-            if !token.text.is_empty()
-                && let Some(w) = terms.get(token.text.as_str())
-            {
-                score += w;
-            }
-        }
+            stop = to;
+            score += self.weight(&text[from..to]);
+        });
         keep(score, start..stop);
         best.map(|(_, range)| range)
     }
-}
 
-/// `en_stem` in one pass, for snippets: the simple tokenizer's words (runs of alphanumeric
-/// characters) with their byte offsets, without those of [`LONG_TOKEN`] bytes or more; a word
-/// whose lower case starts with one of `prefixes` carries its lower-cased stem, any other word an
-/// empty text (it cannot equal a query term, and the snippet only needs its offsets). The
-/// separate filters copied and lower-cased every word of every passage through three boxed
-/// streams.
-struct CandidateTokenizer {
-    prefixes: Vec<String>,
-    stemmer: TextAnalyzer,
-    token: Token,
-    lowered: String,
-}
-
-impl CandidateTokenizer {
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> CandidateStream<'a> {
-        self.token.reset();
-        CandidateStream {
-            text,
-            at: 0,
-            tokenizer: self,
-        }
-    }
-}
-
-struct CandidateStream<'a> {
-    text: &'a str,
-    /// Byte offset of the scan.
-    at: usize,
-    tokenizer: &'a mut CandidateTokenizer,
-}
-
-impl CandidateStream<'_> {
-    /// The next word's byte range (`SimpleTokenizer`'s rule: a run of `char::is_alphanumeric`),
-    /// long ones included. ASCII bytes are judged without decoding a `char`.
-    fn next_word(&mut self) -> Option<(usize, usize)> {
-        let from = self.skip(false)?;
-        let to = self.skip(true).unwrap_or(self.text.len());
-        Some((from, to))
-    }
-
-    /// Moves past the characters whose `is_alphanumeric` is `word`; returns where the first
-    /// other one starts (`None` at the end of the text).
-    fn skip(&mut self, word: bool) -> Option<usize> {
-        let bytes = self.text.as_bytes();
-        while let Some(&b) = bytes.get(self.at) {
-            let (alnum, len) = if b.is_ascii() {
-                (b.is_ascii_alphanumeric(), 1)
-            } else {
-                let c = self.text[self.at..].chars().next()?;
-                (c.is_alphanumeric(), c.len_utf8())
-            };
-            if alnum != word {
-                return Some(self.at);
+    /// The weight of the query term `word` (as written) stems to, 0 for none: `en_stem`'s
+    /// lower-casing and stemming, for candidate words only, once per word and query.
+    fn weight(&mut self, word: &str) -> f32 {
+        let bytes = word.as_bytes();
+        if word.is_ascii() {
+            // An ASCII word lower-cases byte by byte: it is a candidate when its lower case starts
+            // with a prefix, judged without copying it (most words are not: the common case).
+            if self.first_bytes & (1 << bytes[0].to_ascii_lowercase()) == 0
+                || !self.prefixes.iter().any(|p| {
+                    p.len() <= bytes.len()
+                        && bytes
+                            .iter()
+                            .zip(p.as_bytes())
+                            .all(|(b, p)| b.to_ascii_lowercase() == *p)
+                })
+            {
+                return 0.0;
             }
-            self.at += len;
         }
-        None
-    }
-}
-
-impl TokenStream for CandidateStream<'_> {
-    fn advance(&mut self) -> bool {
-        let (from, to) = loop {
-            match self.next_word() {
-                None => return false,
-                Some((from, to)) if to - from < LONG_TOKEN => break (from, to),
-                Some(_) => {}
-            }
-        };
-        let word = &self.text[from..to];
-        let t = &mut *self.tokenizer;
-        t.token.position = t.token.position.wrapping_add(1);
-        t.token.offset_from = from;
-        t.token.offset_to = to;
-        t.token.text.clear();
-        // A word whose first character is ASCII lower-cases to that letter first: no prefix
-        // starting with it, no candidate (the common case, without copying the word).
-        let first = word.as_bytes()[0];
-        if first.is_ascii()
-            && !t
-                .prefixes
-                .iter()
-                .any(|p| p.as_bytes().first() == Some(&first.to_ascii_lowercase()))
-        {
-            return true;
+        if let Some(&w) = self.weighed.get(word) {
+            return w;
         }
         // `LowerCaser`'s rule: ASCII in place, anything else char by char (no final sigma).
-        t.lowered.clear();
+        self.lowered.clear();
         if word.is_ascii() {
-            t.lowered.push_str(word);
-            t.lowered.make_ascii_lowercase();
+            self.lowered.push_str(word);
+            self.lowered.make_ascii_lowercase();
         } else {
-            t.lowered.extend(word.chars().flat_map(char::to_lowercase));
+            self.lowered
+                .extend(word.chars().flat_map(char::to_lowercase));
         }
-        if t.prefixes.iter().any(|p| t.lowered.starts_with(p.as_str())) {
-            match t.stemmer.token_stream(&t.lowered).next() {
-                Some(stemmed) => t.token.text.push_str(&stemmed.text),
-                None => t.token.text.push_str(&t.lowered),
-            }
-        }
-        true
-    }
-
-    fn token(&self) -> &Token {
-        &self.tokenizer.token
-    }
-
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokenizer.token
+        let w = if self
+            .prefixes
+            .iter()
+            .any(|p| self.lowered.starts_with(p.as_str()))
+        {
+            let mut stream = self.stemmer.token_stream(&self.lowered);
+            let stem = stream
+                .next()
+                .map_or(self.lowered.as_str(), |t| t.text.as_str());
+            self.terms.get(stem).copied().unwrap_or(0.0)
+        } else {
+            0.0
+        };
+        self.weighed.insert(word.to_owned(), w);
+        w
     }
 }
 
@@ -264,6 +279,55 @@ mod tests {
             }
         }
         text
+    }
+
+    /// The words `SimpleTokenizer` finds in `text`, as byte ranges.
+    fn simple_words(text: &str) -> Vec<(usize, usize)> {
+        let mut tok = TextAnalyzer::builder(SimpleTokenizer::default()).build();
+        let mut s = tok.token_stream(text);
+        let mut words = Vec::new();
+        while let Some(t) = s.next() {
+            words.push((t.offset_from, t.offset_to));
+        }
+        words
+    }
+
+    #[test]
+    fn words_are_those_of_the_simple_tokenizer() {
+        // Every length up to five blocks of ASCII (words across block edges, a word or a
+        // separator at either end, texts of exactly 64 and 128 bytes), from a fixed generator,
+        // then real passages with and without non-ASCII characters.
+        let alphabet = b"aZ9 -.\nqx";
+        let mut seed = 7u64;
+        let mut texts = Vec::new();
+        for len in 0..=320 {
+            for _ in 0..3 {
+                let t: String = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        char::from(alphabet[(seed >> 33) as usize % alphabet.len()])
+                    })
+                    .collect();
+                texts.push(t);
+            }
+        }
+        texts.push("a".repeat(64));
+        texts.push(format!("{} {}", "b".repeat(63), "c".repeat(64)));
+        let chars: Vec<char> = fixture_text().chars().collect();
+        texts.extend(
+            chars
+                .chunks(1000)
+                .take(300)
+                .map(|c| c.iter().collect::<String>()),
+        );
+        assert!(texts.iter().any(|t| !t.is_ascii()));
+        for t in &texts {
+            let mut words = Vec::new();
+            for_each_word(t, |from, to| words.push((from, to)));
+            assert_eq!(words, simple_words(t), "{t:?}");
+        }
     }
 
     #[test]
