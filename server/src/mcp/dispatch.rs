@@ -2,6 +2,7 @@
 //! protocol revision in force. No HTTP here; the transport decides statuses and framing.
 use super::context::Ctx;
 use super::jsonrpc::{Call, Payload, RpcError};
+use super::tools::{Structured, ToolOutput};
 use super::version::{META_SERVER_INFO, Version};
 use super::{resources, tools};
 use serde_json::{Map, Value, json};
@@ -106,7 +107,7 @@ pub async fn handle(ctx: &Ctx, call: &Call) -> Result<Payload, RpcError> {
     let outcome = match &result {
         Err(_) => "error",
         Ok(Payload::Value(r)) if r.get("isError") == Some(&Value::Bool(true)) => "tool_error",
-        // Shared text is only ever a successful result.
+        // Result text (shared or written for this call) is only ever a successful result.
         Ok(_) => "ok",
     };
     crate::ops::metrics::mcp_request(method, tool, outcome, start.elapsed());
@@ -132,23 +133,59 @@ async fn run(ctx: &Ctx, call: &Call) -> Result<Payload, RpcError> {
     Ok(Payload::Value(finish(ctx.version, &call.method, result)))
 }
 
-/// `tools/call`: a shared result as it is; a fresh one finished for the revision, and shared
-/// from now on when the tool allows it.
+/// `tools/call`: a shared result as it is; a tool's output finished for the revision (and shared
+/// from now on when the tool allows it); an error result finished for the revision.
 async fn tool_call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Payload, RpcError> {
     match tools::call(ctx, params).await? {
         tools::Called::Shared(text) => Ok(Payload::Json(text)),
-        tools::Called::Fresh { result, share_as } => {
-            let result = finish(ctx.version, Method::ToolsCall.name(), result);
+        tools::Called::Output { output, share_as } => {
+            let text = tool_result_text(ctx.version, &output).map_err(|e| {
+                tracing::error!(error = %e, "tool result not serializable");
+                RpcError::internal()
+            })?;
             match share_as {
                 Some(key) => {
-                    let text: std::sync::Arc<str> = result.to_string().into();
+                    let text: std::sync::Arc<str> = text.into();
                     ctx.state.mcp.cache_result(key, text.clone());
                     Ok(Payload::Json(text))
                 }
-                None => Ok(Payload::Value(result)),
+                None => Ok(Payload::Text(text)),
             }
         }
+        tools::Called::Error(result) => Ok(Payload::Value(finish(
+            ctx.version,
+            Method::ToolsCall.name(),
+            result,
+        ))),
     }
+}
+
+/// A tool's output as the finished `tools/call` result's JSON text, written into one buffer:
+/// the bytes `serde_json` writes for [`finish`] of `{"content": [{"type": "text", "text": …}],
+/// "isError": false, "structuredContent": …}` (keys sorted, as it writes an object's; the
+/// 2026-07-28 envelope adds only `resultType` to a `tools/call` result, which has no TTL), without
+/// building that value (`tests` compares the two for every revision).
+pub fn tool_result_text(version: Version, out: &ToolOutput) -> serde_json::Result<String> {
+    let structured = match &out.structured {
+        Structured::Json(text) => Some(text.as_str()),
+        Structured::Value(_) => None,
+    };
+    let mut buf = Vec::with_capacity(out.text.len() + structured.map_or(256, str::len) + 96);
+    buf.extend_from_slice(b"{\"content\":[{\"text\":");
+    serde_json::to_writer(&mut buf, &out.text)?;
+    buf.extend_from_slice(b",\"type\":\"text\"}],\"isError\":false");
+    if version.is_modern() {
+        buf.extend_from_slice(b",\"resultType\":\"complete\"");
+    }
+    if version.has_structured_content() {
+        buf.extend_from_slice(b",\"structuredContent\":");
+        match &out.structured {
+            Structured::Json(text) => buf.extend_from_slice(text.as_bytes()),
+            Structured::Value(v) => serde_json::to_writer(&mut buf, v)?,
+        }
+    }
+    buf.push(b'}');
+    String::from_utf8(buf).map_err(serde::ser::Error::custom)
 }
 
 /// The finished `tools/list` result of every revision, serialized once (for `McpState`).
@@ -270,6 +307,43 @@ mod tests {
         assert!(!is_known("prompts/list", Version::V2025_06_18));
         assert_eq!(required_scope("tools/call"), "mcp:tools");
         assert_eq!(required_scope("tools/list"), "mcp:read");
+    }
+
+    #[test]
+    fn tool_result_text_is_the_finished_value_serialized() {
+        let structured = json!({
+            "query": "a \"quoted\"\n query ü \u{1}",
+            "results": [{ "id": "wiki/x", "rank": 1, "score": 2.0, "snippet": "</script> é" },
+                        { "id": "wiki/y", "rank": 2, "score": 0.125, "snippet": "" }],
+            "workspace": "acme",
+        });
+        let outputs = [
+            ToolOutput {
+                text: "text \"mirror\"\t ü".into(),
+                structured: Structured::Value(structured.clone()),
+            },
+            ToolOutput {
+                text: structured.to_string(),
+                structured: Structured::Json(serde_json::to_string(&structured).unwrap()),
+            },
+        ];
+        for version in Version::ALL {
+            for out in &outputs {
+                let mut value = json!({
+                    "content": [{ "type": "text", "text": out.text }],
+                    "isError": false,
+                });
+                if version.has_structured_content() {
+                    value["structuredContent"] = structured.clone();
+                }
+                let expected = finish(version, Method::ToolsCall.name(), value).to_string();
+                assert_eq!(
+                    tool_result_text(version, out).unwrap(),
+                    expected,
+                    "{version:?}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -114,9 +114,10 @@ pub enum Incoming {
     },
 }
 
-/// Classifies one JSON value as a JSON-RPC 2.0 message.
-pub fn classify(v: &Value) -> Incoming {
-    let Some(obj) = v.as_object() else {
+/// Classifies one JSON value as a JSON-RPC 2.0 message (taking it: a call's params are moved
+/// out, not copied).
+pub fn classify(v: Value) -> Incoming {
+    let Value::Object(mut obj) = v else {
         return Incoming::Invalid {
             id: None,
             error: RpcError::invalid_request("a JSON-RPC message must be an object"),
@@ -158,9 +159,10 @@ pub fn classify(v: &Value) -> Incoming {
             error: RpcError::invalid_request("method must be a string"),
         };
     };
-    let (params, has_params) = match obj.get("params") {
+    let method = method.to_owned();
+    let (params, has_params) = match obj.remove("params") {
         None => (Map::new(), false),
-        Some(Value::Object(m)) => (m.clone(), true),
+        Some(Value::Object(m)) => (m, true),
         Some(Value::Array(_)) => {
             return Incoming::Invalid {
                 id,
@@ -176,7 +178,7 @@ pub fn classify(v: &Value) -> Incoming {
     };
     Incoming::Call(Call {
         id,
-        method: method.to_owned(),
+        method,
         params,
         has_params,
     })
@@ -187,30 +189,52 @@ pub fn result_response(id: &RequestId, result: Value) -> Value {
     json!({ "jsonrpc": "2.0", "id": id.to_value(), "result": result })
 }
 
-/// A method's result: a JSON value, or JSON text serialized once and reused (the tool list of a
-/// revision, a fetched document at a knowledge version). Both render to the same bytes.
+/// A method's result: a JSON value, or JSON text: serialized once and shared (the tool list of a
+/// revision, a fetched document at a knowledge version) or written for this call (a tool's
+/// result assembled from its typed output). All render to the same bytes as the value would.
 #[derive(Debug, Clone)]
 pub enum Payload {
     Value(Value),
     Json(std::sync::Arc<str>),
+    Text(String),
 }
 
-/// The success response's JSON text. Byte-identical to serializing [`result_response`]: the
-/// object's keys are written in the order `serde_json` writes a map's (`id`, `jsonrpc`,
-/// `result`), and shared result text was itself written by `serde_json`.
+/// The success response's JSON text, written straight into one buffer. Byte-identical to
+/// serializing [`result_response`]: the object's keys are written in the order `serde_json`
+/// writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by `serde_json`
+/// (or to its bytes, see `tools::result_text`).
 pub fn result_response_text(id: &RequestId, result: Payload) -> String {
-    match result {
-        Payload::Value(v) => result_response(id, v).to_string(),
-        Payload::Json(text) => {
-            let id = id.to_value().to_string();
-            let mut out = String::with_capacity(text.len() + id.len() + 32);
-            out.push_str("{\"id\":");
-            out.push_str(&id);
-            out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
-            out.push_str(&text);
-            out.push('}');
-            out
+    let text: &str = match &result {
+        Payload::Value(_) => "",
+        Payload::Json(t) => t,
+        Payload::Text(t) => t,
+    };
+    let mut out = Vec::with_capacity(text.len() + 64);
+    out.extend_from_slice(b"{\"id\":");
+    let written = match id {
+        RequestId::Int(i) => serde_json::to_writer(&mut out, i),
+        RequestId::Str(s) => serde_json::to_writer(&mut out, s),
+    }
+    .and_then(|()| {
+        out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+        match &result {
+            Payload::Value(v) => serde_json::to_writer(&mut out, v),
+            Payload::Json(_) | Payload::Text(_) => {
+                out.extend_from_slice(text.as_bytes());
+                Ok(())
+            }
         }
+    });
+    out.push(b'}');
+    // `serde_json` writes UTF-8 and cannot fail on a `Value` (string keys) or into a `Vec`.
+    match (written, String::from_utf8(out)) {
+        (Ok(()), Ok(text)) => text,
+        _ => match result {
+            Payload::Value(v) => result_response(id, v).to_string(),
+            Payload::Json(_) | Payload::Text(_) => {
+                error_response(Some(id), &RpcError::internal()).to_string()
+            }
+        },
     }
 }
 
@@ -228,7 +252,7 @@ mod tests {
     use super::*;
 
     fn code(v: Value) -> i64 {
-        match classify(&v) {
+        match classify(v) {
             Incoming::Invalid { error, .. } => error.code,
             other => panic!("expected invalid, got {other:?}"),
         }
@@ -236,23 +260,23 @@ mod tests {
 
     #[test]
     fn classification() {
-        match classify(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})) {
+        match classify(json!({"jsonrpc":"2.0","id":1,"method":"ping"})) {
             Incoming::Call(c) => {
                 assert_eq!(c.id, Some(RequestId::Int(1)));
                 assert!(!c.has_params);
             }
             o => panic!("{o:?}"),
         }
-        match classify(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})) {
+        match classify(json!({"jsonrpc":"2.0","method":"notifications/initialized"})) {
             Incoming::Call(c) => assert_eq!(c.id, None),
             o => panic!("{o:?}"),
         }
         assert!(matches!(
-            classify(&json!({"jsonrpc":"2.0","id":"x","result":{}})),
+            classify(json!({"jsonrpc":"2.0","id":"x","result":{}})),
             Incoming::Response
         ));
         assert!(matches!(
-            classify(&json!({"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}})),
+            classify(json!({"jsonrpc":"2.0","id":"x","error":{"code":1,"message":"m"}})),
             Incoming::Response
         ));
         assert_eq!(code(json!([])), INVALID_REQUEST);
@@ -289,10 +313,16 @@ mod tests {
     fn shared_result_text_renders_like_the_value() {
         let result =
             json!({"content": [{"type": "text", "text": "a \"quoted\" ü"}], "isError": false});
-        for id in [RequestId::Int(7), RequestId::Str("x\"y".into())] {
+        for id in [
+            RequestId::Int(7),
+            RequestId::Int(-9_007_199_254_740_993),
+            RequestId::Str("x\"y\u{1}ü".into()),
+        ] {
             let from_value = result_response_text(&id, Payload::Value(result.clone()));
             let shared = Payload::Json(result.to_string().into());
             assert_eq!(result_response_text(&id, shared), from_value);
+            let owned = Payload::Text(result.to_string());
+            assert_eq!(result_response_text(&id, owned), from_value);
             assert_eq!(from_value, result_response(&id, result.clone()).to_string());
         }
     }

@@ -5,14 +5,31 @@ use crate::knowledge::{SearchHit, Source};
 use crate::mcp::context::Ctx;
 use crate::mcp::version::ParamHeader;
 use futures::future::BoxFuture;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 /// What a tool produced.
 pub struct ToolOutput {
     /// The text content item (a readable mirror, or the JSON text ChatGPT's contract requires).
     pub text: String,
     /// `structuredContent`, conforming to the tool's `outputSchema`.
-    pub structured: Value,
+    pub structured: Structured,
+}
+
+/// A tool's `structuredContent`: a JSON value, or the JSON text `serde_json` writes for it
+/// (a typed output serialized once, with its fields in the order a `Value`'s keys are written:
+/// sorted, so the bytes are those of the value).
+pub enum Structured {
+    Value(Value),
+    Json(String),
+}
+
+impl Structured {
+    /// `value` serialized once (see [`Structured`] for the field order it must keep).
+    pub(crate) fn json(value: &impl serde::Serialize) -> Result<Self, ToolError> {
+        serde_json::to_string(value)
+            .map(Self::Json)
+            .map_err(|e| ToolError::Internal(e.into()))
+    }
 }
 
 /// Why a tool did not produce output.
@@ -160,14 +177,13 @@ pub(crate) fn optional_int(
     Ok(Some(n))
 }
 
-/// A score as a finite JSON number with three decimals.
-pub(crate) fn score_value(score: f32) -> Value {
-    let s = if score.is_finite() {
+/// A score as a finite number with three decimals.
+pub(crate) fn score_value(score: f32) -> f64 {
+    if score.is_finite() {
         (f64::from(score) * 1000.0).round() / 1000.0
     } else {
         0.0
-    };
-    json!(s)
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `list_github_issues`: a repository's issues in this workspace, newest activity first, filtered
 //! by state and last-update time ("Summarize the latest GitHub issues from the auth-service repo").
 use super::def::{
-    ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
+    Structured, ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
     required_str,
 };
 use crate::knowledge::IssueFilter;
@@ -279,7 +279,9 @@ pub async fn run(
     }
     Ok(ToolOutput {
         text,
-        structured: json!({ "repo": issues.first().map_or(repo, |i| i.repo.as_str()), "state": state, "count": items.len(), "issues": items }),
+        structured: Structured::Value(
+            json!({ "repo": issues.first().map_or(repo, |i| i.repo.as_str()), "state": state, "count": items.len(), "issues": items }),
+        ),
     })
 }
 

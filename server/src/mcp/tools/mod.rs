@@ -32,7 +32,7 @@ use super::jsonrpc::RpcError;
 use super::state::ResultKey;
 use super::version::{ParamHeader, Version};
 use crate::mcp::context::{Ctx, reject_cursor};
-pub use def::{ToolDef, ToolError, ToolOutput};
+pub use def::{Structured, ToolDef, ToolError, ToolOutput};
 use serde_json::{Map, Value, json};
 
 /// Every tool, in the deterministic order `tools/list` returns them.
@@ -105,14 +105,16 @@ pub fn list(ctx: &Ctx, params: &Map<String, Value>) -> Result<Payload, RpcError>
     Ok(ctx.state.mcp.tool_list(ctx.version))
 }
 
-/// What `tools/call` produced: a shared result, or a fresh one (shareable under `share_as`
-/// once finished for the revision).
+/// What `tools/call` produced: a shared result, a tool's output (shareable under `share_as`
+/// once finished for the revision), or an error result (never shared: the next call tries
+/// again).
 pub enum Called {
     Shared(std::sync::Arc<str>),
-    Fresh {
-        result: Value,
+    Output {
+        output: ToolOutput,
         share_as: Option<ResultKey>,
     },
+    Error(Value),
 }
 
 /// The key a [`ToolDef::cacheable`] tool's result is shared under: only while the workspace's
@@ -158,18 +160,8 @@ pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Called, RpcE
         return Ok(Called::Shared(text));
     }
     let outcome = (def.run)(ctx, args).await;
-    let result = match outcome {
-        Ok(out) => {
-            let mut r =
-                json!({ "content": [{ "type": "text", "text": out.text }], "isError": false });
-            if ctx.version.has_structured_content() {
-                r["structuredContent"] = out.structured;
-            }
-            return Ok(Called::Fresh {
-                result: r,
-                share_as,
-            });
-        }
+    let error = match outcome {
+        Ok(output) => return Ok(Called::Output { output, share_as }),
         Err(ToolError::InvalidArguments(msg)) if !ctx.version.validation_errors_are_results() => {
             return Err(RpcError::invalid_params(format!(
                 "Invalid arguments for tool {name}: {msg}"
@@ -186,11 +178,7 @@ pub async fn call(ctx: &Ctx, params: &Map<String, Value>) -> Result<Called, RpcE
             ))
         }
     };
-    // Errors are never shared: the next call tries again.
-    Ok(Called::Fresh {
-        result,
-        share_as: None,
-    })
+    Ok(Called::Error(error))
 }
 
 fn error_result(text: String) -> Value {
@@ -358,7 +346,7 @@ mod tests {
         assert_eq!(optional_int(&args, "zz", 1..=20).unwrap(), None);
         assert!(only_known(&args, &["q", "n", "b", "e"]).is_ok());
         assert!(only_known(&args, &["q"]).is_err());
-        assert_eq!(score_value(f32::NAN), json!(0.0));
-        assert_eq!(score_value(1.23456), json!(1.235));
+        assert_eq!(score_value(f32::NAN), 0.0);
+        assert_eq!(score_value(1.23456), 1.235);
     }
 }

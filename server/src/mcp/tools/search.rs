@@ -1,7 +1,9 @@
 //! `search`: ChatGPT's deep-research / company-knowledge contract (connector flow (b)). Input
 //! `{query}`; output is exactly one text item whose text is `{"results":[{"id","title","url"}]}`.
 use super::def::search_hits;
-use super::def::{ToolDef, ToolError, ToolFuture, ToolOutput};
+use super::def::{Structured, ToolDef, ToolError, ToolFuture, ToolOutput};
+use crate::knowledge::SearchHit;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 const LIMIT: usize = 10;
@@ -58,20 +60,44 @@ pub async fn run(
     };
     // The index already returns one hit per document (its best passage), and ids are what
     // fetch takes, so exactly LIMIT hits are asked for.
-    let results: Vec<Value> = if query.is_empty() {
+    let hits = if query.is_empty() {
         Vec::new()
     } else {
-        search_hits(ctx, query, None, LIMIT, false)
-            .await?
-            .into_iter()
-            .map(|h| json!({ "id": h.doc_id, "title": h.title, "url": h.url }))
-            .collect()
+        search_hits(ctx, query, None, LIMIT, false).await?
     };
-    let structured = json!({ "results": results });
+    // The contract's text item is the structured result's JSON text: written once, used twice.
+    let text = results_text(&hits)?;
     Ok(ToolOutput {
-        text: structured.to_string(),
-        structured,
+        text: text.clone(),
+        structured: Structured::Json(text),
     })
+}
+
+/// `{"results": [{"id", "title", "url"}]}` as JSON text, serialized straight from the hits.
+fn results_text(hits: &[SearchHit]) -> Result<String, ToolError> {
+    let results = hits
+        .iter()
+        .map(|h| Found {
+            id: &h.doc_id,
+            title: &h.title,
+            url: &h.url,
+        })
+        .collect();
+    serde_json::to_string(&Output { results }).map_err(|e| ToolError::Internal(e.into()))
+}
+
+/// The result's shape (fields in `serde_json`'s key order for an
+/// object: sorted, so the bytes are those of the same object as a `Value`).
+#[derive(Serialize)]
+struct Output<'a> {
+    results: Vec<Found<'a>>,
+}
+
+#[derive(Serialize)]
+struct Found<'a> {
+    id: &'a str,
+    title: &'a str,
+    url: &'a str,
 }
 
 fn run_boxed<'a>(
@@ -79,4 +105,39 @@ fn run_boxed<'a>(
     args: &'a Map<String, Value>,
 ) -> ToolFuture<'a> {
     Box::pin(run(ctx, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::Source;
+
+    #[test]
+    fn results_text_is_the_bytes_of_the_value() {
+        let hit = |id: &str, title: &str, url: &str| SearchHit {
+            doc_id: id.into(),
+            title: title.into(),
+            url: url.into(),
+            uri: "wiki://pages/x".into(),
+            source: Source::Wiki,
+            snippet: "unused".into(),
+            score: 1.0,
+        };
+        let hits = [
+            hit(
+                "wiki/a",
+                "A \"quoted\" title — ü",
+                "https://example.test/a?x=<1>&y=2",
+            ),
+            hit("github/acme/api#1", "", "\u{1}\n"),
+        ];
+        for hits in [&hits[..], &[]] {
+            let results: Vec<Value> = hits
+                .iter()
+                .map(|h| json!({ "id": h.doc_id, "title": h.title, "url": h.url }))
+                .collect();
+            let value = json!({ "results": results });
+            assert_eq!(results_text(hits).unwrap(), value.to_string());
+        }
+    }
 }

@@ -1,11 +1,12 @@
 //! `search_company_rag`: passages for a query with citations (title, URL, resource URI, snippet,
 //! score), optionally restricted to one source.
 use super::def::{
-    ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
+    Structured, ToolDef, ToolError, ToolFuture, ToolOutput, only_known, optional_int, optional_str,
     required_str, score_value, search_hits,
 };
-use crate::knowledge::Source;
+use crate::knowledge::{SearchHit, Source};
 use crate::mcp::context::Ctx;
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use std::fmt::Write;
 
@@ -81,25 +82,9 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
     let source = parse_source(optional_str(args, "source")?)?;
     let limit = optional_int(args, "limit", 1..=MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT) as usize;
     let hits = search_hits(ctx, query, source, limit, true).await?;
-
-    let results: Vec<Value> = hits
-        .iter()
-        .enumerate()
-        .map(|(i, h)| {
-            json!({
-                "rank": i + 1,
-                "id": h.doc_id,
-                "title": h.title,
-                "url": h.url,
-                "uri": h.uri,
-                "source": h.source.as_str(),
-                "snippet": h.snippet,
-                "score": score_value(h.score),
-            })
-        })
-        .collect();
-
     let ws = &ctx.workspace.slug;
+    let structured = structured(query, ws, &hits)?;
+
     let mut text = String::new();
     if hits.is_empty() {
         let _ = write!(text, "No results for \"{query}\" in workspace {ws}.");
@@ -116,7 +101,8 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
                 i + 1,
                 h.title,
                 h.source.as_str(),
-                score_value(h.score),
+                // Written as JSON writes the number (`2.0`, not `2`).
+                Value::from(score_value(h.score)),
                 h.url,
                 h.uri,
                 h.snippet.trim()
@@ -124,10 +110,51 @@ pub async fn run(ctx: &Ctx, args: &Map<String, Value>) -> Result<ToolOutput, Too
         }
         text.push_str("\nCite sources by their number and URL.");
     }
-    Ok(ToolOutput {
-        text,
-        structured: json!({ "query": query, "workspace": ws, "results": results }),
+    Ok(ToolOutput { text, structured })
+}
+
+/// `structuredContent`, serialized straight from the hits.
+fn structured(query: &str, ws: &str, hits: &[SearchHit]) -> Result<Structured, ToolError> {
+    Structured::json(&Output {
+        query,
+        results: hits
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Citation {
+                id: &h.doc_id,
+                rank: i + 1,
+                score: score_value(h.score),
+                snippet: &h.snippet,
+                source: h.source.as_str(),
+                title: &h.title,
+                uri: &h.uri,
+                url: &h.url,
+            })
+            .collect(),
+        workspace: ws,
     })
+}
+
+/// The result's shape. Fields in the order `serde_json`
+/// writes an object's keys (sorted), so the bytes are those of the same object as a `Value`.
+#[derive(Serialize)]
+struct Output<'a> {
+    query: &'a str,
+    results: Vec<Citation<'a>>,
+    workspace: &'a str,
+}
+
+/// One result of [`Output`] (fields sorted, as there).
+#[derive(Serialize)]
+struct Citation<'a> {
+    id: &'a str,
+    rank: usize,
+    score: f64,
+    snippet: &'a str,
+    source: &'static str,
+    title: &'a str,
+    uri: &'a str,
+    url: &'a str,
 }
 
 fn run_boxed<'a>(
@@ -135,4 +162,56 @@ fn run_boxed<'a>(
     args: &'a Map<String, Value>,
 ) -> ToolFuture<'a> {
     Box::pin(run(ctx, args))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn structured_content_is_the_bytes_of_the_value() {
+        let hits = [
+            SearchHit {
+                doc_id: "wiki/on-call".into(),
+                title: "On-call \"runbook\" — ü".into(),
+                url: "https://example.test/wiki/on-call?x=1&y=<2>".into(),
+                uri: "wiki://pages/on-call".into(),
+                source: Source::Wiki,
+                snippet: "line\nbreak \u{1} tab\t".into(),
+                score: 2.0,
+            },
+            SearchHit {
+                doc_id: "github/acme/api#7".into(),
+                title: String::new(),
+                url: "/relative".into(),
+                uri: "github://acme/api/issues/7".into(),
+                source: Source::Github,
+                snippet: "é".into(),
+                score: 0.123_456,
+            },
+        ];
+        for hits in [&hits[..], &[]] {
+            let Structured::Json(text) = structured("q \"x\"", "acme", hits).unwrap() else {
+                panic!("typed output is written as text");
+            };
+            let results: Vec<Value> = hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    json!({
+                        "rank": i + 1,
+                        "id": h.doc_id,
+                        "title": h.title,
+                        "url": h.url,
+                        "uri": h.uri,
+                        "source": h.source.as_str(),
+                        "snippet": h.snippet,
+                        "score": score_value(h.score),
+                    })
+                })
+                .collect();
+            let value = json!({ "query": "q \"x\"", "workspace": "acme", "results": results });
+            assert_eq!(text, value.to_string());
+        }
+    }
 }

@@ -134,7 +134,7 @@ impl Req {
     }
 
     async fn single(self, value: Value) -> Result<Response> {
-        let call = match jsonrpc::classify(&value) {
+        let call = match jsonrpc::classify(value) {
             Incoming::Response => {
                 check_scopes(&self.state, &self.ws.slug, &self.principal, &["mcp:read"])?;
                 return Ok(accepted());
@@ -365,7 +365,7 @@ impl Req {
                 format!("a batch holds 1 to {MAX_BATCH} messages"),
             ));
         }
-        let messages: Vec<Incoming> = items.iter().map(jsonrpc::classify).collect();
+        let messages: Vec<Incoming> = items.into_iter().map(jsonrpc::classify).collect();
         let needed: Vec<&'static str> = messages
             .iter()
             .map(|m| match m {
