@@ -202,7 +202,7 @@ pub enum Payload {
 /// The success response's JSON text, written straight into one buffer. Byte-identical to
 /// serializing [`result_response`]: the object's keys are written in the order `serde_json`
 /// writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by `serde_json`
-/// (or to its bytes, see `tools::result_text`).
+/// (or to its bytes, see `dispatch::tool_result_text`).
 pub fn result_response_text(id: &RequestId, result: Payload) -> String {
     let text: &str = match &result {
         Payload::Value(_) => "",
