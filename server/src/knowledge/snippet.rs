@@ -48,8 +48,8 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
             f(from, at);
         }
     }
-    // `word_byte(b) << i` for the block's bytes; `carry`: the previous block's last byte was a
-    // word byte (a word runs on into this block).
+    // `mask`: bit i set when the block's byte i is a word byte; `carry`: the previous block's last
+    // byte was one (a word runs on into this block); `start`: where the open word began.
     let (mut carry, mut start) = (0u64, 0);
     for (n, block) in text.as_bytes().chunks(64).enumerate() {
         let base = n * 64;
@@ -72,9 +72,10 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
             marks &= marks - 1;
         }
         carry = mask >> 63;
-        if block.len() == 64 && n * 64 + 64 == text.len() && carry == 1 {
-            f(start, text.len());
-        }
+    }
+    // A full last block ending in a word byte: the one word no mark ended.
+    if carry == 1 {
+        f(start, text.len());
     }
 }
 
@@ -175,8 +176,8 @@ impl Fragments {
     /// The weight of the query term `word` (as written) stems to, 0 for none: `en_stem`'s
     /// lower-casing and stemming, for candidate words only, once per word and query.
     fn weight(&mut self, word: &str) -> f32 {
-        let bytes = word.as_bytes();
-        if word.is_ascii() {
+        let (bytes, ascii) = (word.as_bytes(), word.is_ascii());
+        if ascii {
             // An ASCII word lower-cases byte by byte: it is a candidate when its lower case starts
             // with a prefix, judged without copying it (most words are not: the common case).
             if self.first_bytes & (1 << bytes[0].to_ascii_lowercase()) == 0
@@ -196,17 +197,19 @@ impl Fragments {
         }
         // `LowerCaser`'s rule: ASCII in place, anything else char by char (no final sigma).
         self.lowered.clear();
-        if word.is_ascii() {
+        if ascii {
             self.lowered.push_str(word);
             self.lowered.make_ascii_lowercase();
         } else {
             self.lowered
                 .extend(word.chars().flat_map(char::to_lowercase));
         }
-        let w = if self
-            .prefixes
-            .iter()
-            .any(|p| self.lowered.starts_with(p.as_str()))
+        // An ASCII word got here as a candidate; any other is judged on its lower case.
+        let w = if ascii
+            || self
+                .prefixes
+                .iter()
+                .any(|p| self.lowered.starts_with(p.as_str()))
         {
             let mut stream = self.stemmer.token_stream(&self.lowered);
             let stem = stream

@@ -204,38 +204,33 @@ pub enum Payload {
 /// writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by `serde_json`
 /// (or to its bytes, see `dispatch::tool_result_text`).
 pub fn result_response_text(id: &RequestId, result: Payload) -> String {
-    let text: &str = match &result {
-        Payload::Value(_) => "",
-        Payload::Json(t) => t,
-        Payload::Text(t) => t,
+    let text_len = match &result {
+        Payload::Value(_) => 0,
+        Payload::Json(t) => t.len(),
+        Payload::Text(t) => t.len(),
     };
-    let mut out = Vec::with_capacity(text.len() + 64);
-    out.extend_from_slice(b"{\"id\":");
-    let written = match id {
-        RequestId::Int(i) => serde_json::to_writer(&mut out, i),
-        RequestId::Str(s) => serde_json::to_writer(&mut out, s),
-    }
-    .and_then(|()| {
-        out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
-        match &result {
-            Payload::Value(v) => serde_json::to_writer(&mut out, v),
-            Payload::Json(_) | Payload::Text(_) => {
-                out.extend_from_slice(text.as_bytes());
-                Ok(())
-            }
-        }
-    });
-    out.push(b'}');
+    let mut out = Vec::with_capacity(text_len + 64);
     // `serde_json` writes UTF-8 and cannot fail on a `Value` (string keys) or into a `Vec`.
-    match (written, String::from_utf8(out)) {
-        (Ok(()), Ok(text)) => text,
-        _ => match result {
-            Payload::Value(v) => result_response(id, v).to_string(),
-            Payload::Json(_) | Payload::Text(_) => {
-                error_response(Some(id), &RpcError::internal()).to_string()
-            }
-        },
+    match write_response(&mut out, id, &result).map(|()| String::from_utf8(out)) {
+        Ok(Ok(text)) => text,
+        _ => error_response(Some(id), &RpcError::internal()).to_string(),
     }
+}
+
+fn write_response(out: &mut Vec<u8>, id: &RequestId, result: &Payload) -> serde_json::Result<()> {
+    out.extend_from_slice(b"{\"id\":");
+    match id {
+        RequestId::Int(i) => serde_json::to_writer(&mut *out, i)?,
+        RequestId::Str(s) => serde_json::to_writer(&mut *out, s)?,
+    }
+    out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+    match result {
+        Payload::Value(v) => serde_json::to_writer(&mut *out, v)?,
+        Payload::Json(t) => out.extend_from_slice(t.as_bytes()),
+        Payload::Text(t) => out.extend_from_slice(t.as_bytes()),
+    }
+    out.push(b'}');
+    Ok(())
 }
 
 /// An error response; `id` is omitted when it could not be read (MCP ≥ 2025-11-25 `JSONRPCErrorResponse`).

@@ -26,10 +26,24 @@ pub enum Structured {
 impl Structured {
     /// `value` serialized once (see [`Structured`] for the field order it must keep).
     pub(crate) fn json(value: &impl serde::Serialize) -> Result<Self, ToolError> {
-        serde_json::to_string(value)
-            .map(Self::Json)
-            .map_err(|e| ToolError::Internal(e.into()))
+        json_text(value).map(Self::Json)
     }
+}
+
+impl ToolOutput {
+    /// ChatGPT's `search`/`fetch` contract: the text item is the structured result's JSON text,
+    /// written once and used for both.
+    pub(crate) fn json_mirror(value: &impl serde::Serialize) -> Result<Self, ToolError> {
+        let text = json_text(value)?;
+        Ok(Self {
+            text: text.clone(),
+            structured: Structured::Json(text),
+        })
+    }
+}
+
+fn json_text(value: &impl serde::Serialize) -> Result<String, ToolError> {
+    serde_json::to_string(value).map_err(|e| ToolError::Internal(e.into()))
 }
 
 /// Why a tool did not produce output.

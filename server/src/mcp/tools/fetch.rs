@@ -1,7 +1,7 @@
 //! `fetch`: ChatGPT's deep-research contract (connector flow (b)). Input `{id}` (an id from
 //! `search`, or a resource URI); output is one text item whose text is
 //! `{"id","title","text","url","metadata"}`. An unknown id is a tool error (`isError`).
-use super::def::{Structured, ToolDef, ToolError, ToolFuture, ToolOutput};
+use super::def::{ToolDef, ToolError, ToolFuture, ToolOutput};
 use serde_json::{Map, Value, json};
 
 pub static DEF: ToolDef = ToolDef {
@@ -74,12 +74,7 @@ pub async fn run(
         "url": doc.url,
         "metadata": metadata,
     });
-    // ChatGPT's contract: the text item is the structured result's JSON text (written once).
-    let text = serde_json::to_string(&structured).map_err(|e| ToolError::Internal(e.into()))?;
-    Ok(ToolOutput {
-        text: text.clone(),
-        structured: Structured::Json(text),
-    })
+    ToolOutput::json_mirror(&structured)
 }
 
 fn run_boxed<'a>(

@@ -1,7 +1,7 @@
 //! `search`: ChatGPT's deep-research / company-knowledge contract (connector flow (b)). Input
 //! `{query}`; output is exactly one text item whose text is `{"results":[{"id","title","url"}]}`.
 use super::def::search_hits;
-use super::def::{Structured, ToolDef, ToolError, ToolFuture, ToolOutput};
+use super::def::{ToolDef, ToolError, ToolFuture, ToolOutput};
 use crate::knowledge::SearchHit;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
@@ -65,16 +65,12 @@ pub async fn run(
     } else {
         search_hits(ctx, query, None, LIMIT, false).await?
     };
-    // The contract's text item is the structured result's JSON text: written once, used twice.
-    let text = results_text(&hits)?;
-    Ok(ToolOutput {
-        text: text.clone(),
-        structured: Structured::Json(text),
-    })
+    output(&hits)
 }
 
-/// `{"results": [{"id", "title", "url"}]}` as JSON text, serialized straight from the hits.
-fn results_text(hits: &[SearchHit]) -> Result<String, ToolError> {
+/// `{"results": [{"id", "title", "url"}]}`, serialized straight from the hits, as both the text
+/// item and `structuredContent`.
+fn output(hits: &[SearchHit]) -> Result<ToolOutput, ToolError> {
     let results = hits
         .iter()
         .map(|h| Found {
@@ -83,11 +79,11 @@ fn results_text(hits: &[SearchHit]) -> Result<String, ToolError> {
             url: &h.url,
         })
         .collect();
-    serde_json::to_string(&Output { results }).map_err(|e| ToolError::Internal(e.into()))
+    ToolOutput::json_mirror(&Output { results })
 }
 
-/// The result's shape (fields in `serde_json`'s key order for an
-/// object: sorted, so the bytes are those of the same object as a `Value`).
+/// The result's shape (fields in the order `serde_json` writes an object's keys: sorted, so the
+/// bytes are those of the same object as a `Value`).
 #[derive(Serialize)]
 struct Output<'a> {
     results: Vec<Found<'a>>,
@@ -111,9 +107,10 @@ fn run_boxed<'a>(
 mod tests {
     use super::*;
     use crate::knowledge::Source;
+    use crate::mcp::tools::Structured;
 
     #[test]
-    fn results_text_is_the_bytes_of_the_value() {
+    fn the_result_text_is_the_bytes_of_the_value() {
         let hit = |id: &str, title: &str, url: &str| SearchHit {
             doc_id: id.into(),
             title: title.into(),
@@ -137,7 +134,9 @@ mod tests {
                 .map(|h| json!({ "id": h.doc_id, "title": h.title, "url": h.url }))
                 .collect();
             let value = json!({ "results": results });
-            assert_eq!(results_text(hits).unwrap(), value.to_string());
+            let out = output(hits).unwrap();
+            assert_eq!(out.text, value.to_string());
+            assert!(matches!(out.structured, Structured::Json(s) if s == out.text));
         }
     }
 }

@@ -135,8 +135,8 @@ fn structured(query: &str, ws: &str, hits: &[SearchHit]) -> Result<Structured, T
     })
 }
 
-/// The result's shape. Fields in the order `serde_json`
-/// writes an object's keys (sorted), so the bytes are those of the same object as a `Value`.
+/// The result's shape (fields in the order `serde_json` writes an object's keys: sorted, so the
+/// bytes are those of the same object as a `Value`).
 #[derive(Serialize)]
 struct Output<'a> {
     query: &'a str,
