@@ -11,6 +11,7 @@
 //! before it is returned.
 use super::chunk::{chunk_markdown, plain_text, truncate_chars};
 use super::model::{SearchHit, Source};
+use super::snippet;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use tantivy::collector::TopDocs;
@@ -19,7 +20,7 @@ use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::TokenStream;
-use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, Term, doc};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term, doc};
 
 /// Bump when the schema, the tokenizer, the chunker or what is stored change: indexes on disk
 /// with another format are rebuilt.
@@ -181,15 +182,21 @@ fn commit(writer: &mut IndexWriter, stamp: &Stamp) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn schema() -> (Schema, Fields) {
-    let mut b = Schema::builder();
-    let text = TextOptions::default()
+/// How the title and the body are indexed and stored. Snippets rely on it: `en_stem` numbers
+/// tokens by `SimpleTokenizer`'s words and the body's positions are indexed (`snippet`).
+pub(super) fn text_options() -> TextOptions {
+    TextOptions::default()
         .set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer("en_stem")
                 .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
-        .set_stored();
+        .set_stored()
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut b = Schema::builder();
+    let text = text_options();
     let f = Fields {
         workspace: b.add_text_field("workspace", STRING | STORED),
         doc_id: b.add_text_field("doc_id", STRING | STORED),
@@ -374,30 +381,14 @@ impl WorkspaceIndex {
         let query = &*query;
 
         let searcher = self.reader.searcher();
-        // The body terms with tantivy's fragment weights (what `SnippetGenerator::create`
-        // derives from the query), highlighted without stemming every passage word.
-        let mut snippets = if snippets {
-            let mut weights = std::collections::BTreeMap::new();
-            for t in &terms {
-                let df = searcher.doc_freq(&Term::from_field_text(f.body, t))?;
-                if df > 0 {
-                    weights.insert(t.clone(), 1.0 / (1.0 + df as f32));
-                }
-            }
-            Some(super::snippet::Fragments::new(
-                weights,
-                MAX_SNIPPET_CHARS - 20,
-            ))
-        } else {
-            None
-        };
         // Several chunks of one document can crowd the top; widen until `limit` documents are
         // found or the matches run out.
         let mut want = (limit * 3).min(self.chunks);
         loop {
             let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
             let exhausted = top.len() < want || want >= self.chunks;
-            let mut hits: Vec<SearchHit> = Vec::new();
+            // The hits, their addresses and (for snippets) their passages.
+            let mut hits: Vec<(SearchHit, DocAddress, String)> = Vec::new();
             for (score, addr) in top {
                 let mut d: Stored = searcher.doc(addr)?;
                 if d.get(f.workspace) != self.workspace {
@@ -406,41 +397,71 @@ impl WorkspaceIndex {
                     continue;
                 }
                 let doc_id = d.take(f.doc_id);
-                if hits.iter().any(|h| h.doc_id == doc_id) {
+                if hits.iter().any(|(h, _, _)| h.doc_id == doc_id) {
                     continue;
                 }
                 let Some(src) = Source::parse(d.get(f.source)) else {
                     continue;
                 };
-                let snippet = match &mut snippets {
-                    Some(g) => snippet_of(g, d.get(f.body)),
-                    None => String::new(),
-                };
-                hits.push(SearchHit {
+                let hit = SearchHit {
                     doc_id,
                     title: d.take(f.title),
                     url: d.take(f.url),
                     uri: d.take(f.uri),
                     source: src,
-                    snippet,
+                    snippet: String::new(),
                     score,
-                });
+                };
+                let body = if snippets {
+                    d.take(f.body)
+                } else {
+                    String::new()
+                };
+                hits.push((hit, addr, body));
                 if hits.len() == limit {
                     break;
                 }
             }
             if hits.len() == limit || exhausted {
-                return Ok(hits);
+                if snippets {
+                    self.snippets(&searcher, &terms, &mut hits)?;
+                }
+                return Ok(hits.into_iter().map(|(h, _, _)| h).collect());
             }
             want = (want * 4).min(self.chunks);
         }
+    }
+
+    /// Each hit's snippet: the best fragment of its passage for the query's body terms, weighted
+    /// as tantivy's `SnippetGenerator::create` weighs them, found from the terms' positions in
+    /// the index (`snippet`).
+    fn snippets(
+        &self,
+        searcher: &Searcher,
+        terms: &[String],
+        hits: &mut [(SearchHit, DocAddress, String)],
+    ) -> anyhow::Result<()> {
+        let mut weighted = Vec::with_capacity(terms.len());
+        for t in terms {
+            let term = Term::from_field_text(self.f.body, t);
+            let df = searcher.doc_freq(&term)?;
+            if df > 0 {
+                weighted.push((term, 1.0 / (1.0 + df as f32)));
+            }
+        }
+        let addrs: Vec<DocAddress> = hits.iter().map(|(_, a, _)| *a).collect();
+        let marks = snippet::Positions::new(self.f.body, weighted).read(searcher, &addrs)?;
+        for ((hit, _, body), marks) in hits.iter_mut().zip(&marks) {
+            hit.snippet = snippet_of(body, marks);
+        }
+        Ok(())
     }
 }
 
 /// The best fragment of a passage (or the passage, when no word of it matches), whitespace
 /// collapsed, at most [`MAX_SNIPPET_CHARS`] characters.
-fn snippet_of(g: &mut super::snippet::Fragments, body: &str) -> String {
-    let text = match g.best(body).map(|r| &body[r]) {
+fn snippet_of(body: &str, marks: &[(u32, f32)]) -> String {
+    let text = match snippet::best(body, marks, MAX_SNIPPET_CHARS - 20).map(|r| &body[r]) {
         Some(fragment) if !fragment.trim().is_empty() => fragment,
         _ => body,
     };

@@ -1,42 +1,29 @@
-//! Snippets without stemming every word of every passage.
+//! Snippets from the index's positions.
 //!
 //! tantivy's `SnippetGenerator` re-tokenizes a hit's passage with the field's analyzer
 //! (`en_stem`: simple tokenizer, long-word removal, lower-casing, English Snowball stemmer) and
-//! scores fragments by the tokens equal to a query term. Profiling `search_company_rag` showed
-//! the stemmer taking a third of the CPU. A word can only stem to a query term if it starts with
-//! that term's first characters (the stemmer rewrites a word's end, never its start; the one
-//! exception class, `dying` → `die`, `lying` → `lie`, `tying` → `tie`, still shares the first
-//! letter), so [`Fragments`] stems only words sharing a term's [`prefix`], and each such word
-//! once per query: its weight is remembered for the query's other passages. Other words get no
-//! weight (they cannot equal a term either: a word equal to a term starts with its prefix), and an
-//! ASCII word whose lower case starts with no prefix is neither copied nor lower-cased. An ASCII
-//! passage's words are found 64 bytes at a time ([`for_each_word`]). The words that match, their
-//! offsets and therefore the snippets are exactly those of the index's analyzer; `tests` checks
-//! that over real text and every fixture word. The best fragment is then picked as tantivy's
-//! generator picks it, without its allocations per word.
-use std::collections::{BTreeMap, HashMap};
-use std::ops::Range;
-use tantivy::tokenizer::{Language, RawTokenizer, Stemmer, TextAnalyzer};
+//! scores fragments by the tokens equal to a query term. The index already knows where those
+//! tokens are: the body is indexed with positions, and a token's position is the index of its
+//! word among `SimpleTokenizer`'s words (the long ones `en_stem` drops still count, as they do in
+//! the tokenizer's numbering). So [`Positions`] reads each query term's positions in a hit's
+//! passage from the postings, and [`best`] walks the passage's words (an ASCII passage 64 bytes at
+//! a time, [`for_each_word`]) giving the word at position *k* the weight of the term found there:
+//! no word is lower-cased, stemmed or looked up. The fragments are exactly those of tantivy's
+//! generator; `tests` checks that over an index of the repository's fixtures.
+use std::ops::{ControlFlow, Range};
+use tantivy::postings::{Postings, SegmentPostings};
+use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{DocAddress, DocSet, Searcher, Term};
 
 /// tantivy's `en_stem` drops tokens of this many bytes or more.
 const LONG_TOKEN: usize = 40;
 
-/// The part of a stemmed term every word stemming to it starts with: all but its last two
-/// characters (at least one character).
-fn prefix(term: &str) -> &str {
-    let n = term.chars().count().saturating_sub(2).max(1);
-    match term.char_indices().nth(n) {
-        Some((at, _)) => &term[..at],
-        None => term,
-    }
-}
-
-/// Calls `f` with each word's byte range, in order: `SimpleTokenizer`'s words (runs of
-/// `char::is_alphanumeric` characters), long ones included. An ASCII text (most passages) is
-/// scanned 64 bytes at a time: a bit per byte says whether it is a word byte, and the words'
-/// starts and ends are read off the bits, with no branch per byte. Any other text is scanned
-/// character by character.
-fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
+/// Calls `f` with each word's byte range, in order, until it breaks: `SimpleTokenizer`'s words
+/// (runs of `char::is_alphanumeric` characters), long ones included. An ASCII text (most
+/// passages) is scanned 64 bytes at a time: a bit per byte says whether it is a word byte, and the
+/// words' starts and ends are read off the bits, with no branch per byte. Any other text is
+/// scanned character by character.
+fn for_each_word(text: &str, mut f: impl FnMut(usize, usize) -> ControlFlow<()>) {
     if !text.is_ascii() {
         let mut at = 0;
         loop {
@@ -45,7 +32,9 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
                 return;
             }
             at = skip(text, from, true);
-            f(from, at);
+            if f(from, at).is_break() {
+                return;
+            }
         }
     }
     // `mask`: bit i set when the block's byte i is a word byte; `carry`: the previous block's last
@@ -53,9 +42,10 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
     let (mut carry, mut start) = (0u64, 0);
     for (n, block) in text.as_bytes().chunks(64).enumerate() {
         let base = n * 64;
-        let mask = block.iter().enumerate().fold(0u64, |m, (i, b)| {
-            m | u64::from(b.is_ascii_alphanumeric()) << i
-        });
+        let mask = block
+            .chunks(8)
+            .enumerate()
+            .fold(0u64, |m, (k, eight)| m | alnum_bits(eight) << (8 * k));
         let before = mask << 1 | carry;
         // A word starts where a word byte follows a non-word byte, and ends (exclusive) where a
         // non-word byte follows a word byte. Bits past a short last block are 0: a word running
@@ -66,8 +56,8 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
             let i = marks.trailing_zeros() as usize;
             if starts & 1 << i != 0 {
                 start = base + i;
-            } else {
-                f(start, base + i);
+            } else if f(start, base + i).is_break() {
+                return;
             }
             marks &= marks - 1;
         }
@@ -75,8 +65,26 @@ fn for_each_word(text: &str, mut f: impl FnMut(usize, usize)) {
     }
     // A full last block ending in a word byte: the one word no mark ended.
     if carry == 1 {
-        f(start, text.len());
+        let _ = f(start, text.len());
     }
+}
+
+/// Bit i set when byte i of `bytes` (at most eight, all ASCII) is a letter or a digit: the
+/// eight bytes judged at once in a `u64`. A byte `v` below 0x80 plus `0x80 - lo` has its top bit
+/// set when `v >= lo`, plus `0x7f - hi` when `v > hi`, and neither sum carries into the next
+/// byte; letters are judged in lower case (`| 0x20`). The top bits are then gathered into one
+/// byte by a multiplication whose partial products never overlap.
+fn alnum_bits(bytes: &[u8]) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const TOPS: u64 = 0x8080_8080_8080_8080;
+    let mut eight = [0u8; 8];
+    eight[..bytes.len()].copy_from_slice(bytes);
+    let x = u64::from_le_bytes(eight);
+    let within = |x: u64, lo: u8, hi: u8| {
+        (x + ONES * u64::from(0x80 - lo)) & !(x + ONES * u64::from(0x7f - hi)) & TOPS
+    };
+    let tops = within(x, b'0', b'9') | within(x | (ONES * 0x20), b'a', b'z');
+    (tops >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
 }
 
 /// Where the run of characters whose `is_alphanumeric` is `word` that starts at byte `at` ends,
@@ -103,133 +111,125 @@ fn skip(text: &str, mut at: usize, word: bool) -> usize {
     text.len()
 }
 
-/// The best fragment of a passage for a query, chosen as tantivy's `SnippetGenerator` chooses
-/// it (same tokens, same windows, same scores, same tie-break), without what that generator
-/// spends per word and per passage: it lower-cases (allocates) and stems every token's text, looks
-/// it up, clones its analyzer for each passage and builds highlight ranges, a `Snippet` and its
-/// strings that a plain-text snippet never uses. `tests` checks the fragments are the same.
-pub struct Fragments {
-    /// The query's stemmed terms with tantivy's fragment weights.
-    terms: BTreeMap<String, f32>,
-    /// Each term's [`prefix`]: a word starting with none of them cannot stem to a term.
-    prefixes: Vec<String>,
-    /// The ASCII first bytes of the prefixes (a bit per byte value).
-    first_bytes: u128,
-    stemmer: TextAnalyzer,
-    /// Candidate words (as written) already weighed for this query: the weight of the term their
-    /// stem equals, 0 for none.
-    weighed: HashMap<String, f32>,
-    lowered: String,
-    max_chars: usize,
+/// The query terms' positions in hits' passages, read from the postings of the field they were
+/// indexed in (with positions).
+pub struct Positions {
+    field: Field,
+    /// The query's terms (of `field`) with tantivy's fragment weights.
+    terms: Vec<(Term, f32)>,
+    buf: Vec<u32>,
 }
 
-impl Fragments {
-    /// `terms` are the query's stemmed terms with their weights; a fragment spans at most
-    /// `max_chars` bytes of words (tantivy's rule).
-    pub fn new(terms: BTreeMap<String, f32>, max_chars: usize) -> Self {
-        let prefixes: Vec<String> = terms.keys().map(|t| prefix(t).to_owned()).collect();
-        let first_bytes = prefixes
-            .iter()
-            .filter_map(|p| p.as_bytes().first())
-            .filter(|b| b.is_ascii())
-            .fold(0u128, |bits, &b| bits | 1 << b);
+impl Positions {
+    pub fn new(field: Field, terms: Vec<(Term, f32)>) -> Self {
         Self {
+            field,
             terms,
-            prefixes,
-            first_bytes,
-            stemmer: TextAnalyzer::builder(RawTokenizer::default())
-                .filter(Stemmer::new(Language::English))
-                .build(),
-            weighed: HashMap::new(),
-            lowered: String::new(),
-            max_chars,
+            buf: Vec::new(),
         }
     }
 
-    /// The byte range of `text`'s best fragment: the window of words with the highest sum of
-    /// matched term weights, the earliest on a tie; `None` when no word matches a term.
-    pub fn best(&mut self, text: &str) -> Option<Range<usize>> {
-        let mut best: Option<(f32, Range<usize>)> = None;
-        let mut keep = |score: f32, range: Range<usize>| {
-            // Strictly greater: the earlier of two equal fragments stays.
-            if score > 0.0 && best.as_ref().is_none_or(|(b, _)| score > *b) {
-                best = Some((score, range));
+    /// For each of `hits` (distinct documents), the positions of the query's terms in it with
+    /// their terms' weights, in position order. Each segment's postings of a term are opened
+    /// once and walked forward through that segment's hits in document order.
+    pub fn read(
+        &mut self,
+        searcher: &Searcher,
+        hits: &[DocAddress],
+    ) -> tantivy::Result<Vec<Vec<(u32, f32)>>> {
+        let mut order: Vec<usize> = (0..hits.len()).collect();
+        order.sort_unstable_by_key(|&i| hits[i]);
+        let mut out = vec![Vec::new(); hits.len()];
+        let mut postings: Vec<(SegmentPostings, f32)> = Vec::with_capacity(self.terms.len());
+        let mut segment = None;
+        for i in order {
+            let DocAddress {
+                segment_ord,
+                doc_id,
+            } = hits[i];
+            if segment != Some(segment_ord) {
+                let inverted = searcher
+                    .segment_reader(segment_ord)
+                    .inverted_index(self.field)?;
+                postings.clear();
+                for (term, weight) in &self.terms {
+                    let p =
+                        inverted.read_postings(term, IndexRecordOption::WithFreqsAndPositions)?;
+                    postings.extend(p.map(|p| (p, *weight)));
+                }
+                segment = Some(segment_ord);
             }
-        };
-        let (mut start, mut stop, mut score) = (0, 0, 0.0f32);
-        for_each_word(text, |from, to| {
-            // `en_stem`'s long-word removal: no token at all.
-            if to - from >= LONG_TOKEN {
-                return;
+            let marks = &mut out[i];
+            for (p, weight) in &mut postings {
+                if p.doc() < doc_id {
+                    p.seek(doc_id);
+                }
+                if p.doc() == doc_id {
+                    p.positions(&mut self.buf);
+                    marks.extend(self.buf.iter().map(|&at| (at, *weight)));
+                }
             }
-            if to - start > self.max_chars {
-                keep(score, start..stop);
-                (start, score) = (from, 0.0);
-            }
-            stop = to;
-            score += self.weight(&text[from..to]);
-        });
-        keep(score, start..stop);
-        best.map(|(_, range)| range)
+            marks.sort_unstable_by_key(|&(at, _)| at);
+        }
+        Ok(out)
     }
+}
 
-    /// The weight of the query term `word` (as written) stems to, 0 for none: `en_stem`'s
-    /// lower-casing and stemming, for candidate words only, once per word and query.
-    fn weight(&mut self, word: &str) -> f32 {
-        let (bytes, ascii) = (word.as_bytes(), word.is_ascii());
-        if ascii {
-            // An ASCII word lower-cases byte by byte: it is a candidate when its lower case starts
-            // with a prefix, judged without copying it (most words are not: the common case).
-            if self.first_bytes & (1 << bytes[0].to_ascii_lowercase()) == 0
-                || !self.prefixes.iter().any(|p| {
-                    p.len() <= bytes.len()
-                        && bytes
-                            .iter()
-                            .zip(p.as_bytes())
-                            .all(|(b, p)| b.to_ascii_lowercase() == *p)
-                })
-            {
-                return 0.0;
+/// The byte range of `text`'s best fragment, chosen as tantivy's `SnippetGenerator` chooses it:
+/// consecutive windows of words spanning at most `max_chars` bytes each, scored by the sum of the
+/// weights of the terms at their words' positions (`marks`, from [`Positions::read`]), the highest
+/// score winning and the earliest on a tie; `None` when no word is marked. The walk stops at the
+/// end of the window holding the last mark: every later window scores 0.
+pub fn best(text: &str, marks: &[(u32, f32)], max_chars: usize) -> Option<Range<usize>> {
+    let mut best: Option<(f32, Range<usize>)> = None;
+    let mut keep = |score: f32, range: Range<usize>| {
+        // Strictly greater: the earlier of two equal fragments stays.
+        if score > 0.0 && best.as_ref().is_none_or(|(b, _)| score > *b) {
+            best = Some((score, range));
+        }
+    };
+    let mut marks = marks.iter().peekable();
+    let (mut start, mut stop, mut score, mut position) = (0, 0, 0.0f32, 0u32);
+    for_each_word(text, |from, to| {
+        let at = position;
+        position += 1;
+        // `en_stem`'s long-word removal: no token, so in no window (but it keeps its position).
+        if to - from >= LONG_TOKEN {
+            return ControlFlow::Continue(());
+        }
+        if to - start > max_chars {
+            keep(score, start..stop);
+            if marks.peek().is_none() {
+                return ControlFlow::Break(());
             }
+            (start, score) = (from, 0.0);
         }
-        if let Some(&w) = self.weighed.get(word) {
-            return w;
+        stop = to;
+        while let Some(&&(p, weight)) = marks.peek() {
+            if p > at {
+                break;
+            }
+            if p == at {
+                score += weight;
+            }
+            marks.next();
         }
-        // `LowerCaser`'s rule: ASCII in place, anything else char by char (no final sigma).
-        self.lowered.clear();
-        if ascii {
-            self.lowered.push_str(word);
-            self.lowered.make_ascii_lowercase();
-        } else {
-            self.lowered
-                .extend(word.chars().flat_map(char::to_lowercase));
-        }
-        // An ASCII word got here as a candidate; any other is judged on its lower case.
-        let w = if ascii
-            || self
-                .prefixes
-                .iter()
-                .any(|p| self.lowered.starts_with(p.as_str()))
-        {
-            let mut stream = self.stemmer.token_stream(&self.lowered);
-            let stem = stream
-                .next()
-                .map_or(self.lowered.as_str(), |t| t.text.as_str());
-            self.terms.get(stem).copied().unwrap_or(0.0)
-        } else {
-            0.0
-        };
-        self.weighed.insert(word.to_owned(), w);
-        w
-    }
+        ControlFlow::Continue(())
+    });
+    keep(score, start..stop);
+    best.map(|(_, range)| range)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tantivy::schema::{Schema, TEXT};
+    use std::collections::BTreeMap;
+    use tantivy::schema::{Schema, Value};
     use tantivy::snippet::SnippetGenerator;
-    use tantivy::tokenizer::{LowerCaser, RemoveLongFilter, SimpleTokenizer};
+    use tantivy::tokenizer::{
+        Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, TokenStream,
+    };
+    use tantivy::{Index, TantivyDocument, doc};
 
     fn en_stem() -> TextAnalyzer {
         TextAnalyzer::builder(SimpleTokenizer::default())
@@ -237,10 +237,6 @@ mod tests {
             .filter(LowerCaser)
             .filter(Stemmer::new(Language::English))
             .build()
-    }
-
-    fn stem(a: &mut TextAnalyzer, word: &str) -> Option<String> {
-        a.token_stream(word).next().map(|t| t.text.clone())
     }
 
     /// Every word of the repository's fixtures (wiki pages, issues, the MCP schemas' English
@@ -296,6 +292,27 @@ mod tests {
     }
 
     #[test]
+    fn alnum_bits_judges_every_ascii_byte_in_every_lane() {
+        for v in 0u8..0x80 {
+            for lane in 0..8 {
+                for fill in [b' ', b'a', b'0', b'~'] {
+                    let mut eight = [fill; 8];
+                    eight[lane] = v;
+                    let want = eight.iter().enumerate().fold(0u64, |m, (i, b)| {
+                        m | u64::from(b.is_ascii_alphanumeric()) << i
+                    });
+                    assert_eq!(alnum_bits(&eight), want, "{v:#x} in lane {lane}");
+                    assert_eq!(
+                        alnum_bits(&eight[..=lane]),
+                        want & ((2 << lane) - 1),
+                        "{v:#x} ending a short block at {lane}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn words_are_those_of_the_simple_tokenizer() {
         // Every length up to five blocks of ASCII (words across block edges, a word or a
         // separator at either end, texts of exactly 64 and 128 bytes), from a fixed generator,
@@ -328,34 +345,59 @@ mod tests {
         assert!(texts.iter().any(|t| !t.is_ascii()));
         for t in &texts {
             let mut words = Vec::new();
-            for_each_word(t, |from, to| words.push((from, to)));
+            for_each_word(t, |from, to| {
+                words.push((from, to));
+                ControlFlow::Continue(())
+            });
             assert_eq!(words, simple_words(t), "{t:?}");
         }
     }
 
-    #[test]
-    fn every_word_starts_with_the_prefix_of_its_stem() {
-        let mut a = en_stem();
-        let words = vocabulary();
-        assert!(words.len() > 2_000, "{} words", words.len());
-        for w in &words {
-            if let Some(s) = stem(&mut a, w) {
-                assert!(w.starts_with(prefix(&s)), "{w:?} stems to {s:?}");
-            }
-        }
-    }
-
+    /// The snippets of every passage of an index of the fixtures (the body's indexing options,
+    /// two segments) for several queries, from the postings' positions, against tantivy's generator re-analyzing the text.
     #[test]
     fn snippets_equal_those_of_the_index_analyzer() {
         let mut b = Schema::builder();
-        let body = b.add_text_field("body", TEXT);
-        let _ = b.build();
-        let mut a = en_stem();
-        // Passages of real text (~1,000 characters, as the chunker makes) and of every word.
+        let body = b.add_text_field("body", super::super::index::text_options());
+        let index = Index::create_in_ram(b.build());
+        // Passages of real text (~1,000 characters, as the chunker makes; some non-ASCII, some
+        // with words of 40 bytes or more), and of every fixture word.
         let chars: Vec<char> = fixture_text().chars().collect();
         let mut texts: Vec<String> = chars.chunks(1000).map(|c| c.iter().collect()).collect();
         texts.truncate(400);
         texts.extend(vocabulary().chunks(150).map(|c| c.join(" ")));
+        texts.push(format!(
+            "{} runbook {} incident",
+            "x".repeat(45),
+            "y".repeat(40)
+        ));
+        assert!(texts.iter().any(|t| !t.is_ascii()));
+        let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+        for (n, text) in texts.iter().enumerate() {
+            writer.add_document(doc!(body => text.as_str())).unwrap();
+            if n == texts.len() / 2 {
+                writer.commit().unwrap();
+            }
+        }
+        writer.commit().unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        assert_eq!(searcher.segment_readers().len(), 2);
+        // Every passage, in reverse order (read sorts them by address itself).
+        let mut hits: Vec<DocAddress> = Vec::new();
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            hits.extend((0..segment.max_doc()).map(|d| DocAddress::new(ord as u32, d)));
+        }
+        hits.reverse();
+        let stored: Vec<String> = hits
+            .iter()
+            .map(|&h| {
+                let d: TantivyDocument = searcher.doc(h).unwrap();
+                d.get_first(body)
+                    .and_then(|v| v.as_str())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
         let queries = [
             "dying running relational",
             "incident response runbook",
@@ -364,19 +406,27 @@ mod tests {
             "generously organized communities",
             "deployment failures rollback",
             "authorization servers must validate",
+            "naïve café Ünïcödé",
         ];
+        let mut analyzer = en_stem();
         let mut compared = 0;
         for q in queries {
-            let mut terms = BTreeMap::new();
-            let mut s = a.token_stream(q);
+            // Distinct weights, so a word given another term's weight changes the choice.
+            let mut weights = BTreeMap::new();
+            let mut s = analyzer.token_stream(q);
             while let Some(t) = s.next() {
-                terms.insert(t.text.clone(), 0.5);
+                let n = weights.len() as f32;
+                weights.insert(t.text.clone(), 1.0 / (2.0 + n));
             }
-            let mut fast = Fragments::new(terms.clone(), 280);
-            let exact = SnippetGenerator::new(terms, en_stem(), body, 280);
-            for text in &texts {
+            let terms = weights
+                .iter()
+                .map(|(t, w)| (Term::from_field_text(body, t), *w))
+                .collect();
+            let marks = Positions::new(body, terms).read(&searcher, &hits).unwrap();
+            let exact = SnippetGenerator::new(weights, en_stem(), body, 280);
+            for (text, marks) in stored.iter().zip(&marks) {
                 let e = exact.snippet(text);
-                let f = fast.best(text).map(|r| &text[r]).unwrap_or_default();
+                let f = best(text, marks, 280).map(|r| &text[r]).unwrap_or_default();
                 assert_eq!(f, e.fragment(), "{q:?}");
                 compared += usize::from(!e.is_empty());
             }
@@ -385,5 +435,15 @@ mod tests {
             compared > 200,
             "only {compared} non-empty snippets compared"
         );
+    }
+
+    #[test]
+    fn a_passage_without_marks_has_no_fragment_and_marks_past_its_words_are_ignored() {
+        assert_eq!(best("nothing to see here", &[], 280), None);
+        assert_eq!(best("", &[(0, 1.0)], 280), None);
+        assert_eq!(best("one two", &[(5, 1.0)], 280), None);
+        assert_eq!(best("one two three", &[(1, 1.0)], 280), Some(0..13));
+        // Windows of at most 8 bytes: "one two" | "three" | "four"; the mark on "four" wins.
+        assert_eq!(best("one two three four", &[(3, 1.0)], 8), Some(14..18));
     }
 }
