@@ -450,7 +450,7 @@ impl WorkspaceIndex {
             }
         }
         let addrs: Vec<DocAddress> = hits.iter().map(|(_, a, _)| *a).collect();
-        let marks = snippet::Positions::new(self.f.body, weighted).read(searcher, &addrs)?;
+        let marks = snippet::positions(searcher, self.f.body, &weighted, &addrs)?;
         for ((hit, _, body), marks) in hits.iter_mut().zip(&marks) {
             hit.snippet = snippet_of(body, marks);
         }

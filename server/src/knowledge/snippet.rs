@@ -5,7 +5,7 @@
 //! scores fragments by the tokens equal to a query term. The index already knows where those
 //! tokens are: the body is indexed with positions, and a token's position is the index of its
 //! word among `SimpleTokenizer`'s words (the long ones `en_stem` drops still count, as they do in
-//! the tokenizer's numbering). So [`Positions`] reads each query term's positions in a hit's
+//! the tokenizer's numbering). So [`positions`] reads each query term's positions in a hit's
 //! passage from the postings, and [`best`] walks the passage's words (an ASCII passage 64 bytes at
 //! a time, [`for_each_word`]) giving the word at position *k* the weight of the term found there:
 //! no word is lower-cased, stemmed or looked up. The fragments are exactly those of tantivy's
@@ -111,73 +111,53 @@ fn skip(text: &str, mut at: usize, word: bool) -> usize {
     text.len()
 }
 
-/// The query terms' positions in hits' passages, read from the postings of the field they were
-/// indexed in (with positions).
-pub struct Positions {
+/// For each of `hits` (distinct documents), the positions of the query's `terms` (of `field`,
+/// indexed with positions; each with tantivy's fragment weight) in it, with their terms' weights,
+/// in position order. Each segment's postings of a term are opened once and walked forward
+/// through that segment's hits in document order.
+pub fn positions(
+    searcher: &Searcher,
     field: Field,
-    /// The query's terms (of `field`) with tantivy's fragment weights.
-    terms: Vec<(Term, f32)>,
-    buf: Vec<u32>,
-}
-
-impl Positions {
-    pub fn new(field: Field, terms: Vec<(Term, f32)>) -> Self {
-        Self {
-            field,
-            terms,
-            buf: Vec::new(),
-        }
-    }
-
-    /// For each of `hits` (distinct documents), the positions of the query's terms in it with
-    /// their terms' weights, in position order. Each segment's postings of a term are opened
-    /// once and walked forward through that segment's hits in document order.
-    pub fn read(
-        &mut self,
-        searcher: &Searcher,
-        hits: &[DocAddress],
-    ) -> tantivy::Result<Vec<Vec<(u32, f32)>>> {
-        let mut order: Vec<usize> = (0..hits.len()).collect();
-        order.sort_unstable_by_key(|&i| hits[i]);
-        let mut out = vec![Vec::new(); hits.len()];
-        let mut postings: Vec<(SegmentPostings, f32)> = Vec::with_capacity(self.terms.len());
-        let mut segment = None;
-        for i in order {
-            let DocAddress {
-                segment_ord,
-                doc_id,
-            } = hits[i];
-            if segment != Some(segment_ord) {
-                let inverted = searcher
-                    .segment_reader(segment_ord)
-                    .inverted_index(self.field)?;
-                postings.clear();
-                for (term, weight) in &self.terms {
-                    let p =
-                        inverted.read_postings(term, IndexRecordOption::WithFreqsAndPositions)?;
-                    postings.extend(p.map(|p| (p, *weight)));
-                }
-                segment = Some(segment_ord);
+    terms: &[(Term, f32)],
+    hits: &[DocAddress],
+) -> tantivy::Result<Vec<Vec<(u32, f32)>>> {
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    order.sort_unstable_by_key(|&i| hits[i]);
+    let mut out = vec![Vec::new(); hits.len()];
+    let mut postings: Vec<(SegmentPostings, f32)> = Vec::with_capacity(terms.len());
+    let (mut segment, mut buf) = (None, Vec::new());
+    for i in order {
+        let DocAddress {
+            segment_ord,
+            doc_id,
+        } = hits[i];
+        if segment != Some(segment_ord) {
+            let inverted = searcher.segment_reader(segment_ord).inverted_index(field)?;
+            postings.clear();
+            for (term, weight) in terms {
+                let p = inverted.read_postings(term, IndexRecordOption::WithFreqsAndPositions)?;
+                postings.extend(p.map(|p| (p, *weight)));
             }
-            let marks = &mut out[i];
-            for (p, weight) in &mut postings {
-                if p.doc() < doc_id {
-                    p.seek(doc_id);
-                }
-                if p.doc() == doc_id {
-                    p.positions(&mut self.buf);
-                    marks.extend(self.buf.iter().map(|&at| (at, *weight)));
-                }
-            }
-            marks.sort_unstable_by_key(|&(at, _)| at);
+            segment = Some(segment_ord);
         }
-        Ok(out)
+        let marks = &mut out[i];
+        for (p, weight) in &mut postings {
+            if p.doc() < doc_id {
+                p.seek(doc_id);
+            }
+            if p.doc() == doc_id {
+                p.positions(&mut buf);
+                marks.extend(buf.iter().map(|&at| (at, *weight)));
+            }
+        }
+        marks.sort_unstable_by_key(|&(at, _)| at);
     }
+    Ok(out)
 }
 
 /// The byte range of `text`'s best fragment, chosen as tantivy's `SnippetGenerator` chooses it:
 /// consecutive windows of words spanning at most `max_chars` bytes each, scored by the sum of the
-/// weights of the terms at their words' positions (`marks`, from [`Positions::read`]), the highest
+/// weights of the terms at their words' positions (`marks`, from [`positions`]), the highest
 /// score winning and the earliest on a tie; `None` when no word is marked. The walk stops at the
 /// end of the window holding the last mark: every later window scores 0.
 pub fn best(text: &str, marks: &[(u32, f32)], max_chars: usize) -> Option<Range<usize>> {
@@ -226,18 +206,8 @@ mod tests {
     use std::collections::BTreeMap;
     use tantivy::schema::{Schema, Value};
     use tantivy::snippet::SnippetGenerator;
-    use tantivy::tokenizer::{
-        Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, TokenStream,
-    };
+    use tantivy::tokenizer::{LowerCaser, SimpleTokenizer, TextAnalyzer, TokenStream};
     use tantivy::{Index, TantivyDocument, doc};
-
-    fn en_stem() -> TextAnalyzer {
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(LONG_TOKEN))
-            .filter(LowerCaser)
-            .filter(Stemmer::new(Language::English))
-            .build()
-    }
 
     /// Every word of the repository's fixtures (wiki pages, issues, the MCP schemas' English
     /// descriptions) plus the stemmer's irregular cases.
@@ -408,22 +378,23 @@ mod tests {
             "authorization servers must validate",
             "naïve café Ünïcödé",
         ];
-        let mut analyzer = en_stem();
+        // The analyzer the index itself runs on the body (`en_stem`), for the queries and for
+        // tantivy's generator.
+        let mut analyzer = index.tokenizer_for_field(body).unwrap();
         let mut compared = 0;
         for q in queries {
             // Distinct weights, so a word given another term's weight changes the choice.
             let mut weights = BTreeMap::new();
-            let mut s = analyzer.token_stream(q);
-            while let Some(t) = s.next() {
+            analyzer.token_stream(q).process(&mut |t| {
                 let n = weights.len() as f32;
                 weights.insert(t.text.clone(), 1.0 / (2.0 + n));
-            }
-            let terms = weights
+            });
+            let terms: Vec<(Term, f32)> = weights
                 .iter()
                 .map(|(t, w)| (Term::from_field_text(body, t), *w))
                 .collect();
-            let marks = Positions::new(body, terms).read(&searcher, &hits).unwrap();
-            let exact = SnippetGenerator::new(weights, en_stem(), body, 280);
+            let marks = positions(&searcher, body, &terms, &hits).unwrap();
+            let exact = SnippetGenerator::new(weights, analyzer.clone(), body, 280);
             for (text, marks) in stored.iter().zip(&marks) {
                 let e = exact.snippet(text);
                 let f = best(text, marks, 280).map(|r| &text[r]).unwrap_or_default();
