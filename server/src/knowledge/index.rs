@@ -13,14 +13,19 @@ use super::chunk::{chunk_markdown, plain_text, truncate_chars};
 use super::model::{SearchHit, Source};
 use super::snippet;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, ConstScoreQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
 };
 use tantivy::tokenizer::TokenStream;
-use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, Term, doc};
+use tantivy::{
+    DocAddress, DocId, DocSet, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TERMINATED,
+    Term, doc,
+};
 
 /// Bump when the schema, the tokenizer, the chunker or what is stored change: indexes on disk
 /// with another format are rebuilt.
@@ -69,8 +74,75 @@ pub struct WorkspaceIndex {
     pub dir: Option<PathBuf>,
     store_id: String,
     index: Index,
-    reader: IndexReader,
+    /// The reader's one view of the index (`ReloadPolicy::Manual`, never reloaded: a change
+    /// makes a new `WorkspaceIndex`), so `docs` numbers exactly the segments it searches.
+    searcher: Searcher,
+    docs: DocTable,
     f: Fields,
+}
+
+/// What a hit shows of its document (the same for each of its passages).
+struct DocMeta {
+    doc_id: String,
+    source: Source,
+    title: String,
+    url: String,
+    uri: String,
+}
+
+/// The documents of one view of an index, numbered, and each passage's document number, so
+/// hits are deduplicated without reading stored fields. A document's description is read from
+/// the store the first time one of its passages is a hit (every passage stores the same one),
+/// then kept: a start reads no stored field, and a search reads only the passages of its
+/// snippets and of documents it is the first to show.
+struct DocTable {
+    /// By number; `Some(None)` once read for a document whose stored source is not one we know.
+    docs: Vec<OnceLock<Option<DocMeta>>>,
+    /// Per segment (in the searcher's order), per passage: its document's number, or
+    /// [`DocTable::NONE`] for a deleted passage.
+    number: Vec<Vec<u32>>,
+}
+
+impl DocTable {
+    const NONE: u32 = u32::MAX;
+
+    /// Numbers the documents from the live postings of every segment's `doc_id` terms.
+    fn build(searcher: &Searcher, f: Fields) -> anyhow::Result<Self> {
+        let mut numbers: HashMap<Vec<u8>, u32> = HashMap::new();
+        let mut number = Vec::with_capacity(searcher.segment_readers().len());
+        for segment in searcher.segment_readers() {
+            let mut own = vec![Self::NONE; segment.max_doc() as usize];
+            let alive = segment.alive_bitset();
+            let inverted = segment.inverted_index(f.doc_id)?;
+            let mut terms = inverted.terms().stream()?;
+            while terms.advance() {
+                let mut postings = inverted
+                    .read_postings_from_terminfo(terms.value(), IndexRecordOption::Basic)?;
+                let mut doc: DocId = postings.doc();
+                while doc != TERMINATED {
+                    if alive.is_none_or(|a| a.is_alive(doc)) {
+                        let next = numbers.len() as u32;
+                        own[doc as usize] = *numbers.entry(terms.key().to_vec()).or_insert(next);
+                    }
+                    doc = postings.advance();
+                }
+            }
+            number.push(own);
+        }
+        Ok(Self {
+            docs: (0..numbers.len()).map(|_| OnceLock::new()).collect(),
+            number,
+        })
+    }
+
+    /// The number of the document a passage belongs to; `None` for a deleted passage.
+    fn number(&self, addr: DocAddress) -> Option<u32> {
+        self.number
+            .get(addr.segment_ord as usize)?
+            .get(addr.doc_id as usize)
+            .copied()
+            .filter(|&n| n != Self::NONE)
+    }
 }
 
 /// The commit payload of an index on disk.
@@ -232,6 +304,7 @@ impl WorkspaceIndex {
             stamp.workspace,
             chunks - own.min(chunks)
         );
+        let docs = DocTable::build(&searcher, f)?;
         Ok(Self {
             workspace: stamp.workspace,
             version: stamp.version,
@@ -240,7 +313,8 @@ impl WorkspaceIndex {
             dir,
             store_id: stamp.store_id,
             index,
-            reader,
+            searcher,
+            docs,
             f,
         })
     }
@@ -338,9 +412,87 @@ impl WorkspaceIndex {
         if terms.is_empty() || self.chunks == 0 {
             return Ok(Vec::new());
         }
+        let query = self.query(&terms, source);
+        let query = &*query;
+
+        let searcher = &self.searcher;
+        // Several chunks of one document can crowd the top; widen until `limit` documents are
+        // found or the matches run out.
+        let mut want = (limit * 3).min(self.chunks);
+        loop {
+            let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
+            let exhausted = top.len() < want || want >= self.chunks;
+            // The hits (each document's best passage) and their passages' addresses; stored
+            // fields are read only for documents not yet described (`DocTable`).
+            let mut hits: Vec<(SearchHit, DocAddress)> = Vec::with_capacity(limit);
+            let mut seen: Vec<u32> = Vec::with_capacity(limit);
+            for (score, addr) in top {
+                let Some(n) = self.docs.number(addr) else {
+                    continue;
+                };
+                if seen.contains(&n) {
+                    continue;
+                }
+                seen.push(n);
+                let Some(d) = self.describe(n, addr)? else {
+                    continue;
+                };
+                let hit = SearchHit {
+                    doc_id: d.doc_id.clone(),
+                    title: d.title.clone(),
+                    url: d.url.clone(),
+                    uri: d.uri.clone(),
+                    source: d.source,
+                    snippet: String::new(),
+                    score,
+                };
+                hits.push((hit, addr));
+                if hits.len() == limit {
+                    break;
+                }
+            }
+            if hits.len() == limit || exhausted {
+                if snippets {
+                    self.snippets(&terms, &mut hits)?;
+                }
+                return Ok(hits.into_iter().map(|(h, _)| h).collect());
+            }
+            want = (want * 4).min(self.chunks);
+        }
+    }
+
+    /// Document `n`'s description, read from its passage at `addr` the first time; `None` for
+    /// a document whose stored source is not one we know (never shown).
+    fn describe(&self, n: u32, addr: DocAddress) -> anyhow::Result<Option<&DocMeta>> {
+        let cell = &self.docs.docs[n as usize];
+        if let Some(known) = cell.get() {
+            return Ok(known.as_ref());
+        }
+        let f = self.f;
+        let mut d: Stored = self.searcher.doc(addr)?;
+        // Unreachable by construction (`from_index`); never let it leak if it ever is.
+        anyhow::ensure!(
+            d.get(f.workspace) == self.workspace,
+            "foreign passage in the knowledge index of {:?}",
+            self.workspace
+        );
+        let meta = Source::parse(d.get(f.source)).map(|source| DocMeta {
+            doc_id: d.take(f.doc_id),
+            source,
+            title: d.take(f.title),
+            url: d.take(f.url),
+            uri: d.take(f.uri),
+        });
+        // Two searches may both read it; either's description is the document's.
+        Ok(cell.get_or_init(|| meta).as_ref())
+    }
+
+    /// The passages' query: BM25 over the title (boosted) and the body for each term, within
+    /// `source` when given.
+    fn query(&self, terms: &[String], source: Option<Source>) -> Box<dyn Query> {
         let f = self.f;
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len() * 2);
-        for t in &terms {
+        for t in terms {
             let title = TermQuery::new(
                 Term::from_field_text(f.title, t),
                 IndexRecordOption::WithFreqs,
@@ -368,67 +520,15 @@ impl WorkspaceIndex {
         // tantivy answers with block-max WAND (skipping passages that cannot reach the top)
         // instead of scoring every passage containing a common word. The workspace term adds
         // nothing there: every passage of this index carries it (checked whenever a view of the
-        // index is made, see `from_index`), and every hit's stored workspace is checked below.
+        // index is made, see `from_index` and `DocTable::build`).
         let text: Box<dyn Query> = Box::new(BooleanQuery::new(should));
-        let query: Box<dyn Query> = match source {
+        match source {
             None => text,
             Some(s) => Box::new(BooleanQuery::new(vec![
                 (Occur::Must, text),
                 (Occur::Must, filter(f.workspace, &self.workspace)),
                 (Occur::Must, filter(f.source, s.as_str())),
             ])),
-        };
-        let query = &*query;
-
-        let searcher = self.reader.searcher();
-        // Several chunks of one document can crowd the top; widen until `limit` documents are
-        // found or the matches run out.
-        let mut want = (limit * 3).min(self.chunks);
-        loop {
-            let top = searcher.search(query, &TopDocs::with_limit(want).order_by_score())?;
-            let exhausted = top.len() < want || want >= self.chunks;
-            // The hits, their addresses and (for snippets) their passages.
-            let mut hits: Vec<(SearchHit, DocAddress, String)> = Vec::new();
-            for (score, addr) in top {
-                let mut d: Stored = searcher.doc(addr)?;
-                if d.get(f.workspace) != self.workspace {
-                    // Unreachable by construction; never let it leak if it ever is.
-                    tracing::error!(workspace = %self.workspace, "foreign document in a workspace index; skipped");
-                    continue;
-                }
-                let doc_id = d.take(f.doc_id);
-                if hits.iter().any(|(h, _, _)| h.doc_id == doc_id) {
-                    continue;
-                }
-                let Some(src) = Source::parse(d.get(f.source)) else {
-                    continue;
-                };
-                let hit = SearchHit {
-                    doc_id,
-                    title: d.take(f.title),
-                    url: d.take(f.url),
-                    uri: d.take(f.uri),
-                    source: src,
-                    snippet: String::new(),
-                    score,
-                };
-                let body = if snippets {
-                    d.take(f.body)
-                } else {
-                    String::new()
-                };
-                hits.push((hit, addr, body));
-                if hits.len() == limit {
-                    break;
-                }
-            }
-            if hits.len() == limit || exhausted {
-                if snippets {
-                    self.snippets(&searcher, &terms, &mut hits)?;
-                }
-                return Ok(hits.into_iter().map(|(h, _, _)| h).collect());
-            }
-            want = (want * 4).min(self.chunks);
         }
     }
 
@@ -437,10 +537,10 @@ impl WorkspaceIndex {
     /// the index (`snippet`).
     fn snippets(
         &self,
-        searcher: &Searcher,
         terms: &[String],
-        hits: &mut [(SearchHit, DocAddress, String)],
+        hits: &mut [(SearchHit, DocAddress)],
     ) -> anyhow::Result<()> {
+        let searcher = &self.searcher;
         let mut weighted = Vec::with_capacity(terms.len());
         for t in terms {
             let term = Term::from_field_text(self.f.body, t);
@@ -449,10 +549,17 @@ impl WorkspaceIndex {
                 weighted.push((term, 1.0 / (1.0 + df as f32)));
             }
         }
-        let addrs: Vec<DocAddress> = hits.iter().map(|(_, a, _)| *a).collect();
+        let addrs: Vec<DocAddress> = hits.iter().map(|(_, a)| *a).collect();
         let marks = snippet::positions(searcher, self.f.body, &weighted, &addrs)?;
-        for ((hit, _, body), marks) in hits.iter_mut().zip(&marks) {
-            hit.snippet = snippet_of(body, marks);
+        for ((hit, addr), marks) in hits.iter_mut().zip(&marks) {
+            let mut d: Stored = searcher.doc(*addr)?;
+            // Unreachable by construction (`from_index`); never let it leak if it ever is.
+            anyhow::ensure!(
+                d.get(self.f.workspace) == self.workspace,
+                "foreign passage in the knowledge index of {:?}",
+                self.workspace
+            );
+            hit.snippet = snippet_of(&d.take(self.f.body), marks);
         }
         Ok(())
     }
@@ -507,5 +614,166 @@ impl tantivy::schema::document::DocumentDeserialize for Stored {
             fields.push(field);
         }
         Ok(Self(fields))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A document of `parts` sections, one passage each; every passage says `word` and
+    /// `common`, the second says `word` three times.
+    fn document(id: &str, source: Source, title: &str, parts: usize, word: &str) -> IndexDoc {
+        let text = (0..parts)
+            .map(|i| {
+                let times = if i == 1 { 3 } else { 1 };
+                format!(
+                    "## Part {i}\n\n{} {} common\n",
+                    "filler words about nothing much ".repeat(28),
+                    vec![word; times].join(" ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        IndexDoc {
+            id: id.into(),
+            source,
+            title: title.into(),
+            url: format!("https://example.com/{id}"),
+            uri: format!("kb://acme/{id}"),
+            text,
+        }
+    }
+
+    /// The hits as the search made them before `DocTable`: every passage ranked, each read
+    /// from the store, the first passage of each document kept, its snippet made from it.
+    fn from_the_store(
+        ix: &WorkspaceIndex,
+        query: &str,
+        source: Option<Source>,
+        limit: usize,
+    ) -> Vec<SearchHit> {
+        let terms = ix.terms(query).unwrap();
+        let top = ix
+            .searcher
+            .search(
+                &*ix.query(&terms, source),
+                &TopDocs::with_limit(ix.chunks).order_by_score(),
+            )
+            .unwrap();
+        let mut hits: Vec<(SearchHit, DocAddress)> = Vec::new();
+        for (score, addr) in top {
+            let mut d: Stored = ix.searcher.doc(addr).unwrap();
+            let doc_id = d.take(ix.f.doc_id);
+            if hits.len() == limit || hits.iter().any(|(h, _)| h.doc_id == doc_id) {
+                continue;
+            }
+            let hit = SearchHit {
+                doc_id,
+                title: d.take(ix.f.title),
+                url: d.take(ix.f.url),
+                uri: d.take(ix.f.uri),
+                source: Source::parse(d.get(ix.f.source)).unwrap(),
+                snippet: String::new(),
+                score,
+            };
+            hits.push((hit, addr));
+        }
+        ix.snippets(&terms, &mut hits).unwrap();
+        hits.into_iter().map(|(h, _)| h).collect()
+    }
+
+    fn same_as_the_store(ix: &WorkspaceIndex) {
+        for query in [
+            "common",
+            "alpha",
+            "beta gamma",
+            "delta common",
+            "zeta",
+            "nothing",
+        ] {
+            for source in [None, Some(Source::Wiki), Some(Source::Github)] {
+                for limit in [1, 2, 3, 5, 8] {
+                    let want = from_the_store(ix, query, source, limit);
+                    assert!(want.iter().all(|h| !h.snippet.is_empty()));
+                    let with = ix.search(query, source, limit, true).unwrap();
+                    assert_eq!(with, want, "{query:?} {source:?} {limit}");
+                    let without = ix.search(query, source, limit, false).unwrap();
+                    let want: Vec<SearchHit> = want
+                        .into_iter()
+                        .map(|h| SearchHit {
+                            snippet: String::new(),
+                            ..h
+                        })
+                        .collect();
+                    assert_eq!(without, want, "{query:?} {source:?} {limit}");
+                }
+            }
+        }
+    }
+
+    /// Hits are deduplicated and described from the document table, across segments and
+    /// deletions, exactly as reading every passage's stored fields would.
+    #[test]
+    fn hits_are_those_of_the_stored_fields_across_segments_and_changes() {
+        let mut b = IndexBuilder::new("acme", 1, "store", None).unwrap();
+        let docs = [
+            document("wiki:a", Source::Wiki, "Alpha guide", 4, "alpha"),
+            document("wiki:b", Source::Wiki, "Beta notes", 3, "beta"),
+            document("github:o/r#1", Source::Github, "Gamma bug", 5, "gamma"),
+            document("github:o/r#2", Source::Github, "Delta feature", 2, "delta"),
+            document("wiki:c", Source::Wiki, "Alpha and beta", 3, "alpha beta"),
+        ];
+        for d in &docs {
+            b.add(d).unwrap();
+        }
+        let ix = b.finish().unwrap();
+        assert!(ix.chunks > docs.len() * 2, "documents of several passages");
+        same_as_the_store(&ix);
+
+        // A second segment: wiki:b rewritten (its old passages deleted), github:o/r#1 removed,
+        // a new document.
+        let changed = [
+            "wiki:b".to_string(),
+            "github:o/r#1".to_string(),
+            "wiki:z".to_string(),
+        ];
+        let new = [
+            document(
+                "wiki:b",
+                Source::Wiki,
+                "Beta notes, rewritten",
+                4,
+                "beta zeta",
+            ),
+            document("wiki:z", Source::Wiki, "Zeta", 2, "zeta gamma"),
+        ];
+        let ix = ix.apply_changes(2, &changed, &new, 5).unwrap();
+        assert_eq!(ix.searcher.segment_readers().len(), 2);
+        same_as_the_store(&ix);
+        let beta = ix.search("beta", None, 10, false).unwrap();
+        let b = beta.iter().find(|h| h.doc_id == "wiki:b").unwrap();
+        assert_eq!(b.title, "Beta notes, rewritten");
+        assert!(
+            ix.search("gamma", None, 10, false)
+                .unwrap()
+                .iter()
+                .all(|h| h.doc_id != "github:o/r#1")
+        );
+
+        // A document in two segments (its passages added again without the old ones deleted,
+        // which `apply_changes`' callers never do) is still one hit.
+        let ix = ix
+            .apply_changes(
+                3,
+                &[],
+                &[document("wiki:a", Source::Wiki, "Alpha guide", 4, "alpha")],
+                5,
+            )
+            .unwrap();
+        assert_eq!(ix.searcher.segment_readers().len(), 3);
+        let alpha = ix.search("alpha", None, 10, true).unwrap();
+        assert_eq!(alpha.iter().filter(|h| h.doc_id == "wiki:a").count(), 1);
+        same_as_the_store(&ix);
     }
 }
