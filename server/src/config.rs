@@ -134,6 +134,15 @@ impl Config {
         format!("{}/t/{slug}/mcp", self.public_url)
     }
 
+    /// Whether `url` is exactly [`mcp_url`](Self::mcp_url)`(slug)`, without building it (every
+    /// bearer check asks).
+    pub fn is_mcp_url(&self, url: &str, slug: &str) -> bool {
+        url.strip_prefix(self.public_url.as_str())
+            .and_then(|rest| rest.strip_prefix("/t/"))
+            .and_then(|rest| rest.strip_prefix(slug))
+            == Some("/mcp")
+    }
+
     /// RFC 9728 path-inserted protected resource metadata URL of a workspace.
     pub fn prm_url(&self, slug: &str) -> String {
         format!(
@@ -209,6 +218,29 @@ mod tests {
             c.slug_for_resource("https://mcp.example.com/t/acme/mcp?x=1"),
             None
         );
+        for url in [
+            "https://mcp.example.com/t/acme/mcp",
+            "https://mcp.example.com/t/acme/mcp/",
+            "https://mcp.example.com/t/acme/mcp/mcp",
+            "https://mcp.example.com/t/acm/mcp",
+            "https://mcp.example.com/t/acmee/mcp",
+            "https://mcp.example.com/t/acme/mc",
+            "https://mcp.example.com/t//mcp",
+            "https://mcp.example.com/t/acme",
+            "https://mcp.example.com:443/t/acme/mcp",
+            "https://evil.example.com/t/acme/mcp",
+            "https://mcp.example.comt/acme/mcp",
+            "",
+        ] {
+            for slug in ["acme", "acm", "acme/mcp", ""] {
+                assert_eq!(
+                    c.is_mcp_url(url, slug),
+                    url == c.mcp_url(slug),
+                    "{url:?} {slug:?}"
+                );
+            }
+        }
+        assert!(c.is_mcp_url("https://mcp.example.com/t/acme/mcp", "acme"));
         assert!(normalize_origin("https://x.example/path").is_err());
         assert!(normalize_origin("ftp://x.example").is_err());
         assert_eq!(

@@ -158,7 +158,7 @@ pub async fn authenticate(
         return Err(invalid("the access token expired"));
     }
     // RFC 8707: the audience is exactly this workspace's MCP URL.
-    if record.workspace_slug != slug || record.resource != state.config.mcp_url(slug) {
+    if record.workspace_slug != slug || !state.config.is_mcp_url(&record.resource, slug) {
         return Err(invalid(
             "the access token was issued for a different resource",
         ));
