@@ -104,6 +104,19 @@ pub enum RedeemOutcome {
     LostRace,
 }
 
+/// Rows of the revocation epoch (migration 0042); row 1 is also the one explicit revocations
+/// bump.
+pub(crate) const EPOCH_ROWS: u32 = 16;
+
+/// The epoch row a superseding redemption bumps: picked by its new grant's random id, so
+/// concurrent redemptions spread over the rows. Any row is correct: pollers read the sum.
+fn epoch_row(grant_id: &str) -> i64 {
+    let h = grant_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b)));
+    i64::from(h % EPOCH_ROWS + 1)
+}
+
 fn strings_from_json(s: &str) -> Vec<String> {
     serde_json::from_str(s).unwrap_or_default()
 }
@@ -458,8 +471,8 @@ impl Store {
             vec![(&grant.client_id).into(), now.into()],
             &redeemed,
         );
-        // Last: on PostgreSQL the one row of the revocation epoch stays locked until the
-        // statement commits, and every superseding redemption and revocation takes it.
+        // Last: on PostgreSQL the epoch's row stays locked until the statement commits. Each
+        // redemption takes one of sixteen (`epoch_row`), so concurrent ones rarely queue.
         let any_older = b.refer(
             superseded,
             "EXISTS (SELECT 1 FROM grants WHERE superseded_by = $1)",
@@ -467,8 +480,8 @@ impl Store {
             "EXISTS (SELECT 1 FROM {})",
         );
         b.push_if(
-            "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = 1 AND ",
-            vec![],
+            "UPDATE auth_epoch SET epoch = epoch + 1 WHERE id = $1 AND ",
+            vec![epoch_row(&grant.id).into()],
             &any_older,
         );
         if self.backend() == super::Backend::Postgres {
@@ -714,5 +727,22 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redemptions_spread_over_every_epoch_row() {
+        let mut seen = [0u32; EPOCH_ROWS as usize];
+        for i in 0..1600 {
+            let row = epoch_row(&format!("g_{}", crate::secrets::new_id()));
+            assert!((1..=i64::from(EPOCH_ROWS)).contains(&row), "{i}: {row}");
+            seen[(row - 1) as usize] += 1;
+        }
+        // 100 expected per row: every row is used, none by more than twice its share.
+        assert!(seen.iter().all(|&n| (25..=200).contains(&n)), "{seen:?}");
     }
 }

@@ -171,7 +171,8 @@ impl Store {
 
     /// The revocation epoch (see module docs).
     pub async fn auth_epoch(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query("SELECT epoch FROM auth_epoch WHERE id = 1")
+        // The sum of the epoch's rows (migration 0042): it moves whenever any row does.
+        sqlx::query("SELECT CAST(COALESCE(SUM(epoch), 0) AS BIGINT) FROM auth_epoch")
             .fetch_one(self.pool())
             .await?
             .try_get(0)

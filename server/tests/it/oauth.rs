@@ -599,7 +599,18 @@ async fn existing_grant_skips_consent_but_not_sign_in() {
         .await;
     assert_eq!(r.status, StatusCode::FOUND, "{}", r.text);
     let code = r.location_params()["code"].clone();
+    let epoch = t.state.store.auth_epoch().await.unwrap();
     let second = exchange(&b, &c, &code, &v, ACME).await.json();
+    // Other processes learn of it: the epoch (the sum of its rows, one of which the redemption
+    // bumped) moved by one.
+    assert_eq!(t.state.store.auth_epoch().await.unwrap(), epoch + 1);
+    // Every row counts, whichever the redemption bumped.
+    let db = sqlx::AnyPool::connect(&t.db_url).await.unwrap();
+    sqlx::query("UPDATE auth_epoch SET epoch = epoch + 5 WHERE id = 16")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert_eq!(t.state.store.auth_epoch().await.unwrap(), epoch + 6);
     // The new grant supersedes the old one: one connection per client and workspace.
     assert_eq!(
         mcp_call(&b, "acme", first["access_token"].as_str().unwrap())
