@@ -134,15 +134,6 @@ impl Config {
         format!("{}/t/{slug}/mcp", self.public_url)
     }
 
-    /// Whether `url` is exactly [`mcp_url`](Self::mcp_url)`(slug)`, without building it (every
-    /// bearer check asks).
-    pub fn is_mcp_url(&self, url: &str, slug: &str) -> bool {
-        url.strip_prefix(self.public_url.as_str())
-            .and_then(|rest| rest.strip_prefix("/t/"))
-            .and_then(|rest| rest.strip_prefix(slug))
-            == Some("/mcp")
-    }
-
     /// RFC 9728 path-inserted protected resource metadata URL of a workspace.
     pub fn prm_url(&self, slug: &str) -> String {
         format!(
@@ -233,14 +224,19 @@ mod tests {
             "",
         ] {
             for slug in ["acme", "acm", "acme/mcp", ""] {
+                // The bearer check's audience test, without building the URL: for a valid slug
+                // (a workspace's), the same as comparing with `mcp_url`.
                 assert_eq!(
-                    c.is_mcp_url(url, slug),
-                    url == c.mcp_url(slug),
+                    c.slug_for_resource(url) == Some(slug),
+                    url == c.mcp_url(slug) && crate::names::valid_slug(slug),
                     "{url:?} {slug:?}"
                 );
             }
         }
-        assert!(c.is_mcp_url("https://mcp.example.com/t/acme/mcp", "acme"));
+        assert_eq!(
+            c.slug_for_resource("https://mcp.example.com/t/acme/mcp"),
+            Some("acme")
+        );
         assert!(normalize_origin("https://x.example/path").is_err());
         assert!(normalize_origin("ftp://x.example").is_err());
         assert_eq!(

@@ -158,7 +158,9 @@ pub async fn authenticate(
         return Err(invalid("the access token expired"));
     }
     // RFC 8707: the audience is exactly this workspace's MCP URL.
-    if record.workspace_slug != slug || !state.config.is_mcp_url(&record.resource, slug) {
+    if record.workspace_slug != slug
+        || state.config.slug_for_resource(&record.resource) != Some(slug)
+    {
         return Err(invalid(
             "the access token was issued for a different resource",
         ));

@@ -81,23 +81,15 @@ pub struct WorkspaceIndex {
     f: Fields,
 }
 
-/// What a hit shows of its document (the same for each of its passages).
-struct DocMeta {
-    doc_id: String,
-    source: Source,
-    title: String,
-    url: String,
-    uri: String,
-}
-
 /// The documents of one view of an index, numbered, and each passage's document number, so
 /// hits are deduplicated without reading stored fields. A document's description is read from
 /// the store the first time one of its passages is a hit (every passage stores the same one),
 /// then kept: a start reads no stored field, and a search reads only the passages of its
 /// snippets and of documents it is the first to show.
 struct DocTable {
-    /// By number; `Some(None)` once read for a document whose stored source is not one we know.
-    docs: Vec<OnceLock<Option<DocMeta>>>,
+    /// By number: a hit of the document (no snippet, no score) once read; `Some(None)` for a
+    /// document whose stored source is not one we know.
+    docs: Vec<OnceLock<Option<SearchHit>>>,
     /// Per segment (in the searcher's order), per passage: its document's number, or
     /// [`DocTable::NONE`] for a deleted passage.
     number: Vec<Vec<u32>>,
@@ -437,16 +429,7 @@ impl WorkspaceIndex {
                 let Some(d) = self.describe(n, addr)? else {
                     continue;
                 };
-                let hit = SearchHit {
-                    doc_id: d.doc_id.clone(),
-                    title: d.title.clone(),
-                    url: d.url.clone(),
-                    uri: d.uri.clone(),
-                    source: d.source,
-                    snippet: String::new(),
-                    score,
-                };
-                hits.push((hit, addr));
+                hits.push((SearchHit { score, ..d.clone() }, addr));
                 if hits.len() == limit {
                     break;
                 }
@@ -463,25 +446,21 @@ impl WorkspaceIndex {
 
     /// Document `n`'s description, read from its passage at `addr` the first time; `None` for
     /// a document whose stored source is not one we know (never shown).
-    fn describe(&self, n: u32, addr: DocAddress) -> anyhow::Result<Option<&DocMeta>> {
+    fn describe(&self, n: u32, addr: DocAddress) -> anyhow::Result<Option<&SearchHit>> {
         let cell = &self.docs.docs[n as usize];
         if let Some(known) = cell.get() {
             return Ok(known.as_ref());
         }
         let f = self.f;
-        let mut d: Stored = self.searcher.doc(addr)?;
-        // Unreachable by construction (`from_index`); never let it leak if it ever is.
-        anyhow::ensure!(
-            d.get(f.workspace) == self.workspace,
-            "foreign passage in the knowledge index of {:?}",
-            self.workspace
-        );
-        let meta = Source::parse(d.get(f.source)).map(|source| DocMeta {
+        let mut d = self.stored(addr)?;
+        let meta = Source::parse(d.get(f.source)).map(|source| SearchHit {
             doc_id: d.take(f.doc_id),
-            source,
             title: d.take(f.title),
             url: d.take(f.url),
             uri: d.take(f.uri),
+            source,
+            snippet: String::new(),
+            score: 0.0,
         });
         // Two searches may both read it; either's description is the document's.
         Ok(cell.get_or_init(|| meta).as_ref())
@@ -552,16 +531,21 @@ impl WorkspaceIndex {
         let addrs: Vec<DocAddress> = hits.iter().map(|(_, a)| *a).collect();
         let marks = snippet::positions(searcher, self.f.body, &weighted, &addrs)?;
         for ((hit, addr), marks) in hits.iter_mut().zip(&marks) {
-            let mut d: Stored = searcher.doc(*addr)?;
-            // Unreachable by construction (`from_index`); never let it leak if it ever is.
-            anyhow::ensure!(
-                d.get(self.f.workspace) == self.workspace,
-                "foreign passage in the knowledge index of {:?}",
-                self.workspace
-            );
-            hit.snippet = snippet_of(&d.take(self.f.body), marks);
+            hit.snippet = snippet_of(&self.stored(*addr)?.take(self.f.body), marks);
         }
         Ok(())
+    }
+
+    /// The stored fields of the passage at `addr`, which must be this workspace's.
+    fn stored(&self, addr: DocAddress) -> anyhow::Result<Stored> {
+        let d: Stored = self.searcher.doc(addr)?;
+        // Unreachable by construction (`from_index`); never let it leak if it ever is.
+        anyhow::ensure!(
+            d.get(self.f.workspace) == self.workspace,
+            "foreign passage in the knowledge index of {:?}",
+            self.workspace
+        );
+        Ok(d)
     }
 }
 

@@ -106,7 +106,7 @@ pub enum RedeemOutcome {
 
 /// Rows of the revocation epoch (migration 0042); row 1 is also the one explicit revocations
 /// bump.
-pub(crate) const EPOCH_ROWS: u32 = 16;
+const EPOCH_ROWS: u32 = 16;
 
 /// The epoch row a superseding redemption bumps: picked by its new grant's random id, so
 /// concurrent redemptions spread over the rows. Any row is correct: pollers read the sum.
