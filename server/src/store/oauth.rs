@@ -360,8 +360,9 @@ impl Store {
     /// Redeems a code: marks it used (conditionally: only if nobody else did and it has not
     /// expired) and, if that won, supersedes (revokes) the older live grants of the same user,
     /// client and workspace with their tokens, stores the new grant with its tokens, writes
-    /// `audit` (its detail followed by the number superseded and " older grant(s)") and touches
-    /// the client. One transaction, one batch (`store::batch`).
+    /// `audit` (its detail followed by the number superseded and " older grant(s)") and records
+    /// the client's last use when the recorded one is over a minute old. One transaction, one
+    /// batch (`store::batch`).
     pub async fn redeem_auth_code(
         &self,
         code_hash: &str,
@@ -466,8 +467,11 @@ impl Store {
             Part::sql(" || ' older grant(s)' WHERE ", vec![]),
             Part::Ref(redeemed.clone()),
         ]);
+        // To the minute: on PostgreSQL a written row stays locked until commit, and writing this
+        // one on every redemption made one client's concurrent redemptions queue on it.
         b.push_if(
-            "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 AND ",
+            "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 \
+             AND (last_used_at IS NULL OR last_used_at < $2 - 60) AND ",
             vec![(&grant.client_id).into(), now.into()],
             &redeemed,
         );

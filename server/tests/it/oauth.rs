@@ -662,6 +662,46 @@ async fn existing_grant_skips_consent_but_not_sign_in() {
     assert!(r.location().starts_with("/login"));
 }
 
+/// A client's last use (`oauth_clients.last_used_at`, kept for operators) is written by a
+/// redemption only once it is more than a minute old: on PostgreSQL a written row stays locked
+/// until commit, so writing it every time made one client's concurrent redemptions queue on it.
+#[tokio::test]
+async fn a_clients_last_use_is_written_at_most_once_a_minute() {
+    use sqlx::Row;
+    let (t, b) = setup().await;
+    let c = register_chatgpt(&b).await;
+    let db = sqlx::AnyPool::connect(&t.db_url).await.unwrap();
+    let last_used = || async {
+        sqlx::query("SELECT last_used_at FROM oauth_clients WHERE client_id = $1")
+            .bind(&c.id)
+            .fetch_one(&db)
+            .await
+            .unwrap()
+            .try_get::<Option<i64>, _>(0)
+            .unwrap()
+    };
+    // Signed in and approved once; later redemptions come straight back with a code.
+    let redeem_again = || async {
+        let (v, ch) = pkce();
+        let path = authorize_path(&c.id, CHATGPT_REDIRECT, &ch, "s", &[("resource", ACME)]);
+        let r = b.get(&path).await;
+        assert_eq!(r.status, StatusCode::FOUND, "{}", r.text);
+        let code = r.location_params()["code"].clone();
+        let tokens = exchange(&b, &c, &code, &v, ACME).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.text);
+    };
+    assert_eq!(last_used().await, None);
+    let first = t.clock.now_secs();
+    connect(&b, "alice", &c, ACME).await;
+    assert_eq!(last_used().await, Some(first));
+    t.clock.advance(60);
+    redeem_again().await;
+    assert_eq!(last_used().await, Some(first), "a minute old is not older");
+    t.clock.advance(1);
+    redeem_again().await;
+    assert_eq!(last_used().await, Some(first + 61));
+}
+
 #[tokio::test]
 async fn non_member_gets_a_clear_page_with_a_way_to_switch() {
     let (_t, b) = setup().await;
