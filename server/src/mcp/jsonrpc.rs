@@ -202,35 +202,33 @@ pub enum Payload {
 /// The success response's JSON text, written straight into one buffer. Byte-identical to
 /// serializing [`result_response`]: the object's keys are written in the order `serde_json`
 /// writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by `serde_json`
-/// (or to its bytes, see `dispatch::tool_result_text`).
+/// (or to its bytes, see `dispatch::tool_result_text`). Written as `str`s, so the result text (a
+/// whole fetched document) is copied once and never validated again as UTF-8.
 pub fn result_response_text(id: &RequestId, result: Payload) -> String {
+    use std::fmt::Write as _;
     let text_len = match &result {
         Payload::Value(_) => 0,
         Payload::Json(t) => t.len(),
         Payload::Text(t) => t.len(),
     };
-    let mut out = Vec::with_capacity(text_len + 64);
-    // `serde_json` writes UTF-8 and cannot fail on a `Value` (string keys) or into a `Vec`.
-    match write_response(&mut out, id, &result).map(|()| String::from_utf8(out)) {
-        Ok(Ok(text)) => text,
-        _ => error_response(Some(id), &RpcError::internal()).to_string(),
+    let mut out = String::with_capacity(text_len + 64);
+    out.push_str("{\"id\":");
+    // Writing into a `String` cannot fail; `Display` of a `Value` is its compact JSON, the text
+    // `serde_json::to_string` writes.
+    let _ = match id {
+        RequestId::Int(i) => write!(out, "{i}"),
+        RequestId::Str(s) => write!(out, "{}", Value::from(s.as_str())),
+    };
+    out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
+    match &result {
+        Payload::Value(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Payload::Json(t) => out.push_str(t),
+        Payload::Text(t) => out.push_str(t),
     }
-}
-
-fn write_response(out: &mut Vec<u8>, id: &RequestId, result: &Payload) -> serde_json::Result<()> {
-    out.extend_from_slice(b"{\"id\":");
-    match id {
-        RequestId::Int(i) => serde_json::to_writer(&mut *out, i)?,
-        RequestId::Str(s) => serde_json::to_writer(&mut *out, s)?,
-    }
-    out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
-    match result {
-        Payload::Value(v) => serde_json::to_writer(&mut *out, v)?,
-        Payload::Json(t) => out.extend_from_slice(t.as_bytes()),
-        Payload::Text(t) => out.extend_from_slice(t.as_bytes()),
-    }
-    out.push(b'}');
-    Ok(())
+    out.push('}');
+    out
 }
 
 /// An error response; `id` is omitted when it could not be read (MCP ≥ 2025-11-25 `JSONRPCErrorResponse`).
