@@ -465,6 +465,70 @@ async fn the_change_listener_reconnects_after_its_connection_is_killed() {
     );
 }
 
+/// PostgreSQL: a code redemption through A that supersedes the grant of a token B has cached is
+/// refused by B within a second. The epoch poll is 30 s and B's cached validation lives 30 s,
+/// so only the notification the redemption sends with its commit can make it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_superseding_redemption_through_one_replica_is_refused_by_another_within_a_second() {
+    use crate::support::oauth_client::{
+        ACME, Browser, CHATGPT_REDIRECT, authorize_path, connect, exchange, pkce, register_chatgpt,
+    };
+    if std::env::var("GIGAMCP_TEST_POSTGRES_URL").is_err() {
+        return;
+    }
+    let t = TestApp::with_config(|c| {
+        c.auth_epoch_poll_ms = 30_000;
+        c.token_cache_ttl = 30;
+    })
+    .await;
+    t.seed_people().await;
+    let (b_state, b) = replica(&t).await;
+    t.state.spawn_background();
+    b_state.spawn_background();
+    let browser = Browser::new(&t.serve().await);
+    let client = register_chatgpt(&browser).await;
+    let first = connect(&browser, "alice", &client, ACME).await;
+    let token = first["access_token"].as_str().unwrap();
+    let ping = |id| req("POST", token, None, Some(call(id, "ping", json!({}))));
+    let r = send(&b, ping(1)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // The same browser and client again: a new grant, superseding the first.
+    let (verifier, challenge) = pkce();
+    let path = authorize_path(
+        &client.id,
+        CHATGPT_REDIRECT,
+        &challenge,
+        "s",
+        &[("resource", ACME)],
+    );
+    let r = browser.get(&path).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text);
+    let code = r.location_params()["code"].clone();
+    let epoch = t.state.store.auth_epoch().await.unwrap();
+    let started = Instant::now();
+    let second = exchange(&browser, &client, &code, &verifier, ACME).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text);
+    assert_eq!(t.state.store.auth_epoch().await.unwrap(), epoch + 1);
+    let mut id = 2;
+    loop {
+        let r = send(&b, ping(id)).await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            break;
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "no signal: B still accepts the superseded grant's token"
+        );
+        id += 1;
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    println!(
+        "superseded through A, refused by B after {:?}",
+        started.elapsed()
+    );
+}
+
 /// The refresh race across replicas: 16 refreshes of one refresh token at once, half through
 /// each replica's socket, get one identical token pair, and the grant lives on (10 rounds, each
 /// refreshing the pair the previous round got).
