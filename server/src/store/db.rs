@@ -23,6 +23,9 @@ pub struct Store {
     /// Reader connections kept checked out, for the hot paths' point reads
     /// ([`Store::read_optional`]).
     pub(super) leases: std::sync::Arc<super::lease::Leases>,
+    /// PostgreSQL: the `auth` signal superseding code redemptions raise after their commit
+    /// (`store::signal`).
+    pub(super) auth_signal: std::sync::Arc<super::signal::Signal>,
 }
 
 /// A database URL that may carry a password: never printed.
@@ -135,6 +138,7 @@ impl Store {
             listen_url,
             group: Default::default(),
             leases,
+            auth_signal: super::signal::Signal::new(super::tokens::AUTH_TOPIC),
         };
         // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
         // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on

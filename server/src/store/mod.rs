@@ -11,6 +11,7 @@ mod lease;
 pub mod oauth;
 pub mod sessions;
 pub mod settings;
+mod signal;
 pub mod tokens;
 pub mod users;
 pub mod workspaces;

@@ -362,7 +362,8 @@ impl Store {
     /// client and workspace with their tokens, stores the new grant with its tokens, writes
     /// `audit` (its detail followed by the number superseded and " older grant(s)") and records
     /// the client's last use when the recorded one is over a minute old. One transaction, one
-    /// batch (`store::batch`).
+    /// batch (`store::batch`). On PostgreSQL a redemption that superseded a grant then signals
+    /// the other replicas (`store::signal`).
     pub async fn redeem_auth_code(
         &self,
         code_hash: &str,
@@ -488,17 +489,11 @@ impl Store {
             vec![epoch_row(&grant.id).into()],
             &any_older,
         );
-        if self.backend() == super::Backend::Postgres {
-            b.push_if(
-                "SELECT pg_notify($1, $2) WHERE ",
-                vec![
-                    super::NOTIFY_CHANNEL.into(),
-                    super::tokens::AUTH_TOPIC.into(),
-                ],
-                &any_older,
-            );
-        }
         let counts = self.run_batch(b).await?;
+        if counts[superseded] > 0 && self.backend() == super::Backend::Postgres {
+            // After the commit, coalesced with other redemptions' (`store::signal`).
+            self.auth_signal.raise(self.pool());
+        }
         Ok(if counts[won] == 0 {
             RedeemOutcome::LostRace
         } else {

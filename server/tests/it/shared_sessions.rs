@@ -467,7 +467,7 @@ async fn the_change_listener_reconnects_after_its_connection_is_killed() {
 
 /// PostgreSQL: a code redemption through A that supersedes the grant of a token B has cached is
 /// refused by B within a second. The epoch poll is 30 s and B's cached validation lives 30 s,
-/// so only the notification the redemption sends with its commit can make it.
+/// so only the notification A sends after the redemption's commit (`store::signal`) can make it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_superseding_redemption_through_one_replica_is_refused_by_another_within_a_second() {
     use crate::support::oauth_client::{
