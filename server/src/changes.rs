@@ -3,9 +3,10 @@
 //! Revocations and membership changes (`auth`), session ends (`sessions`) and knowledge
 //! re-ingests (`knowledge`) are written together with a `pg_notify` in the same transaction
 //! (`store::notify`); a superseding code redemption, the one hot write among them, sends its
-//! `auth` signal right after its commit, coalesced with its peers' (`store::signal`). Every replica holds one dedicated listening connection and, on a
-//! notification, wakes the poller that re-reads that state (the auth epoch, the session end log,
-//! the knowledge versions) at once instead of at its next tick. The signal carries nothing but
+//! `auth` signal right after its commit, coalesced with its peers' (`store::signal`). Every
+//! replica holds one dedicated listening connection and, on a notification, wakes the poller
+//! that re-reads that state (the auth epoch, the session end log, the knowledge versions) at
+//! once instead of at its next tick. The signal carries nothing but
 //! its topic: the pollers remain the source of truth and the fallback, so a notification lost
 //! while the listening connection is down costs latency (one poll interval), never correctness.
 //! A dropped connection is reopened with backoff, and every poller is woken after each
