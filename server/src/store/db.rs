@@ -138,7 +138,7 @@ impl Store {
             listen_url,
             group: Default::default(),
             leases,
-            auth_signal: super::signal::Signal::new(super::tokens::AUTH_TOPIC),
+            auth_signal: Default::default(),
         };
         // Several processes may start at once on one database. On PostgreSQL sqlx's migrator
         // holds a session advisory lock (`pg_advisory_lock`) while it applies migrations; on

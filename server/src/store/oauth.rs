@@ -492,7 +492,14 @@ impl Store {
         let counts = self.run_batch(b).await?;
         if counts[superseded] > 0 && self.backend() == super::Backend::Postgres {
             // After the commit, coalesced with other redemptions' (`store::signal`).
-            self.auth_signal.raise(self.pool());
+            let pool = self.pool().clone();
+            self.auth_signal.raise(move || {
+                let pool = pool.clone();
+                async move {
+                    let mut conn = pool.acquire().await?;
+                    super::notify(&mut conn, super::tokens::AUTH_TOPIC).await
+                }
+            });
         }
         Ok(if counts[won] == 0 {
             RedeemOutcome::LostRace

@@ -15,45 +15,20 @@
 //! re-read the revocation epoch, which the redemption bumped in its own transaction. A signal
 //! lost (the process stops between the commit and the send, the database refuses the send) costs
 //! one epoch poll interval of latency, never correctness.
-use sqlx::AnyPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+#[derive(Debug, Default)]
 pub(crate) struct Signal {
-    topic: &'static str,
     /// Raises not yet covered by a send that began after them; a sender task runs while this is
     /// not zero.
     raised: AtomicU64,
 }
 
-impl std::fmt::Debug for Signal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Signal")
-            .field("topic", &self.topic)
-            .finish()
-    }
-}
-
 impl Signal {
-    pub(crate) fn new(topic: &'static str) -> Arc<Self> {
-        Arc::new(Self {
-            topic,
-            raised: AtomicU64::new(0),
-        })
-    }
-
-    /// Signals `topic` on `pool`'s database; call after the change's commit. Returns at once.
-    pub(crate) fn raise(self: &Arc<Self>, pool: &AnyPool) {
-        let (pool, topic) = (pool.clone(), self.topic);
-        self.raise_with(move || {
-            let pool = pool.clone();
-            async move { super::db::notify(&mut *pool.acquire().await?, topic).await }
-        });
-    }
-
-    /// [`Self::raise`] with the send given: runs `send` on a task until no raise is left that
-    /// began before the last send did.
-    fn raise_with<F, Fut>(self: &Arc<Self>, send: F)
+    /// Raises the signal; call after the change's commit. Returns at once: on a task of its
+    /// own, `send` runs until no raise is left that began before the last send did.
+    pub(crate) fn raise<F, Fut>(self: &Arc<Self>, send: F)
     where
         F: Fn() -> Fut + Send + 'static,
         Fut: std::future::Future<Output = Result<(), sqlx::Error>> + Send,
@@ -70,7 +45,7 @@ impl Signal {
             loop {
                 let covered = me.raised.load(Ordering::SeqCst);
                 if let Err(e) = send().await {
-                    tracing::warn!(error = %e, topic = me.topic,
+                    tracing::warn!(error = %e,
                         "sending a change signal (the other replicas' pollers still see the change)");
                 }
                 // Raised again since `covered` was read: those raises may postdate the send's
@@ -97,7 +72,7 @@ mod tests {
     /// is in flight costs one more send, not one each.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_raise_is_followed_by_a_send_begun_after_it_and_bursts_coalesce() {
-        let signal = Signal::new("t");
+        let signal = Arc::new(Signal::default());
         // Each event: (is a send start, sequence number).
         let log = Arc::new(Mutex::new(Vec::<(bool, u32)>::new()));
         let seq = Arc::new(AtomicU64::new(0));
@@ -121,7 +96,7 @@ mod tests {
                 for i in 0..250 {
                     let n = seq.fetch_add(1, Ordering::SeqCst) as u32;
                     log.lock().unwrap().push((false, n));
-                    signal.raise_with(sender.clone());
+                    signal.raise(sender.clone());
                     if (i + r) % 50 == 0 {
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     } else {
