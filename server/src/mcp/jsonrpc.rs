@@ -215,10 +215,7 @@ pub fn result_response_text(id: &RequestId, result: Payload) -> String {
     out.push_str("{\"id\":");
     // Writing into a `String` cannot fail; `Display` of a `Value` is its compact JSON, the text
     // `serde_json::to_string` writes.
-    let _ = match id {
-        RequestId::Int(i) => write!(out, "{i}"),
-        RequestId::Str(s) => write!(out, "{}", Value::from(s.as_str())),
-    };
+    let _ = write!(out, "{}", id.to_value());
     out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
     match &result {
         Payload::Value(v) => {

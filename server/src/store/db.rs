@@ -57,6 +57,25 @@ pub(crate) async fn notify(conn: &mut sqlx::AnyConnection, topic: &str) -> Resul
     Ok(())
 }
 
+impl Store {
+    /// [`notify`] after the caller's commit, on a task, coalesced through `signal`
+    /// (`store::signal`); nothing on SQLite. Returns at once.
+    pub(crate) fn notify_after_commit(
+        &self,
+        signal: &std::sync::Arc<super::signal::Signal>,
+        topic: &'static str,
+    ) {
+        if self.backend != Backend::Postgres {
+            return;
+        }
+        let pool = self.pool.clone();
+        signal.raise(move || {
+            let pool = pool.clone();
+            async move { notify(&mut *pool.acquire().await?, topic).await }
+        });
+    }
+}
+
 /// How long a commit waits for the disk.
 ///
 /// Every commit is atomic and survives the process crashing. `Relaxed` commits (the default:

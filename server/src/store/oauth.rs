@@ -490,16 +490,9 @@ impl Store {
             &any_older,
         );
         let counts = self.run_batch(b).await?;
-        if counts[superseded] > 0 && self.backend() == super::Backend::Postgres {
+        if counts[superseded] > 0 {
             // After the commit, coalesced with other redemptions' (`store::signal`).
-            let pool = self.pool().clone();
-            self.auth_signal.raise(move || {
-                let pool = pool.clone();
-                async move {
-                    let mut conn = pool.acquire().await?;
-                    super::notify(&mut conn, super::tokens::AUTH_TOPIC).await
-                }
-            });
+            self.notify_after_commit(&self.auth_signal, super::tokens::AUTH_TOPIC);
         }
         Ok(if counts[won] == 0 {
             RedeemOutcome::LostRace
