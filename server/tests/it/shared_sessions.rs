@@ -85,6 +85,33 @@ fn req(method: &str, token: &str, session: Option<&str>, body: Option<Value>) ->
     }
 }
 
+/// Pings `router` with `token` until it answers 401, which must come within a second of
+/// `started` (every answer before it 200, `what` said otherwise); returns how long it took.
+async fn refused_within_a_second(
+    router: &Router,
+    token: &str,
+    started: Instant,
+    what: &str,
+) -> Duration {
+    loop {
+        let r = send(
+            router,
+            req("POST", token, None, Some(call(2, "ping", json!({})))),
+        )
+        .await;
+        if r.status == StatusCode::UNAUTHORIZED {
+            return started.elapsed();
+        }
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{what} after {:?}",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
 fn initialize(version: &str) -> Value {
     json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": version,
@@ -354,20 +381,15 @@ async fn a_revocation_through_one_replica_is_refused_by_the_other_within_a_secon
                 .unwrap()
         );
         t.state.tokens.invalidate_all();
-        loop {
-            let r = send(&b, req("POST", &token, None, ping())).await;
-            if r.status == StatusCode::UNAUTHORIZED {
-                break;
-            }
-            assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-            assert!(
-                started.elapsed() < Duration::from_secs(1),
-                "replica B still accepts a token revoked through A after {:?}",
-                started.elapsed()
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
-        figures.push(started.elapsed());
+        figures.push(
+            refused_within_a_second(
+                &b,
+                &token,
+                started,
+                "replica B still accepts a token revoked through A",
+            )
+            .await,
+        );
     }
     println!(
         "revocation through A refused by B after {figures:?} ({:?}, epoch poll {poll} ms)",
@@ -444,25 +466,14 @@ async fn the_change_listener_reconnects_after_its_connection_is_killed() {
             .unwrap()
     );
     t.state.tokens.invalidate_all();
-    loop {
-        let r = send(
-            &b,
-            req("POST", &token, None, Some(call(2, "ping", json!({})))),
-        )
-        .await;
-        if r.status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "no reconnected listener: B still accepts the revoked token"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    println!(
-        "after the listeners were killed and reconnected: refused in {:?}",
-        started.elapsed()
-    );
+    let took = refused_within_a_second(
+        &b,
+        &token,
+        started,
+        "no reconnected listener: B still accepts the revoked token",
+    )
+    .await;
+    println!("after the listeners were killed and reconnected: refused in {took:?}");
 }
 
 /// PostgreSQL: a code redemption through A that supersedes the grant of a token B has cached is
@@ -489,8 +500,11 @@ async fn a_superseding_redemption_through_one_replica_is_refused_by_another_with
     let client = register_chatgpt(&browser).await;
     let first = connect(&browser, "alice", &client, ACME).await;
     let token = first["access_token"].as_str().unwrap();
-    let ping = |id| req("POST", token, None, Some(call(id, "ping", json!({}))));
-    let r = send(&b, ping(1)).await;
+    let r = send(
+        &b,
+        req("POST", token, None, Some(call(1, "ping", json!({})))),
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The same browser and client again: a new grant, superseding the first.
     let (verifier, challenge) = pkce();
@@ -509,24 +523,14 @@ async fn a_superseding_redemption_through_one_replica_is_refused_by_another_with
     let second = exchange(&browser, &client, &code, &verifier, ACME).await;
     assert_eq!(second.status, StatusCode::OK, "{}", second.text);
     assert_eq!(t.state.store.auth_epoch().await.unwrap(), epoch + 1);
-    let mut id = 2;
-    loop {
-        let r = send(&b, ping(id)).await;
-        if r.status == StatusCode::UNAUTHORIZED {
-            break;
-        }
-        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-        assert!(
-            started.elapsed() < Duration::from_secs(1),
-            "no signal: B still accepts the superseded grant's token"
-        );
-        id += 1;
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    println!(
-        "superseded through A, refused by B after {:?}",
-        started.elapsed()
-    );
+    let took = refused_within_a_second(
+        &b,
+        token,
+        started,
+        "no signal: B still accepts the superseded grant's token",
+    )
+    .await;
+    println!("superseded through A, refused by B after {took:?}");
 }
 
 /// The refresh race across replicas: 16 refreshes of one refresh token at once, half through
