@@ -56,8 +56,12 @@ pub struct Stats {
     pub p50_us: u64,
     pub p99_us: u64,
     pub max_us: u64,
-    /// Share of the baseline's requests/s measured in the same run.
+    /// Share of the baseline's requests/s measured in the same run: for a scenario on the demo
+    /// deployment, of the mean of the echo runs just before and just after it (`baseline_rps`).
     pub ratio: f64,
+    /// The echo's requests/s that `ratio` is taken against.
+    #[serde(default)]
+    pub baseline_rps: f64,
     /// The run ended early because a request pool (e.g. authorization codes) ran out.
     pub exhausted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -179,6 +183,7 @@ pub async fn run(s: Arc<Scenario>, o: &Options) -> Stats {
         p99_us: pct(0.99),
         max_us: lat.last().copied().unwrap_or(0) as u64,
         ratio: 0.0,
+        baseline_rps: 0.0,
         exhausted,
         first_errors,
     }

@@ -1,7 +1,10 @@
 //! `gigamcp-bench run`: the scenarios, in order, against real `gigamcp` processes.
 //!
 //! 1. Baseline: a bare axum JSON echo (`gigamcp-bench echo`, its own process), so every figure
-//!    is also a ratio to what the machine can do at all in this same run.
+//!    is also a ratio to what the machine can do at all in this same run. The echo stays up
+//!    through phase 2 and runs again after every scenario there: a scenario's ratio is to the
+//!    mean of the echo runs just before and just after it, so a machine whose speed drifts
+//!    during the run (ours moved by up to 2× within minutes) moves both sides of the ratio.
 //! 2. Hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
 //!    search, dynamic client registration (rate limit lifted), authorization with an existing
 //!    grant (which also mints the codes), the token endpoint's authorization-code and
@@ -120,6 +123,9 @@ pub struct Report {
     pub connections: usize,
     pub duration_s: f64,
     pub scenarios: Vec<Stats>,
+    /// Every echo run, in order: the baseline, then one after each scenario of phase 2.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub echoes: Vec<Stats>,
     pub conformance_wall_s: Option<f64>,
     pub conformance_exit: Option<i32>,
     pub scale: Option<ScaleReport>,
@@ -171,11 +177,18 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     };
     let wanted = |name: &str| a.only.is_empty() || a.only.iter().any(|o| name.contains(o));
 
-    // 1. Baseline.
+    // 1. Baseline (the echo stays up for phase 2, see the module docs).
     let echo = procs::echo(&a.work_dir)?;
-    let baseline = load::run(Arc::new(echo_scenario()), &opts(&echo.addr)).await;
+    let echo_scenario = Arc::new(echo_scenario());
+    let mut baseline = load::run(echo_scenario.clone(), &opts(&echo.addr)).await;
+    baseline.baseline_rps = baseline.requests_per_second;
     print_progress(&baseline);
-    echo.stop();
+    let echo_again = Options {
+        duration: Duration::from_secs_f64(a.duration.min(ECHO_AGAIN_S)),
+        warmup: Duration::from_secs_f64(a.warmup.min(ECHO_AGAIN_WARMUP_S)),
+        ..opts(&echo.addr)
+    };
+    let mut echoes = vec![baseline.clone()];
     let mut all = vec![baseline];
 
     // 2. Hot paths on the demo.
@@ -203,11 +216,17 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         if s.name.starts_with("authorize") && s.name.contains(PER_CLIENT) {
             ctx.prepare_code_clients(a.connections).await?;
         }
-        let st = load::run(s, &opts(&demo.addr)).await;
+        let mut st = load::run(s, &opts(&demo.addr)).await;
+        let after = load::run(echo_scenario.clone(), &echo_again).await;
+        st.baseline_rps = echoes.last().map_or(0.0, |before| {
+            (before.requests_per_second + after.requests_per_second) / 2.0
+        });
         print_progress(&st);
+        echoes.push(after);
         all.push(st);
     }
     demo.stop();
+    echo.stop();
 
     // 2b. What the protections cost: metrics on/off, sign-in under a flood.
     if wanted("metrics") && a.guard_rounds > 0 {
@@ -238,11 +257,9 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         report.scale = Some(scale);
     }
 
-    let base = all[0].requests_per_second.max(1e-9);
-    for s in &mut all {
-        s.ratio = s.requests_per_second / base;
-    }
+    set_ratios(&mut all, &echoes);
     report.scenarios = all;
+    report.echoes = echoes;
     report.loadavg_after = procs::loadavg();
     print_report(&report);
     if let Some(path) = &a.json {
@@ -254,7 +271,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         print_compare(&old, &report);
     }
     let mut ok = true;
-    for s in &report.scenarios {
+    for s in report.scenarios.iter().chain(&report.echoes) {
         if s.errors > 0 || s.requests == 0 {
             eprintln!(
                 "FAILED: {}: {} errors, {} requests; first errors: {:#?}",
@@ -298,14 +315,43 @@ pub(crate) fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
     Ok(d.to_path_buf())
 }
 
+/// Seconds of each echo run after a scenario (at most `--duration`) and of its warm-up.
+const ECHO_AGAIN_S: f64 = 2.0;
+const ECHO_AGAIN_WARMUP_S: f64 = 0.5;
+
+/// Each scenario's ratio: to its own `baseline_rps` (the echo runs around it) when it has one,
+/// else to the mean of every echo run of this invocation.
+fn set_ratios(all: &mut [Stats], echoes: &[Stats]) {
+    let mean = if echoes.is_empty() {
+        all.first().map_or(0.0, |s| s.requests_per_second)
+    } else {
+        echoes.iter().map(|e| e.requests_per_second).sum::<f64>() / echoes.len() as f64
+    };
+    for s in all {
+        if s.baseline_rps <= 0.0 {
+            s.baseline_rps = mean;
+        }
+        s.ratio = s.requests_per_second / s.baseline_rps.max(1e-9);
+    }
+}
+
 pub(crate) fn print_progress(s: &Stats) {
     eprintln!(
-        "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}",
+        "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
         s.name,
         s.requests_per_second,
         s.p50_us as f64 / 1000.0,
         s.p99_us as f64 / 1000.0,
         s.errors,
+        if s.baseline_rps > 0.0 {
+            format!(
+                "  {:.1} % of the echo's {:.0}",
+                s.requests_per_second / s.baseline_rps * 100.0,
+                s.baseline_rps
+            )
+        } else {
+            String::new()
+        },
         if s.exhausted {
             "  (pool exhausted)"
         } else {
@@ -316,18 +362,28 @@ pub(crate) fn print_progress(s: &Stats) {
 
 fn print_report(r: &Report) {
     println!(
-        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio"
+        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio", "of echo"
     );
     for s in &r.scenarios {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}%",
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0}",
             s.name,
             s.requests_per_second,
             s.p50_us as f64 / 1000.0,
             s.p99_us as f64 / 1000.0,
             s.errors,
-            s.ratio * 100.0
+            s.ratio * 100.0,
+            s.baseline_rps
+        );
+    }
+    if r.echoes.len() > 1 {
+        let rps = r.echoes.iter().map(|e| e.requests_per_second);
+        let (lo, hi) = rps.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        println!(
+            "\necho runs: {} (one after each scenario on the demo), {lo:.0}–{hi:.0} req/s: the machine's speed moved by {:.0} % during the run",
+            r.echoes.len(),
+            (hi / lo.max(1e-9) - 1.0) * 100.0
         );
     }
     if let Some(w) = r.conformance_wall_s {
@@ -413,19 +469,28 @@ fn print_report(r: &Report) {
 fn print_compare(old: &Report, new: &Report) {
     println!("\nchange against the saved run ({}):", old.command);
     println!(
-        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9}",
-        "scenario", "old req/s", "new req/s", "change", "old p99", "new p99"
+        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "scenario",
+        "old req/s",
+        "new req/s",
+        "change",
+        "old p99",
+        "new p99",
+        "old ratio",
+        "new ratio"
     );
     for s in &new.scenarios {
         match old.scenarios.iter().find(|o| o.name == s.name) {
             Some(o) => println!(
-                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2}",
+                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2} {:>8.1}% {:>8.1}%",
                 s.name,
                 o.requests_per_second,
                 s.requests_per_second,
                 (s.requests_per_second / o.requests_per_second.max(1e-9) - 1.0) * 100.0,
                 o.p99_us as f64 / 1000.0,
-                s.p99_us as f64 / 1000.0
+                s.p99_us as f64 / 1000.0,
+                o.ratio * 100.0,
+                s.ratio * 100.0
             ),
             None => println!("{:<44} {:>10} {:>10.0}", s.name, "-", s.requests_per_second),
         }
@@ -1493,4 +1558,62 @@ async fn search_ids(addr: &str, token: &str, query: &str) -> anyhow::Result<Vec<
                 .collect()
         })
         .unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stats(name: &str, rps: f64) -> Stats {
+        Stats {
+            name: name.into(),
+            requests: 1,
+            requests_per_second: rps,
+            ..Stats::default()
+        }
+    }
+
+    /// The machine slows to half speed after the first echo run: a scenario measured then is
+    /// given against the echo runs around it, not against the fast first one.
+    #[test]
+    fn a_scenario_s_ratio_is_to_the_echo_runs_around_it() {
+        let echoes = vec![
+            stats("echo", 100_000.0),
+            stats("echo", 50_000.0),
+            stats("echo", 50_000.0),
+        ];
+        let mut first = echoes[0].clone();
+        first.baseline_rps = first.requests_per_second;
+        let mut ping = stats("ping", 30_000.0);
+        ping.baseline_rps = (100_000.0 + 50_000.0) / 2.0;
+        let mut fetch = stats("fetch", 25_000.0);
+        fetch.baseline_rps = 50_000.0;
+        // Measured on another server after the echo stopped: no echo runs of its own.
+        let scale = stats("scale search", 20_000.0);
+        let mut all = vec![first, ping, fetch, scale];
+        set_ratios(&mut all, &echoes);
+        let ratios: Vec<f64> = all
+            .iter()
+            .map(|s| (s.ratio * 1000.0).round() / 10.0)
+            .collect();
+        assert_eq!(ratios, vec![100.0, 40.0, 50.0, 30.0]);
+        assert_eq!(all[3].baseline_rps.round(), 66_667.0);
+    }
+
+    /// `--compare` reads files saved before the echo ran between scenarios.
+    #[test]
+    fn a_report_saved_without_echo_runs_still_loads() {
+        let old = json!({
+            "command": "gigamcp-bench run", "loadavg_before": "0", "loadavg_after": "0",
+            "connections": 16, "duration_s": 5.0,
+            "scenarios": [{"name": "ping", "requests": 10, "errors": 0, "seconds": 1.0,
+                           "requests_per_second": 10.0, "p50_us": 1, "p99_us": 2, "max_us": 3,
+                           "ratio": 0.5, "exhausted": false}],
+            "conformance_wall_s": null, "conformance_exit": null, "scale": null
+        });
+        let r: Report = serde_json::from_value(old).unwrap();
+        assert!(r.echoes.is_empty());
+        assert_eq!(r.scenarios[0].baseline_rps, 0.0);
+        assert_eq!(r.scenarios[0].ratio, 0.5);
+    }
 }
