@@ -5,6 +5,11 @@
 //! scenario that needs it, such as refresh-token chains) goes through the scenario's checker.
 //! A wrong status or body is an error: it is counted, the first few are kept for the report,
 //! and a scenario with any error is marked failed, so an error storm can never look fast.
+//!
+//! [`run_alternating`] measures two scenarios (a scenario and the echo baseline) in turns of
+//! [`TURN`]: each keeps its own connections and per-connection state throughout, and sends only
+//! during its own turns, so both are measured under the same moments of a machine whose speed
+//! drifts.
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
@@ -57,7 +62,7 @@ pub struct Stats {
     pub p99_us: u64,
     pub max_us: u64,
     /// Share of the baseline's requests/s measured in the same run: for a scenario on the demo
-    /// deployment, of the mean of the echo runs just before and just after it (`baseline_rps`).
+    /// deployment, of the echo's in the turns alternating with it (`baseline_rps`).
     pub ratio: f64,
     /// The echo's requests/s that `ratio` is taken against.
     #[serde(default)]
@@ -125,21 +130,144 @@ async fn send(
     Ok((parts.status, parts.headers, bytes))
 }
 
+/// How long each side of [`run_alternating`] sends before the other takes over.
+pub const TURN: Duration = Duration::from_millis(250);
+
+/// Alternating turns of equal length from `from`: turn `k` belongs to side `k % 2`.
+#[derive(Debug, Clone, Copy)]
+struct Turns {
+    from: Instant,
+    turn: Duration,
+    side: u128,
+}
+
+impl Turns {
+    fn index(&self, t: Instant) -> u128 {
+        t.saturating_duration_since(self.from).as_nanos() / self.turn.as_nanos().max(1)
+    }
+
+    fn start_of(&self, k: u128) -> Instant {
+        self.from + Duration::from_nanos((self.turn.as_nanos() * k) as u64)
+    }
+
+    /// The first moment at or after `t` inside one of this side's turns.
+    fn next_own(&self, t: Instant) -> Instant {
+        let k = self.index(t);
+        if k % 2 == self.side {
+            t.max(self.from)
+        } else {
+            self.start_of(k + 1)
+        }
+    }
+
+    /// How much of `[a, b]` falls inside this side's turns.
+    fn own_time(&self, a: Instant, b: Instant) -> Duration {
+        let mut total = Duration::ZERO;
+        if b <= a {
+            return total;
+        }
+        let (first, last) = (self.index(a), self.index(b));
+        for k in (first..=last).filter(|k| k % 2 == self.side) {
+            let (lo, hi) = (self.start_of(k).max(a), self.start_of(k + 1).min(b));
+            total += hi.saturating_duration_since(lo);
+        }
+        total
+    }
+}
+
 /// Runs `s` with `o.connections` connections: a warm-up, then the measured window.
 pub async fn run(s: Arc<Scenario>, o: &Options) -> Stats {
-    let shared = Arc::new(Shared {
-        errors: Mutex::new(Vec::new()),
-    });
     let start = Instant::now();
     let measure_from = start + o.warmup;
     let end = measure_from + o.duration;
+    let side = spawn_side(s, o, measure_from, end, None);
+    side.finish(measure_from, end).await
+}
+
+/// Runs `a` and `b` in alternating turns ([`TURN`], or a quarter of the shorter duration if
+/// that is less), each with its own options and connections, until each has had its warm-up
+/// and its measured duration of turns. Returns their stats in that order.
+pub async fn run_alternating(
+    a: Arc<Scenario>,
+    oa: &Options,
+    b: Arc<Scenario>,
+    ob: &Options,
+) -> (Stats, Stats) {
+    let turn = TURN.min(oa.duration.min(ob.duration) / 4);
+    let start = Instant::now();
+    // Each side gets half of the wall time: twice its warm-up and duration.
+    let measure_from = start + 2 * oa.warmup.max(ob.warmup);
+    let end = measure_from + 2 * oa.duration.max(ob.duration);
+    let turns = |side| Turns {
+        from: start,
+        turn,
+        side,
+    };
+    let (ta, tb) = (turns(0), turns(1));
+    let sa = spawn_side(a, oa, measure_from, end, Some(ta));
+    let sb = spawn_side(b, ob, measure_from, end, Some(tb));
+    let sa = sa.finish(measure_from, end).await;
+    let sb = sb.finish(measure_from, end).await;
+    (sa, sb)
+}
+
+struct Side {
+    name: String,
+    shared: Arc<Shared>,
+    tasks: Vec<tokio::task::JoinHandle<WorkerResult>>,
+    turns: Option<Turns>,
+}
+
+fn spawn_side(
+    s: Arc<Scenario>,
+    o: &Options,
+    measure_from: Instant,
+    end: Instant,
+    turns: Option<Turns>,
+) -> Side {
+    let shared = Arc::new(Shared {
+        errors: Mutex::new(Vec::new()),
+    });
     let mut tasks = Vec::new();
     for index in 0..o.connections {
         let (s, shared, addr, sample) = (s.clone(), shared.clone(), o.addr.clone(), o.sample_every);
+        let window = Window {
+            measure_from,
+            end,
+            turns,
+        };
         tasks.push(tokio::spawn(async move {
-            worker(index, &s, &shared, &addr, sample, measure_from, end).await
+            worker(index, &s, &shared, &addr, sample, window).await
         }));
     }
+    Side {
+        name: s.name.clone(),
+        shared,
+        tasks,
+        turns,
+    }
+}
+
+impl Side {
+    async fn finish(self, measure_from: Instant, end: Instant) -> Stats {
+        let Side {
+            name,
+            shared,
+            tasks,
+            turns,
+        } = self;
+        collect(name, &shared, tasks, measure_from, end, turns).await
+    }
+}
+
+async fn collect(
+    name: String,
+    shared: &Shared,
+    tasks: Vec<tokio::task::JoinHandle<WorkerResult>>,
+    measure_from: Instant,
+    end: Instant,
+    turns: Option<Turns>,
+) -> Stats {
     let mut lat: Vec<u32> = Vec::new();
     let (mut errors, mut measured_errors) = (0u64, 0u64);
     let (mut exhausted, mut last) = (false, measure_from);
@@ -158,11 +286,15 @@ pub async fn run(s: Arc<Scenario>, o: &Options) -> Stats {
             }
         }
     }
-    // A run that ran out of requests early is measured over the time it actually ran.
-    let seconds = last
-        .saturating_duration_since(measure_from)
-        .as_secs_f64()
-        .max(1e-6);
+    // A run that ran out of requests early is measured over the time it actually ran; a side
+    // of an alternating run over its own turns only.
+    let until = if exhausted { last } else { end.max(last) };
+    let seconds = match turns {
+        Some(t) => t.own_time(measure_from, until.min(end)),
+        None => until.saturating_duration_since(measure_from),
+    }
+    .as_secs_f64()
+    .max(1e-6);
     lat.sort_unstable();
     let pct = |p: f64| -> u64 {
         if lat.is_empty() {
@@ -174,7 +306,7 @@ pub async fn run(s: Arc<Scenario>, o: &Options) -> Stats {
     let ok = lat.len() as u64 - measured_errors.min(lat.len() as u64);
     let first_errors = shared.errors.lock().unwrap().clone();
     Stats {
-        name: s.name.clone(),
+        name,
         requests: lat.len() as u64,
         errors,
         seconds,
@@ -199,14 +331,26 @@ struct WorkerResult {
     finished: Instant,
 }
 
+/// When a worker sends: from the start until `end`, only inside its turns if it has any;
+/// requests begun from `measure_from` on are measured.
+#[derive(Clone, Copy)]
+struct Window {
+    measure_from: Instant,
+    end: Instant,
+    turns: Option<Turns>,
+}
+
 async fn worker(
     index: usize,
     s: &Scenario,
     shared: &Shared,
     addr: &str,
     sample_every: u64,
-    measure_from: Instant,
-    end: Instant,
+    Window {
+        measure_from,
+        end,
+        turns,
+    }: Window,
 ) -> WorkerResult {
     let mut r = WorkerResult {
         latencies: Vec::with_capacity(1 << 16),
@@ -227,7 +371,17 @@ async fn worker(
         }
     };
     loop {
-        let now = Instant::now();
+        let mut now = Instant::now();
+        if let Some(t) = turns {
+            let next = t.next_own(now);
+            if next > now {
+                if next >= end {
+                    break;
+                }
+                tokio::time::sleep_until(next.into()).await;
+                now = Instant::now();
+            }
+        }
         if now >= end {
             break;
         }
@@ -285,4 +439,117 @@ async fn worker(
         }
     }
     r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn turns_alternate_and_each_side_owns_half_of_any_whole_number_of_pairs() {
+        let from = Instant::now();
+        let ms = Duration::from_millis;
+        let (a, b) = (
+            Turns {
+                from,
+                turn: ms(100),
+                side: 0,
+            },
+            Turns {
+                from,
+                turn: ms(100),
+                side: 1,
+            },
+        );
+        // Side 0 owns [0, 100), side 1 [100, 200), side 0 [200, 300) …
+        assert_eq!(a.next_own(from + ms(50)), from + ms(50));
+        assert_eq!(b.next_own(from + ms(50)), from + ms(100));
+        assert_eq!(a.next_own(from + ms(150)), from + ms(200));
+        assert_eq!(b.next_own(from + ms(150)), from + ms(150));
+        assert_eq!(a.own_time(from, from + ms(400)), ms(200));
+        assert_eq!(b.own_time(from, from + ms(400)), ms(200));
+        // Partial turns at both ends: [50, 100) and [200, 250) for side 0, [100, 200) for 1.
+        assert_eq!(a.own_time(from + ms(50), from + ms(250)), ms(100));
+        assert_eq!(b.own_time(from + ms(50), from + ms(250)), ms(100));
+        assert_eq!(a.own_time(from + ms(250), from + ms(250)), Duration::ZERO);
+    }
+
+    /// Two real servers on loopback, each recording when requests reach it: the two sides of an
+    /// alternating run never send in each other's turns, and each is measured over its own.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn alternating_sides_send_only_in_their_own_turns() {
+        async fn server(log: Arc<Mutex<Vec<Instant>>>) -> String {
+            let app = axum::Router::new().route(
+                "/",
+                axum::routing::post(move || {
+                    let log = log.clone();
+                    async move {
+                        log.lock().unwrap().push(Instant::now());
+                        "ok"
+                    }
+                }),
+            );
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = l.local_addr().unwrap().to_string();
+            tokio::spawn(async move { axum::serve(l, app).await });
+            addr
+        }
+        let scenario = |name: &str| {
+            Arc::new(Scenario {
+                name: name.into(),
+                make: Box::new(|_| {
+                    Some(Req {
+                        method: Method::POST,
+                        path: "/".into(),
+                        headers: vec![],
+                        body: Bytes::new(),
+                    })
+                }),
+                expect: StatusCode::OK,
+                check: Box::new(|_, _, _, b| (b == b"ok").then_some(()).ok_or("body".into())),
+                check_every_body: true,
+            })
+        };
+        let (la, lb) = (Arc::default(), Arc::default());
+        let (aa, ab) = (server(Arc::clone(&la)).await, server(Arc::clone(&lb)).await);
+        let o = |addr: String| Options {
+            addr,
+            connections: 4,
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(800),
+            sample_every: 1,
+        };
+        let start = Instant::now();
+        let (sa, sb) = run_alternating(scenario("a"), &o(aa), scenario("b"), &o(ab)).await;
+        let wall = start.elapsed();
+        assert_eq!((sa.errors, sb.errors), (0, 0));
+        assert!(sa.requests > 0 && sb.requests > 0);
+        // 2 × (warm-up + duration) of wall time, each side measured over half of the window.
+        assert!(wall >= Duration::from_millis(1_800), "{wall:?}");
+        for s in [&sa, &sb] {
+            assert!(
+                (0.75..0.85).contains(&s.seconds),
+                "{}: {} s",
+                s.name,
+                s.seconds
+            );
+        }
+        // Turns of 200 ms (a quarter of the duration) from `start`: side a owns even ones. A
+        // request may reach its server a little after it was sent at the end of a turn.
+        let turn = 200u128;
+        let late = Duration::from_millis(20);
+        for (side, log) in [(0, &la), (1, &lb)] {
+            let log: &Mutex<Vec<Instant>> = log;
+            let times = log.lock().unwrap().clone();
+            assert!(!times.is_empty());
+            for t in times {
+                let k = t.saturating_duration_since(start).as_millis() / turn;
+                let sent = (t - late).saturating_duration_since(start).as_millis() / turn;
+                assert!(
+                    k % 2 == side || sent % 2 == side,
+                    "side {side} reached its server in turn {k}"
+                );
+            }
+        }
+    }
 }

@@ -2,9 +2,10 @@
 //!
 //! 1. Baseline: a bare axum JSON echo (`gigamcp-bench echo`, its own process), so every figure
 //!    is also a ratio to what the machine can do at all in this same run. The echo stays up
-//!    through phase 2 and runs again after every scenario there: a scenario's ratio is to the
-//!    mean of the echo runs just before and just after it, so a machine whose speed drifts
-//!    during the run (ours moved by up to 2× within minutes) moves both sides of the ratio.
+//!    through phase 2, where every scenario runs in alternating turns with it
+//!    (`load::run_alternating`): a scenario's ratio is to the echo measured in the moments
+//!    between its own, so a machine whose speed drifts during the run (ours moved by up to 2×
+//!    within minutes, and by half within seconds) moves both sides of the ratio.
 //! 2. Hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
 //!    search, dynamic client registration (rate limit lifted), authorization with an existing
 //!    grant (which also mints the codes), the token endpoint's authorization-code and
@@ -123,7 +124,8 @@ pub struct Report {
     pub connections: usize,
     pub duration_s: f64,
     pub scenarios: Vec<Stats>,
-    /// Every echo run, in order: the baseline, then one after each scenario of phase 2.
+    /// Every echo run, in order: the baseline, then the turns alternating with each scenario of
+    /// phase 2.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub echoes: Vec<Stats>,
     pub conformance_wall_s: Option<f64>,
@@ -183,11 +185,6 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     let mut baseline = load::run(echo_scenario.clone(), &opts(&echo.addr)).await;
     baseline.baseline_rps = baseline.requests_per_second;
     print_progress(&baseline);
-    let echo_again = Options {
-        duration: Duration::from_secs_f64(a.duration.min(ECHO_AGAIN_S)),
-        warmup: Duration::from_secs_f64(a.warmup.min(ECHO_AGAIN_WARMUP_S)),
-        ..opts(&echo.addr)
-    };
     let mut echoes = vec![baseline.clone()];
     let mut all = vec![baseline];
 
@@ -216,13 +213,16 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         if s.name.starts_with("authorize") && s.name.contains(PER_CLIENT) {
             ctx.prepare_code_clients(a.connections).await?;
         }
-        let mut st = load::run(s, &opts(&demo.addr)).await;
-        let after = load::run(echo_scenario.clone(), &echo_again).await;
-        st.baseline_rps = echoes.last().map_or(0.0, |before| {
-            (before.requests_per_second + after.requests_per_second) / 2.0
-        });
+        let (mut st, turns) = load::run_alternating(
+            s,
+            &opts(&demo.addr),
+            echo_scenario.clone(),
+            &opts(&echo.addr),
+        )
+        .await;
+        st.baseline_rps = turns.requests_per_second;
         print_progress(&st);
-        echoes.push(after);
+        echoes.push(turns);
         all.push(st);
     }
     demo.stop();
@@ -315,12 +315,8 @@ pub(crate) fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
     Ok(d.to_path_buf())
 }
 
-/// Seconds of each echo run after a scenario (at most `--duration`) and of its warm-up.
-const ECHO_AGAIN_S: f64 = 2.0;
-const ECHO_AGAIN_WARMUP_S: f64 = 0.5;
-
-/// Each scenario's ratio: to its own `baseline_rps` (the echo runs around it) when it has one,
-/// else to the mean of every echo run of this invocation.
+/// Each scenario's ratio: to its own `baseline_rps` (the echo's turns alternating with it) when
+/// it has one, else to the mean of every echo run of this invocation.
 fn set_ratios(all: &mut [Stats], echoes: &[Stats]) {
     let mean = if echoes.is_empty() {
         all.first().map_or(0.0, |s| s.requests_per_second)
@@ -381,7 +377,7 @@ fn print_report(r: &Report) {
         let rps = r.echoes.iter().map(|e| e.requests_per_second);
         let (lo, hi) = rps.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
         println!(
-            "\necho runs: {} (one after each scenario on the demo), {lo:.0}–{hi:.0} req/s: the machine's speed moved by {:.0} % during the run",
+            "\necho runs: {} (the first, then the turns alternating with each scenario on the demo), {lo:.0}–{hi:.0} req/s: the machine's speed moved by {:.0} % during the run",
             r.echoes.len(),
             (hi / lo.max(1e-9) - 1.0) * 100.0
         );
@@ -1574,7 +1570,7 @@ mod tests {
     }
 
     /// The machine slows to half speed after the first echo run: a scenario measured then is
-    /// given against the echo runs around it, not against the fast first one.
+    /// given against the echo measured in turns with it, not against the fast first one.
     #[test]
     fn a_scenario_s_ratio_is_to_the_echo_runs_around_it() {
         let echoes = vec![
