@@ -250,13 +250,15 @@ fn spawn_side(
 
 impl Side {
     async fn finish(self, measure_from: Instant, end: Instant) -> Stats {
-        let Side {
-            name,
-            shared,
-            tasks,
-            turns,
-        } = self;
-        collect(name, &shared, tasks, measure_from, end, turns).await
+        collect(
+            self.name,
+            &self.shared,
+            self.tasks,
+            measure_from,
+            end,
+            self.turns,
+        )
+        .await
     }
 }
 
