@@ -249,77 +249,65 @@ fn spawn_side(
 }
 
 impl Side {
+    /// Waits for the side's workers and sums them up.
     async fn finish(self, measure_from: Instant, end: Instant) -> Stats {
-        collect(
-            self.name,
-            &self.shared,
-            self.tasks,
-            measure_from,
-            end,
-            self.turns,
-        )
-        .await
-    }
-}
-
-async fn collect(
-    name: String,
-    shared: &Shared,
-    tasks: Vec<tokio::task::JoinHandle<WorkerResult>>,
-    measure_from: Instant,
-    end: Instant,
-    turns: Option<Turns>,
-) -> Stats {
-    let mut lat: Vec<u32> = Vec::new();
-    let (mut errors, mut measured_errors) = (0u64, 0u64);
-    let (mut exhausted, mut last) = (false, measure_from);
-    for t in tasks {
-        match t.await {
-            Ok(w) => {
-                lat.extend(w.latencies);
-                errors += w.errors;
-                measured_errors += w.measured_errors;
-                exhausted |= w.exhausted;
-                last = last.max(w.finished);
-            }
-            Err(e) => {
-                errors += 1;
-                shared.errors.lock().unwrap().push(format!("worker: {e}"));
+        let Side {
+            name,
+            shared,
+            tasks,
+            turns,
+        } = self;
+        let mut lat: Vec<u32> = Vec::new();
+        let (mut errors, mut measured_errors) = (0u64, 0u64);
+        let (mut exhausted, mut last) = (false, measure_from);
+        for t in tasks {
+            match t.await {
+                Ok(w) => {
+                    lat.extend(w.latencies);
+                    errors += w.errors;
+                    measured_errors += w.measured_errors;
+                    exhausted |= w.exhausted;
+                    last = last.max(w.finished);
+                }
+                Err(e) => {
+                    errors += 1;
+                    shared.errors.lock().unwrap().push(format!("worker: {e}"));
+                }
             }
         }
-    }
-    // A run that ran out of requests early is measured over the time it actually ran; a side
-    // of an alternating run over its own turns only.
-    let until = if exhausted { last } else { end.max(last) };
-    let seconds = match turns {
-        Some(t) => t.own_time(measure_from, until.min(end)),
-        None => until.saturating_duration_since(measure_from),
-    }
-    .as_secs_f64()
-    .max(1e-6);
-    lat.sort_unstable();
-    let pct = |p: f64| -> u64 {
-        if lat.is_empty() {
-            0
-        } else {
-            lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as u64
+        // A run that ran out of requests early is measured over the time it actually ran; a side
+        // of an alternating run over its own turns only.
+        let until = if exhausted { last } else { end.max(last) };
+        let seconds = match turns {
+            Some(t) => t.own_time(measure_from, until.min(end)),
+            None => until.saturating_duration_since(measure_from),
         }
-    };
-    let ok = lat.len() as u64 - measured_errors.min(lat.len() as u64);
-    let first_errors = shared.errors.lock().unwrap().clone();
-    Stats {
-        name,
-        requests: lat.len() as u64,
-        errors,
-        seconds,
-        requests_per_second: ok as f64 / seconds,
-        p50_us: pct(0.50),
-        p99_us: pct(0.99),
-        max_us: lat.last().copied().unwrap_or(0) as u64,
-        ratio: 0.0,
-        baseline_rps: 0.0,
-        exhausted,
-        first_errors,
+        .as_secs_f64()
+        .max(1e-6);
+        lat.sort_unstable();
+        let pct = |p: f64| -> u64 {
+            if lat.is_empty() {
+                0
+            } else {
+                lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1] as u64
+            }
+        };
+        let ok = lat.len() as u64 - measured_errors.min(lat.len() as u64);
+        let first_errors = shared.errors.lock().unwrap().clone();
+        Stats {
+            name,
+            requests: lat.len() as u64,
+            errors,
+            seconds,
+            requests_per_second: ok as f64 / seconds,
+            p50_us: pct(0.50),
+            p99_us: pct(0.99),
+            max_us: lat.last().copied().unwrap_or(0) as u64,
+            ratio: 0.0,
+            baseline_rps: 0.0,
+            exhausted,
+            first_errors,
+        }
     }
 }
 

@@ -316,13 +316,11 @@ pub(crate) fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// Each scenario's ratio: to its own `baseline_rps` (the echo's turns alternating with it) when
-/// it has one, else to the mean of every echo run of this invocation.
+/// it has one, else to the mean of every echo run of this invocation (never empty: the first is
+/// the baseline).
 fn set_ratios(all: &mut [Stats], echoes: &[Stats]) {
-    let mean = if echoes.is_empty() {
-        all.first().map_or(0.0, |s| s.requests_per_second)
-    } else {
-        echoes.iter().map(|e| e.requests_per_second).sum::<f64>() / echoes.len() as f64
-    };
+    let mean =
+        echoes.iter().map(|e| e.requests_per_second).sum::<f64>() / echoes.len().max(1) as f64;
     for s in all {
         if s.baseline_rps <= 0.0 {
             s.baseline_rps = mean;

@@ -482,7 +482,7 @@ async fn the_change_listener_reconnects_after_its_connection_is_killed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_superseding_redemption_through_one_replica_is_refused_by_another_within_a_second() {
     use crate::support::oauth_client::{
-        ACME, Browser, CHATGPT_REDIRECT, authorize_path, connect, exchange, pkce, register_chatgpt,
+        ACME, Browser, code_for, connect, exchange, register_chatgpt,
     };
     if std::env::var("GIGAMCP_TEST_POSTGRES_URL").is_err() {
         return;
@@ -507,17 +507,7 @@ async fn a_superseding_redemption_through_one_replica_is_refused_by_another_with
     .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // The same browser and client again: a new grant, superseding the first.
-    let (verifier, challenge) = pkce();
-    let path = authorize_path(
-        &client.id,
-        CHATGPT_REDIRECT,
-        &challenge,
-        "s",
-        &[("resource", ACME)],
-    );
-    let r = browser.get(&path).await;
-    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text);
-    let code = r.location_params()["code"].clone();
+    let (code, verifier) = code_for(&browser, &client, "alice", ACME).await;
     let epoch = t.state.store.auth_epoch().await.unwrap();
     let started = Instant::now();
     let second = exchange(&browser, &client, &code, &verifier, ACME).await;
