@@ -8,9 +8,11 @@
 //!   attempts arrive at the same moment, (a) from one address, (b) from 50 addresses. Target for
 //!   (a): within 2× of the idle figure. (b) is reported as it is: a distributed flood competes
 //!   for the same two argon2 slots, and the bounded queue answers the overflow 503 at once.
-use crate::load::{self, Options, Stats};
-use crate::procs::{DEMO_PASSWORD, Gigamcp};
-use crate::run::{Demo, cookie_header, cookies_from, form_req, fresh_dir, get_req, hidden_inputs};
+use crate::load::{self, Stats};
+use crate::procs::{DEMO_PASSWORD, Gigamcp, Proc};
+use crate::run::{
+    Demo, OptsFn, cookie_header, cookies_from, form_req, fresh_dir, get_req, hidden_inputs,
+};
 use hyper::StatusCode;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -56,7 +58,7 @@ impl LoginUnderAttack {
 pub async fn metrics_overhead(
     gig: &Gigamcp,
     work_dir: &Path,
-    opts: &dyn Fn(&str) -> Options,
+    opts: &OptsFn<'_>,
     rounds: usize,
 ) -> anyhow::Result<(MetricsOverhead, Vec<Stats>)> {
     let mut on = gig.serve(&fresh_dir(&work_dir.join("metrics-on"))?, true, &[])?;
@@ -76,17 +78,17 @@ pub async fn metrics_overhead(
     let mut kept = Vec::new();
     for round in 0..rounds {
         // Alternate which side goes first, so neither always runs on a warmer machine.
-        let sides: [(&Demo, &str, bool); 2] = if round % 2 == 0 {
-            [(&on_demo, &on.addr, true), (&off_demo, &off.addr, false)]
+        let sides: [(&Demo, &Proc, bool); 2] = if round % 2 == 0 {
+            [(&on_demo, &on, true), (&off_demo, &off, false)]
         } else {
-            [(&off_demo, &off.addr, false), (&on_demo, &on.addr, true)]
+            [(&off_demo, &off, false), (&on_demo, &on, true)]
         };
-        for (demo, addr, metrics) in sides {
+        for (demo, server, metrics) in sides {
             let name = format!(
                 "tools/call fetch, metrics {}",
                 if metrics { "on" } else { "off" }
             );
-            let st = load::run(Arc::new(demo.fetch_scenario(&name)), &opts(addr)).await;
+            let st = load::run(Arc::new(demo.fetch_scenario(&name)), &opts(server)).await;
             crate::run::print_progress(&st);
             report.errors += st.errors;
             if metrics {

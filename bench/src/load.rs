@@ -67,6 +67,14 @@ pub struct Stats {
     /// The echo's requests/s that `ratio` is taken against.
     #[serde(default)]
     pub baseline_rps: f64,
+    /// CPU time the server process used over the measured window (all its threads, user and
+    /// system, background tasks included), per measured request, in µs; 0 when not measured.
+    /// Unlike requests/s it hardly depends on what else the machine runs meanwhile.
+    #[serde(default)]
+    pub cpu_us: f64,
+    /// The echo's `cpu_us` in the turns alternating with this scenario; 0 when not measured.
+    #[serde(default)]
+    pub baseline_cpu_us: f64,
     /// The run ended early because a request pool (e.g. authorization codes) ran out.
     pub exhausted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -79,6 +87,8 @@ pub struct Options {
     pub warmup: Duration,
     pub duration: Duration,
     pub sample_every: u64,
+    /// The server's process, whose CPU time is measured over the window (`Stats::cpu_us`).
+    pub cpu_of: Option<u32>,
 }
 
 struct Shared {
@@ -216,6 +226,15 @@ struct Side {
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<WorkerResult>>,
     turns: Option<Turns>,
+    cpu: Option<tokio::task::JoinHandle<Option<Duration>>>,
+}
+
+/// The CPU time process `pid` uses from `from` to `to`, read when each comes.
+async fn cpu_between(pid: u32, from: Instant, to: Instant) -> Option<Duration> {
+    tokio::time::sleep_until(from.into()).await;
+    let before = crate::procs::cpu_time(pid)?;
+    tokio::time::sleep_until(to.into()).await;
+    crate::procs::cpu_time(pid)?.checked_sub(before)
 }
 
 fn spawn_side(
@@ -245,6 +264,9 @@ fn spawn_side(
         shared,
         tasks,
         turns,
+        cpu: o
+            .cpu_of
+            .map(|pid| tokio::spawn(cpu_between(pid, measure_from, end))),
     }
 }
 
@@ -256,6 +278,7 @@ impl Side {
             shared,
             tasks,
             turns,
+            cpu,
         } = self;
         let mut lat: Vec<u32> = Vec::new();
         let (mut errors, mut measured_errors) = (0u64, 0u64);
@@ -294,6 +317,16 @@ impl Side {
         };
         let ok = lat.len() as u64 - measured_errors.min(lat.len() as u64);
         let first_errors = shared.errors.lock().unwrap().clone();
+        // A side that ran out of requests early: its sampler still ran to `end`, over time
+        // the process spent idle, so the figure stays per request.
+        let cpu = match cpu {
+            Some(t) => t.await.ok().flatten(),
+            None => None,
+        };
+        let cpu_us = match cpu {
+            Some(c) if !lat.is_empty() => c.as_secs_f64() * 1e6 / lat.len() as f64,
+            _ => 0.0,
+        };
         Stats {
             name,
             requests: lat.len() as u64,
@@ -305,6 +338,8 @@ impl Side {
             max_us: lat.last().copied().unwrap_or(0) as u64,
             ratio: 0.0,
             baseline_rps: 0.0,
+            cpu_us,
+            baseline_cpu_us: 0.0,
             exhausted,
             first_errors,
         }
@@ -508,6 +543,7 @@ mod tests {
             warmup: Duration::from_millis(100),
             duration: Duration::from_millis(800),
             sample_every: 1,
+            cpu_of: None,
         };
         let start = Instant::now();
         let (sa, sb) = run_alternating(scenario("a"), &o(aa), scenario("b"), &o(ab)).await;
@@ -541,5 +577,71 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// This thread's CPU time (not wall time: a thread preempted meanwhile does not count).
+    fn thread_cpu() -> Duration {
+        let mut t = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `t` is a valid timespec to write into; the clock id is a constant.
+        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+        assert_eq!(rc, 0);
+        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+    }
+
+    /// A server that burns 2 ms of CPU per request, in this process: the CPU time measured over
+    /// the window, per request, is at least that and not wildly more (the load generator and
+    /// any test running alongside share the process).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_server_s_cpu_time_is_given_per_request() {
+        const BURN: Duration = Duration::from_millis(2);
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(|| async {
+                let start = thread_cpu();
+                let mut x = 0u64;
+                while thread_cpu() - start < BURN {
+                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                }
+                "ok"
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        let s = Arc::new(Scenario {
+            name: "burn".into(),
+            make: Box::new(|_| {
+                Some(Req {
+                    method: Method::POST,
+                    path: "/".into(),
+                    headers: vec![],
+                    body: Bytes::new(),
+                })
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|_, _, _, _| Ok(())),
+            check_every_body: false,
+        });
+        let o = Options {
+            addr,
+            connections: 2,
+            warmup: Duration::from_millis(100),
+            duration: Duration::from_millis(1_000),
+            sample_every: 1,
+            cpu_of: Some(std::process::id()),
+        };
+        let st = run(s, &o).await;
+        assert_eq!(st.errors, 0);
+        assert!(st.requests > 20, "{} requests", st.requests);
+        let burn_us = BURN.as_secs_f64() * 1e6;
+        assert!(
+            (0.9 * burn_us..4.0 * burn_us).contains(&st.cpu_us),
+            "{} µs of CPU per request, {} requests",
+            st.cpu_us,
+            st.requests
+        );
     }
 }

@@ -184,9 +184,56 @@ pub async fn serve_echo(bind: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The CPU time process `pid` has used so far, all its threads (exited ones included), user and
+/// system, from `/proc/PID/stat` (Linux; `None` elsewhere or once the process is gone). Its
+/// resolution is the kernel's clock tick, usually 10 ms.
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // SAFETY: sysconf reads a constant of the running system and has no preconditions.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    cpu_ticks(&stat).map(|t| Duration::from_secs_f64(t as f64 / ticks_per_second.max(1) as f64))
+}
+
+/// `utime + stime` of a `/proc/PID/stat` line. The command name (field 2) is in parentheses and
+/// may itself hold spaces and parentheses, so fields are counted from the last `)`.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    // Fields 3, 4, …: state is index 0, utime (field 14) index 11, stime (field 15) index 12.
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: u64 = f.next()?.parse().ok()?;
+    let stime: u64 = f.next()?.parse().ok()?;
+    Some(utime + stime)
+}
+
 /// `uptime`-style load averages, for the report.
 pub fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_ticks_are_counted_after_the_last_parenthesis_of_the_command_name() {
+        let line = "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 1234 0 0 0 731 269 0 0 20 0 9 0 \
+                    5000 100000 2000 18446744073709551615";
+        assert_eq!(cpu_ticks(line), Some(731 + 269));
+        assert_eq!(cpu_ticks("4242 (gigamcp) S 1"), None);
+        assert_eq!(cpu_ticks("no parenthesis"), None);
+    }
+
+    #[test]
+    fn this_process_cpu_time_grows_while_it_computes() {
+        let before = cpu_time(std::process::id()).expect("/proc/self/stat");
+        let t = Instant::now();
+        let mut x = 0u64;
+        while t.elapsed() < Duration::from_millis(300) {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+        let after = cpu_time(std::process::id()).expect("/proc/self/stat");
+        assert!(after > before, "{before:?} → {after:?}");
+    }
 }

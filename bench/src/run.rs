@@ -170,8 +170,9 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         "gigamcp-bench: {} connections, {:.1} s per scenario (+{:.1} s warm-up), load average {}",
         a.connections, a.duration, a.warmup, report.loadavg_before
     );
-    let opts = |addr: &str| Options {
-        addr: addr.to_string(),
+    let opts = |p: &Proc| Options {
+        addr: p.addr.clone(),
+        cpu_of: Some(p.pid()),
         connections: a.connections,
         warmup: Duration::from_secs_f64(a.warmup),
         duration: Duration::from_secs_f64(a.duration),
@@ -182,7 +183,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     // 1. Baseline (the echo stays up for phase 2, see the module docs).
     let echo = procs::echo(&a.work_dir)?;
     let echo_scenario = Arc::new(echo_scenario());
-    let mut baseline = load::run(echo_scenario.clone(), &opts(&echo.addr)).await;
+    let mut baseline = load::run(echo_scenario.clone(), &opts(&echo)).await;
     baseline.baseline_rps = baseline.requests_per_second;
     print_progress(&baseline);
     let mut echoes = vec![baseline.clone()];
@@ -213,14 +214,10 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         if s.name.starts_with("authorize") && s.name.contains(PER_CLIENT) {
             ctx.prepare_code_clients(a.connections).await?;
         }
-        let (mut st, turns) = load::run_alternating(
-            s,
-            &opts(&demo.addr),
-            echo_scenario.clone(),
-            &opts(&echo.addr),
-        )
-        .await;
+        let (mut st, turns) =
+            load::run_alternating(s, &opts(&demo), echo_scenario.clone(), &opts(&echo)).await;
         st.baseline_rps = turns.requests_per_second;
+        st.baseline_cpu_us = turns.cpu_us;
         print_progress(&st);
         echoes.push(turns);
         all.push(st);
@@ -331,7 +328,7 @@ fn set_ratios(all: &mut [Stats], echoes: &[Stats]) {
 
 pub(crate) fn print_progress(s: &Stats) {
     eprintln!(
-        "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}",
+        "  {:<44} {:>9.0} req/s  p50 {:>7.2} ms  p99 {:>7.2} ms  errors {}{}{}{}",
         s.name,
         s.requests_per_second,
         s.p50_us as f64 / 1000.0,
@@ -346,6 +343,7 @@ pub(crate) fn print_progress(s: &Stats) {
         } else {
             String::new()
         },
+        cpu_note(s),
         if s.exhausted {
             "  (pool exhausted)"
         } else {
@@ -354,23 +352,40 @@ pub(crate) fn print_progress(s: &Stats) {
     );
 }
 
+/// "  server CPU N µs/req (the echo's M)", or nothing when not measured.
+fn cpu_note(s: &Stats) -> String {
+    match (s.cpu_us > 0.0, s.baseline_cpu_us > 0.0) {
+        (false, _) => String::new(),
+        (true, false) => format!("  CPU {:.1} µs/req", s.cpu_us),
+        (true, true) => format!(
+            "  CPU {:.1} µs/req (the echo's {:.1})",
+            s.cpu_us, s.baseline_cpu_us
+        ),
+    }
+}
+
 fn print_report(r: &Report) {
     println!(
-        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio", "of echo"
+        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10} {:>9} {:>9}",
+        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio", "of echo", "CPU µs", "echo's"
     );
     for s in &r.scenarios {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0}",
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0} {:>9} {:>9}",
             s.name,
             s.requests_per_second,
             s.p50_us as f64 / 1000.0,
             s.p99_us as f64 / 1000.0,
             s.errors,
             s.ratio * 100.0,
-            s.baseline_rps
+            s.baseline_rps,
+            cpu_cell(s.cpu_us),
+            cpu_cell(s.baseline_cpu_us)
         );
     }
+    println!(
+        "(CPU µs: the server process's CPU time over the measured window per request, all its threads; the database's own processes are not counted)"
+    );
     if r.echoes.len() > 1 {
         let rps = r.echoes.iter().map(|e| e.requests_per_second);
         let (lo, hi) = rps.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
@@ -379,6 +394,11 @@ fn print_report(r: &Report) {
             r.echoes.len(),
             (hi / lo.max(1e-9) - 1.0) * 100.0
         );
+        let cpu = r.echoes.iter().map(|e| e.cpu_us).filter(|&c| c > 0.0);
+        let (lo, hi) = cpu.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        if hi > 0.0 {
+            println!("the echo's CPU per request: {lo:.1}–{hi:.1} µs");
+        }
     }
     if let Some(w) = r.conformance_wall_s {
         println!(
@@ -460,10 +480,19 @@ fn print_report(r: &Report) {
     );
 }
 
+/// A CPU figure for a table: µs with one decimal, "-" when not measured.
+fn cpu_cell(us: f64) -> String {
+    if us > 0.0 {
+        format!("{us:.1}")
+    } else {
+        "-".into()
+    }
+}
+
 fn print_compare(old: &Report, new: &Report) {
     println!("\nchange against the saved run ({}):", old.command);
     println!(
-        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9}",
+        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "scenario",
         "old req/s",
         "new req/s",
@@ -471,12 +500,14 @@ fn print_compare(old: &Report, new: &Report) {
         "old p99",
         "new p99",
         "old ratio",
-        "new ratio"
+        "new ratio",
+        "old CPU",
+        "new CPU"
     );
     for s in &new.scenarios {
         match old.scenarios.iter().find(|o| o.name == s.name) {
             Some(o) => println!(
-                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2} {:>8.1}% {:>8.1}%",
+                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2} {:>8.1}% {:>8.1}% {:>9} {:>9}",
                 s.name,
                 o.requests_per_second,
                 s.requests_per_second,
@@ -484,7 +515,9 @@ fn print_compare(old: &Report, new: &Report) {
                 o.p99_us as f64 / 1000.0,
                 s.p99_us as f64 / 1000.0,
                 o.ratio * 100.0,
-                s.ratio * 100.0
+                s.ratio * 100.0,
+                cpu_cell(o.cpu_us),
+                cpu_cell(s.cpu_us)
             ),
             None => println!("{:<44} {:>10} {:>10.0}", s.name, "-", s.requests_per_second),
         }
@@ -1261,7 +1294,8 @@ fn conformance_run(gig: &Gigamcp, harness: &Path, work: &Path) -> anyhow::Result
 
 // ---- scale ----
 
-type OptsFn<'a> = dyn Fn(&str) -> Options + 'a;
+/// The load options for a server process (its address, and its pid for `Stats::cpu_us`).
+pub(crate) type OptsFn<'a> = dyn Fn(&Proc) -> Options + 'a;
 
 async fn scale_phase(
     gig: &Gigamcp,
@@ -1416,7 +1450,7 @@ async fn scale_phase(
             check: Box::new(|_, _, h, b| check_rpc(h, b, false).map(|_| ())),
             check_every_body: false,
         };
-        let st = load::run(Arc::new(s), &opts(&p.addr)).await;
+        let st = load::run(Arc::new(s), &opts(&p)).await;
         print_progress(&st);
         stats.push(st);
     }
