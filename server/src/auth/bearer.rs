@@ -177,15 +177,7 @@ pub async fn authenticate(
             }
         });
     }
-    Ok(Principal {
-        grant_id: record.grant_id.clone(),
-        client_id: record.client_id.clone(),
-        user_id: record.user_id.clone(),
-        username: record.username.clone(),
-        workspace_slug: record.workspace_slug.clone(),
-        scopes: record.scopes.clone(),
-        expires_at: record.expires_at,
-    })
+    Ok(Principal::validated(record))
 }
 
 #[cfg(test)]

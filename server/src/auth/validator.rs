@@ -17,21 +17,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The authenticated caller of an MCP request.
+/// The authenticated caller of an MCP request: the validated token's record, shared with the
+/// validation cache (cloning it, once per request and per context, copies no string).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub grant_id: String,
-    pub client_id: String,
-    pub user_id: String,
-    pub username: String,
-    pub workspace_slug: String,
-    pub scopes: Vec<String>,
-    pub expires_at: i64,
-}
+pub struct Principal(Arc<TokenRecord>);
 
 impl Principal {
+    /// Only `bearer::authenticate` makes one, from a record it has just validated.
+    pub(super) fn validated(record: Arc<TokenRecord>) -> Self {
+        Self(record)
+    }
+
     pub fn has_scope(&self, scope: &str) -> bool {
-        self.scopes.iter().any(|s| s == scope)
+        self.0.scopes.iter().any(|s| s == scope)
+    }
+}
+
+impl std::ops::Deref for Principal {
+    type Target = TokenRecord;
+
+    fn deref(&self) -> &TokenRecord {
+        &self.0
     }
 }
 

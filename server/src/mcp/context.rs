@@ -14,7 +14,7 @@ use std::sync::Arc;
 pub struct Ctx {
     pub state: AppState,
     pub principal: Principal,
-    pub workspace: Workspace,
+    pub workspace: Arc<Workspace>,
     pub version: Version,
     pub session: Option<Arc<Session>>,
 }

@@ -40,7 +40,7 @@ pub struct McpState {
     results: moka::sync::Cache<ResultKey, Arc<str>>,
     /// Workspace lookups with the (injectable) clock's time they were made: `moka` bounds and
     /// ages the entries; the stored time keeps the TTL exact under a test clock.
-    workspaces: moka::sync::Cache<String, (Workspace, i64)>,
+    workspaces: moka::sync::Cache<String, (Arc<Workspace>, i64)>,
 }
 
 impl McpState {
@@ -83,12 +83,12 @@ impl McpState {
         self.results.insert(key, text);
     }
 
-    pub fn cached_workspace(&self, slug: &str, now: i64) -> Option<Workspace> {
+    pub fn cached_workspace(&self, slug: &str, now: i64) -> Option<Arc<Workspace>> {
         let (ws, at) = self.workspaces.get(slug)?;
         (now - at < WORKSPACE_CACHE_SECS).then_some(ws)
     }
 
-    pub fn cache_workspace(&self, ws: &Workspace, now: i64) {
+    pub fn cache_workspace(&self, ws: &Arc<Workspace>, now: i64) {
         self.workspaces.insert(ws.slug.clone(), (ws.clone(), now));
     }
 }

@@ -8,6 +8,7 @@ use crate::mcp::jsonrpc::INVALID_REQUEST;
 use crate::mcp::state::Workspace;
 use crate::state::AppState;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
+use std::sync::Arc;
 
 /// TRN-ORG-01/02: a present `Origin` must be allowed (the public origin or the configured list).
 pub(super) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<()> {
@@ -28,7 +29,7 @@ pub(super) fn check_origin(state: &AppState, headers: &HeaderMap) -> Result<()> 
     }
 }
 
-pub(super) async fn workspace(state: &AppState, slug: &str) -> Result<Workspace> {
+pub(super) async fn workspace(state: &AppState, slug: &str) -> Result<Arc<Workspace>> {
     let now = state.clock.now();
     if let Some(ws) = state.mcp.cached_workspace(slug, now) {
         return Ok(ws);
@@ -41,10 +42,10 @@ pub(super) async fn workspace(state: &AppState, slug: &str) -> Result<Workspace>
     let Some(rec) = found else {
         return Err(OAuthError::not_found(format!("no workspace {slug:?} on this server")).into());
     };
-    let ws = Workspace {
+    let ws = Arc::new(Workspace {
         slug: rec.slug,
         name: rec.name,
-    };
+    });
     state.mcp.cache_workspace(&ws, now);
     Ok(ws)
 }
@@ -54,7 +55,7 @@ pub(super) async fn admit(
     slug: &str,
     headers: &HeaderMap,
     uri: &Uri,
-) -> Result<(Workspace, Principal)> {
+) -> Result<(Arc<Workspace>, Principal)> {
     check_origin(state, headers)?;
     let ws = workspace(state, slug).await?;
     let principal = auth::authenticate(state, headers, uri.query(), slug).await?;

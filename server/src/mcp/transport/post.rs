@@ -84,7 +84,7 @@ pub async fn post(
 /// One admitted POST.
 struct Req {
     state: AppState,
-    ws: Workspace,
+    ws: Arc<Workspace>,
     principal: Principal,
     headers: HeaderMap,
     acc: Accepts,
