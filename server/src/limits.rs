@@ -20,6 +20,15 @@ pub const MAX_LOGGED_FIELD: usize = 256;
 /// The free-text detail of an audit entry.
 pub const MAX_AUDIT_DETAIL: usize = 1024;
 
+/// The hasher of the bounded in-process caches on a request's path, whose keys strangers choose
+/// (token and session id hashes, grant ids, workspace slugs, tool arguments): foldhash, seeded at
+/// random per cache so chosen keys cannot be aimed at one bucket, and several times cheaper than
+/// std's SipHash on such short keys.
+pub type FastHash = foldhash::fast::RandomState;
+
+/// A bounded `moka` cache with [`FastHash`]; build it with `.build_with_hasher(FastHash::default())`.
+pub type FastCache<K, V> = moka::sync::Cache<K, V, FastHash>;
+
 /// `s` without control characters, cut to at most `max` characters (marked with `…`).
 pub fn clip(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max * 4));

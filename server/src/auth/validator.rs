@@ -11,8 +11,8 @@
 //! store what it read. Here a request takes a [`Ticket`] (the current generation) before it
 //! reads, and the entry it stores carries that ticket; every [`TokenValidator::invalidate_all`]
 //! moves the generation first, so an entry read before a revocation is never served after it.
+use crate::limits::{FastCache, FastHash};
 use crate::store::TokenRecord;
-use moka::sync::Cache;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -59,9 +59,9 @@ pub struct Ticket(u64);
 
 /// Bounded cache of validated tokens, keyed by token hash.
 pub struct TokenValidator {
-    cache: Cache<String, Entry>,
+    cache: FastCache<String, Entry>,
     /// Grant id → when this process last wrote its last-used time (`Clock` seconds).
-    touched: Cache<String, i64>,
+    touched: FastCache<String, i64>,
     /// Moved by every [`invalidate_all`](Self::invalidate_all), before the cache is cleared.
     generation: AtomicU64,
     epoch: AtomicI64,
@@ -77,14 +77,14 @@ impl TokenValidator {
     pub fn new(ttl: i64, epoch: i64) -> Self {
         let reclaim = |secs: i64| Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1));
         Self {
-            cache: Cache::builder()
+            cache: moka::sync::Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(reclaim(ttl))
-                .build(),
-            touched: Cache::builder()
+                .build_with_hasher(FastHash::default()),
+            touched: moka::sync::Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(reclaim(TOUCH_INTERVAL))
-                .build(),
+                .build_with_hasher(FastHash::default()),
             generation: AtomicU64::new(0),
             epoch: AtomicI64::new(epoch),
             ttl,

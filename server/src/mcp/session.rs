@@ -149,7 +149,7 @@ pub enum Lookup {
 /// The sessions of every replica (in the database) behind this process's cache.
 pub struct SessionStore {
     db: Store,
-    cache: moka::sync::Cache<String, Arc<Session>>,
+    cache: crate::limits::FastCache<String, Arc<Session>>,
     /// Sessions with an open GET stream here, by id hash: an end reaches them even when the
     /// cache has already let the session go.
     streams: Arc<Mutex<HashMap<String, Weak<Session>>>>,
@@ -170,7 +170,7 @@ impl SessionStore {
             cache: moka::sync::Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(CACHE_TTL)
-                .build(),
+                .build_with_hasher(crate::limits::FastHash::default()),
             streams: Arc::default(),
             ordinal: AtomicI64::new(0),
             last_end: AtomicI64::new(last_end),

@@ -37,10 +37,10 @@ pub struct McpState {
     tool_lists: HashMap<Version, Arc<str>>,
     /// Results of tools whose output depends only on a [`ResultKey`] (`fetch`), as response
     /// text. A new knowledge version makes new keys; old entries age out.
-    results: moka::sync::Cache<ResultKey, Arc<str>>,
+    results: crate::limits::FastCache<ResultKey, Arc<str>>,
     /// Workspace lookups with the (injectable) clock's time they were made: `moka` bounds and
     /// ages the entries; the stored time keeps the TTL exact under a test clock.
-    workspaces: moka::sync::Cache<String, (Arc<Workspace>, i64)>,
+    workspaces: crate::limits::FastCache<String, (Arc<Workspace>, i64)>,
 }
 
 impl McpState {
@@ -57,13 +57,13 @@ impl McpState {
                         .try_into()
                         .unwrap_or(u32::MAX)
                 })
-                .build(),
+                .build_with_hasher(crate::limits::FastHash::default()),
             workspaces: moka::sync::Cache::builder()
                 .max_capacity(WORKSPACE_CACHE_CAPACITY)
                 .time_to_live(std::time::Duration::from_secs(
                     WORKSPACE_CACHE_SECS.unsigned_abs(),
                 ))
-                .build(),
+                .build_with_hasher(crate::limits::FastHash::default()),
         }
     }
 
