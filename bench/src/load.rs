@@ -75,6 +75,9 @@ pub struct Stats {
     /// The echo's `cpu_us` in the turns alternating with this scenario; 0 when not measured.
     #[serde(default)]
     pub baseline_cpu_us: f64,
+    /// Like `cpu_us`, for the database's processes on this machine (`Options::database`).
+    #[serde(default)]
+    pub db_cpu_us: f64,
     /// The run ended early because a request pool (e.g. authorization codes) ran out.
     pub exhausted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -89,6 +92,8 @@ pub struct Options {
     pub sample_every: u64,
     /// The server's process, whose CPU time is measured over the window (`Stats::cpu_us`).
     pub cpu_of: Option<u32>,
+    /// The name of the database's processes on this machine (`Stats::db_cpu_us`).
+    pub database: Option<String>,
 }
 
 struct Shared {
@@ -226,15 +231,36 @@ struct Side {
     shared: Arc<Shared>,
     tasks: Vec<tokio::task::JoinHandle<WorkerResult>>,
     turns: Option<Turns>,
-    cpu: Option<tokio::task::JoinHandle<Option<Duration>>>,
+    cpu: tokio::task::JoinHandle<CpuUsed>,
 }
 
-/// The CPU time process `pid` uses from `from` to `to`, read when each comes.
-async fn cpu_between(pid: u32, from: Instant, to: Instant) -> Option<Duration> {
-    tokio::time::sleep_until(from.into()).await;
-    let before = crate::procs::cpu_time(pid)?;
-    tokio::time::sleep_until(to.into()).await;
-    crate::procs::cpu_time(pid)?.checked_sub(before)
+/// CPU time used over a window: by the server's process, by the database's processes.
+#[derive(Default)]
+struct CpuUsed {
+    server: Option<Duration>,
+    database: Option<Duration>,
+}
+
+/// The CPU time the processes of `o` use from `from` to `to`, read when each comes.
+fn cpu_between(o: &Options, from: Instant, to: Instant) -> tokio::task::JoinHandle<CpuUsed> {
+    let (pid, database) = (o.cpu_of, o.database.clone());
+    let read = move || {
+        (
+            pid.and_then(crate::procs::cpu_time),
+            database.as_deref().and_then(crate::procs::cpu_time_named),
+        )
+    };
+    tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let before = read();
+        tokio::time::sleep_until(to.into()).await;
+        let after = read();
+        let used = |a: Option<Duration>, b: Option<Duration>| b?.checked_sub(a?);
+        CpuUsed {
+            server: used(before.0, after.0),
+            database: used(before.1, after.1),
+        }
+    })
 }
 
 fn spawn_side(
@@ -264,9 +290,7 @@ fn spawn_side(
         shared,
         tasks,
         turns,
-        cpu: o
-            .cpu_of
-            .map(|pid| tokio::spawn(cpu_between(pid, measure_from, end))),
+        cpu: cpu_between(o, measure_from, end),
     }
 }
 
@@ -319,11 +343,8 @@ impl Side {
         let first_errors = shared.errors.lock().unwrap().clone();
         // A side that ran out of requests early: its sampler still ran to `end`, over time
         // the process spent idle, so the figure stays per request.
-        let cpu = match cpu {
-            Some(t) => t.await.ok().flatten(),
-            None => None,
-        };
-        let cpu_us = match cpu {
+        let cpu = cpu.await.unwrap_or_default();
+        let per_request = |used: Option<Duration>| match used {
             Some(c) if !lat.is_empty() => c.as_secs_f64() * 1e6 / lat.len() as f64,
             _ => 0.0,
         };
@@ -338,8 +359,9 @@ impl Side {
             max_us: lat.last().copied().unwrap_or(0) as u64,
             ratio: 0.0,
             baseline_rps: 0.0,
-            cpu_us,
+            cpu_us: per_request(cpu.server),
             baseline_cpu_us: 0.0,
+            db_cpu_us: per_request(cpu.database),
             exhausted,
             first_errors,
         }
@@ -544,6 +566,7 @@ mod tests {
             duration: Duration::from_millis(800),
             sample_every: 1,
             cpu_of: None,
+            database: None,
         };
         let start = Instant::now();
         let (sa, sb) = run_alternating(scenario("a"), &o(aa), scenario("b"), &o(ab)).await;
@@ -632,6 +655,7 @@ mod tests {
             duration: Duration::from_millis(1_000),
             sample_every: 1,
             cpu_of: Some(std::process::id()),
+            database: None,
         };
         let st = run(s, &o).await;
         assert_eq!(st.errors, 0);

@@ -194,6 +194,52 @@ pub fn cpu_time(pid: u32) -> Option<Duration> {
     cpu_ticks(&stat).map(|t| Duration::from_secs_f64(t as f64 / ticks_per_second.max(1) as f64))
 }
 
+/// The CPU time used so far by every process named `comm` (e.g. `postgres`: the postmaster and
+/// its backends), summed; `None` when there is none. A process that exits between two readings
+/// takes its time with it, so a database whose connections stay open is measured best.
+pub fn cpu_time_named(comm: &str) -> Option<Duration> {
+    // SAFETY: as in `cpu_time`.
+    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let mut ticks = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let name = entry.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        if command_name(&stat) == Some(comm)
+            && let Some(t) = cpu_ticks(&stat)
+        {
+            *ticks.get_or_insert(0) += t;
+        }
+    }
+    ticks.map(|t: u64| Duration::from_secs_f64(t as f64 / ticks_per_second.max(1) as f64))
+}
+
+/// Field 2 of a `/proc/PID/stat` line: the command name, without its parentheses.
+fn command_name(stat: &str) -> Option<&str> {
+    stat.get(stat.find('(')? + 1..stat.rfind(')')?)
+}
+
+/// Whether a PostgreSQL URL names a server on this machine (loopback, `localhost`, or a Unix
+/// socket), whose processes' CPU time the bench can read.
+pub fn database_is_local(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host_port.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host_port.split(':').next().unwrap_or_default(),
+    };
+    host.is_empty()
+        || host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// `utime + stime` of a `/proc/PID/stat` line. The command name (field 2) is in parentheses and
 /// may itself hold spaces and parentheses, so fields are counted from the last `)`.
 fn cpu_ticks(stat: &str) -> Option<u64> {
@@ -223,6 +269,36 @@ mod tests {
         assert_eq!(cpu_ticks(line), Some(731 + 269));
         assert_eq!(cpu_ticks("4242 (gigamcp) S 1"), None);
         assert_eq!(cpu_ticks("no parenthesis"), None);
+        assert_eq!(command_name(line), Some("a (b) c"));
+    }
+
+    #[test]
+    fn processes_are_summed_by_name() {
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        let name = command_name(&own).unwrap().to_owned();
+        let mine = cpu_time(std::process::id()).unwrap();
+        // This process is one of those named so (read second: CPU time only grows).
+        assert!(cpu_time_named(&name).unwrap() >= mine);
+        assert_eq!(cpu_time_named("no such process name"), None);
+    }
+
+    #[test]
+    fn only_a_database_on_this_machine_is_measured() {
+        for local in [
+            "postgres://postgres:secret@127.0.0.1:5432/bench",
+            "postgres://localhost/bench",
+            "postgresql://u@[::1]:5432/bench",
+            "postgres:///bench?host=/var/run/postgresql",
+        ] {
+            assert!(database_is_local(local), "{local}");
+        }
+        for remote in [
+            "postgres://postgres:secret@db.internal:5432/bench",
+            "postgres://u:p@10.0.0.7/bench",
+            "postgres://127.0.0.1.evil.example/bench",
+        ] {
+            assert!(!database_is_local(remote), "{remote}");
+        }
     }
 
     #[test]

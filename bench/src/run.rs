@@ -173,6 +173,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     let opts = |p: &Proc| Options {
         addr: p.addr.clone(),
         cpu_of: Some(p.pid()),
+        database: None,
         connections: a.connections,
         warmup: Duration::from_secs_f64(a.warmup),
         duration: Duration::from_secs_f64(a.duration),
@@ -202,6 +203,15 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     )?;
     demo.wait_listening(Duration::from_secs(120))?;
     let ctx = Demo::setup(&demo_gig, &demo_dir, &demo).await?;
+    // A PostgreSQL server on this machine: its processes' CPU time too (`Stats::db_cpu_us`).
+    let demo_opts = Options {
+        database: a
+            .database_url
+            .as_deref()
+            .filter(|u| procs::database_is_local(u))
+            .map(|_| "postgres".to_owned()),
+        ..opts(&demo)
+    };
     for s in ctx.scenarios() {
         let grant = s.name.starts_with("authorize") || s.name.starts_with("token:");
         if !wanted(&s.name) || (grant && a.skip_oauth_grants) {
@@ -215,7 +225,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
             ctx.prepare_code_clients(a.connections).await?;
         }
         let (mut st, turns) =
-            load::run_alternating(s, &opts(&demo), echo_scenario.clone(), &opts(&echo)).await;
+            load::run_alternating(s, &demo_opts, echo_scenario.clone(), &opts(&echo)).await;
         st.baseline_rps = turns.requests_per_second;
         st.baseline_cpu_us = turns.cpu_us;
         print_progress(&st);
@@ -352,26 +362,39 @@ pub(crate) fn print_progress(s: &Stats) {
     );
 }
 
-/// "  server CPU N µs/req (the echo's M)", or nothing when not measured.
+/// "  CPU N µs/req (the echo's M), database D", or what of it was measured.
 fn cpu_note(s: &Stats) -> String {
-    match (s.cpu_us > 0.0, s.baseline_cpu_us > 0.0) {
+    let mut note = match (s.cpu_us > 0.0, s.baseline_cpu_us > 0.0) {
         (false, _) => String::new(),
         (true, false) => format!("  CPU {:.1} µs/req", s.cpu_us),
         (true, true) => format!(
             "  CPU {:.1} µs/req (the echo's {:.1})",
             s.cpu_us, s.baseline_cpu_us
         ),
+    };
+    if s.db_cpu_us > 0.0 {
+        note.push_str(&format!(", database {:.1}", s.db_cpu_us));
     }
+    note
 }
 
 fn print_report(r: &Report) {
     println!(
-        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10} {:>9} {:>9}",
-        "scenario", "req/s", "p50 ms", "p99 ms", "errors", "ratio", "of echo", "CPU µs", "echo's"
+        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "ratio",
+        "of echo",
+        "CPU µs",
+        "echo's",
+        "DB µs"
     );
     for s in &r.scenarios {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0} {:>9} {:>9}",
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0} {:>9} {:>9} {:>9}",
             s.name,
             s.requests_per_second,
             s.p50_us as f64 / 1000.0,
@@ -380,11 +403,12 @@ fn print_report(r: &Report) {
             s.ratio * 100.0,
             s.baseline_rps,
             cpu_cell(s.cpu_us),
-            cpu_cell(s.baseline_cpu_us)
+            cpu_cell(s.baseline_cpu_us),
+            cpu_cell(s.db_cpu_us)
         );
     }
     println!(
-        "(CPU µs: the server process's CPU time over the measured window per request, all its threads; the database's own processes are not counted)"
+        "(CPU µs: the server process's CPU time over the measured window per request, all its threads; DB µs: the same for the PostgreSQL processes, when the database runs on this machine)"
     );
     if r.echoes.len() > 1 {
         let rps = r.echoes.iter().map(|e| e.requests_per_second);
@@ -492,7 +516,7 @@ fn cpu_cell(us: f64) -> String {
 fn print_compare(old: &Report, new: &Report) {
     println!("\nchange against the saved run ({}):", old.command);
     println!(
-        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:<44} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "scenario",
         "old req/s",
         "new req/s",
@@ -502,12 +526,14 @@ fn print_compare(old: &Report, new: &Report) {
         "old ratio",
         "new ratio",
         "old CPU",
-        "new CPU"
+        "new CPU",
+        "old DB",
+        "new DB"
     );
     for s in &new.scenarios {
         match old.scenarios.iter().find(|o| o.name == s.name) {
             Some(o) => println!(
-                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2} {:>8.1}% {:>8.1}% {:>9} {:>9}",
+                "{:<44} {:>10.0} {:>10.0} {:>+7.1}% {:>9.2} {:>9.2} {:>8.1}% {:>8.1}% {:>9} {:>9} {:>9} {:>9}",
                 s.name,
                 o.requests_per_second,
                 s.requests_per_second,
@@ -517,7 +543,9 @@ fn print_compare(old: &Report, new: &Report) {
                 o.ratio * 100.0,
                 s.ratio * 100.0,
                 cpu_cell(o.cpu_us),
-                cpu_cell(s.cpu_us)
+                cpu_cell(s.cpu_us),
+                cpu_cell(o.db_cpu_us),
+                cpu_cell(s.db_cpu_us)
             ),
             None => println!("{:<44} {:>10} {:>10.0}", s.name, "-", s.requests_per_second),
         }
