@@ -489,6 +489,7 @@ impl Store {
             vec![epoch_row(&grant.id).into()],
             &any_older,
         );
+        let (won, superseded) = (b.count(won), b.count(superseded));
         let counts = self.run_batch(b).await?;
         if counts[superseded] > 0 {
             // After the commit, coalesced with other redemptions' (`store::signal`).
@@ -600,6 +601,7 @@ impl Store {
             super::audit::batch_args(audit, &audit_id),
             &rotated,
         );
+        let won = b.count(won);
         Ok(self.run_batch(b).await?[won] > 0)
     }
 
