@@ -78,6 +78,10 @@ pub struct Stats {
     /// Like `cpu_us`, for the database's processes on this machine (`Options::database`).
     #[serde(default)]
     pub db_cpu_us: f64,
+    /// The load generator's own CPU time per request (this process, all threads): over the
+    /// window, or for a side of an alternating run over its own turns only.
+    #[serde(default)]
+    pub loadgen_cpu_us: f64,
     /// The run ended early because a request pool (e.g. authorization codes) ran out.
     pub exhausted: bool,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -196,7 +200,47 @@ pub async fn run(s: Arc<Scenario>, o: &Options) -> Stats {
     let measure_from = start + o.warmup;
     let end = measure_from + o.duration;
     let side = spawn_side(s, o, measure_from, end, None);
-    side.finish(measure_from, end).await
+    let ledger = own_cpu_by_turn(measure_from, end, None);
+    let mut st = side.finish(measure_from, end).await;
+    let used = ledger.await.unwrap_or_default();
+    st.loadgen_cpu_us = per_request(Some(used[0]), st.requests);
+    st
+}
+
+/// This process's CPU time from `from` to `to`, split by whose turn it was ([0] alone when
+/// there are no turns), read at every turn's boundary.
+fn own_cpu_by_turn(
+    from: Instant,
+    to: Instant,
+    turns: Option<Turns>,
+) -> tokio::task::JoinHandle<[Duration; 2]> {
+    tokio::spawn(async move {
+        let mut used = [Duration::ZERO; 2];
+        tokio::time::sleep_until(from.into()).await;
+        let (mut at, mut cpu) = (from, crate::procs::own_cpu_time());
+        while at < to {
+            let (side, next) = match turns {
+                Some(t) => {
+                    let k = t.index(at);
+                    ((k % 2) as usize, t.start_of(k + 1).min(to))
+                }
+                None => (0, to),
+            };
+            tokio::time::sleep_until(next.into()).await;
+            let now = crate::procs::own_cpu_time();
+            used[side] += now.saturating_sub(cpu);
+            (at, cpu) = (next, now);
+        }
+        used
+    })
+}
+
+/// `used` spread over `requests`, in µs; 0 when either is missing.
+fn per_request(used: Option<Duration>, requests: u64) -> f64 {
+    match used {
+        Some(c) if requests > 0 => c.as_secs_f64() * 1e6 / requests as f64,
+        _ => 0.0,
+    }
 }
 
 /// Runs `a` and `b` in alternating turns ([`TURN`], or a quarter of the shorter duration if
@@ -221,8 +265,12 @@ pub async fn run_alternating(
     let (ta, tb) = (turns(0), turns(1));
     let sa = spawn_side(a, oa, measure_from, end, Some(ta));
     let sb = spawn_side(b, ob, measure_from, end, Some(tb));
-    let sa = sa.finish(measure_from, end).await;
-    let sb = sb.finish(measure_from, end).await;
+    let ledger = own_cpu_by_turn(measure_from, end, Some(ta));
+    let mut sa = sa.finish(measure_from, end).await;
+    let mut sb = sb.finish(measure_from, end).await;
+    let used = ledger.await.unwrap_or_default();
+    sa.loadgen_cpu_us = per_request(Some(used[0]), sa.requests);
+    sb.loadgen_cpu_us = per_request(Some(used[1]), sb.requests);
     (sa, sb)
 }
 
@@ -344,10 +392,7 @@ impl Side {
         // A side that ran out of requests early: its sampler still ran to `end`, over time
         // the process spent idle, so the figure stays per request.
         let cpu = cpu.await.unwrap_or_default();
-        let per_request = |used: Option<Duration>| match used {
-            Some(c) if !lat.is_empty() => c.as_secs_f64() * 1e6 / lat.len() as f64,
-            _ => 0.0,
-        };
+        let requests = lat.len() as u64;
         Stats {
             name,
             requests: lat.len() as u64,
@@ -359,9 +404,10 @@ impl Side {
             max_us: lat.last().copied().unwrap_or(0) as u64,
             ratio: 0.0,
             baseline_rps: 0.0,
-            cpu_us: per_request(cpu.server),
+            cpu_us: per_request(cpu.server, requests),
             baseline_cpu_us: 0.0,
-            db_cpu_us: per_request(cpu.database),
+            db_cpu_us: per_request(cpu.database, requests),
+            loadgen_cpu_us: 0.0,
             exhausted,
             first_errors,
         }
@@ -521,17 +567,32 @@ mod tests {
         assert_eq!(a.own_time(from + ms(250), from + ms(250)), Duration::ZERO);
     }
 
+    /// Burns `d` of this thread's CPU time.
+    fn burn(d: Duration) {
+        let start = thread_cpu();
+        let mut x = 0u64;
+        while thread_cpu() - start < d {
+            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
+    }
+
     /// Two real servers on loopback, each recording when requests reach it: the two sides of an
     /// alternating run never send in each other's turns, and each is measured over its own.
+    /// Side a's server (in this process, like the load generator) burns 1 ms of CPU per
+    /// request, side b's waits 1 ms using none: this process's CPU time is charged to the side
+    /// whose turn it was.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn alternating_sides_send_only_in_their_own_turns() {
-        async fn server(log: Arc<Mutex<Vec<Instant>>>) -> String {
+        let _alone = crate::CPU_TESTS.lock().await;
+        async fn server(log: Arc<Mutex<Vec<Instant>>>, cost: Duration, wait: Duration) -> String {
             let app = axum::Router::new().route(
                 "/",
                 axum::routing::post(move || {
                     let log = log.clone();
                     async move {
                         log.lock().unwrap().push(Instant::now());
+                        burn(cost);
+                        tokio::time::sleep(wait).await;
                         "ok"
                     }
                 }),
@@ -558,7 +619,11 @@ mod tests {
             })
         };
         let (la, lb) = (Arc::default(), Arc::default());
-        let (aa, ab) = (server(Arc::clone(&la)).await, server(Arc::clone(&lb)).await);
+        let ms = Duration::from_millis;
+        let (aa, ab) = (
+            server(Arc::clone(&la), ms(1), Duration::ZERO).await,
+            server(Arc::clone(&lb), Duration::ZERO, ms(1)).await,
+        );
         let o = |addr: String| Options {
             addr,
             connections: 4,
@@ -583,6 +648,12 @@ mod tests {
                 s.seconds
             );
         }
+        assert!(
+            sa.loadgen_cpu_us > 900.0 && sb.loadgen_cpu_us < sa.loadgen_cpu_us / 2.0,
+            "CPU per request in a's turns {} µs, in b's {} µs",
+            sa.loadgen_cpu_us,
+            sb.loadgen_cpu_us
+        );
         // Turns of 200 ms (a quarter of the duration) from `start`: side a owns even ones. A
         // request may reach its server a little after it was sent at the end of a turn.
         let turn = 200u128;
@@ -619,15 +690,12 @@ mod tests {
     /// any test running alongside share the process).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_server_s_cpu_time_is_given_per_request() {
+        let _alone = crate::CPU_TESTS.lock().await;
         const BURN: Duration = Duration::from_millis(2);
         let app = axum::Router::new().route(
             "/",
             axum::routing::post(|| async {
-                let start = thread_cpu();
-                let mut x = 0u64;
-                while thread_cpu() - start < BURN {
-                    x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-                }
+                burn(BURN);
                 "ok"
             }),
         );
@@ -661,11 +729,13 @@ mod tests {
         assert_eq!(st.errors, 0);
         assert!(st.requests > 20, "{} requests", st.requests);
         let burn_us = BURN.as_secs_f64() * 1e6;
-        assert!(
-            (0.9 * burn_us..4.0 * burn_us).contains(&st.cpu_us),
-            "{} µs of CPU per request, {} requests",
-            st.cpu_us,
-            st.requests
-        );
+        // The server is this process, so the two figures count the same CPU time.
+        for cpu in [st.cpu_us, st.loadgen_cpu_us] {
+            assert!(
+                (0.9 * burn_us..4.0 * burn_us).contains(&cpu),
+                "{cpu} µs of CPU per request, {} requests",
+                st.requests
+            );
+        }
     }
 }

@@ -375,12 +375,15 @@ fn cpu_note(s: &Stats) -> String {
     if s.db_cpu_us > 0.0 {
         note.push_str(&format!(", database {:.1}", s.db_cpu_us));
     }
+    if s.loadgen_cpu_us > 0.0 {
+        note.push_str(&format!(", load generator {:.1}", s.loadgen_cpu_us));
+    }
     note
 }
 
 fn print_report(r: &Report) {
     println!(
-        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "\n{:<44} {:>10} {:>9} {:>9} {:>7} {:>8} {:>10} {:>9} {:>9} {:>9} {:>9}",
         "scenario",
         "req/s",
         "p50 ms",
@@ -390,11 +393,12 @@ fn print_report(r: &Report) {
         "of echo",
         "CPU µs",
         "echo's",
-        "DB µs"
+        "DB µs",
+        "LG µs"
     );
     for s in &r.scenarios {
         println!(
-            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0} {:>9} {:>9} {:>9}",
+            "{:<44} {:>10.0} {:>9.2} {:>9.2} {:>7} {:>7.1}% {:>10.0} {:>9} {:>9} {:>9} {:>9}",
             s.name,
             s.requests_per_second,
             s.p50_us as f64 / 1000.0,
@@ -404,11 +408,12 @@ fn print_report(r: &Report) {
             s.baseline_rps,
             cpu_cell(s.cpu_us),
             cpu_cell(s.baseline_cpu_us),
-            cpu_cell(s.db_cpu_us)
+            cpu_cell(s.db_cpu_us),
+            cpu_cell(s.loadgen_cpu_us)
         );
     }
     println!(
-        "(CPU µs: the server process's CPU time over the measured window per request, all its threads; DB µs: the same for the PostgreSQL processes, when the database runs on this machine)"
+        "(CPU µs: the server process's CPU time over the measured window per request, all its threads; DB µs: the same for the PostgreSQL processes, when the database runs on this machine; LG µs: the load generator's own, in the scenario's turns)"
     );
     if r.echoes.len() > 1 {
         let rps = r.echoes.iter().map(|e| e.requests_per_second);
