@@ -576,6 +576,45 @@ mod tests {
         }
     }
 
+    /// A server on loopback in this process: `POST /` logs when it arrived, burns `cost` of CPU,
+    /// waits `wait` (using none) and answers `ok`.
+    async fn server(log: Arc<Mutex<Vec<Instant>>>, cost: Duration, wait: Duration) -> String {
+        let app = axum::Router::new().route(
+            "/",
+            axum::routing::post(move || {
+                let log = log.clone();
+                async move {
+                    log.lock().unwrap().push(Instant::now());
+                    burn(cost);
+                    tokio::time::sleep(wait).await;
+                    "ok"
+                }
+            }),
+        );
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        tokio::spawn(async move { axum::serve(l, app).await });
+        addr
+    }
+
+    /// `POST /` with no body, every answer checked to be `ok`.
+    fn scenario(name: &str) -> Arc<Scenario> {
+        Arc::new(Scenario {
+            name: name.into(),
+            make: Box::new(|_| {
+                Some(Req {
+                    method: Method::POST,
+                    path: "/".into(),
+                    headers: vec![],
+                    body: Bytes::new(),
+                })
+            }),
+            expect: StatusCode::OK,
+            check: Box::new(|_, _, _, b| (b == b"ok").then_some(()).ok_or("body".into())),
+            check_every_body: true,
+        })
+    }
+
     /// Two real servers on loopback, each recording when requests reach it: the two sides of an
     /// alternating run never send in each other's turns, and each is measured over its own.
     /// Side a's server (in this process, like the load generator) burns 1 ms of CPU per
@@ -584,40 +623,6 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn alternating_sides_send_only_in_their_own_turns() {
         let _alone = crate::CPU_TESTS.lock().await;
-        async fn server(log: Arc<Mutex<Vec<Instant>>>, cost: Duration, wait: Duration) -> String {
-            let app = axum::Router::new().route(
-                "/",
-                axum::routing::post(move || {
-                    let log = log.clone();
-                    async move {
-                        log.lock().unwrap().push(Instant::now());
-                        burn(cost);
-                        tokio::time::sleep(wait).await;
-                        "ok"
-                    }
-                }),
-            );
-            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = l.local_addr().unwrap().to_string();
-            tokio::spawn(async move { axum::serve(l, app).await });
-            addr
-        }
-        let scenario = |name: &str| {
-            Arc::new(Scenario {
-                name: name.into(),
-                make: Box::new(|_| {
-                    Some(Req {
-                        method: Method::POST,
-                        path: "/".into(),
-                        headers: vec![],
-                        body: Bytes::new(),
-                    })
-                }),
-                expect: StatusCode::OK,
-                check: Box::new(|_, _, _, b| (b == b"ok").then_some(()).ok_or("body".into())),
-                check_every_body: true,
-            })
-        };
         let (la, lb) = (Arc::default(), Arc::default());
         let ms = Duration::from_millis;
         let (aa, ab) = (
@@ -692,30 +697,8 @@ mod tests {
     async fn a_server_s_cpu_time_is_given_per_request() {
         let _alone = crate::CPU_TESTS.lock().await;
         const BURN: Duration = Duration::from_millis(2);
-        let app = axum::Router::new().route(
-            "/",
-            axum::routing::post(|| async {
-                burn(BURN);
-                "ok"
-            }),
-        );
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap().to_string();
-        tokio::spawn(async move { axum::serve(l, app).await });
-        let s = Arc::new(Scenario {
-            name: "burn".into(),
-            make: Box::new(|_| {
-                Some(Req {
-                    method: Method::POST,
-                    path: "/".into(),
-                    headers: vec![],
-                    body: Bytes::new(),
-                })
-            }),
-            expect: StatusCode::OK,
-            check: Box::new(|_, _, _, _| Ok(())),
-            check_every_body: false,
-        });
+        let addr = server(Arc::default(), BURN, Duration::ZERO).await;
+        let s = scenario("burn");
         let o = Options {
             addr,
             connections: 2,
