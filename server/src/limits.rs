@@ -20,10 +20,13 @@ pub const MAX_LOGGED_FIELD: usize = 256;
 /// The free-text detail of an audit entry.
 pub const MAX_AUDIT_DETAIL: usize = 1024;
 
-/// The hasher of the bounded in-process caches on a request's path, whose keys strangers choose
-/// (token and session id hashes, grant ids, workspace slugs, tool arguments): foldhash, seeded at
-/// random per cache so chosen keys cannot be aimed at one bucket, and several times cheaper than
-/// std's SipHash on such short keys.
+/// The hasher of the bounded in-process caches on a request's path whose entries are only ever
+/// values this server minted or found in its store: validated tokens' hashes, their grant ids,
+/// existing sessions' id hashes, existing workspaces' slugs. A stranger's lookup hashes their
+/// input but never inserts it, so no chosen key ever lands in one of these tables, and foldhash
+/// (fast, seeded per process and per cache, but not built to resist chosen-key collisions) costs
+/// a fraction of std's SipHash on such short keys. A cache that stores keys callers choose (the
+/// tool results, keyed by arguments) keeps std's hasher.
 pub type FastHash = foldhash::fast::RandomState;
 
 /// A bounded `moka` cache with [`FastHash`]; build it with `.build_with_hasher(FastHash::default())`.

@@ -37,7 +37,9 @@ pub struct McpState {
     tool_lists: HashMap<Version, Arc<str>>,
     /// Results of tools whose output depends only on a [`ResultKey`] (`fetch`), as response
     /// text. A new knowledge version makes new keys; old entries age out.
-    results: crate::limits::FastCache<ResultKey, Arc<str>>,
+    /// Its keys hold callers' arguments, so it keeps std's DoS-resistant hasher (see
+    /// [`FastHash`](crate::limits::FastHash)).
+    results: moka::sync::Cache<ResultKey, Arc<str>>,
     /// Workspace lookups with the (injectable) clock's time they were made: `moka` bounds and
     /// ages the entries; the stored time keeps the TTL exact under a test clock.
     workspaces: crate::limits::FastCache<String, (Arc<Workspace>, i64)>,
@@ -57,7 +59,7 @@ impl McpState {
                         .try_into()
                         .unwrap_or(u32::MAX)
                 })
-                .build_with_hasher(crate::limits::FastHash::default()),
+                .build(),
             workspaces: moka::sync::Cache::builder()
                 .max_capacity(WORKSPACE_CACHE_CAPACITY)
                 .time_to_live(std::time::Duration::from_secs(
