@@ -395,7 +395,7 @@ impl Side {
         let requests = lat.len() as u64;
         Stats {
             name,
-            requests: lat.len() as u64,
+            requests,
             errors,
             seconds,
             requests_per_second: ok as f64 / seconds,
