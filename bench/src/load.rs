@@ -537,6 +537,7 @@ async fn worker(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cpu_tests::burn;
 
     #[test]
     fn turns_alternate_and_each_side_owns_half_of_any_whole_number_of_pairs() {
@@ -565,15 +566,6 @@ mod tests {
         assert_eq!(a.own_time(from + ms(50), from + ms(250)), ms(100));
         assert_eq!(b.own_time(from + ms(50), from + ms(250)), ms(100));
         assert_eq!(a.own_time(from + ms(250), from + ms(250)), Duration::ZERO);
-    }
-
-    /// Burns `d` of this thread's CPU time.
-    fn burn(d: Duration) {
-        let start = thread_cpu();
-        let mut x = 0u64;
-        while thread_cpu() - start < d {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
     }
 
     /// A server on loopback in this process: `POST /` logs when it arrived, burns `cost` of CPU,
@@ -622,7 +614,7 @@ mod tests {
     /// whose turn it was.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn alternating_sides_send_only_in_their_own_turns() {
-        let _alone = crate::CPU_TESTS.lock().await;
+        let _alone = crate::cpu_tests::ALONE.lock().await;
         let (la, lb) = (Arc::default(), Arc::default());
         let ms = Duration::from_millis;
         let (aa, ab) = (
@@ -678,24 +670,12 @@ mod tests {
         }
     }
 
-    /// This thread's CPU time (not wall time: a thread preempted meanwhile does not count).
-    fn thread_cpu() -> Duration {
-        let mut t = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: `t` is a valid timespec to write into; the clock id is a constant.
-        let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-        assert_eq!(rc, 0);
-        Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
-    }
-
     /// A server that burns 2 ms of CPU per request, in this process: the CPU time measured over
     /// the window, per request, is at least that and not wildly more (the load generator and
     /// any test running alongside share the process).
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_server_s_cpu_time_is_given_per_request() {
-        let _alone = crate::CPU_TESTS.lock().await;
+        let _alone = crate::cpu_tests::ALONE.lock().await;
         const BURN: Duration = Duration::from_millis(2);
         let addr = server(Arc::default(), BURN, Duration::ZERO).await;
         let s = scenario("burn");

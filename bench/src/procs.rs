@@ -189,9 +189,14 @@ pub async fn serve_echo(bind: &str) -> anyhow::Result<()> {
 /// resolution is the kernel's clock tick, usually 10 ms.
 pub fn cpu_time(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    cpu_ticks(&stat).map(ticks)
+}
+
+/// `n` clock ticks (the unit of `/proc/PID/stat`'s times) as a duration.
+fn ticks(n: u64) -> Duration {
     // SAFETY: sysconf reads a constant of the running system and has no preconditions.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    cpu_ticks(&stat).map(|t| Duration::from_secs_f64(t as f64 / ticks_per_second.max(1) as f64))
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    Duration::from_secs_f64(n as f64 / per_second.max(1) as f64)
 }
 
 /// The CPU time this process (the load generator) has used so far, all threads, to the
@@ -210,9 +215,7 @@ pub fn own_cpu_time() -> Duration {
 /// its backends), summed; `None` when there is none. A process that exits between two readings
 /// takes its time with it, so a database whose connections stay open is measured best.
 pub fn cpu_time_named(comm: &str) -> Option<Duration> {
-    // SAFETY: as in `cpu_time`.
-    let ticks_per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    let mut ticks = None;
+    let mut sum = None;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
         if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
@@ -224,10 +227,10 @@ pub fn cpu_time_named(comm: &str) -> Option<Duration> {
         if command_name(&stat) == Some(comm)
             && let Some(t) = cpu_ticks(&stat)
         {
-            *ticks.get_or_insert(0) += t;
+            *sum.get_or_insert(0) += t;
         }
     }
-    ticks.map(|t: u64| Duration::from_secs_f64(t as f64 / ticks_per_second.max(1) as f64))
+    sum.map(ticks)
 }
 
 /// Field 2 of a `/proc/PID/stat` line: the command name, without its parentheses.
@@ -315,13 +318,9 @@ mod tests {
 
     #[test]
     fn this_process_cpu_time_grows_while_it_computes() {
-        let _alone = crate::CPU_TESTS.blocking_lock();
+        let _alone = crate::cpu_tests::ALONE.blocking_lock();
         let before = cpu_time(std::process::id()).expect("/proc/self/stat");
-        let t = Instant::now();
-        let mut x = 0u64;
-        while t.elapsed() < Duration::from_millis(300) {
-            x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
-        }
+        crate::cpu_tests::burn(Duration::from_millis(300));
         let after = cpu_time(std::process::id()).expect("/proc/self/stat");
         assert!(after > before, "{before:?} → {after:?}");
     }

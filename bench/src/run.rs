@@ -362,7 +362,7 @@ pub(crate) fn print_progress(s: &Stats) {
     );
 }
 
-/// "  CPU N µs/req (the echo's M), database D", or what of it was measured.
+/// "  CPU N µs/req (the echo's M), database D, load generator L", or what of it was measured.
 fn cpu_note(s: &Stats) -> String {
     let mut note = match (s.cpu_us > 0.0, s.baseline_cpu_us > 0.0) {
         (false, _) => String::new(),
@@ -416,15 +416,13 @@ fn print_report(r: &Report) {
         "(CPU µs: the server process's CPU time over the measured window per request, all its threads; DB µs: the same for the PostgreSQL processes, when the database runs on this machine; LG µs: the load generator's own, in the scenario's turns)"
     );
     if r.echoes.len() > 1 {
-        let rps = r.echoes.iter().map(|e| e.requests_per_second);
-        let (lo, hi) = rps.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = span(r.echoes.iter().map(|e| e.requests_per_second));
         println!(
             "\necho runs: {} (the first, then the turns alternating with each scenario on the demo), {lo:.0}–{hi:.0} req/s: the machine's speed moved by {:.0} % during the run",
             r.echoes.len(),
             (hi / lo.max(1e-9) - 1.0) * 100.0
         );
-        let cpu = r.echoes.iter().map(|e| e.cpu_us).filter(|&c| c > 0.0);
-        let (lo, hi) = cpu.fold((f64::MAX, 0.0f64), |(lo, hi), v| (lo.min(v), hi.max(v)));
+        let (lo, hi) = span(r.echoes.iter().map(|e| e.cpu_us).filter(|&c| c > 0.0));
         if hi > 0.0 {
             println!("the echo's CPU per request: {lo:.1}–{hi:.1} µs");
         }
@@ -507,6 +505,11 @@ fn print_report(r: &Report) {
         "\nload average before {} / after {}",
         r.loadavg_before, r.loadavg_after
     );
+}
+
+/// The least and greatest of `values` (`(f64::MAX, 0)` when there are none).
+fn span(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::MAX, 0.0), |(lo, hi), v| (lo.min(v), hi.max(v)))
 }
 
 /// A CPU figure for a table: µs with one decimal, "-" when not measured.

@@ -245,8 +245,10 @@ impl<'a> WriteBatch<'a> {
         let counted: Vec<usize> = if single {
             vec![0]
         } else {
-            (0..self.statements.len())
-                .filter(|&i| self.statements[i].counted)
+            self.statements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.counted.then_some(i))
                 .collect()
         };
         let (mut sql, mut args) = (String::new(), Vec::new());
