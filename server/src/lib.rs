@@ -141,24 +141,26 @@ fn is_api_path(path: &str) -> bool {
 /// the request log line, the security headers, and JSON error bodies on API paths.
 async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = net::begin(&state, &mut req);
-    let span = tracing::info_span!("request", request_id = %id);
+    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
     let mut resp = handle(req, next).instrument(span).await;
-    net::finish(&mut resp, &id);
+    net::finish(&mut resp, id);
     resp
 }
 
 async fn handle(req: Request, next: Next) -> Response {
     let labels = ops::metrics::HttpLabels::of(&req);
     let method = req.method().clone();
-    let path = limits::clip(req.uri().path(), limits::MAX_LOGGED_FIELD);
-    let api = is_api_path(&path);
-    let authorize = path == "/api/oauth/server/authorize";
+    // The URI shares its buffer (a reference count, no copy); the path is clipped for the log
+    // line only when that line is written.
+    let uri = req.uri().clone();
+    let api = is_api_path(uri.path());
+    let authorize = uri.path() == "/api/oauth/server/authorize";
     let start = std::time::Instant::now();
     let resp = next.run(req).await;
     let mut resp = json_error_body(api, authorize, resp).await;
     security_headers(&mut resp);
     let (status, took) = (resp.status().as_u16(), start.elapsed());
-    log_request(&method, &path, status, took);
+    log_request(&method, uri.path(), status, took);
     if let Some(l) = labels {
         l.record(status, took);
     }
@@ -197,19 +199,21 @@ async fn json_error_body(api: bool, authorize: bool, resp: Response) -> Response
 }
 
 /// One log line per request: method, path (never the query string, which may carry codes or a
-/// misplaced token), status and latency.
-fn log_request(method: &Method, path: &str, status: u16, took: std::time::Duration) {
+/// misplaced token), status and latency. The path is clipped (`limits::clip`) inside each
+/// macro, so only when the line is written.
+fn log_request(method: &Method, raw_path: &str, status: u16, took: std::time::Duration) {
     let ms = took.as_secs_f64() * 1000.0;
     let probe = matches!(
-        path,
+        raw_path,
         ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH
     );
+    let path = || limits::clip(raw_path, limits::MAX_LOGGED_FIELD);
     if probe && status < 500 {
-        tracing::debug!(%method, %path, status, ms, "request");
+        tracing::debug!(%method, path = %path(), status, ms, "request");
     } else if status >= 500 {
-        tracing::warn!(%method, %path, status, ms, "request");
+        tracing::warn!(%method, path = %path(), status, ms, "request");
     } else {
-        tracing::info!(%method, %path, status, ms, "request");
+        tracing::info!(%method, path = %path(), status, ms, "request");
     }
 }
 

@@ -2,16 +2,15 @@
 //! ([`client_addr`]) and request ids ([`request_id`]).
 //!
 //! The edge middleware (`lib.rs`) calls [`begin`] first: it decides both once per request and
-//! stores them as request extensions ([`ClientAddr`], [`RequestId`]); the request then runs
-//! inside a `request` tracing span carrying the id (so every log line of the request has it),
-//! and [`finish`] sets `X-Request-Id` on the response. Handlers read the address with the
+//! stores the address as a request extension ([`ClientAddr`]); the request then runs inside a
+//! `request` tracing span carrying the id (so every log line of the request has it), and
+//! [`finish`] sets `X-Request-Id` on the response. Handlers read the address with the
 //! [`ClientIp`] extractor.
 pub mod client_addr;
 pub mod outbound;
 pub mod request_id;
 
 pub use client_addr::{ProxyHeader, TrustedProxies};
-pub use request_id::RequestId;
 
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
@@ -46,10 +45,10 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Client address and request id, decided once per request and stored as request extensions;
-/// returns the id for the `request` span and [`finish`]. Called by the edge middleware
-/// (`lib.rs`), outermost.
-pub fn begin(state: &AppState, req: &mut Request) -> String {
+/// Client address and request id, decided once per request: the address stored as a request
+/// extension, the id returned for the `request` span and [`finish`]. Called by the edge
+/// middleware (`lib.rs`), outermost.
+pub fn begin(state: &AppState, req: &mut Request) -> HeaderValue {
     let proxies = &state.config.trusted_proxies;
     let peer = req
         .extensions()
@@ -60,9 +59,8 @@ pub fn begin(state: &AppState, req: &mut Request) -> String {
         .then(|| {
             req.headers()
                 .get(request_id::HEADER)
-                .and_then(|v| v.to_str().ok())
-                .and_then(request_id::accept)
-                .map(str::to_owned)
+                .filter(|v| v.to_str().ok().and_then(request_id::accept).is_some())
+                .cloned()
         })
         .flatten()
         .unwrap_or_else(request_id::generate);
@@ -70,13 +68,10 @@ pub fn begin(state: &AppState, req: &mut Request) -> String {
         let client = proxies.client_addr(peer, req.headers());
         req.extensions_mut().insert(ClientAddr(client));
     }
-    req.extensions_mut().insert(RequestId(id.clone()));
     id
 }
 
 /// `X-Request-Id` on the response.
-pub fn finish(resp: &mut Response, id: &str) {
-    if let Ok(v) = HeaderValue::from_str(id) {
-        resp.headers_mut().insert(request_id::HEADER, v);
-    }
+pub fn finish(resp: &mut Response, id: HeaderValue) {
+    resp.headers_mut().insert(request_id::HEADER, id);
 }

@@ -3,25 +3,44 @@
 //! A trusted proxy's id is kept (so one id follows a request through the proxy's log and ours);
 //! from anyone else, or when the value is not a plausible id, a fresh one is generated. Ids are
 //! unique, not secret: a random per-process prefix and a counter, so generating one costs no
-//! system call.
+//! system call, and no formatting: the digits go straight into the header value's one buffer.
+use axum::http::HeaderValue;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub const HEADER: &str = "x-request-id";
 /// Longest id accepted from a proxy.
 const MAX_LEN: usize = 128;
+/// Hex digits of a generated id's process prefix.
+const PREFIX_LEN: usize = 16;
 
-/// The id of the request being served (a request extension).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequestId(pub String);
-
-/// A fresh id: 16 hex digits of process-random prefix, `-`, a counter.
-pub fn generate() -> String {
-    static PREFIX: OnceLock<String> = OnceLock::new();
+/// A fresh id: 16 hex digits of process-random prefix, `-`, the counter in lower-case hex (at
+/// least 8 digits, as `{:08x}` would write it).
+pub fn generate() -> HeaderValue {
+    static PREFIX: OnceLock<[u8; PREFIX_LEN]> = OnceLock::new();
     static COUNTER: AtomicU64 = AtomicU64::new(1);
-    let prefix = PREFIX.get_or_init(|| crate::secrets::new_id()[..16].to_string());
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("{prefix}-{n:08x}")
+    let prefix = PREFIX.get_or_init(|| {
+        let id = crate::secrets::new_id();
+        let mut p = [0u8; PREFIX_LEN];
+        p.copy_from_slice(&id.as_bytes()[..PREFIX_LEN]);
+        p
+    });
+    compose(prefix, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// `prefix`, `-`, `n` in lower-case hex of at least 8 digits, in one buffer.
+fn compose(prefix: &[u8; PREFIX_LEN], n: u64) -> HeaderValue {
+    let digits = (16 - n.leading_zeros() as usize / 4).max(8);
+    let mut buf = [0u8; PREFIX_LEN + 1 + 16];
+    buf[..PREFIX_LEN].copy_from_slice(prefix);
+    buf[PREFIX_LEN] = b'-';
+    let tail = &mut buf[PREFIX_LEN + 1..PREFIX_LEN + 1 + digits];
+    for (i, b) in tail.iter_mut().rev().enumerate() {
+        *b = b"0123456789abcdef"[((n >> (4 * i)) & 0xf) as usize];
+    }
+    // Hex digits and `-` are always a valid header value; the fallback is never taken.
+    HeaderValue::from_bytes(&buf[..PREFIX_LEN + 1 + digits])
+        .unwrap_or(HeaderValue::from_static("invalid-request-id"))
 }
 
 /// A proxy-supplied id, if it is 1–128 characters of `A-Z a-z 0-9 - _ . : / + =` (UUIDs,
@@ -39,12 +58,34 @@ pub fn accept(value: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    /// The digits are what `format!("{prefix}-{n:08x}")` wrote before.
+    #[test]
+    fn composed_ids_read_as_formatted_ones() {
+        let prefix = *b"0123456789abcdef";
+        for n in [
+            0,
+            1,
+            0xf,
+            0x10,
+            0xdead_beef,
+            0xffff_ffff,
+            0x1_0000_0000,
+            0x1234_5678_9abc,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                compose(&prefix, n).to_str().unwrap(),
+                format!("0123456789abcdef-{n:08x}"),
+            );
+        }
+    }
+
     #[test]
     fn ids() {
         let (a, b) = (generate(), generate());
         assert_ne!(a, b);
         assert_eq!(a.len(), 25);
-        assert!(accept(&a).is_some());
+        assert!(accept(a.to_str().unwrap()).is_some());
         assert_eq!(
             accept("4f1c2a6e-8b1d-4c0e-9a8f-3b2d1c0e9f7a"),
             Some("4f1c2a6e-8b1d-4c0e-9a8f-3b2d1c0e9f7a")

@@ -79,7 +79,7 @@ pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
         let Ok(v) = v.to_str() else { continue };
         for range in v.split(',') {
             let mut parts = range.split(';');
-            let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = parts.next().unwrap_or("").trim();
             let q_zero = parts.any(|p| {
                 let p = p.trim();
                 p.strip_prefix("q=")
@@ -90,14 +90,15 @@ pub(super) fn accepts(headers: &HeaderMap) -> Accepts {
             if q_zero {
                 continue;
             }
-            match media.as_str() {
-                "*/*" => {
-                    a.json = true;
-                    a.sse = true;
-                }
-                "application/*" | "application/json" => a.json = true,
-                "text/*" | "text/event-stream" => a.sse = true,
-                _ => {}
+            // Compared without case and without a lower-cased copy.
+            let is = |m: &str| media.eq_ignore_ascii_case(m);
+            if media == "*/*" {
+                a.json = true;
+                a.sse = true;
+            } else if is("application/*") || is("application/json") {
+                a.json = true;
+            } else if is("text/*") || is("text/event-stream") {
+                a.sse = true;
             }
         }
     }
@@ -219,6 +220,21 @@ mod tests {
             Accepts {
                 json: false,
                 sse: false
+            }
+        );
+        // Media types are matched without regard to case (RFC 9110 §8.3.1).
+        assert_eq!(
+            accepts(&h(&[("accept", "Application/JSON, TEXT/Event-Stream;q=0")])),
+            Accepts {
+                json: true,
+                sse: false
+            }
+        );
+        assert_eq!(
+            accepts(&h(&[("accept", "Text/*")])),
+            Accepts {
+                json: false,
+                sse: true
             }
         );
     }
