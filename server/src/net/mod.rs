@@ -58,7 +58,7 @@ pub fn begin(state: &AppState, req: &mut Request) -> HeaderValue {
     let id = from_proxy
         .then(|| {
             req.headers()
-                .get(request_id::HEADER)
+                .get(&request_id::HEADER)
                 .filter(|v| v.to_str().ok().and_then(request_id::accept).is_some())
                 .cloned()
         })

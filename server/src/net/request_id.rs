@@ -4,11 +4,12 @@
 //! from anyone else, or when the value is not a plausible id, a fresh one is generated. Ids are
 //! unique, not secret: a random per-process prefix and a counter, so generating one costs no
 //! system call, and no formatting: the digits go straight into the header value's one buffer.
-use axum::http::HeaderValue;
+use axum::http::{HeaderName, HeaderValue};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub const HEADER: &str = "x-request-id";
+/// A constant name, so looking it up or inserting it parses no string.
+pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 /// Longest id accepted from a proxy.
 const MAX_LEN: usize = 128;
 /// Hex digits of a generated id's process prefix.
