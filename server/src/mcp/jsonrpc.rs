@@ -199,33 +199,105 @@ pub enum Payload {
     Text(String),
 }
 
-/// The success response's JSON text, written straight into one buffer. Byte-identical to
-/// serializing [`result_response`]: the object's keys are written in the order `serde_json`
-/// writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by `serde_json`
-/// (or to its bytes, see `dispatch::tool_result_text`). Written as `str`s, so the result text (a
-/// whole fetched document) is copied once and never validated again as UTF-8.
-pub fn result_response_text(id: &RequestId, result: Payload) -> String {
-    use std::fmt::Write as _;
-    let text_len = match &result {
-        Payload::Value(_) => 0,
-        Payload::Json(t) => t.len(),
-        Payload::Text(t) => t.len(),
-    };
-    let mut out = String::with_capacity(text_len + 64);
-    out.push_str("{\"id\":");
-    // Writing into a `String` cannot fail; `Display` of a `Value` is its compact JSON, the text
-    // `serde_json::to_string` writes.
-    let _ = write!(out, "{}", id.to_value());
-    out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
-    match &result {
-        Payload::Value(v) => {
-            let _ = write!(out, "{v}");
-        }
-        Payload::Json(t) => out.push_str(t),
-        Payload::Text(t) => out.push_str(t),
+/// A success response's JSON text, in pieces so that a result's text is sent as it is: a shared
+/// one (a whole fetched document, the tool list) is never copied, an owned one is moved.
+/// Byte-identical to serializing [`result_response`]: the object's keys are written in the order
+/// `serde_json` writes a map's (`id`, `jsonrpc`, `result`), and result text was itself written by
+/// `serde_json` (or to its bytes, see `dispatch::tool_result_text`).
+#[derive(Debug)]
+pub struct ResponseText {
+    /// `{"id":…,"jsonrpc":"2.0","result":`; for a `Value` result also the result and `}`.
+    head: String,
+    /// The result's text, between `head` and the closing `}`, when it is not in `head`.
+    result: Option<ResultText>,
+}
+
+#[derive(Debug)]
+enum ResultText {
+    Shared(std::sync::Arc<str>),
+    Owned(String),
+}
+
+/// A shared result text as the bytes of a response body, without a copy.
+struct SharedText(std::sync::Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
     }
-    out.push('}');
-    out
+}
+
+impl ResponseText {
+    /// Text that is already the whole response (an error response).
+    pub fn whole(text: String) -> Self {
+        Self {
+            head: text,
+            result: None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.head.len()
+            + match &self.result {
+                None => 0,
+                Some(ResultText::Shared(t)) => t.len() + 1,
+                Some(ResultText::Owned(t)) => t.len() + 1,
+            }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole text in one string (a copy of a shared result; for SSE events and batches).
+    pub fn into_string(self) -> String {
+        let mut out = self.head;
+        match self.result {
+            None => return out,
+            Some(ResultText::Shared(t)) => out.push_str(&t),
+            Some(ResultText::Owned(t)) => out.push_str(&t),
+        }
+        out.push('}');
+        out
+    }
+
+    /// The text as up to three buffers in order (empty ones where there is no piece), none of
+    /// them a copy of the result.
+    pub fn into_bytes(self) -> [bytes::Bytes; 3] {
+        let head = bytes::Bytes::from(self.head);
+        let close = bytes::Bytes::from_static(b"}");
+        match self.result {
+            None => [head, bytes::Bytes::new(), bytes::Bytes::new()],
+            Some(ResultText::Shared(t)) => [head, bytes::Bytes::from_owner(SharedText(t)), close],
+            Some(ResultText::Owned(t)) => [head, bytes::Bytes::from(t), close],
+        }
+    }
+}
+
+/// The success response's JSON text (see [`ResponseText`]).
+pub fn result_response_text(id: &RequestId, result: Payload) -> ResponseText {
+    let mut head = Vec::with_capacity(64);
+    head.extend_from_slice(b"{\"id\":");
+    // Writing into a `Vec` cannot fail; an integer is written by `itoa`, a string escaped, as
+    // `serde_json::to_string` writes them.
+    let _ = match id {
+        RequestId::Int(i) => serde_json::to_writer(&mut head, i),
+        RequestId::Str(s) => serde_json::to_writer(&mut head, s),
+    };
+    head.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+    let result = match result {
+        Payload::Value(v) => {
+            let _ = serde_json::to_writer(&mut head, &v);
+            head.push(b'}');
+            None
+        }
+        Payload::Json(t) => Some(ResultText::Shared(t)),
+        Payload::Text(t) => Some(ResultText::Owned(t)),
+    };
+    // Only ASCII and `serde_json`'s UTF-8 went in: the lossy fallback is never taken.
+    let head = String::from_utf8(head)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+    ResponseText { head, result }
 }
 
 /// An error response; `id` is omitted when it could not be read (MCP ≥ 2025-11-25 `JSONRPCErrorResponse`).
@@ -308,12 +380,27 @@ mod tests {
             RequestId::Int(-9_007_199_254_740_993),
             RequestId::Str("x\"y\u{1}ü".into()),
         ] {
-            let from_value = result_response_text(&id, Payload::Value(result.clone()));
-            let shared = Payload::Json(result.to_string().into());
-            assert_eq!(result_response_text(&id, shared), from_value);
-            let owned = Payload::Text(result.to_string());
-            assert_eq!(result_response_text(&id, owned), from_value);
+            let value = || Payload::Value(result.clone());
+            let from_value = result_response_text(&id, value());
+            assert_eq!(from_value.len(), from_value.head.len());
+            let from_value = from_value.into_string();
             assert_eq!(from_value, result_response(&id, result.clone()).to_string());
+            let bytes = result_response_text(&id, value()).into_bytes();
+            assert_eq!(bytes.concat(), from_value.as_bytes());
+            let kept = || {
+                [
+                    Payload::Json(result.to_string().into()),
+                    Payload::Text(result.to_string()),
+                ]
+            };
+            for (a, b) in kept().into_iter().zip(kept()) {
+                let text = result_response_text(&id, a);
+                assert!(text.result.is_some(), "the result text is kept apart");
+                assert_eq!(text.len(), from_value.len());
+                assert_eq!(text.into_string(), from_value);
+                let bytes = result_response_text(&id, b).into_bytes();
+                assert_eq!(bytes.concat(), from_value.as_bytes());
+            }
         }
     }
 

@@ -1667,6 +1667,11 @@ async fn fetch_results_are_shared_until_the_knowledge_changes() {
     };
     let first = fetch(V1125).await;
     assert!(first.contains("Argo Rollouts"), "{first}");
+    // Sent in pieces around the shared text (never copied), with its exact length.
+    let body = msg(9, "tools/call", json!({"name": "fetch", "arguments": args}));
+    let r = env.send(env.post_v(V1125, &body)).await;
+    assert_eq!(r.header("content-length"), Some(r.body.len().to_string()));
+    assert_eq!(r.text(), first);
     assert_eq!(
         fetch(V1125).await,
         first,

@@ -11,14 +11,15 @@ use super::negotiation::{
     read_body, single_header, unsupported_version,
 };
 use super::reply::{
-    Result, accepted, json_reply, json_text_reply, rpc_error, sse_headers, with_header,
+    Result, accepted, json_pieces_reply, json_reply, json_text_reply, rpc_error, sse_headers,
+    with_header,
 };
 use crate::auth::Principal;
 use crate::mcp::context::Ctx;
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{
-    self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, PARSE_ERROR, RequestId, RpcError,
-    SESSION_NOT_FOUND,
+    self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, PARSE_ERROR, RequestId, ResponseText,
+    RpcError, SESSION_NOT_FOUND,
 };
 use crate::mcp::session::{Lookup, Session};
 use crate::mcp::state::Workspace;
@@ -342,8 +343,8 @@ impl Req {
         if streaming {
             return Ok(sse_response(ctx, call, id, token));
         }
-        let body = run(&ctx, &call, &id).await;
-        Ok(json_text_reply(status, body))
+        let text = run(&ctx, &call, &id).await;
+        Ok(json_pieces_reply(status, text))
     }
 
     /// 2025-03-26 batches (TRN-POST-05); rejected with 400 for later revisions (TRN-POST-06).
@@ -394,7 +395,7 @@ impl Req {
                         )
                         .to_string(),
                     ),
-                    Some(id) => out.push(run(&ctx, &c, &id).await),
+                    Some(id) => out.push(run(&ctx, &c, &id).await.into_string()),
                 },
             }
         }
@@ -424,10 +425,10 @@ fn notification(call: &Call, session: Option<&Session>) {
 }
 
 /// Runs a request and renders its JSON-RPC response as JSON text.
-async fn run(ctx: &Ctx, call: &Call, id: &RequestId) -> String {
+async fn run(ctx: &Ctx, call: &Call, id: &RequestId) -> ResponseText {
     match dispatch::handle(ctx, call).await {
         Ok(result) => jsonrpc::result_response_text(id, result),
-        Err(e) => jsonrpc::error_response(Some(id), &e).to_string(),
+        Err(e) => ResponseText::whole(jsonrpc::error_response(Some(id), &e).to_string()),
     }
 }
 
@@ -462,7 +463,7 @@ fn sse_response(ctx: Ctx, call: Call, id: RequestId, token: Option<Value>) -> Re
             if let Some(t) = &token {
                 let _ = tx.send(progress(t, 1, "done").to_string()).await;
             }
-            let _ = tx.send(response).await;
+            let _ = tx.send(response.into_string()).await;
         }
         .in_current_span(),
     );
