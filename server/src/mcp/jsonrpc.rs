@@ -114,6 +114,86 @@ pub enum Incoming {
     },
 }
 
+/// One POST body: a batch (an array, 2025-03-26) or one message.
+#[derive(Debug)]
+pub enum Message {
+    Batch(Vec<Value>),
+    Single(Incoming),
+}
+
+/// Parses a POST body. A well-formed request or notification (an object with `"jsonrpc":
+/// "2.0"`, a string or integer id or none, a string method, object params or none) is read
+/// straight into a [`Call`] without building a `Value` of the whole message; anything else,
+/// including every malformed message, goes through `Value` and [`classify`], so it gets exactly
+/// the classification and error it always did (`fast_path_classifies_as_classify` compares the
+/// two on generated messages).
+pub fn parse(bytes: &[u8]) -> Result<Message, serde_json::Error> {
+    let object = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    // Only an object: serde would also read a struct from an array, positionally.
+    if object
+        && let Ok(plain) = serde_json::from_slice::<Plain<'_>>(bytes)
+        && let Some(call) = plain.into_call()
+    {
+        return Ok(Message::Single(Incoming::Call(call)));
+    }
+    Ok(match serde_json::from_slice(bytes)? {
+        Value::Array(items) => Message::Batch(items),
+        single => Message::Single(classify(single)),
+    })
+}
+
+/// The plain shape of a request or notification (see [`parse`]). A field of any other type, a
+/// null id, a duplicated field or a non-`2.0` version fails or declines it, and the message
+/// goes the `Value` way.
+#[derive(serde::Deserialize)]
+struct Plain<'a> {
+    #[serde(borrow)]
+    jsonrpc: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    id: IdSlot,
+    method: String,
+    #[serde(default)]
+    params: ParamsSlot,
+}
+
+impl Plain<'_> {
+    fn into_call(self) -> Option<Call> {
+        (self.jsonrpc == "2.0").then(|| Call {
+            id: self.id.0,
+            method: self.method,
+            has_params: self.params.0.is_some(),
+            params: self.params.0.unwrap_or_default(),
+        })
+    }
+}
+
+/// An id that is present is a string or an integer (not `Option`, which would read `null` as
+/// absent).
+#[derive(Default)]
+struct IdSlot(Option<RequestId>);
+
+impl<'de> serde::Deserialize<'de> for IdSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        RequestId::from_value(&v)
+            .map(|id| IdSlot(Some(id)))
+            .ok_or_else(|| serde::de::Error::custom("not a string or integer id"))
+    }
+}
+
+/// Params that are present are an object (`null` is not absent).
+#[derive(Default)]
+struct ParamsSlot(Option<Map<String, Value>>);
+
+impl<'de> serde::Deserialize<'de> for ParamsSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Map::deserialize(d).map(|m| ParamsSlot(Some(m)))
+    }
+}
+
 /// Classifies one JSON value as a JSON-RPC 2.0 message (taking it: a call's params are moved
 /// out, not copied).
 pub fn classify(v: Value) -> Incoming {
@@ -312,6 +392,127 @@ pub fn error_response(id: Option<&RequestId>, error: &RpcError) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What the `Value` way makes of a body: the reference [`parse`] must agree with.
+    fn by_value(bytes: &[u8]) -> String {
+        match serde_json::from_slice(bytes) {
+            Err(e) => format!("parse error: {e}"),
+            Ok(Value::Array(items)) => format!("{:?}", Message::Batch(items)),
+            Ok(v) => format!("{:?}", Message::Single(classify(v))),
+        }
+    }
+
+    fn parsed(bytes: &[u8]) -> String {
+        match parse(bytes) {
+            Err(e) => format!("parse error: {e}"),
+            Ok(m) => format!("{m:?}"),
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_on_every_shape_of_message() {
+        for body in [
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":{}}"#,
+            r#"  {"method":"tools/call","params":{"name":"x","arguments":{"a":[1,{"b":null}]}},"id":"s","jsonrpc":"2.0"}"#,
+            r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#,
+            r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":18446744073709551615,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":{},"method":"ping"}"#,
+            r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":2.0,"id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2\u002e0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"1.0","jsonrpc":"2.0","id":1,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"id":2,"method":"ping"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":null}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","params":"s"}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":7}"#,
+            r#"{"jsonrpc":"2.0","id":1}"#,
+            r#"{"jsonrpc":"2.0","id":1,"result":{}}"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping","result":{},"extra":[]}"#,
+            r#"["2.0",1,"ping",{}]"#,
+            r#"[{"jsonrpc":"2.0","id":1,"method":"ping"}]"#,
+            r#"[]"#,
+            r#"7"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping"} x"#,
+            r#"{"jsonrpc":"2.0","id":1,"method":"ping""#,
+            "",
+        ] {
+            assert_eq!(parsed(body.as_bytes()), by_value(body.as_bytes()), "{body}");
+        }
+    }
+
+    /// A JSON value of the kinds a message's fields may hold, and of the kinds they must not.
+    fn any_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            2 => Just(Value::Null),
+            1 => any::<bool>().prop_map(Value::from),
+            1 => any::<i64>().prop_map(Value::from),
+            1 => any::<u64>().prop_map(Value::from),
+            1 => (-1e6f64..1e6).prop_map(Value::from),
+            3 => prop_oneof![
+                Just("2.0".to_string()),
+                Just("2.1".to_string()),
+                Just("ping".to_string()),
+                "[a-z/\"\\\\é]{0,8}"
+            ]
+            .prop_map(Value::from),
+            1 => Just(json!({})),
+            1 => Just(json!({"name": "fetch", "arguments": {"id": "wiki:x"}, "_meta": {"progressToken": 1}})),
+            1 => Just(json!([1, "x"])),
+        ]
+    }
+
+    /// Each key absent, with its usual value, or with any value.
+    fn slot() -> impl Strategy<Value = Option<Option<Value>>> {
+        prop_oneof![
+            1 => Just(None),
+            4 => Just(Some(None)),
+            2 => any_value().prop_map(|v| Some(Some(v))),
+        ]
+    }
+
+    const KEYS: [&str; 7] = ["jsonrpc", "id", "method", "params", "result", "error", "x"];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// Objects of the message's keys (most with their usual values, some missing, some
+        /// repeated, some unknown) holding values of every kind, and arrays of them: `parse`
+        /// says what the `Value` way says.
+        #[test]
+        fn fast_path_classifies_as_classify(
+            slots in proptest::collection::vec(slot(), KEYS.len()),
+            repeated in proptest::option::of((0..KEYS.len(), any_value())),
+            reversed in any::<bool>(),
+            array in any::<bool>(),
+        ) {
+            // The keys' usual values, so that many messages are valid.
+            let usual = |k: &str| match k {
+                "jsonrpc" => json!("2.0"),
+                "id" => json!(1),
+                "method" => json!("ping"),
+                "params" => json!({"a": 1}),
+                _ => json!({}),
+            };
+            let mut members: Vec<String> = KEYS
+                .iter()
+                .zip(slots)
+                .filter_map(|(k, slot)| slot.map(|v| format!("{}:{}", json!(k), v.unwrap_or_else(|| usual(k)))))
+                .collect();
+            if let Some((k, v)) = repeated {
+                members.push(format!("{}:{}", json!(KEYS[k]), v));
+            }
+            if reversed {
+                members.reverse();
+            }
+            let object = format!("{{{}}}", members.join(","));
+            let body = if array { format!("[{object}]") } else { object };
+            prop_assert_eq!(parsed(body.as_bytes()), by_value(body.as_bytes()), "{}", body);
+        }
+    }
 
     fn code(v: Value) -> i64 {
         match classify(v) {

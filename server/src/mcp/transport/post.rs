@@ -18,8 +18,8 @@ use crate::auth::Principal;
 use crate::mcp::context::Ctx;
 use crate::mcp::dispatch;
 use crate::mcp::jsonrpc::{
-    self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, PARSE_ERROR, RequestId, ResponseText,
-    RpcError, SESSION_NOT_FOUND,
+    self, Call, HEADER_MISMATCH, INVALID_REQUEST, Incoming, Message, PARSE_ERROR, RequestId,
+    ResponseText, RpcError, SESSION_NOT_FOUND,
 };
 use crate::mcp::session::{Lookup, Session};
 use crate::mcp::state::Workspace;
@@ -63,7 +63,7 @@ pub async fn post(
         ));
     }
     let bytes = read_body(body, state.config.max_body_bytes, &headers).await?;
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+    let message = jsonrpc::parse(&bytes).map_err(|e| {
         rpc_error(
             StatusCode::BAD_REQUEST,
             PARSE_ERROR,
@@ -77,9 +77,9 @@ pub async fn post(
         headers,
         acc,
     };
-    match value {
-        Value::Array(items) => req.batch(items).await,
-        single => req.single(single).await,
+    match message {
+        Message::Batch(items) => req.batch(items).await,
+        Message::Single(incoming) => req.single(incoming).await,
     }
 }
 
@@ -135,8 +135,8 @@ impl Req {
         }
     }
 
-    async fn single(self, value: Value) -> Result<Response> {
-        let call = match jsonrpc::classify(value) {
+    async fn single(self, incoming: Incoming) -> Result<Response> {
+        let call = match incoming {
             Incoming::Response => {
                 check_scopes(&self.state, &self.ws.slug, &self.principal, &["mcp:read"])?;
                 return Ok(accepted());
