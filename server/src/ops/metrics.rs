@@ -9,6 +9,7 @@
 //! token, a user name, a client id or a client name.
 //!
 //! Without [`install`] (`--metrics off`) every recording function returns at once.
+use crate::limits::FastHash;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
@@ -183,25 +184,33 @@ type Handles = (metrics::Counter, metrics::Histogram);
 
 /// Label sets of the per-request metrics seen so far, with their registered handles: a request
 /// records through a read-locked lookup instead of building, hashing and registering its label
-/// set again (which cost 10 % of a cached `fetch`). Bounded by the label cardinality (routes ×
-/// methods × statuses; methods × tools × outcomes); beyond [`MAX_HANDLE_SETS`] the macros are
-/// used directly.
+/// set again (which cost 10 % of a cached `fetch`), and records under the read lock (no clone of
+/// the handles' reference counts). Bounded by the label cardinality (routes × methods × statuses;
+/// methods × tools × outcomes); beyond [`MAX_HANDLE_SETS`] the macros are used directly. Keyed
+/// by the server's own route templates and names only, so hashed with foldhash.
 static HTTP_HANDLES: LazyLock<RwLock<HttpHandles>> = LazyLock::new(Default::default);
 static MCP_HANDLES: LazyLock<RwLock<McpHandles>> = LazyLock::new(Default::default);
 /// Route template → (method, status) → handles.
-type HttpHandles = HashMap<String, Vec<((&'static str, u16), Handles)>>;
+type HttpHandles = HashMap<String, Vec<((&'static str, u16), Handles)>, FastHash>;
 /// (method, tool, outcome) → handles.
-type McpHandles = HashMap<(&'static str, &'static str, &'static str), Handles>;
+type McpHandles = HashMap<(&'static str, &'static str, &'static str), Handles, FastHash>;
 const MAX_HANDLE_SETS: usize = 1024;
 
-fn http_handles(template: &str, method: &'static str, status: u16) -> Handles {
+/// One counter increment and one latency observation.
+fn observe((count, latency): &Handles, took: Duration) {
+    count.increment(1);
+    latency.record(took.as_secs_f64());
+}
+
+/// Records one HTTP request under its label set's handles.
+fn http_observe(template: &str, method: &'static str, status: u16, took: Duration) {
     let key = (method, status);
     if let Ok(m) = HTTP_HANDLES.read()
         && let Some((_, h)) = m
             .get(template)
             .and_then(|v| v.iter().find(|(k, _)| *k == key))
     {
-        return h.clone();
+        return observe(h, took);
     }
     let labels = [
         ("method", method.to_owned()),
@@ -212,15 +221,15 @@ fn http_handles(template: &str, method: &'static str, status: u16) -> Handles {
         counter!(HTTP_REQUESTS, &labels),
         histogram!(HTTP_DURATION, &labels),
     );
+    observe(&h, took);
     if let Ok(mut m) = HTTP_HANDLES.write()
         && m.values().map(Vec::len).sum::<usize>() < MAX_HANDLE_SETS
     {
         let sets = m.entry(template.to_owned()).or_default();
         if !sets.iter().any(|(k, _)| *k == key) {
-            sets.push((key, h.clone()));
+            sets.push((key, h));
         }
     }
-    h
 }
 
 /// The labels of one HTTP request, taken by the edge middleware before the request runs (inside
@@ -243,9 +252,7 @@ impl HttpLabels {
     /// One counter increment and one latency observation.
     pub fn record(self, status: u16, took: Duration) {
         let route = self.template.as_ref().map_or("unmatched", |p| p.as_str());
-        let (count, latency) = http_handles(route, self.method, status);
-        count.increment(1);
-        latency.record(took.as_secs_f64());
+        http_observe(route, self.method, status, took);
     }
 }
 
@@ -394,21 +401,21 @@ pub fn mcp_request(
         return;
     }
     let key = (method, tool, outcome);
-    let cached = MCP_HANDLES.read().ok().and_then(|m| m.get(&key).cloned());
-    let (count, latency) = cached.unwrap_or_else(|| {
-        let h = (
-            counter!(MCP_REQUESTS, "method" => method, "tool" => tool, "outcome" => outcome),
-            histogram!(MCP_DURATION, "method" => method, "tool" => tool),
-        );
-        if let Ok(mut m) = MCP_HANDLES.write()
-            && m.len() < MAX_HANDLE_SETS
-        {
-            m.insert(key, h.clone());
-        }
-        h
-    });
-    count.increment(1);
-    latency.record(took.as_secs_f64());
+    if let Ok(m) = MCP_HANDLES.read()
+        && let Some(h) = m.get(&key)
+    {
+        return observe(h, took);
+    }
+    let h = (
+        counter!(MCP_REQUESTS, "method" => method, "tool" => tool, "outcome" => outcome),
+        histogram!(MCP_DURATION, "method" => method, "tool" => tool),
+    );
+    observe(&h, took);
+    if let Ok(mut m) = MCP_HANDLES.write()
+        && m.len() < MAX_HANDLE_SETS
+    {
+        m.insert(key, h);
+    }
 }
 
 /// Counts an open SSE stream until dropped.
