@@ -25,15 +25,16 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    let rest = passed_on(&args);
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci(),
         Some("test") => test(),
-        Some("conformance") => conformance::run(&args[1..]),
-        Some("scaleout") => scaleout::run(&args[1..]),
-        Some("bench") => bench::run(&args[1..]),
-        Some("fuzz") => fuzz::run(&args[1..]),
-        Some("corpus") => bench::corpus(&args[1..]),
-        Some("interop") => interop::run(&args[1..]),
+        Some("conformance") => conformance::run(rest),
+        Some("scaleout") => scaleout::run(rest),
+        Some("bench") => bench::run(rest),
+        Some("fuzz") => fuzz::run(rest),
+        Some("corpus") => bench::corpus(rest),
+        Some("interop") => interop::run(rest),
         _ => {
             eprintln!(
                 "usage: cargo xtask <command>\n\n  ci           fmt check, clippy -D warnings, tests, conformance (what CI runs)\n  test         the workspace's tests only\n  conformance  run the harness against a fresh `gigamcp serve --demo`\n  scaleout     2 replicas on a fresh PostgreSQL database behind nginx: conformance, shared sessions, revocation latency\n  interop      the official TypeScript, Python and Rust (rmcp) MCP SDKs complete the OAuth flow (node >= 20, python3)\n  bench        load test (release build): req/s, p50, p99, errors, ratio to a baseline; --smoke, --json, --compare, --help\n  corpus       synthetic knowledge workspace: --documents N --seed S --out DIR\n  fuzz         generated requests against `serve --demo`: zero 5xx, zero panics (--cases N, default 3000)"
@@ -47,6 +48,16 @@ fn main() -> ExitCode {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// The arguments after the command, without a `--` separator right after it: `cargo xtask bench
+/// --json F` and `cargo xtask bench -- --json F` mean the same.
+fn passed_on(args: &[String]) -> &[String] {
+    let rest = args.get(1..).unwrap_or_default();
+    match rest.first() {
+        Some(sep) if sep == "--" => &rest[1..],
+        _ => rest,
     }
 }
 
@@ -100,4 +111,24 @@ fn test() -> Result<(), String> {
         eprintln!("(GIGAMCP_CI_POSTGRES_URL not set: PostgreSQL pass skipped; .ci/run sets it)");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passed_on;
+
+    #[test]
+    fn a_separator_after_the_command_is_dropped() {
+        let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let expected = args(&["--json", "f.json"]);
+        assert_eq!(passed_on(&args(&["bench", "--json", "f.json"])), expected);
+        assert_eq!(passed_on(&args(&["bench", "--", "--json", "f.json"])), expected);
+        // Only the first: a later `--` is the tool's own business.
+        assert_eq!(
+            passed_on(&args(&["bench", "--only", "x", "--", "y"])),
+            args(&["--only", "x", "--", "y"])
+        );
+        assert!(passed_on(&args(&["bench"])).is_empty());
+        assert!(passed_on(&args(&[])).is_empty());
+    }
 }
