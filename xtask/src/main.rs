@@ -122,7 +122,10 @@ mod tests {
         let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let expected = args(&["--json", "f.json"]);
         assert_eq!(passed_on(&args(&["bench", "--json", "f.json"])), expected);
-        assert_eq!(passed_on(&args(&["bench", "--", "--json", "f.json"])), expected);
+        assert_eq!(
+            passed_on(&args(&["bench", "--", "--json", "f.json"])),
+            expected
+        );
         // Only the first: a later `--` is the tool's own business.
         assert_eq!(
             passed_on(&args(&["bench", "--only", "x", "--", "y"])),
