@@ -241,18 +241,23 @@ fn command_name(stat: &str) -> Option<&str> {
 /// Whether a PostgreSQL URL names a server on this machine (loopback, `localhost`, or a Unix
 /// socket), whose processes' CPU time the bench can read.
 pub fn database_is_local(url: &str) -> bool {
-    let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let authority = rest.split(['/', '?']).next().unwrap_or_default();
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = match host_port.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host_port.split(':').next().unwrap_or_default(),
+    let Ok(url) = url::Url::parse(url) else {
+        return false;
     };
-    host.is_empty()
-        || host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
+    // A `postgres:` URL's host is opaque to `url` (not a special scheme), so an address is
+    // read from its text; a bracketed IPv6 address is parsed either way.
+    match url.host() {
+        None => true,
+        Some(url::Host::Domain(host)) => {
+            host.is_empty()
+                || host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+    }
 }
 
 /// `utime + stime` of a `/proc/PID/stat` line. The command name (field 2) is in parentheses and

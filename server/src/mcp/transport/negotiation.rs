@@ -173,70 +173,26 @@ mod tests {
 
     #[test]
     fn accept_negotiation() {
-        assert_eq!(
-            accepts(&h(&[])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "application/json, text/event-stream")])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "text/event-stream")])),
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "application/json;q=0.9")])),
-            Accepts {
-                json: true,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "application/json;q=0, text/html")])),
-            Accepts {
-                json: false,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "*/*")])),
-            Accepts {
-                json: true,
-                sse: true
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "text/html")])),
-            Accepts {
-                json: false,
-                sse: false
-            }
-        );
-        // Media types are matched without regard to case (RFC 9110 §8.3.1).
-        assert_eq!(
-            accepts(&h(&[("accept", "Application/JSON, TEXT/Event-Stream;q=0")])),
-            Accepts {
-                json: true,
-                sse: false
-            }
-        );
-        assert_eq!(
-            accepts(&h(&[("accept", "Text/*")])),
-            Accepts {
-                json: false,
-                sse: true
-            }
-        );
+        // (Accept header, or none; JSON acceptable; SSE acceptable)
+        let cases = [
+            (None, true, true),
+            (Some("application/json, text/event-stream"), true, true),
+            (Some("text/event-stream"), false, true),
+            (Some("application/json;q=0.9"), true, false),
+            (Some("application/json;q=0, text/html"), false, false),
+            (Some("*/*"), true, true),
+            (Some("text/html"), false, false),
+            // Media types are matched without regard to case (RFC 9110 §8.3.1).
+            (Some("Application/JSON, TEXT/Event-Stream;q=0"), true, false),
+            (Some("Text/*"), false, true),
+        ];
+        for (accept, json, sse) in cases {
+            let headers = h(&accept
+                .map(|a| ("accept", a))
+                .into_iter()
+                .collect::<Vec<_>>());
+            assert_eq!(accepts(&headers), Accepts { json, sse }, "{accept:?}");
+        }
     }
 
     #[test]
