@@ -142,6 +142,21 @@ fn invalid_client(description: &str, basic: bool) -> OAuthError {
     if basic { e.with_basic_challenge() } else { e }
 }
 
+/// The client id a request authenticates as: its `client_id`, else the `iss` of its assertion
+/// (RFC 7523 §3: with an assertion, `client_id` is optional), else `fallback_client_id`, the
+/// client the presented code or token belongs to.
+pub fn claimed_client_id(
+    creds: &ClientCredentials,
+    fallback_client_id: Option<&str>,
+) -> Option<String> {
+    match (&creds.client_id, &creds.assertion) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(a)) => client_assertion::claimed_client_id(a),
+        (None, None) => None,
+    }
+    .or_else(|| fallback_client_id.map(str::to_owned))
+}
+
 /// Authenticates the client. `fallback_client_id` is the client the presented code or token
 /// belongs to, used only when the request names no client.
 pub async fn authenticate(
@@ -149,29 +164,31 @@ pub async fn authenticate(
     creds: &ClientCredentials,
     fallback_client_id: Option<&str>,
 ) -> Result<ClientRecord, OAuthError> {
-    let basic = creds.via_basic();
-    // RFC 7523 §3: with an assertion, client_id is optional; the assertion's iss names the client.
-    let claimed = match (&creds.client_id, &creds.assertion) {
-        (None, Some(a)) => client_assertion::claimed_client_id(a),
-        _ => None,
+    let client_id = claimed_client_id(creds, fallback_client_id);
+    let record = match &client_id {
+        Some(id) => ctx.store.client(id).await.map_err(internal)?,
+        None => None,
     };
-    let Some(client_id) = creds
-        .client_id
-        .as_deref()
-        .or(claimed.as_deref())
-        .or(fallback_client_id)
-    else {
+    authenticate_as(ctx, creds, client_id.as_deref(), record).await
+}
+
+/// Authenticates the client `client_id` (from [`claimed_client_id`]) whose row the caller has
+/// already read (`record`; `None` when there is none).
+pub async fn authenticate_as(
+    ctx: &Ctx<'_>,
+    creds: &ClientCredentials,
+    client_id: Option<&str>,
+    record: Option<ClientRecord>,
+) -> Result<ClientRecord, OAuthError> {
+    let basic = creds.via_basic();
+    let Some(client_id) = client_id else {
         return Err(invalid_client(
             "client authentication required: send client_id (and the client secret if one was issued)",
             basic,
         ));
     };
-    let client = ctx
-        .store
-        .client(client_id)
-        .await
-        .map_err(internal)?
-        .filter(|c| c.kind != "builtin")
+    let client = record
+        .filter(|c| c.kind != "builtin" && c.client_id == client_id)
         .ok_or_else(|| {
             if super::cimd::is_url_client_id(client_id) {
                 invalid_client(

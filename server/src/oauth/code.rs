@@ -9,7 +9,7 @@
 //!   the grant is left alone and the event is audited.
 //! * **Anything else** (late, wrong verifier, different redirect): treated as a stolen code; the
 //!   grant it produced is revoked with all its tokens.
-use super::client_auth::ClientCredentials;
+use super::client_auth::{ClientCredentials, claimed_client_id};
 use super::context::{Ctx, Params, internal};
 use super::{audit, pkce};
 use crate::error::OAuthError;
@@ -17,7 +17,7 @@ use crate::secrets::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hash_secret, new
 use crate::store::audit::AuditEntry;
 use crate::store::oauth::{AuthCodeRecord, NewGrant, RedeemOutcome};
 
-use super::grant::{TokenResponse, check_resource, client_for, invalid_grant, mint, named_client};
+use super::grant::{TokenResponse, artifact_and_client, check_resource, invalid_grant, mint};
 
 fn code_entry(rec: &AuthCodeRecord, event: &str, detail: impl Into<String>) -> AuditEntry {
     AuditEntry {
@@ -35,14 +35,21 @@ pub(super) async fn authorization_code(
     creds: &ClientCredentials,
 ) -> Result<TokenResponse, OAuthError> {
     let code = params.required("code")?;
-    let named = named_client(ctx, creds).await?;
-    let rec = ctx
+    let claimed = claimed_client_id(creds, None);
+    let read = ctx
         .store
-        .auth_code(&hash_secret(code))
+        .auth_code_with_client(&hash_secret(code), claimed.as_deref())
         .await
-        .map_err(internal)?
-        .ok_or_else(|| invalid_grant("unknown or expired authorization code"))?;
-    let client = client_for(ctx, creds, named, &rec.code.client_id).await?;
+        .map_err(internal)?;
+    let (rec, client) = artifact_and_client(
+        ctx,
+        creds,
+        claimed.as_deref(),
+        read,
+        |rec: &AuthCodeRecord| &rec.code.client_id,
+        "unknown or expired authorization code",
+    )
+    .await?;
     if !client.grant_types.iter().any(|g| g == "authorization_code") {
         return Err(OAuthError::new(
             "unauthorized_client",

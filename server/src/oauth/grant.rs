@@ -1,7 +1,7 @@
 //! What both grants share (fosite's shape): the token response, minting, `invalid_grant`, client
 //! resolution and the RFC 8707 resource check. `token` dispatches; `code` and `refresh` are the
 //! grants.
-use super::client_auth::{ClientCredentials, authenticate};
+use super::client_auth::{ClientCredentials, authenticate_as};
 use super::context::{Ctx, Params};
 use crate::error::OAuthError;
 use crate::secrets::{hash_secret, new_secret};
@@ -34,18 +34,39 @@ pub(super) fn mint(prefix: &str, scopes: &[String], expires_at: i64) -> (String,
     (plain, stored)
 }
 
-/// Authenticates the client that presents an artifact (code or refresh token) issued to
-/// `owner`. A request that named a client was already authenticated (`named`).
-pub(super) async fn client_for(
+/// The artifact (code or refresh token) a grant request presents and its authenticated client,
+/// from one read of both (`store`'s `*_with_client`) of the client `claimed` (from
+/// [`claimed_client_id`](super::client_auth::claimed_client_id)`(creds, None)`), else the artifact's owner. A client the request names
+/// is judged first, so a bad one gets `invalid_client` (Claude re-registers on that) whatever the
+/// artifact; one that names none is the artifact's owner (quirk Q26), and its artifact must exist.
+pub(super) async fn artifact_and_client<T>(
     ctx: &Ctx<'_>,
     creds: &ClientCredentials,
-    named: Option<ClientRecord>,
+    claimed: Option<&str>,
+    (artifact, mut record): (Option<T>, Option<ClientRecord>),
+    owner: impl Fn(&T) -> &str,
+    unknown: &str,
+) -> Result<(T, ClientRecord), OAuthError> {
+    let named = match creds.client_id {
+        Some(_) => Some(authenticate_as(ctx, creds, claimed, record.take()).await?),
+        None => None,
+    };
+    let artifact = artifact.ok_or_else(|| invalid_grant(unknown))?;
+    let owner = owner(&artifact);
+    let client = match named {
+        Some(client) => client,
+        None => authenticate_as(ctx, creds, Some(claimed.unwrap_or(owner)), record).await?,
+    };
+    let client = check_owner(ctx, client, owner)?;
+    Ok((artifact, client))
+}
+
+/// Checks that an authenticated `client` may redeem an artifact issued to `owner`.
+pub(super) fn check_owner(
+    ctx: &Ctx<'_>,
+    client: ClientRecord,
     owner: &str,
 ) -> Result<ClientRecord, OAuthError> {
-    let client = match named {
-        Some(c) => c,
-        None => authenticate(ctx, creds, Some(owner)).await?,
-    };
     // CIMD clients (public, or `private_key_jwt`) only while the policy accepts URL client ids.
     if client.kind == "cimd" && !ctx.config.cimd.enabled {
         return Err(OAuthError::new(
@@ -57,18 +78,6 @@ pub(super) async fn client_for(
         return Err(invalid_grant("the grant was issued to another client"));
     }
     Ok(client)
-}
-
-/// Authenticates up front when the request names its client, so a bad client gets
-/// `invalid_client` (Claude re-registers on that) whatever else is wrong.
-pub(super) async fn named_client(
-    ctx: &Ctx<'_>,
-    creds: &ClientCredentials,
-) -> Result<Option<ClientRecord>, OAuthError> {
-    match creds.client_id {
-        Some(_) => Ok(Some(authenticate(ctx, creds, None).await?)),
-        None => Ok(None),
-    }
 }
 
 /// Checks an optional RFC 8707 `resource` against the grant's.

@@ -15,9 +15,9 @@
 //! Scopes may narrow (the access token gets the narrower set; the refresh token keeps its own,
 //! RFC 6749 §6) but never widen; `resource` must be the grant's (`invalid_target`).
 use super::audit;
-use super::client_auth::ClientCredentials;
+use super::client_auth::{ClientCredentials, claimed_client_id};
 use super::context::{Ctx, Params, internal};
-use super::grant::{TokenResponse, check_resource, client_for, invalid_grant, mint, named_client};
+use super::grant::{TokenResponse, artifact_and_client, check_resource, invalid_grant, mint};
 use crate::error::OAuthError;
 use crate::names::parse_scopes;
 use crate::secrets::{ACCESS_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, hash_secret};
@@ -79,15 +79,22 @@ pub async fn refresh(
     creds: &ClientCredentials,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = params.required("refresh_token")?;
-    let named = named_client(ctx, creds).await?;
     let hash = hash_secret(presented);
-    let mut rec = ctx
+    let claimed = claimed_client_id(creds, None);
+    let read = ctx
         .store
-        .refresh_token(&hash)
+        .refresh_token_with_client(&hash, claimed.as_deref())
         .await
-        .map_err(internal)?
-        .ok_or_else(|| invalid_grant("unknown refresh token"))?;
-    let client = client_for(ctx, creds, named, &rec.client_id).await?;
+        .map_err(internal)?;
+    let (mut rec, client) = artifact_and_client(
+        ctx,
+        creds,
+        claimed.as_deref(),
+        read,
+        |rec: &RefreshRecord| &rec.client_id,
+        "unknown refresh token",
+    )
+    .await?;
     if !client.grant_types.iter().any(|g| g == "refresh_token") {
         return Err(OAuthError::new(
             "unauthorized_client",

@@ -125,8 +125,23 @@ fn strings_to_json(v: &[String]) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "[]".into())
 }
 
-fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, sqlx::Error> {
-    Ok(ClientRecord {
+/// The columns [`client_from_row`] reads, of `oauth_clients k`.
+macro_rules! client_columns {
+    () => {
+        "k.client_id, k.client_secret_hash, k.client_name, k.kind, k.redirect_uris, \
+         k.token_endpoint_auth_method, k.grant_types, k.response_types, k.metadata, k.created_at"
+    };
+}
+
+/// How many columns [`client_columns`] lists: where an artifact's columns start after them.
+const CLIENT_COLUMNS: usize = 10;
+
+/// The client in `r`, or `None` where a LEFT JOIN found none.
+fn client_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ClientRecord>, sqlx::Error> {
+    if r.try_get::<Option<String>, _>(0)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ClientRecord {
         client_id: r.try_get(0)?,
         client_secret_hash: r.try_get(1)?,
         client_name: r.try_get(2)?,
@@ -137,7 +152,87 @@ fn client_from_row(r: &sqlx::any::AnyRow) -> Result<ClientRecord, sqlx::Error> {
         response_types: strings_from_json(&r.try_get::<String, _>(7)?),
         metadata: r.try_get(8)?,
         created_at: r.try_get(9)?,
-    })
+    }))
+}
+
+/// The columns [`code_from_row`] reads, of `authorization_codes c`, with the user's membership.
+macro_rules! code_columns {
+    () => {
+        "c.code_hash, c.client_id, c.user_id, c.workspace_slug, c.resource, c.scopes, \
+         c.redirect_uri, c.redirect_uri_explicit, c.code_challenge, c.created_at, c.expires_at, \
+         c.redeemed_at, c.grant_id, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = c.workspace_slug AND m.user_id = c.user_id)"
+    };
+}
+
+/// The code whose [`code_columns`] start at column `at` of `r`, or `None` where none was found.
+fn code_from_row(r: &sqlx::any::AnyRow, at: usize) -> Result<Option<AuthCodeRecord>, sqlx::Error> {
+    if r.try_get::<Option<String>, _>(at)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(AuthCodeRecord {
+        code: NewAuthCode {
+            code_hash: r.try_get(at)?,
+            client_id: r.try_get(at + 1)?,
+            user_id: r.try_get(at + 2)?,
+            workspace_slug: r.try_get(at + 3)?,
+            resource: r.try_get(at + 4)?,
+            scopes: parse_scopes(&r.try_get::<String, _>(at + 5)?),
+            redirect_uri: r.try_get(at + 6)?,
+            redirect_uri_explicit: r.try_get::<i64, _>(at + 7)? != 0,
+            code_challenge: r.try_get(at + 8)?,
+            created_at: r.try_get(at + 9)?,
+            expires_at: r.try_get(at + 10)?,
+        },
+        redeemed_at: r.try_get(at + 11)?,
+        grant_id: r.try_get(at + 12)?,
+        member: r.try_get::<i64, _>(at + 13)? > 0,
+    }))
+}
+
+/// The columns [`refresh_from_row`] reads, of [`refresh_tables`], with the user's membership.
+macro_rules! refresh_columns {
+    () => {
+        "t.token_hash, t.grant_id, t.scopes, t.created_at, t.expires_at, t.rotated_at, t.successor_hash, \
+         t.successor_sealed, t.revoked_at, g.client_id, g.user_id, u.username, g.workspace_slug, g.resource, \
+         g.revoked_at, \
+         (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = g.workspace_slug AND m.user_id = g.user_id)"
+    };
+}
+
+/// A refresh token with its grant and user.
+macro_rules! refresh_tables {
+    () => {
+        "refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = g.user_id"
+    };
+}
+
+/// The refresh token whose [`refresh_columns`] start at column `at` of `r`, or `None`.
+fn refresh_from_row(
+    r: &sqlx::any::AnyRow,
+    at: usize,
+) -> Result<Option<RefreshRecord>, sqlx::Error> {
+    if r.try_get::<Option<String>, _>(at)?.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(RefreshRecord {
+        token_hash: r.try_get(at)?,
+        grant_id: r.try_get(at + 1)?,
+        scopes: parse_scopes(&r.try_get::<String, _>(at + 2)?),
+        created_at: r.try_get(at + 3)?,
+        expires_at: r.try_get(at + 4)?,
+        rotated_at: r.try_get(at + 5)?,
+        successor_hash: r.try_get(at + 6)?,
+        successor_sealed: r.try_get(at + 7)?,
+        revoked_at: r.try_get(at + 8)?,
+        client_id: r.try_get(at + 9)?,
+        user_id: r.try_get(at + 10)?,
+        username: r.try_get(at + 11)?,
+        workspace_slug: r.try_get(at + 12)?,
+        resource: r.try_get(at + 13)?,
+        grant_revoked: r.try_get::<Option<i64>, _>(at + 14)?.is_some(),
+        is_member: r.try_get::<i64, _>(at + 15)? > 0,
+    }))
 }
 
 /// A token's row, stored if `guard` holds when the batch runs.
@@ -265,15 +360,20 @@ impl Store {
     }
 
     pub async fn client(&self, client_id: &str) -> Result<Option<ClientRecord>, sqlx::Error> {
-        self.read_optional(sqlx::query(
-            "SELECT client_id, client_secret_hash, client_name, kind, redirect_uris, token_endpoint_auth_method, \
-             grant_types, response_types, metadata, created_at FROM oauth_clients WHERE client_id = $1",
-        )
-        .bind(client_id)
-        )
-        .await?
-        .map(|r| client_from_row(&r))
-        .transpose()
+        match self
+            .read_optional(
+                sqlx::query(concat!(
+                    "SELECT ",
+                    client_columns!(),
+                    " FROM oauth_clients k WHERE k.client_id = $1"
+                ))
+                .bind(client_id),
+            )
+            .await?
+        {
+            Some(r) => client_from_row(&r),
+            None => Ok(None),
+        }
     }
 
     /// Stores a code with the audit entry of its approval (one transaction, one batch).
@@ -325,36 +425,48 @@ impl Store {
         )
     }
 
-    pub async fn auth_code(&self, code_hash: &str) -> Result<Option<AuthCodeRecord>, sqlx::Error> {
-        let row = self.read_optional(sqlx::query(
-            "SELECT c.code_hash, c.client_id, c.user_id, c.workspace_slug, c.resource, c.scopes, \
-                    c.redirect_uri, c.redirect_uri_explicit, c.code_challenge, c.created_at, c.expires_at, \
-                    c.redeemed_at, c.grant_id, \
-                    (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = c.workspace_slug AND m.user_id = c.user_id) \
-             FROM authorization_codes c WHERE c.code_hash = $1",
+    /// Reads a code and a client in one query: the client named `client_id`, or with `None` the
+    /// one the code was issued to. The token endpoint needs both on every redemption, and two
+    /// point reads cost PostgreSQL two statements and the server two round trips.
+    pub async fn auth_code_with_client(
+        &self,
+        code_hash: &str,
+        client_id: Option<&str>,
+    ) -> Result<(Option<AuthCodeRecord>, Option<ClientRecord>), sqlx::Error> {
+        self.artifact_with_client(
+            concat!(
+                "SELECT ",
+                client_columns!(),
+                ", ",
+                code_columns!(),
+                " FROM (SELECT 1 AS one) o \
+                 LEFT JOIN authorization_codes c ON c.code_hash = $1 \
+                 LEFT JOIN oauth_clients k ON k.client_id = COALESCE($2, c.client_id)"
+            ),
+            code_hash,
+            client_id,
+            code_from_row,
         )
-        .bind(code_hash)
-        )
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(AuthCodeRecord {
-            code: NewAuthCode {
-                code_hash: r.try_get(0)?,
-                client_id: r.try_get(1)?,
-                user_id: r.try_get(2)?,
-                workspace_slug: r.try_get(3)?,
-                resource: r.try_get(4)?,
-                scopes: parse_scopes(&r.try_get::<String, _>(5)?),
-                redirect_uri: r.try_get(6)?,
-                redirect_uri_explicit: r.try_get::<i64, _>(7)? != 0,
-                code_challenge: r.try_get(8)?,
-                created_at: r.try_get(9)?,
-                expires_at: r.try_get(10)?,
-            },
-            redeemed_at: r.try_get(11)?,
-            grant_id: r.try_get(12)?,
-            member: r.try_get::<i64, _>(13)? > 0,
-        }))
+        .await
+    }
+
+    /// Runs an `*_with_client` query: `sql` selects [`client_columns`] and then the artifact's
+    /// (read by `artifact`) from `(SELECT 1 AS one)`, LEFT JOINed to the artifact by hash (`$1`)
+    /// and to the client `$2`, or the artifact's owner where `$2` is null: always one row.
+    async fn artifact_with_client<T>(
+        &self,
+        sql: &'static str,
+        hash: &str,
+        client_id: Option<&str>,
+        artifact: fn(&sqlx::any::AnyRow, usize) -> Result<Option<T>, sqlx::Error>,
+    ) -> Result<(Option<T>, Option<ClientRecord>), sqlx::Error> {
+        let row = self
+            .read_optional(sqlx::query(sql).bind(hash).bind(client_id))
+            .await?;
+        match row {
+            Some(r) => Ok((artifact(&r, CLIENT_COLUMNS)?, client_from_row(&r)?)),
+            None => Ok((None, None)),
+        }
     }
 
     /// Redeems a code: marks it used (conditionally: only if nobody else did and it has not
@@ -508,36 +620,48 @@ impl Store {
         &self,
         token_hash: &str,
     ) -> Result<Option<RefreshRecord>, sqlx::Error> {
-        let row = self.read_optional(sqlx::query(
-            "SELECT t.token_hash, t.grant_id, t.scopes, t.created_at, t.expires_at, t.rotated_at, t.successor_hash, \
-                    t.successor_sealed, t.revoked_at, g.client_id, g.user_id, u.username, g.workspace_slug, g.resource, \
-                    g.revoked_at, \
-                    (SELECT COUNT(*) FROM memberships m WHERE m.workspace_slug = g.workspace_slug AND m.user_id = g.user_id) \
-             FROM refresh_tokens t JOIN grants g ON g.id = t.grant_id JOIN users u ON u.id = g.user_id \
-             WHERE t.token_hash = $1",
+        match self
+            .read_optional(
+                sqlx::query(concat!(
+                    "SELECT ",
+                    refresh_columns!(),
+                    " FROM ",
+                    refresh_tables!(),
+                    " WHERE t.token_hash = $1"
+                ))
+                .bind(token_hash),
+            )
+            .await?
+        {
+            Some(r) => refresh_from_row(&r, 0),
+            None => Ok(None),
+        }
+    }
+
+    /// Reads a refresh token (with its grant and user) and a client in one query: the client
+    /// named `client_id`, or with `None` the one the token's grant belongs to (as
+    /// [`auth_code_with_client`](Self::auth_code_with_client)).
+    pub async fn refresh_token_with_client(
+        &self,
+        token_hash: &str,
+        client_id: Option<&str>,
+    ) -> Result<(Option<RefreshRecord>, Option<ClientRecord>), sqlx::Error> {
+        self.artifact_with_client(
+            concat!(
+                "SELECT ",
+                client_columns!(),
+                ", ",
+                refresh_columns!(),
+                " FROM (SELECT 1 AS one) o LEFT JOIN (",
+                refresh_tables!(),
+                ") ON t.token_hash = $1 \
+                 LEFT JOIN oauth_clients k ON k.client_id = COALESCE($2, g.client_id)"
+            ),
+            token_hash,
+            client_id,
+            refresh_from_row,
         )
-        .bind(token_hash)
-        )
-        .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(RefreshRecord {
-            token_hash: r.try_get(0)?,
-            grant_id: r.try_get(1)?,
-            scopes: parse_scopes(&r.try_get::<String, _>(2)?),
-            created_at: r.try_get(3)?,
-            expires_at: r.try_get(4)?,
-            rotated_at: r.try_get(5)?,
-            successor_hash: r.try_get(6)?,
-            successor_sealed: r.try_get(7)?,
-            revoked_at: r.try_get(8)?,
-            client_id: r.try_get(9)?,
-            user_id: r.try_get(10)?,
-            username: r.try_get(11)?,
-            workspace_slug: r.try_get(12)?,
-            resource: r.try_get(13)?,
-            grant_revoked: r.try_get::<Option<i64>, _>(14)?.is_some(),
-            is_member: r.try_get::<i64, _>(15)? > 0,
-        }))
+        .await
     }
 
     /// Rotates a refresh token: marks it rotated (conditionally: only if nobody else did, it is not

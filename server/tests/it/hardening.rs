@@ -499,8 +499,25 @@ async fn retention_drops_authorization_codes_a_day_after_they_expired() {
         .await
         .unwrap();
     assert_eq!(pruned.codes, 1);
-    assert!(store.auth_code("long-gone").await.unwrap().is_none());
-    assert!(store.auth_code("late").await.unwrap().is_some());
+    let read = |hash| store.auth_code_with_client(hash, None);
+    let (gone, no_client) = read("long-gone").await.unwrap();
+    assert!(gone.is_none() && no_client.is_none());
+    let (late, client) = read("late").await.unwrap();
+    assert_eq!(late.unwrap().code.client_id, "retention-client");
+    // With no client named, the code's own client is read with it.
+    assert_eq!(client.unwrap().client_name, "retention");
+    // A named client is read instead, known or not.
+    let (late, client) = store
+        .auth_code_with_client("late", Some("nobody"))
+        .await
+        .unwrap();
+    assert!(late.is_some() && client.is_none());
+    let (none, client) = store
+        .auth_code_with_client("long-gone", Some("retention-client"))
+        .await
+        .unwrap();
+    assert!(none.is_none());
+    assert_eq!(client.unwrap().redirect_uris, ["https://client.example/cb"]);
 }
 
 // ---------------------------------------------------------------------------------------------

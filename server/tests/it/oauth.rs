@@ -1090,12 +1090,86 @@ async fn a_code_is_refused_once_its_user_left_the_workspace() {
     let rec = t
         .state
         .store
-        .auth_code(&gigamcp_server::secrets::hash_secret(&code))
+        .auth_code_with_client(&gigamcp_server::secrets::hash_secret(&code), None)
         .await
         .unwrap()
+        .0
         .unwrap();
     assert!(!rec.member);
     assert_eq!(rec.redeemed_at, None);
+}
+
+/// The code and its client are read together (one query). What the request names decides which
+/// client that is, and a named client is still judged before the code.
+#[tokio::test]
+async fn a_code_is_redeemed_only_by_the_client_it_was_issued_to() {
+    let (t, b) = setup().await;
+    let owner = register_public(&b, "http://localhost/callback").await;
+    let thief = register_public(&b, "http://localhost/callback").await;
+    let (code, v) = code_for(&b, &owner, "alice", ACME).await;
+    let form = |client_id: Option<&'static str>, code: &str| {
+        let mut f = vec![
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code.to_string()),
+            ("redirect_uri", "http://localhost/callback".to_string()),
+            ("code_verifier", v.clone()),
+        ];
+        if let Some(id) = client_id {
+            f.push(("client_id", id.to_string()));
+        }
+        f
+    };
+    let send = |f: Vec<(&'static str, String)>| {
+        let b = &b;
+        async move {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            token(b, &pairs).await
+        }
+    };
+    let thief_id: &'static str = Box::leak(thief.id.clone().into_boxed_str());
+    let owner_id: &'static str = Box::leak(owner.id.clone().into_boxed_str());
+
+    // An unknown client is refused as a client, whether the code is good or not.
+    for c in [code.as_str(), "not-a-code"] {
+        let r = send(form(Some("nobody"), c)).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text);
+        assert_eq!(
+            error_body(&r)["error_description"],
+            "unknown client; register again"
+        );
+    }
+    // A known client with an unknown code: the code is what is wrong.
+    let r = send(form(Some(thief_id), "not-a-code")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(
+        error_body(&r)["error_description"],
+        "unknown or expired authorization code"
+    );
+    // Another registered client cannot redeem it.
+    let r = send(form(Some(thief_id), &code)).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    let e = error_body(&r);
+    assert_eq!(e["error"], "invalid_grant");
+    assert_eq!(
+        e["error_description"],
+        "the grant was issued to another client"
+    );
+    // No client named and no such code: invalid_grant, not a client error.
+    let r = send(form(None, "not-a-code")).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert_eq!(error_body(&r)["error"], "invalid_grant");
+    // None of that consumed the code; its own client redeems it, and a token names that client.
+    let r = send(form(Some(owner_id), &code)).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let access = r.json()["access_token"].as_str().unwrap().to_string();
+    let rec = t
+        .state
+        .store
+        .access_token_by_hash(&gigamcp_server::secrets::hash_secret(&access))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(rec.client_id, owner_id);
 }
 
 #[tokio::test]
