@@ -852,6 +852,7 @@ pub async fn create_admin_client(
         metadata: serde_json::json!({ "client_name": name, "introspection": introspection })
             .to_string(),
         created_at: now,
+        last_used_at: None,
     };
     store.insert_client(&record).await?;
     if introspection {

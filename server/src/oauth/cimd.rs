@@ -426,6 +426,7 @@ pub fn parse_document(client_id: &str, body: &[u8], now: i64) -> Result<ClientRe
         response_types: vec!["code".into()],
         metadata: metadata.to_string(),
         created_at: now,
+        last_used_at: None,
     })
 }
 

@@ -137,6 +137,7 @@ pub(super) async fn authorization_code(
             &access_row,
             refresh.as_ref().map(|r| &r.1),
             &issued,
+            client.last_used_at,
             ctx.now,
         )
         .await

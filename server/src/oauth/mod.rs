@@ -78,6 +78,7 @@ mod flow_tests {
                     response_types: vec!["code".into()],
                     metadata: "{}".into(),
                     created_at: 0,
+                    last_used_at: None,
                 })
                 .await
                 .unwrap();

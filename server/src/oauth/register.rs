@@ -173,6 +173,7 @@ pub async fn register(ctx: &Ctx<'_>, body: &[u8]) -> Result<Value, OAuthError> {
         response_types,
         metadata: doc.to_string(),
         created_at: ctx.now,
+        last_used_at: None,
     };
     ctx.store
         .insert_client(&record)

@@ -26,6 +26,9 @@ pub struct ClientRecord {
     /// The registered metadata as returned to the client (JSON), without the secret.
     pub metadata: String,
     pub created_at: i64,
+    /// When a code redemption last recorded the client's use, to the minute (for operators);
+    /// never written by [`Store::insert_client`].
+    pub last_used_at: Option<i64>,
 }
 
 /// An authorization code about to be stored (RFC 6749 §4.1.2).
@@ -129,12 +132,13 @@ fn strings_to_json(v: &[String]) -> String {
 macro_rules! client_columns {
     () => {
         "k.client_id, k.client_secret_hash, k.client_name, k.kind, k.redirect_uris, \
-         k.token_endpoint_auth_method, k.grant_types, k.response_types, k.metadata, k.created_at"
+         k.token_endpoint_auth_method, k.grant_types, k.response_types, k.metadata, k.created_at, \
+         k.last_used_at"
     };
 }
 
 /// How many columns [`client_columns`] lists: where an artifact's columns start after them.
-const CLIENT_COLUMNS: usize = 10;
+const CLIENT_COLUMNS: usize = 11;
 
 /// The client in `r`, or `None` where a LEFT JOIN found none.
 fn client_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ClientRecord>, sqlx::Error> {
@@ -152,7 +156,15 @@ fn client_from_row(r: &sqlx::any::AnyRow) -> Result<Option<ClientRecord>, sqlx::
         response_types: strings_from_json(&r.try_get::<String, _>(7)?),
         metadata: r.try_get(8)?,
         created_at: r.try_get(9)?,
+        last_used_at: r.try_get(10)?,
     }))
+}
+
+/// Whether a redemption at `now` records the client's use: once it is over a minute old. On
+/// PostgreSQL a written row stays locked until commit, so writing it every time made one client's
+/// concurrent redemptions queue on it; and a clause that writes nothing still costs the statement.
+pub fn client_use_due(last_used_at: Option<i64>, now: i64) -> bool {
+    last_used_at.is_none_or(|t| t < now - 60)
 }
 
 /// The columns [`code_from_row`] reads, of `authorization_codes c`, with the user's membership.
@@ -473,9 +485,11 @@ impl Store {
     /// expired) and, if that won, supersedes (revokes) the older live grants of the same user,
     /// client and workspace with their tokens, stores the new grant with its tokens, writes
     /// `audit` (its detail followed by the number superseded and " older grant(s)") and records
-    /// the client's last use when the recorded one is over a minute old. One transaction, one
+    /// the client's last use when the recorded one is over a minute old ([`client_use_due`] of
+    /// `client_last_used`, as read with the code, and again in the database). One transaction, one
     /// batch (`store::batch`). On PostgreSQL a redemption that superseded a grant then signals
     /// the other replicas (`store::signal`).
+    #[allow(clippy::too_many_arguments)]
     pub async fn redeem_auth_code(
         &self,
         code_hash: &str,
@@ -483,6 +497,7 @@ impl Store {
         access: &NewToken,
         refresh: Option<&NewToken>,
         audit: &AuditEntry,
+        client_last_used: Option<i64>,
         now: i64,
     ) -> Result<RedeemOutcome, sqlx::Error> {
         use super::batch::{Part, WriteBatch};
@@ -580,14 +595,16 @@ impl Store {
             Part::sql(" || ' older grant(s)' WHERE ", vec![]),
             Part::Ref(redeemed.clone()),
         ]);
-        // To the minute: on PostgreSQL a written row stays locked until commit, and writing this
-        // one on every redemption made one client's concurrent redemptions queue on it.
-        b.push_if(
-            "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 \
-             AND (last_used_at IS NULL OR last_used_at < $2 - 60) AND ",
-            vec![(&grant.client_id).into(), now.into()],
-            &redeemed,
-        );
+        // To the minute (`client_use_due`), checked again here: concurrent redemptions that all
+        // read an old value write it once between them.
+        if client_use_due(client_last_used, now) {
+            b.push_if(
+                "UPDATE oauth_clients SET last_used_at = $2 WHERE client_id = $1 \
+                 AND (last_used_at IS NULL OR last_used_at < $2 - 60) AND ",
+                vec![(&grant.client_id).into(), now.into()],
+                &redeemed,
+            );
+        }
         // Last: on PostgreSQL the epoch's row stays locked until the statement commits. Each
         // redemption takes one of sixteen (`epoch_row`), so concurrent ones rarely queue.
         let any_older = b.refer(
@@ -858,6 +875,17 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clients_use_is_due_once_over_a_minute_old() {
+        assert!(client_use_due(None, 1_000));
+        assert!(!client_use_due(Some(1_000), 1_000));
+        assert!(
+            !client_use_due(Some(940), 1_000),
+            "a minute old is not older"
+        );
+        assert!(client_use_due(Some(939), 1_000));
+    }
 
     #[test]
     fn redemptions_spread_over_every_epoch_row() {

@@ -471,6 +471,7 @@ async fn retention_drops_authorization_codes_a_day_after_they_expired() {
             response_types: vec!["code".into()],
             metadata: "{}".into(),
             created_at: START,
+            last_used_at: None,
         })
         .await
         .unwrap();
