@@ -34,19 +34,21 @@ pub(super) fn mint(prefix: &str, scopes: &[String], expires_at: i64) -> (String,
     (plain, stored)
 }
 
-/// The artifact (code or refresh token) a grant request presents and its authenticated client,
-/// from one read of both (`store`'s `*_with_client`) of the client `claimed` (from
-/// [`claimed_client_id`](super::client_auth::claimed_client_id)`(creds, None)`), else the artifact's owner. A client the request names
-/// is judged first, so a bad one gets `invalid_client` (Claude re-registers on that) whatever the
-/// artifact; one that names none is the artifact's owner (quirk Q26), and its artifact must exist.
+/// The artifact (code or refresh token) a grant request presents, and its authenticated client.
+/// `read` is both, from one query (`store`'s `*_with_client`): the artifact, and the client
+/// `claimed` ([`claimed_client_id`](super::client_auth::claimed_client_id)`(creds, None)`) or,
+/// with none claimed, the artifact's owner. A client the request names is judged first, so a bad
+/// one gets `invalid_client` (Claude re-registers on that) whatever the artifact; a request that
+/// names none is the artifact's owner (quirk Q26), and its artifact must exist.
 pub(super) async fn artifact_and_client<T>(
     ctx: &Ctx<'_>,
     creds: &ClientCredentials,
     claimed: Option<&str>,
-    (artifact, mut record): (Option<T>, Option<ClientRecord>),
+    read: (Option<T>, Option<ClientRecord>),
     owner: impl Fn(&T) -> &str,
     unknown: &str,
 ) -> Result<(T, ClientRecord), OAuthError> {
+    let (artifact, mut record) = read;
     let named = match creds.client_id {
         Some(_) => Some(authenticate_as(ctx, creds, claimed, record.take()).await?),
         None => None,
