@@ -23,8 +23,9 @@ pub const MAX_AUDIT_DETAIL: usize = 1024;
 /// The hasher of the bounded in-process caches on a request's path whose entries are only ever
 /// values this server minted or found in its store: validated tokens' hashes, their grant ids,
 /// existing sessions' id hashes, existing workspaces' slugs; and of the metrics' handle tables,
-/// keyed by the server's route templates and its own names (`ops::metrics`). A stranger's lookup hashes their
-/// input but never inserts it, so no chosen key ever lands in one of these tables, and foldhash
+/// keyed by the server's route templates and its own names (`ops::metrics`). A stranger's lookup
+/// hashes their input but never inserts it, so no chosen key ever lands in one of these tables,
+/// and foldhash
 /// (fast, seeded per process and per cache, but not built to resist chosen-key collisions) costs
 /// a fraction of std's SipHash on such short keys. A cache that stores keys callers choose (the
 /// tool results, keyed by arguments) keeps std's hasher.

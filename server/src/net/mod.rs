@@ -59,7 +59,7 @@ pub fn begin(state: &AppState, req: &mut Request) -> HeaderValue {
         .then(|| {
             req.headers()
                 .get(&request_id::HEADER)
-                .filter(|v| v.to_str().ok().and_then(request_id::accept).is_some())
+                .filter(|v| v.to_str().is_ok_and(request_id::acceptable))
                 .cloned()
         })
         .flatten()

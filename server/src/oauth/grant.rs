@@ -59,16 +59,6 @@ pub(super) async fn artifact_and_client<T>(
         Some(client) => client,
         None => authenticate_as(ctx, creds, Some(claimed.unwrap_or(owner)), record).await?,
     };
-    let client = check_owner(ctx, client, owner)?;
-    Ok((artifact, client))
-}
-
-/// Checks that an authenticated `client` may redeem an artifact issued to `owner`.
-pub(super) fn check_owner(
-    ctx: &Ctx<'_>,
-    client: ClientRecord,
-    owner: &str,
-) -> Result<ClientRecord, OAuthError> {
     // CIMD clients (public, or `private_key_jwt`) only while the policy accepts URL client ids.
     if client.kind == "cimd" && !ctx.config.cimd.enabled {
         return Err(OAuthError::new(
@@ -79,7 +69,7 @@ pub(super) fn check_owner(
     if client.client_id != owner {
         return Err(invalid_grant("the grant was issued to another client"));
     }
-    Ok(client)
+    Ok((artifact, client))
 }
 
 /// Checks an optional RFC 8707 `resource` against the grant's.
