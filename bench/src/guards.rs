@@ -122,9 +122,7 @@ impl Attempt {
         user: &str,
         password: &str,
     ) -> anyhow::Result<Self> {
-        let mut get = get_req("/login?next=%2F", None);
-        get.headers
-            .push(("x-forwarded-for", forwarded_for.to_string()));
+        let get = get_req("/login?next=%2F", None).header("x-forwarded-for", forwarded_for);
         let (st, h, b) = load::once(addr, get).await.map_err(anyhow::Error::msg)?;
         anyhow::ensure!(st == StatusCode::OK, "login form: HTTP {st}");
         let mut jar = HashMap::new();
@@ -147,8 +145,8 @@ impl Attempt {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
-        let mut req = form_req("/login", &pairs, Some(&self.cookie));
-        req.headers.push(("x-forwarded-for", self.forwarded_for));
+        let req = form_req("/login", &pairs, Some(&self.cookie))
+            .header("x-forwarded-for", &self.forwarded_for);
         let started = Instant::now();
         let status = match load::once(&self.addr, req).await {
             Ok((st, _, _)) => st,

@@ -590,49 +590,41 @@ fn rpc_body(id: u64, method: &str, params: Value) -> Bytes {
 }
 
 fn mcp_req(path: &str, token: &str, session: Option<&str>, body: Bytes) -> Req {
-    let mut headers = vec![
-        ("authorization", format!("Bearer {token}")),
-        ("content-type", "application/json".to_string()),
-        ("accept", "application/json, text/event-stream".to_string()),
-        ("mcp-protocol-version", PROTOCOL.to_string()),
-    ];
-    if let Some(s) = session {
-        headers.push(("mcp-session-id", s.to_string()));
-    }
-    Req {
-        method: Method::POST,
-        path: path.to_string(),
-        headers,
+    let req = Req::new(
+        Method::POST,
+        path,
+        &[
+            ("authorization", format!("Bearer {token}").as_str()),
+            ("content-type", "application/json"),
+            ("accept", "application/json, text/event-stream"),
+            ("mcp-protocol-version", PROTOCOL),
+        ],
         body,
+    );
+    match session {
+        Some(s) => req.header("mcp-session-id", s),
+        None => req,
     }
 }
 
 pub(crate) fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
-    let mut headers = vec![(
-        "content-type",
-        "application/x-www-form-urlencoded".to_string(),
-    )];
-    if let Some(c) = cookie {
-        headers.push(("cookie", c.to_string()));
-    }
-    Req {
-        method: Method::POST,
-        path: path.to_string(),
-        headers,
-        body: Bytes::from(serde_urlencoded::to_string(pairs).expect("form")),
+    let req = Req::new(
+        Method::POST,
+        path,
+        &[("content-type", "application/x-www-form-urlencoded")],
+        Bytes::from(serde_urlencoded::to_string(pairs).expect("form")),
+    );
+    match cookie {
+        Some(c) => req.header("cookie", c),
+        None => req,
     }
 }
 
 pub(crate) fn get_req(path: &str, cookie: Option<&str>) -> Req {
-    let mut headers = Vec::new();
-    if let Some(c) = cookie {
-        headers.push(("cookie", c.to_string()));
-    }
-    Req {
-        method: Method::GET,
-        path: path.to_string(),
-        headers,
-        body: Bytes::new(),
+    let req = Req::new::<&str>(Method::GET, path, &[], Bytes::new());
+    match cookie {
+        Some(c) => req.header("cookie", c),
+        None => req,
     }
 }
 
@@ -656,7 +648,7 @@ fn rpc_message(headers: &HeaderMap, body: &[u8]) -> Result<Value, String> {
 
 /// A JSON-RPC success; for tools, not `isError`; `results` non-empty when `need_results`.
 fn check_rpc(headers: &HeaderMap, body: &[u8], need_results: bool) -> Result<Value, String> {
-    let v = rpc_message(headers, body)?;
+    let mut v = rpc_message(headers, body)?;
     if let Some(e) = v.get("error") {
         return Err(format!("JSON-RPC error {e}"));
     }
@@ -673,7 +665,7 @@ fn check_rpc(headers: &HeaderMap, body: &[u8], need_results: bool) -> Result<Val
             return Err(format!("no search results: {r:.300}"));
         }
     }
-    Ok(r.clone())
+    Ok(v["result"].take())
 }
 
 fn echo_scenario() -> Scenario {
@@ -682,12 +674,12 @@ fn echo_scenario() -> Scenario {
     Scenario {
         name: "baseline: axum JSON echo".into(),
         make: Box::new(move |_| {
-            Some(Req {
-                method: Method::POST,
-                path: "/echo".into(),
-                headers: vec![("content-type", "application/json".into())],
-                body: body.clone(),
-            })
+            Some(Req::new(
+                Method::POST,
+                "/echo",
+                &[("content-type", "application/json")],
+                body.clone(),
+            ))
         }),
         expect: StatusCode::OK,
         check: Box::new(move |_, _, _, b| {
@@ -1253,11 +1245,11 @@ async fn register_client(addr: &str) -> anyhow::Result<String> {
 }
 
 fn register_req() -> Req {
-    Req {
-        method: Method::POST,
-        path: "/api/oauth/server/register".into(),
-        headers: vec![("content-type", "application/json".into())],
-        body: Bytes::from(
+    Req::new(
+        Method::POST,
+        "/api/oauth/server/register",
+        &[("content-type", "application/json")],
+        Bytes::from(
             json!({
                 "client_name": "gigamcp-bench",
                 "redirect_uris": [REDIRECT_URI],
@@ -1267,7 +1259,7 @@ fn register_req() -> Req {
             })
             .to_string(),
         ),
-    }
+    )
 }
 
 fn token_response(h: &HeaderMap, b: &[u8]) -> Result<Value, String> {
