@@ -38,7 +38,8 @@ struct Head {
 }
 
 impl Req {
-    /// A request for `path` (origin form: path and query) with these headers, in order.
+    /// A request for `path` (origin form: path and query) with these headers, in order (names
+    /// as in [`Req::header`]).
     pub fn new<V: AsRef<str>>(
         method: Method,
         path: &str,
@@ -57,7 +58,8 @@ impl Req {
             .fold(Req { head, body }, |r, (k, v)| r.header(k, v.as_ref()))
     }
 
-    /// This request with one more header (appended after any of the same name).
+    /// This request with one more header (appended after any of the same name); `name` is a
+    /// lower-case constant, as `http` stores header names.
     pub fn header(mut self, name: &'static str, value: &str) -> Req {
         if let Ok(head) = &mut self.head {
             match HeaderValue::from_str(value) {

@@ -434,8 +434,15 @@ fn print_report(r: &Report) {
         );
     }
     if let Some(m) = &r.metrics {
+        let cpu = match m.cpu_overhead_pct() {
+            Some(pct) => format!(
+                "; server CPU {:.1} µs/req with, {:.1} without ({pct:+.1} %)",
+                m.on_cpu_us, m.off_cpu_us
+            ),
+            None => String::new(),
+        };
         println!(
-            "\nmetrics overhead on tools/call fetch: {:.1} % ({:.0} req/s with metrics, {:.0} without, {} rounds; target < 5 %: {})",
+            "\nmetrics overhead on tools/call fetch: {:.1} % ({:.0} req/s with metrics, {:.0} without, {} rounds in alternating turns{cpu}; target < 5 %: {})",
             m.overhead_pct,
             m.on_rps,
             m.off_rps,
@@ -579,6 +586,15 @@ fn print_compare(old: &Report, new: &Report) {
         f(old.conformance_wall_s),
         f(new.conformance_wall_s)
     );
+    if let (Some(o), Some(n)) = (&old.metrics, &new.metrics) {
+        println!(
+            "metrics overhead {:.1} → {:.1} %, server CPU with metrics {} → {} %",
+            o.overhead_pct,
+            n.overhead_pct,
+            f(o.cpu_overhead_pct()),
+            f(n.cpu_overhead_pct())
+        );
+    }
 }
 
 // ---- requests ----
