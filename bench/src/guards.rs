@@ -11,7 +11,7 @@
 //!   (a): within 2× of the idle figure. (b) is reported as it is: a distributed flood competes
 //!   for the same two argon2 slots, and the bounded queue answers the overflow 503 at once.
 use crate::load::{self, Stats};
-use crate::procs::{DEMO_PASSWORD, Gigamcp};
+use crate::procs::{DEMO_PASSWORD, Gigamcp, Proc};
 use crate::run::{
     Demo, OptsFn, cookie_header, cookies_from, form_req, fresh_dir, get_req, hidden_inputs,
 };
@@ -103,30 +103,22 @@ pub async fn metrics_overhead(
         ..MetricsOverhead::default()
     };
     let mut kept = Vec::new();
-    let scenario = |demo: &Demo, metrics: bool| {
-        let side = if metrics { "on" } else { "off" };
-        Arc::new(demo.fetch_scenario(&format!("tools/call fetch, metrics {side}")))
+    let side = |demo: &Demo, server: &Proc, metrics: bool| {
+        let name = format!(
+            "tools/call fetch, metrics {}",
+            if metrics { "on" } else { "off" }
+        );
+        (Arc::new(demo.fetch_scenario(&name)), opts(server))
     };
     for round in 0..rounds {
+        let (mut first, mut second) = (side(&on_demo, &on, true), side(&off_demo, &off, false));
         // Alternate which side takes the first turn of a round.
-        let (st_on, st_off) = if round % 2 == 0 {
-            load::run_alternating(
-                scenario(&on_demo, true),
-                &opts(&on),
-                scenario(&off_demo, false),
-                &opts(&off),
-            )
-            .await
-        } else {
-            let (off_st, on_st) = load::run_alternating(
-                scenario(&off_demo, false),
-                &opts(&off),
-                scenario(&on_demo, true),
-                &opts(&on),
-            )
-            .await;
-            (on_st, off_st)
-        };
+        let swapped = round % 2 == 1;
+        if swapped {
+            std::mem::swap(&mut first, &mut second);
+        }
+        let (a, b) = load::run_alternating(first.0, &first.1, second.0, &second.1).await;
+        let (st_on, st_off) = if swapped { (b, a) } else { (a, b) };
         crate::run::print_progress(&st_on);
         crate::run::print_progress(&st_off);
         report.add_round(&st_on, &st_off);

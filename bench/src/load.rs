@@ -72,6 +72,14 @@ impl Req {
         self
     }
 
+    /// This request with the header when there is a value ([`Req::header`]), else as it is.
+    pub fn header_if(self, name: &'static str, value: Option<&str>) -> Req {
+        match value {
+            Some(v) => self.header(name, v),
+            None => self,
+        }
+    }
+
     /// The request as hyper sends it, with `host` as its `Host` header.
     fn into_request(self, host: &HeaderValue) -> Result<Request<Full<Bytes>>, String> {
         let Head {
@@ -647,6 +655,11 @@ mod tests {
                 }
             }),
         );
+        listen(app).await
+    }
+
+    /// Serves `app` on a loopback port of its own; returns its address.
+    async fn listen(app: axum::Router) -> String {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap().to_string();
         tokio::spawn(async move { axum::serve(l, app).await });
@@ -679,9 +692,7 @@ mod tests {
                 "ok"
             }
         });
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = l.local_addr().unwrap().to_string();
-        tokio::spawn(async move { axum::serve(l, app).await });
+        let addr = listen(app).await;
 
         let req = Req::new(
             Method::PUT,

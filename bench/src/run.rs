@@ -617,10 +617,7 @@ fn mcp_req(path: &str, token: &str, session: Option<&str>, body: Bytes) -> Req {
         ],
         body,
     );
-    match session {
-        Some(s) => req.header("mcp-session-id", s),
-        None => req,
-    }
+    req.header_if("mcp-session-id", session)
 }
 
 pub(crate) fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>) -> Req {
@@ -630,18 +627,12 @@ pub(crate) fn form_req(path: &str, pairs: &[(&str, &str)], cookie: Option<&str>)
         &[("content-type", "application/x-www-form-urlencoded")],
         Bytes::from(serde_urlencoded::to_string(pairs).expect("form")),
     );
-    match cookie {
-        Some(c) => req.header("cookie", c),
-        None => req,
-    }
+    req.header_if("cookie", cookie)
 }
 
 pub(crate) fn get_req(path: &str, cookie: Option<&str>) -> Req {
     let req = Req::new::<&str>(Method::GET, path, &[], Bytes::new());
-    match cookie {
-        Some(c) => req.header("cookie", c),
-        None => req,
-    }
+    req.header_if("cookie", cookie)
 }
 
 /// The JSON-RPC message of a response (plain JSON, or the first `data:` of an SSE body).
@@ -687,16 +678,15 @@ fn check_rpc(headers: &HeaderMap, body: &[u8], need_results: bool) -> Result<Val
 fn echo_scenario() -> Scenario {
     let body = rpc_body(1, "ping", json!({}));
     let expected: Value = serde_json::from_slice(&body).expect("json");
+    let req = Req::new(
+        Method::POST,
+        "/echo",
+        &[("content-type", "application/json")],
+        body,
+    );
     Scenario {
         name: "baseline: axum JSON echo".into(),
-        make: Box::new(move |_| {
-            Some(Req::new(
-                Method::POST,
-                "/echo",
-                &[("content-type", "application/json")],
-                body.clone(),
-            ))
-        }),
+        make: Box::new(move |_| Some(req.clone())),
         expect: StatusCode::OK,
         check: Box::new(move |_, _, _, b| {
             let v: Value = serde_json::from_slice(b).map_err(|e| e.to_string())?;
