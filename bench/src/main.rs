@@ -39,15 +39,24 @@ enum Cmd {
     Echo {
         #[arg(long)]
         bind: String,
+        /// The runtime's workers (default: one per core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        worker_threads: Option<u16>,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Cmd::Echo {
+        worker_threads: Some(n),
+        ..
+    } = &cli.command
     {
+        builder.worker_threads(usize::from(*n));
+    }
+    let rt = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("gigamcp-bench: {e}");
@@ -88,7 +97,7 @@ fn main() -> ExitCode {
                 );
                 Ok(true)
             }
-            Cmd::Echo { bind } => gigamcp_bench::procs::serve_echo(&bind).await.map(|_| true),
+            Cmd::Echo { bind, .. } => gigamcp_bench::procs::serve_echo(&bind).await.map(|_| true),
         }
     });
     match result {

@@ -85,6 +85,8 @@ pub struct Gigamcp {
     /// The database its processes use (`GIGAMCP_DATABASE_URL`); `None`: the embedded SQLite
     /// of the data directory.
     pub database_url: Option<String>,
+    /// `serve --worker-threads`; `None`: the server's default, one per core.
+    pub worker_threads: Option<u16>,
 }
 
 impl Gigamcp {
@@ -114,6 +116,9 @@ impl Gigamcp {
             .env("GIGAMCP_DEMO_PASSWORD", DEMO_PASSWORD);
         if demo {
             cmd.arg("--demo");
+        }
+        if let Some(n) = self.worker_threads {
+            cmd.args(["--worker-threads", &n.to_string()]);
         }
         Proc::spawn(cmd, addr, data_dir.join(format!("server-{port}.log")))
     }
@@ -155,12 +160,16 @@ impl Gigamcp {
 
 pub const DEMO_PASSWORD: &str = "bench-demo-password";
 
-/// The baseline: this binary's `echo` subcommand, a bare axum JSON echo in its own process.
-pub fn echo(log_dir: &Path) -> anyhow::Result<Proc> {
+/// The baseline: this binary's `echo` subcommand, a bare axum JSON echo in its own process,
+/// its runtime sized like the server's (`worker_threads`, `None`: one worker per core).
+pub fn echo(log_dir: &Path, worker_threads: Option<u16>) -> anyhow::Result<Proc> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(std::env::current_exe()?);
     cmd.args(["echo", "--bind", &addr]);
+    if let Some(n) = worker_threads {
+        cmd.args(["--worker-threads", &n.to_string()]);
+    }
     std::fs::create_dir_all(log_dir)?;
     let mut p = Proc::spawn(cmd, addr, log_dir.join("echo.log"))?;
     p.wait_listening(Duration::from_secs(20))?;

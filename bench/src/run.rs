@@ -77,6 +77,11 @@ pub struct RunArgs {
     /// Skip the authorization (consent approval → code) and token-grant scenarios.
     #[arg(long)]
     pub skip_oauth_grants: bool,
+    /// Worker threads of every server this run starts and of the echo (`serve
+    /// --worker-threads`); default: each one's own, one per core. Both get the same, so the
+    /// ratios stay like for like.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub server_threads: Option<u16>,
     /// Rounds of the metrics-overhead pair and of the sign-in-under-attack phase.
     #[arg(long, default_value_t = 3)]
     pub guard_rounds: usize,
@@ -123,6 +128,9 @@ pub struct Report {
     pub loadavg_after: String,
     pub connections: usize,
     pub duration_s: f64,
+    /// `--server-threads`; `None`: one worker per core.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_threads: Option<u16>,
     pub scenarios: Vec<Stats>,
     /// Every echo run, in order: the baseline, then the turns alternating with each scenario of
     /// phase 2.
@@ -157,6 +165,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     let gig = Gigamcp {
         bin: bin_dir.join("gigamcp"),
         database_url: None,
+        worker_threads: a.server_threads,
     };
     std::fs::create_dir_all(&a.work_dir)?;
     let mut report = Report {
@@ -164,11 +173,17 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         loadavg_before: procs::loadavg(),
         connections: a.connections,
         duration_s: a.duration,
+        server_threads: a.server_threads,
         ..Report::default()
     };
     eprintln!(
-        "gigamcp-bench: {} connections, {:.1} s per scenario (+{:.1} s warm-up), load average {}",
-        a.connections, a.duration, a.warmup, report.loadavg_before
+        "gigamcp-bench: {} connections, {:.1} s per scenario (+{:.1} s warm-up), server and echo worker threads: {}, load average {}",
+        a.connections,
+        a.duration,
+        a.warmup,
+        a.server_threads
+            .map_or_else(|| "one per core".to_owned(), |n| n.to_string()),
+        report.loadavg_before
     );
     let opts = |p: &Proc| Options {
         addr: p.addr.clone(),
@@ -182,7 +197,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
     let wanted = |name: &str| a.only.is_empty() || a.only.iter().any(|o| name.contains(o));
 
     // 1. Baseline (the echo stays up for phase 2, see the module docs).
-    let echo = procs::echo(&a.work_dir)?;
+    let echo = procs::echo(&a.work_dir, a.server_threads)?;
     let echo_scenario = Arc::new(echo_scenario());
     let mut baseline = load::run(echo_scenario.clone(), &opts(&echo)).await;
     baseline.baseline_rps = baseline.requests_per_second;

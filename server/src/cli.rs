@@ -31,6 +31,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// `serve --worker-threads`, when given: how many workers the runtime gets.
+    pub fn worker_threads(&self) -> Option<usize> {
+        match &self.command {
+            Command::Serve(a) => a.worker_threads.map(usize::from),
+            Command::Admin { .. } => None,
+        }
+    }
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct StorageArgs {
     /// Directory for the embedded SQLite database.
@@ -170,6 +180,12 @@ pub struct ServeArgs {
     /// Serve /metrics on this address (e.g. 127.0.0.1:9090) instead of the main listener.
     #[arg(long, env = "GIGAMCP_METRICS_BIND")]
     pub metrics_bind: Option<SocketAddr>,
+    /// Threads that run requests (the async runtime's workers). Default: one per CPU core the
+    /// process may use. Fewer suit a machine shared with other busy processes (a database, a
+    /// load generator): each worker that parks and is woken again costs CPU
+    /// (`docs/performance.md`). Password hashing and large searches run on a separate pool.
+    #[arg(long, env = "GIGAMCP_WORKER_THREADS", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
     #[command(flatten)]
     pub tls: Box<crate::tls::TlsArgs>,
 }
@@ -538,6 +554,10 @@ async fn print_banner(
         env!("CARGO_PKG_VERSION")
     );
     println!("  public URL (OAuth issuer): {}", c.issuer());
+    println!(
+        "  worker threads: {}",
+        crate::ops::metrics::worker_threads()
+    );
     println!(
         "  authorization server metadata: {}/.well-known/oauth-authorization-server",
         c.issuer()

@@ -6,10 +6,19 @@ use clap::Parser;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+/// The runtime is built after the command line is read, so `serve --worker-threads` can size it.
+fn main() -> std::process::ExitCode {
     let cli = gigamcp_server::cli::Cli::parse();
-    match gigamcp_server::cli::run(cli).await {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = cli.worker_threads() {
+        builder.worker_threads(n);
+    }
+    let result = builder
+        .build()
+        .map_err(anyhow::Error::from)
+        .and_then(|rt| rt.block_on(gigamcp_server::cli::run(cli)));
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -40,6 +40,7 @@ pub const DB_POOL_MAX: &str = "gigamcp_db_pool_max_connections";
 pub const KNOWLEDGE_DOCUMENTS: &str = "gigamcp_knowledge_documents";
 pub const KNOWLEDGE_PASSAGES: &str = "gigamcp_knowledge_passages";
 pub const BUILD_INFO: &str = "gigamcp_build_info";
+pub const RUNTIME_WORKERS: &str = "gigamcp_runtime_worker_threads";
 
 /// Latency buckets (seconds) for every `*_seconds` histogram: 250 µs … 10 s.
 const BUCKETS: [f64; 15] = [
@@ -51,6 +52,11 @@ static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
+}
+
+/// The async runtime's worker threads (`serve --worker-threads`); 0 outside a runtime.
+pub fn worker_threads() -> usize {
+    tokio::runtime::Handle::try_current().map_or(0, |h| h.metrics().num_workers())
 }
 
 /// Installs the process-wide recorder (once; later calls return the same handle) and starts its
@@ -68,6 +74,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     let handle = HANDLE.get_or_init(|| handle).clone();
     describe();
     gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    gauge!(RUNTIME_WORKERS).set(worker_threads() as f64);
     ENABLED.store(true, Ordering::Relaxed);
     let upkeep = handle.clone();
     std::thread::Builder::new()
@@ -158,6 +165,10 @@ fn describe() {
         "Passages in a workspace's live search index."
     );
     describe_gauge!(BUILD_INFO, "Always 1; the version label names the build.");
+    describe_gauge!(
+        RUNTIME_WORKERS,
+        "Threads of the async runtime that run requests (serve --worker-threads)."
+    );
 }
 
 fn method_label(m: &Method) -> &'static str {

@@ -965,6 +965,39 @@ async fn metrics_move_with_an_oauth_flow_and_tool_calls() {
     );
 }
 
+/// `serve --worker-threads N` sizes the runtime that runs requests: the gauge reports it. Two
+/// sizes, so at least one differs from the default of one per core. Zero is refused at once.
+#[tokio::test]
+async fn worker_threads_size_the_runtime() {
+    for n in ["1", "3"] {
+        let dir = tempfile::tempdir().unwrap();
+        let server = serve(dir.path(), &["--worker-threads", n]).await;
+        let s = scrape(&server.base).await;
+        assert_eq!(
+            value(&s, "gigamcp_runtime_worker_threads", &[]),
+            n.parse::<f64>().unwrap(),
+            "--worker-threads {n}"
+        );
+        // The runtime it sized serves MCP as usual.
+        assert_eq!(
+            reqwest::get(format!("{}/readyz", server.base))
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(BIN)
+        .args(["serve", "--worker-threads", "0", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--worker-threads"), "{err}");
+}
+
 #[tokio::test]
 async fn metrics_listener_of_its_own_and_metrics_off() {
     let dir = tempfile::tempdir().unwrap();
