@@ -262,8 +262,14 @@ impl WikiPage {
     }
 }
 
-/// Reads every `*.md` page in `dir` (sorted by name; other files and subdirectories ignored).
-/// Any unreadable or malformed page fails the whole read, naming the file.
+/// Threads that read a wiki directory's pages at once. Reading is mostly waiting for the disk
+/// when the pages are not cached: 14,000 pages (131 MiB) took 1.13 s one at a time and 0.38 s
+/// eight at a time on the bench machine (`docs/performance.md`, seventeenth round).
+const READERS: usize = 8;
+
+/// Reads every `*.md` page in `dir` (sorted by name; other files and subdirectories ignored),
+/// [`READERS`] pages at a time. Any unreadable or malformed page fails the whole read, naming the
+/// file: the first such file in name order, however the reads interleave.
 pub(crate) fn read_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<SourceDoc>> {
     let mut paths = Vec::new();
     for entry in
@@ -279,32 +285,83 @@ pub(crate) fn read_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<Source
         paths.push(path);
     }
     paths.sort();
-    let mut docs = Vec::with_capacity(paths.len());
-    for path in paths {
-        let fail = |msg: String| anyhow::anyhow!("wiki page {}: {msg}", path.display());
-        let len = std::fs::metadata(&path)
-            .map_err(|e| fail(e.to_string()))?
-            .len();
-        if len > MAX_PAGE_BYTES {
-            return Err(fail(format!(
-                "{len} bytes is larger than the {MAX_PAGE_BYTES}-byte limit"
-            )));
+    let per_reader = paths.len().div_ceil(READERS).max(1);
+    std::thread::scope(|s| {
+        let readers: Vec<_> = paths
+            .chunks(per_reader)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|path| read_page(workspace, path))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let mut docs = Vec::with_capacity(paths.len());
+        for reader in readers {
+            let pages = reader
+                .join()
+                .map_err(|_| anyhow::anyhow!("reading {}: a reader panicked", dir.display()))?;
+            for page in pages {
+                docs.push(page?);
+            }
         }
-        let bytes = std::fs::read(&path).map_err(|e| fail(e.to_string()))?;
-        let content = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".into()))?;
-        let stem = path
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let page = parse_page(&stem, &content).map_err(fail)?;
-        docs.push(page.into_doc(workspace));
+        Ok(docs)
+    })
+}
+
+/// One page: size limit, UTF-8, front matter.
+fn read_page(workspace: &str, path: &Path) -> anyhow::Result<SourceDoc> {
+    let fail = |msg: String| anyhow::anyhow!("wiki page {}: {msg}", path.display());
+    let len = std::fs::metadata(path)
+        .map_err(|e| fail(e.to_string()))?
+        .len();
+    if len > MAX_PAGE_BYTES {
+        return Err(fail(format!(
+            "{len} bytes is larger than the {MAX_PAGE_BYTES}-byte limit"
+        )));
     }
-    Ok(docs)
+    let bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    let content = String::from_utf8(bytes).map_err(|_| fail("not valid UTF-8".into()))?;
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let page = parse_page(&stem, &content).map_err(fail)?;
+    Ok(page.into_doc(workspace))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pages come back in name order from the parallel readers, and of two bad pages the error
+    /// names the first by name, whichever reader got to its page first.
+    #[test]
+    fn pages_are_read_in_name_order_and_the_first_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = READERS * 7 + 3;
+        for i in 0..n {
+            let page = format!("---\ntitle: Page {i}\n---\n# Page {i}\n\nBody {i}.\n");
+            std::fs::write(dir.path().join(format!("p{i:03}.md")), page).unwrap();
+        }
+        std::fs::write(dir.path().join("notes.txt"), "not a page").unwrap();
+        let docs = read_dir("acme", dir.path()).unwrap();
+        let titles: Vec<_> = docs.iter().map(|d| d.title.clone()).collect();
+        let want: Vec<_> = (0..n).map(|i| format!("Page {i}")).collect();
+        assert_eq!(titles, want);
+
+        // A bad page in the first reader's share and one in the last reader's: whichever
+        // reader reaches its bad page first, the error names p005.
+        std::fs::write(dir.path().join("p005.md"), [0xff, 0xfe]).unwrap();
+        std::fs::write(dir.path().join(format!("p{:03}.md", n - 2)), [0xff]).unwrap();
+        let err = read_dir("acme", dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("p005.md") && err.contains("not valid UTF-8"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn front_matter_is_parsed() {
