@@ -266,6 +266,9 @@ impl WikiPage {
 /// when the pages are not cached: 14,000 pages (131 MiB) took 1.13 s one at a time and 0.38 s
 /// eight at a time on the bench machine (`docs/performance.md`, seventeenth round).
 const READERS: usize = 8;
+/// Fewest pages a reader thread is started for: a small wiki (the demo's dozen pages) is read by
+/// one.
+const PAGES_PER_READER: usize = 32;
 
 /// Reads every `*.md` page in `dir` (sorted by name; other files and subdirectories ignored),
 /// [`READERS`] pages at a time. Any unreadable or malformed page fails the whole read, naming the
@@ -285,7 +288,7 @@ pub(crate) fn read_dir(workspace: &str, dir: &Path) -> anyhow::Result<Vec<Source
         paths.push(path);
     }
     paths.sort();
-    let per_reader = paths.len().div_ceil(READERS).max(1);
+    let per_reader = paths.len().div_ceil(READERS).max(PAGES_PER_READER);
     std::thread::scope(|s| {
         let readers: Vec<_> = paths
             .chunks(per_reader)
@@ -341,7 +344,7 @@ mod tests {
     #[test]
     fn pages_are_read_in_name_order_and_the_first_bad_one_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let n = READERS * 7 + 3;
+        let n = READERS * PAGES_PER_READER + 3;
         for i in 0..n {
             let page = format!("---\ntitle: Page {i}\n---\n# Page {i}\n\nBody {i}.\n");
             std::fs::write(dir.path().join(format!("p{i:03}.md")), page).unwrap();
