@@ -163,9 +163,14 @@ pub const DEMO_PASSWORD: &str = "bench-demo-password";
 /// The baseline: this binary's `echo` subcommand, a bare axum JSON echo in its own process,
 /// its runtime sized like the server's (`worker_threads`, `None`: one worker per core).
 pub fn echo(log_dir: &Path, worker_threads: Option<u16>) -> anyhow::Result<Proc> {
+    echo_at(&std::env::current_exe()?, log_dir, worker_threads)
+}
+
+/// [`echo`] with the `gigamcp-bench` binary at `exe` (tests run it from outside).
+pub fn echo_at(exe: &Path, log_dir: &Path, worker_threads: Option<u16>) -> anyhow::Result<Proc> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
-    let mut cmd = Command::new(std::env::current_exe()?);
+    let mut cmd = Command::new(exe);
     cmd.args(["echo", "--bind", &addr]);
     if let Some(n) = worker_threads {
         cmd.args(["--worker-threads", &n.to_string()]);

@@ -978,7 +978,7 @@ async fn worker_threads_size_the_runtime() {
             n.parse::<f64>().unwrap(),
             "--worker-threads {n}"
         );
-        // The runtime it sized serves MCP as usual.
+        // The runtime it sized serves requests as usual.
         assert_eq!(
             reqwest::get(format!("{}/readyz", server.base))
                 .await
