@@ -31,8 +31,26 @@ pub const MAX_AUDIT_DETAIL: usize = 1024;
 /// tool results, keyed by arguments) keeps std's hasher.
 pub type FastHash = foldhash::fast::RandomState;
 
-/// A bounded `moka` cache with [`FastHash`]; build it with `.build_with_hasher(FastHash::default())`.
-pub type FastCache<K, V> = moka::sync::Cache<K, V, FastHash>;
+/// A bounded cache of the lookups every MCP request makes (token, grant, session, workspace):
+/// `quick_cache` (S3-FIFO: scan-resistant, so a burst of one-off entries does not push out the
+/// ones in use) with [`FastHash`]. A read takes a shard's read lock and clones the value. `moka`,
+/// which these caches used before, also queues every read for its admission policy and checks
+/// its timers: its four reads were 7 % of an authenticated `ping`'s CPU (`docs/performance.md`,
+/// eighteenth round). These caches need no timer of the cache's own: every entry carries the
+/// time it was made, and its reader judges it on the injected clock. Make one with
+/// [`fast_cache`].
+pub type FastCache<K, V> = quick_cache::sync::Cache<K, V, quick_cache::UnitWeighter, FastHash>;
+
+/// A [`FastCache`] holding at most `capacity` entries.
+pub fn fast_cache<K: Eq + std::hash::Hash, V: Clone>(capacity: u64) -> FastCache<K, V> {
+    quick_cache::sync::Cache::with(
+        usize::try_from(capacity).unwrap_or(usize::MAX),
+        capacity,
+        quick_cache::UnitWeighter,
+        FastHash::default(),
+        quick_cache::sync::DefaultLifecycle::default(),
+    )
+}
 
 /// `s` without control characters, cut to at most `max` characters (marked with `…`).
 pub fn clip(s: &str, max: usize) -> String {

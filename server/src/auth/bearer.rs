@@ -128,17 +128,13 @@ pub async fn authenticate(
     let hash = hash_secret(token);
     let cached = state.tokens.get(&hash, now);
     crate::ops::metrics::bearer_cache(cached.is_some());
-    let record = match cached {
-        Some(r) => r,
+    let entry = match cached {
+        Some(e) => e,
         None => {
             // Taken before the read: a revocation that commits meanwhile keeps it uncached.
             let ticket = state.tokens.ticket();
             match state.store.access_token_by_hash(&hash).await? {
-                Some(r) => {
-                    let r = Arc::new(r);
-                    state.tokens.put(hash, r.clone(), now, ticket);
-                    r
-                }
+                Some(r) => state.tokens.put(hash, Arc::new(r), now, ticket),
                 None => {
                     return Err(challenge(
                         state,
@@ -150,6 +146,7 @@ pub async fn authenticate(
             }
         }
     };
+    let record = &entry.record;
     let invalid = |why: &str| challenge(state, slug, Some("invalid_token"), Some(why));
     if record.token_revoked || record.grant_revoked {
         return Err(invalid("the access token was revoked"));
@@ -168,7 +165,7 @@ pub async fn authenticate(
     if !record.is_member {
         return Err(invalid("the user is no longer a member of this workspace"));
     }
-    if state.tokens.should_touch(&record.grant_id, now) {
+    if state.tokens.should_touch(&entry, now) {
         let store = state.store.clone();
         let grant = record.grant_id.clone();
         tokio::spawn(async move {
@@ -177,7 +174,7 @@ pub async fn authenticate(
             }
         });
     }
-    Ok(Principal::validated(record))
+    Ok(Principal::validated(entry.record.clone()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! served statelessly.
 //!
 //! The source of truth is the `mcp_sessions` table (the id stored as its SHA-256). Each process
-//! keeps a bounded `moka` cache in front of it, so a session this replica has seen costs no
+//! keeps a bounded cache ([`FastCache`](crate::limits::FastCache)) in front of it, so a session this replica has seen costs no
 //! database round trip per request: its idle timer is written back at most once a minute, off
 //! the request. A session minted on another replica costs one indexed read the first time this
 //! replica sees it. Ending a session (DELETE on any replica, or the per-user cap) deletes the row
@@ -33,9 +33,9 @@ pub const PER_USER_CAP: usize = 64;
 const TOUCH_EVERY_SECS: i64 = 60;
 /// Sessions one process caches (about 300 bytes each); beyond it the least used are re-read.
 const CACHE_CAPACITY: u64 = 100_000;
-/// A cached session is re-read from the database after this long even if no end was seen: the
-/// bound on staleness should the end log ever be missed.
-const CACHE_TTL: Duration = Duration::from_secs(300);
+/// A cached session is re-read from the database after this long (`Clock` seconds) even if no
+/// end was seen: the bound on staleness should the end log ever be missed.
+const CACHE_TTL_SECS: i64 = 300;
 /// End entries are kept this long; a replica further behind drops its whole cache.
 const ENDS_KEPT_SECS: i64 = 3600;
 /// How often the follower deletes idle sessions and old end entries.
@@ -96,7 +96,7 @@ impl Session {
     }
     /// Writes a new log level (`Some`) or the `initialized` mark (`None`) to the row, off the
     /// request. Another replica that already cached the session keeps its copy's values until
-    /// it re-reads the row (at most `CACHE_TTL`): neither changes what a request may do.
+    /// it re-reads the row (at most `CACHE_TTL_SECS`): neither changes what a request may do.
     fn persist(&self, level: Option<i64>) {
         let (db, hash) = (self.db.clone(), self.id_hash.clone());
         tokio::spawn(async move {
@@ -149,7 +149,8 @@ pub enum Lookup {
 /// The sessions of every replica (in the database) behind this process's cache.
 pub struct SessionStore {
     db: Store,
-    cache: crate::limits::FastCache<String, Arc<Session>>,
+    /// Id hash → the session and when it was cached (`Clock` seconds).
+    cache: crate::limits::FastCache<String, (Arc<Session>, i64)>,
     /// Sessions with an open GET stream here, by id hash: an end reaches them even when the
     /// cache has already let the session go.
     streams: Arc<Mutex<HashMap<String, Weak<Session>>>>,
@@ -167,10 +168,7 @@ impl SessionStore {
     pub fn new(db: Store, last_end: i64) -> Self {
         Self {
             db,
-            cache: moka::sync::Cache::builder()
-                .max_capacity(CACHE_CAPACITY)
-                .time_to_live(CACHE_TTL)
-                .build_with_hasher(crate::limits::FastHash::default()),
+            cache: crate::limits::fast_cache(CACHE_CAPACITY),
             streams: Arc::default(),
             ordinal: AtomicI64::new(0),
             last_end: AtomicI64::new(last_end),
@@ -181,8 +179,7 @@ impl SessionStore {
 
     /// Sessions cached by this process.
     pub fn cached_len(&self) -> u64 {
-        self.cache.run_pending_tasks();
-        self.cache.entry_count()
+        self.cache.len() as u64
     }
 
     /// Mints a session: 256 bits from the OS CSPRNG, base64url (visible ASCII, TRN-SES-02/03),
@@ -211,7 +208,8 @@ impl SessionStore {
             self.forget(hash);
         }
         let session = self.session_from(id, row, version);
-        self.cache.insert(session.id_hash.clone(), session.clone());
+        self.cache
+            .insert(session.id_hash.clone(), (session.clone(), now));
         Ok(session)
     }
 
@@ -246,8 +244,12 @@ impl SessionStore {
         let hash = hash_secret(id);
         let cached = self
             .cache
-            .get(&hash)
-            .filter(|s| now - s.last_seen.load(Ordering::Relaxed) < IDLE_TTL_SECS);
+            .get(hash.as_str())
+            .filter(|(s, at)| {
+                now - at < CACHE_TTL_SECS
+                    && now - s.last_seen.load(Ordering::Relaxed) < IDLE_TTL_SECS
+            })
+            .map(|(s, _)| s);
         let session = match cached {
             Some(s) => s,
             // Not cached here, or idle by this replica's reckoning: another replica may have
@@ -258,11 +260,11 @@ impl SessionStore {
                     .filter(|r| now - r.last_seen < IDLE_TTL_SECS)
                     .and_then(|r| Version::parse(&r.version).map(|v| (r, v)))
                 else {
-                    self.cache.invalidate(&hash);
+                    self.cache.remove(hash.as_str());
                     return Ok(Lookup::NotFound);
                 };
                 let s = self.session_from(id.to_owned(), row, version);
-                self.cache.insert(hash, s.clone());
+                self.cache.insert(hash, (s.clone(), now));
                 s
             }
         };
@@ -317,7 +319,7 @@ impl SessionStore {
 
     /// Drops an ended session from this process: the cache, and any open GET stream.
     fn forget(&self, hash: &str) {
-        if let Some(s) = self.cache.remove(hash) {
+        if let Some((_, (s, _))) = self.cache.remove(hash) {
             s.end();
         }
         let open = self.streams.lock().ok().and_then(|m| m.get(hash).cloned());
@@ -342,7 +344,7 @@ impl SessionStore {
             // a gap means entries this replica never read were pruned.
             if ends.first().is_some_and(|e| e.0 > last + 1) {
                 tracing::warn!("MCP session end log fell behind; dropping the session cache");
-                self.cache.invalidate_all();
+                self.cache.clear();
             }
             for (seq, hash) in &ends {
                 self.forget(hash);
@@ -519,5 +521,28 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("session state never reached the row");
+    }
+
+    #[tokio::test]
+    async fn a_cached_session_is_read_again_after_the_cache_ttl_of_the_clock() {
+        let (_dir, s) = stores(2).await;
+        let a = s[0]
+            .create("acme", "u1", Version::V2025_06_18, 100)
+            .await
+            .unwrap();
+        found(s[1].get(&a.id, "acme", "u1", 101).await.unwrap());
+        // The row goes with no end entry (an end log this replica missed).
+        assert_eq!(s[0].db.prune_sessions(102, 0).await.unwrap(), 1);
+        found(
+            s[1].get(&a.id, "acme", "u1", 101 + CACHE_TTL_SECS - 1)
+                .await
+                .unwrap(),
+        );
+        assert!(matches!(
+            s[1].get(&a.id, "acme", "u1", 101 + CACHE_TTL_SECS)
+                .await
+                .unwrap(),
+            Lookup::NotFound
+        ));
     }
 }

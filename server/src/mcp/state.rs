@@ -31,6 +31,18 @@ pub struct ResultKey {
 
 /// Bytes of shared tool results kept per process.
 const RESULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+/// About how many results that is (a fetched document's text is a few KiB).
+const RESULT_CACHE_ITEMS: usize = 16 * 1024;
+
+/// A cached result weighs its bytes: the text, the key's strings and a fixed overhead.
+#[derive(Clone)]
+struct ResultWeight;
+
+impl quick_cache::Weighter<ResultKey, Arc<str>> for ResultWeight {
+    fn weight(&self, k: &ResultKey, v: &Arc<str>) -> u64 {
+        (v.len() + k.arguments.len() + k.workspace.len() + 64) as u64
+    }
+}
 
 pub struct McpState {
     pub sessions: Arc<SessionStore>,
@@ -39,9 +51,9 @@ pub struct McpState {
     /// text. A new knowledge version makes new keys; old entries age out.
     /// Its keys hold callers' arguments, so it keeps std's DoS-resistant hasher (see
     /// [`FastHash`](crate::limits::FastHash)).
-    results: moka::sync::Cache<ResultKey, Arc<str>>,
-    /// Workspace lookups with the (injectable) clock's time they were made: `moka` bounds and
-    /// ages the entries; the stored time keeps the TTL exact under a test clock.
+    results: quick_cache::sync::Cache<ResultKey, Arc<str>, ResultWeight, std::hash::RandomState>,
+    /// Workspace lookups with the (injectable) clock's time they were made, which its reader
+    /// judges them by.
     workspaces: crate::limits::FastCache<String, (Arc<Workspace>, i64)>,
 }
 
@@ -52,20 +64,14 @@ impl McpState {
         Self {
             sessions: Arc::new(sessions),
             tool_lists,
-            results: moka::sync::Cache::builder()
-                .max_capacity(RESULT_CACHE_BYTES)
-                .weigher(|k: &ResultKey, v: &Arc<str>| {
-                    (v.len() + k.arguments.len() + k.workspace.len() + 64)
-                        .try_into()
-                        .unwrap_or(u32::MAX)
-                })
-                .build(),
-            workspaces: moka::sync::Cache::builder()
-                .max_capacity(WORKSPACE_CACHE_CAPACITY)
-                .time_to_live(std::time::Duration::from_secs(
-                    WORKSPACE_CACHE_SECS.unsigned_abs(),
-                ))
-                .build_with_hasher(crate::limits::FastHash::default()),
+            results: quick_cache::sync::Cache::with(
+                RESULT_CACHE_ITEMS,
+                RESULT_CACHE_BYTES,
+                ResultWeight,
+                std::hash::RandomState::new(),
+                quick_cache::sync::DefaultLifecycle::default(),
+            ),
+            workspaces: crate::limits::fast_cache(WORKSPACE_CACHE_CAPACITY),
         }
     }
 
