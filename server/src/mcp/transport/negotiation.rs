@@ -5,14 +5,20 @@ use crate::error::AppError;
 use crate::mcp::jsonrpc::{INVALID_REQUEST, RpcError, UNSUPPORTED_PROTOCOL_VERSION};
 use crate::mcp::version::Version;
 use axum::body::{Body, Bytes};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, StatusCode, header};
 use futures::StreamExt;
 use serde_json::json;
 
 pub const SESSION_HEADER: &str = "mcp-session-id";
 pub const VERSION_HEADER: &str = "mcp-protocol-version";
+/// The same names, parsed once: a `HeaderMap` lookup by `&str` parses the name every time.
+pub(super) static SESSION_NAME: HeaderName = HeaderName::from_static(SESSION_HEADER);
+pub(super) static VERSION_NAME: HeaderName = HeaderName::from_static(VERSION_HEADER);
 
-pub(super) fn single_header<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>> {
+pub(super) fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &HeaderName,
+) -> Result<Option<&'a str>> {
     let mut it = headers.get_all(name).iter();
     let Some(v) = it.next() else { return Ok(None) };
     if it.next().is_some() {
@@ -38,7 +44,7 @@ pub(super) fn unsupported_version(requested: &str) -> RpcError {
 
 /// TRN-VER-02: a header naming no supported revision is a 400.
 pub(super) fn header_version(headers: &HeaderMap) -> Result<Option<Version>> {
-    match single_header(headers, VERSION_HEADER)? {
+    match single_header(headers, &VERSION_NAME)? {
         None => Ok(None),
         Some(v) => match Version::parse(v) {
             Some(ver) => Ok(Some(ver)),

@@ -7,8 +7,8 @@
 //! negotiated version, else the header's, else 2025-03-26 (TRN-VER-03).
 use super::admission::{admit, check_scopes};
 use super::negotiation::{
-    Accepts, SESSION_HEADER, VERSION_HEADER, accepts, header_version, is_json_content_type,
-    read_body, single_header, unsupported_version,
+    Accepts, SESSION_NAME, VERSION_NAME, accepts, header_version, is_json_content_type, read_body,
+    single_header, unsupported_version,
 };
 use super::reply::{
     Result, accepted, json_pieces_reply, json_reply, json_text_reply, rpc_error, sse_headers,
@@ -26,7 +26,7 @@ use crate::mcp::state::Workspace;
 use crate::mcp::version::{self, META_PROTOCOL_VERSION, Version};
 use crate::state::AppState;
 use axum::extract::{Path, Request, State};
-use axum::http::{HeaderMap, HeaderName, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, Sse};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -111,7 +111,7 @@ impl Req {
 
     /// The legacy version and session for this request (session → header → 2025-03-26).
     async fn legacy(&self, header: Option<Version>) -> Result<(Version, Option<Arc<Session>>)> {
-        let Some(sid) = single_header(&self.headers, SESSION_HEADER)? else {
+        let Some(sid) = single_header(&self.headers, &SESSION_NAME)? else {
             return Ok((header.unwrap_or(Version::DEFAULT_LEGACY), None));
         };
         let now = self.state.clock.now();
@@ -167,7 +167,7 @@ impl Req {
     /// Picks the era; `Ok(Err(reply))` is a 2026-07-28 validation failure answered with the id.
     async fn era(&self, call: &Call) -> Result<std::result::Result<Era, Response>> {
         let meta_version = call.meta().and_then(|m| m.get(META_PROTOCOL_VERSION));
-        let header_raw = single_header(&self.headers, VERSION_HEADER)?;
+        let header_raw = single_header(&self.headers, &VERSION_NAME)?;
         // A 2026-07-28 header makes the request modern whatever the body says, so a legacy
         // `_meta` version under a modern header is a mismatch rather than a legacy request.
         let modern = header_raw == Some(Version::V2026_07_28.as_str())
@@ -282,7 +282,7 @@ impl Req {
         let body = jsonrpc::result_response(&id, dispatch::initialize_result(&ctx, version));
         Ok(with_header(
             json_reply(StatusCode::OK, body),
-            HeaderName::from_static(SESSION_HEADER),
+            SESSION_NAME.clone(),
             &session.id,
         ))
     }

@@ -1,7 +1,7 @@
 //! GET, a legacy session's standalone SSE stream, and DELETE, which ends the session (and so
 //! its stream).
 use super::admission::{admit, check_scopes};
-use super::negotiation::{SESSION_HEADER, accepts, header_version, single_header};
+use super::negotiation::{SESSION_NAME, accepts, header_version, single_header};
 use super::reply::{Result, method_not_allowed, rpc_error, sse_headers};
 use crate::auth;
 use crate::mcp::jsonrpc::{INVALID_REQUEST, SESSION_NOT_FOUND};
@@ -45,7 +45,7 @@ pub async fn get(
             "GET requires Accept: text/event-stream",
         ));
     }
-    let Some(sid) = single_header(&headers, SESSION_HEADER)? else {
+    let Some(sid) = single_header(&headers, &SESSION_NAME)? else {
         return Ok(method_not_allowed(
             "POST, DELETE",
             "No standalone SSE stream without a session: this server sends no server-initiated messages; POST requests instead",
@@ -157,7 +157,7 @@ pub async fn delete(
             "DELETE is not part of protocol version 2026-07-28 (no sessions)",
         ));
     }
-    let Some(sid) = single_header(&headers, SESSION_HEADER)? else {
+    let Some(sid) = single_header(&headers, &SESSION_NAME)? else {
         return Err(rpc_error(
             StatusCode::BAD_REQUEST,
             INVALID_REQUEST,
