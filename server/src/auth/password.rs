@@ -1,11 +1,12 @@
 //! Password hashing with argon2id, always off the async workers and with bounded concurrency:
 //! a login storm must not starve token validation or MCP calls.
 //!
-//! The hashes run on [`RUNNING`] threads of their own ([`hashers`]), started on first use and
-//! lowered to nice [`NICE`] on Linux: when the machine is busy, the async workers (bearer
-//! validation, MCP calls, the sign-in's own database steps) and the database threads get the
-//! CPU before a hash does, and a hash never waits for a blocking-pool thread to start. Each
-//! thread keeps its argon2 memory (19 MiB at the default parameters) between hashes: a
+//! The hashes run on threads of their own ([`hashers`]: [`RUNNING`] shared and
+//! [`TRUSTED_RUNNING`] for known browsers), started on first use and lowered to nice [`NICE`]
+//! on Linux: when the machine is busy, the async workers (bearer validation, MCP calls, the
+//! sign-in's own database steps) and the database threads get the CPU before a hash does, and a
+//! hash never waits for a blocking-pool thread to start. Each thread keeps its argon2 memory
+//! (19 MiB at the default parameters; the shared ones from their start) between hashes: a
 //! verification does not allocate and first-touch it again, which cost the first sign-ins that
 //! overlapped another 2–4× their idle time.
 //!
@@ -13,6 +14,11 @@
 //! sign-in that finds the queue full is answered at once ([`Busy`], HTTP 503 with `Retry-After`)
 //! instead of joining an unbounded queue, so a correct password never waits behind more than
 //! one round of other verifications.
+//!
+//! A browser that signed in as the account before (a live device cookie, `oauth::login`) has a
+//! lane of its own on top: [`TRUSTED_RUNNING`] more slots and [`TRUSTED_WAITING`] places,
+//! which strangers' attempts cannot fill. A distributed flood of wrong passwords that fills the
+//! shared queue answers strangers 503, not the account's known browsers.
 //!
 //! Each client address has at most [`PER_ADDRESS`] sign-in in flight in this process
 //! ([`VerifyQueue::enter`]): one address hammering the form occupies one verification slot, not
@@ -33,6 +39,10 @@ pub const RUNNING: usize = 2;
 pub const WAITING: usize = 2;
 /// Sign-ins of one client address in flight at once (per process).
 pub const PER_ADDRESS: usize = 1;
+/// Known browsers' verifications running at once in their own lane, beyond [`RUNNING`].
+pub const TRUSTED_RUNNING: usize = 1;
+/// Known browsers' verifications allowed to wait for their lane.
+pub const TRUSTED_WAITING: usize = 2;
 /// The hashing threads' nice value (Linux; 0 is the async workers'). At 5 a hash gets about a
 /// quarter of a core that a request-path thread also wants, and all of an idle one.
 pub const NICE: i32 = 5;
@@ -40,20 +50,31 @@ pub const NICE: i32 = 5;
 /// A hashing thread's work, given the thread's argon2 memory.
 type Job = Box<dyn FnOnce(&mut Vec<Block>) + Send>;
 
-/// The hashing threads' queue. With [`gate`]'s [`RUNNING`] permits taken before a job is sent,
-/// a sent job always finds a thread free.
+/// The known browsers' lane's running slots.
+fn trusted_gate() -> &'static Semaphore {
+    static GATE: OnceLock<Semaphore> = OnceLock::new();
+    GATE.get_or_init(|| Semaphore::new(TRUSTED_RUNNING))
+}
+
+/// The hashing threads' queue: one thread for each permit of [`gate`] and [`trusted_gate`],
+/// taken before a job is sent, so a sent job always finds a thread free. The lane's thread
+/// allocates its argon2 memory on first use.
 fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
     static HASHERS: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
     HASHERS.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        for i in 0..RUNNING {
+        for i in 0..RUNNING + TRUSTED_RUNNING {
             let rx = Arc::clone(&rx);
             let spawned = std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     lower_priority();
-                    let mut blocks = vec![Block::default(); Params::default().block_count()];
+                    let mut blocks = if i < RUNNING {
+                        vec![Block::default(); Params::default().block_count()]
+                    } else {
+                        Vec::new()
+                    };
                     loop {
                         let job = match rx.lock() {
                             Ok(rx) => rx.recv(),
@@ -109,6 +130,9 @@ pub struct Busy;
 pub struct VerifyQueue {
     admitted: AtomicUsize,
     max: usize,
+    /// Admitted to the known browsers' lane, and its bound.
+    trusted_admitted: AtomicUsize,
+    trusted_max: usize,
     /// Client addresses with a sign-in in flight, and how many.
     in_flight: Mutex<HashMap<String, usize>>,
 }
@@ -152,9 +176,16 @@ impl Drop for Admission<'_> {
 
 impl VerifyQueue {
     pub fn new(max: usize) -> Self {
+        Self::with_lane(max, TRUSTED_RUNNING + TRUSTED_WAITING)
+    }
+
+    /// At most `max` admitted to the shared queue and `trusted_max` to the known browsers' lane.
+    pub fn with_lane(max: usize, trusted_max: usize) -> Self {
         Self {
             admitted: AtomicUsize::new(0),
             max,
+            trusted_admitted: AtomicUsize::new(0),
+            trusted_max,
             in_flight: Mutex::new(HashMap::new()),
         }
     }
@@ -174,28 +205,50 @@ impl VerifyQueue {
         })
     }
 
-    fn admit(&self) -> Result<Admission<'_>, Busy> {
-        let mut cur = self.admitted.load(Ordering::Acquire);
-        loop {
-            if cur >= self.max {
-                return Err(Busy);
-            }
-            match self.admitted.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Acquire,
-            ) {
-                Ok(_) => return Ok(Admission(&self.admitted)),
-                Err(now) => cur = now,
-            }
-        }
+    /// Whether a verification would be admitted now (`trusted`: to either queue). A hint for
+    /// answering before any other work; [`verify`](Self::verify) admits for real.
+    pub fn has_room(&self, trusted: bool) -> bool {
+        self.admitted.load(Ordering::Acquire) < self.max
+            || (trusted && self.trusted_admitted.load(Ordering::Acquire) < self.trusted_max)
     }
 
-    /// Verifies a sign-in password: `Err(Busy)` at once when the queue is full.
-    pub async fn verify(&self, password: String, stored: String) -> Result<bool, Busy> {
-        let _admitted = self.admit()?;
+    /// Verifies a sign-in password: `Err(Busy)` at once when its queue is full. `trusted` (the
+    /// request carries a live device cookie of this account) takes a free shared slot if one is
+    /// free at once, and otherwise waits in the known browsers' lane.
+    pub async fn verify(
+        &self,
+        password: String,
+        stored: String,
+        trusted: bool,
+    ) -> Result<bool, Busy> {
+        if trusted {
+            if let Ok(_admitted) = admit(&self.admitted, self.max)
+                && let Ok(permit) = gate().try_acquire()
+            {
+                return Ok(verify_holding(permit, password, stored).await);
+            }
+            let _admitted = admit(&self.trusted_admitted, self.trusted_max)?;
+            let Ok(permit) = trusted_gate().acquire().await else {
+                return Ok(false);
+            };
+            return Ok(verify_holding(permit, password, stored).await);
+        }
+        let _admitted = admit(&self.admitted, self.max)?;
         Ok(verify_password(password, stored).await)
+    }
+}
+
+/// Admits one more to a queue of at most `max` (`counter`), or `Busy`.
+fn admit(counter: &AtomicUsize, max: usize) -> Result<Admission<'_>, Busy> {
+    let mut cur = counter.load(Ordering::Acquire);
+    loop {
+        if cur >= max {
+            return Err(Busy);
+        }
+        match counter.compare_exchange_weak(cur, cur + 1, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => return Ok(Admission(counter)),
+            Err(now) => cur = now,
+        }
     }
 }
 
@@ -254,12 +307,21 @@ pub fn verify_password_blocking(password: &str, stored: &str) -> bool {
 
 /// Verify on a hashing thread, at most [`RUNNING`] at a time.
 pub async fn verify_password(password: String, stored: String) -> bool {
-    let Ok(_permit) = gate().acquire().await else {
+    let Ok(permit) = gate().acquire().await else {
         return false;
     };
-    on_hasher(move |blocks| verify_in(&password, &stored, blocks))
-        .await
-        .unwrap_or(false)
+    verify_holding(permit, password, stored).await
+}
+
+/// Verify on a hashing thread, holding a running slot's `permit` until done.
+async fn verify_holding(
+    permit: tokio::sync::SemaphorePermit<'static>,
+    password: String,
+    stored: String,
+) -> bool {
+    let verified = on_hasher(move |blocks| verify_in(&password, &stored, blocks)).await;
+    drop(permit);
+    verified.unwrap_or(false)
 }
 
 /// Hash on a hashing thread, at most [`RUNNING`] at a time.
@@ -334,6 +396,31 @@ mod tests {
         }
     }
 
+    /// A known browser verifies in its own lane when the shared queue is full, and that lane
+    /// is bounded too.
+    #[tokio::test]
+    async fn a_known_browser_verifies_in_its_own_lane_when_the_queue_is_full() {
+        let h = hash_password("correct horse".into()).await.unwrap();
+        let full = VerifyQueue::with_lane(0, 1);
+        assert_eq!(
+            full.verify("correct horse".into(), h.clone(), false).await,
+            Err(Busy)
+        );
+        assert_eq!(
+            full.verify("correct horse".into(), h.clone(), true).await,
+            Ok(true)
+        );
+        assert_eq!(
+            full.verify("wrong".into(), h.clone(), true).await,
+            Ok(false)
+        );
+        let both_full = VerifyQueue::with_lane(0, 0);
+        assert_eq!(
+            both_full.verify("correct horse".into(), h, true).await,
+            Err(Busy)
+        );
+    }
+
     /// The hashes run on the hashing threads, and those run at nice [`NICE`] (or the process's
     /// own, where that is lower still).
     #[cfg(target_os = "linux")]
@@ -357,6 +444,6 @@ mod tests {
                 seen += 1;
             }
         }
-        assert_eq!(seen, RUNNING, "the hashing threads");
+        assert_eq!(seen, RUNNING + TRUSTED_RUNNING, "the hashing threads");
     }
 }

@@ -47,10 +47,11 @@ pub struct Pruned {
     pub audit_rows: u64,
     pub counters: u64,
     pub codes: u64,
+    pub devices: u64,
 }
 
 /// One retention pass: audit entries older than `audit_retention_days` (0 keeps them forever),
-/// rate counters idle for a day, authorization codes expired for a day.
+/// rate counters idle for a day, authorization codes expired for a day, device cookies expired.
 pub async fn prune(
     store: &crate::store::Store,
     config: &crate::config::Config,
@@ -67,6 +68,7 @@ pub async fn prune(
         audit_rows,
         counters: store.prune_counters(now - COUNTER_RETENTION).await?,
         codes: store.prune_auth_codes(now - CODE_RETENTION).await?,
+        devices: store.prune_trusted_devices(now).await?,
     })
 }
 
@@ -80,6 +82,7 @@ pub fn spawn_pruner(state: crate::state::AppState) {
                     audit_rows = p.audit_rows,
                     counters = p.counters,
                     codes = p.codes,
+                    devices = p.devices,
                     "retention: pruned"
                 ),
                 Ok(_) => {}

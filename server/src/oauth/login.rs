@@ -15,11 +15,15 @@ use crate::secrets::{hash_secret, new_secret};
 use crate::store::UserRecord;
 use crate::store::audit::AuditEntry;
 use crate::store::counters::Reservation;
-use std::sync::OnceLock;
 
 pub const SESSION_PREFIX: &str = "gmcp_ss_";
 /// Long enough that ChatGPT's frequent re-authorizations (quirk Q27) stay silent.
 pub const SESSION_TTL: i64 = 7 * 24 * 3600;
+/// Device cookies: given to a browser at a successful sign-in, they let its next sign-ins to the
+/// same account verify in a lane of their own (`auth::password`). Stored as SHA-256.
+pub const DEVICE_PREFIX: &str = "gmcp_dv_";
+/// How long a browser stays known without signing in again.
+pub const DEVICE_TTL: i64 = 90 * 24 * 3600;
 /// Throttling window: each counter's window starts with its first failure.
 pub const THROTTLE_WINDOW: i64 = 15 * 60;
 /// Hard limit of failures per (account, client address): a stranger's guesses never lock the
@@ -37,8 +41,13 @@ pub const BUSY_RETRY_AFTER: i64 = 1;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoginOutcome {
-    /// Signed in; `session` is the new session id (goes into the cookie, never stored).
-    SignedIn { user: UserRecord, session: String },
+    /// Signed in; `session` is the new session id (goes into the cookie, never stored);
+    /// `device` a new device cookie, unless the browser presented a live one of this account.
+    SignedIn {
+        user: UserRecord,
+        session: String,
+        device: Option<String>,
+    },
     /// Unknown user or wrong password; the caller shows one generic message for both.
     Failed,
     /// Too many recent failures for this account from this address, or from this address.
@@ -47,18 +56,11 @@ pub enum LoginOutcome {
     Busy { retry_after: i64 },
 }
 
-/// A fixed argon2id hash to verify against when the user does not exist, so both failures cost
-/// the same time.
-async fn dummy_hash() -> Result<String, OAuthError> {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    if let Some(h) = DUMMY.get() {
-        return Ok(h.clone());
-    }
-    let h = password::hash_password("gigamcp-no-such-user".into())
-        .await
-        .map_err(internal)?;
-    Ok(DUMMY.get_or_init(|| h).clone())
-}
+/// A fixed argon2id hash at the default parameters (of a password nobody is given) to verify
+/// against when the user does not exist, so both failures cost the same time. A constant, not
+/// made at the first unknown name: a flood of unknown names arriving before it existed each
+/// made one, outside the verification queue's bound.
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$+LcUW5HB5axl9tudoSZgyA$poBhGbSvjfCtd3J5yjWnA+awITFH8LzH12t80nsdaO4";
 
 /// The rate-counter subjects of a sign-in attempt.
 pub struct Subjects {
@@ -122,10 +124,12 @@ async fn record_throttled(ctx: &Ctx<'_>, username: &str, subject: &str, refused:
     .await;
 }
 
+/// Checks a sign-in. `device` is the browser's device cookie, if it sent one.
 pub async fn login(
     ctx: &Ctx<'_>,
     username: &str,
     password: &str,
+    device: Option<&str>,
 ) -> Result<LoginOutcome, OAuthError> {
     let username = username.trim();
     let shown = crate::limits::clip(username, crate::limits::MAX_USERNAME);
@@ -144,6 +148,32 @@ pub async fn login(
         },
         None => None,
     };
+    let user = if subjects.account.is_some() {
+        ctx.store
+            .user_by_username(username)
+            .await
+            .map_err(internal)?
+    } else {
+        None
+    };
+    // Looked up whenever one is sent, whether or not the user exists: the same work either way.
+    let known_to = match device.filter(|d| d.starts_with(DEVICE_PREFIX)) {
+        Some(d) => ctx
+            .store
+            .trusted_device_user(&hash_secret(d), ctx.now)
+            .await
+            .map_err(internal)?,
+        None => None,
+    };
+    let trusted = matches!((&user, &known_to), (Some(u), Some(id)) if *id == u.id);
+    // A full verification queue answers at once, before anything is written: a flood that the
+    // queue turns away costs the database two reads per attempt, not a reservation and its
+    // return. (Checked again when the verification is admitted, after the reservation.)
+    if !ctx.oauth.logins.has_room(trusted) {
+        return Ok(LoginOutcome::Busy {
+            retry_after: BUSY_RETRY_AFTER,
+        });
+    }
     // Reserve the attempt before verifying anything, atomically and in the database, so
     // concurrent attempts on every replica together stay within the limits.
     let mut wanted: Vec<(&str, i64, i64)> =
@@ -188,19 +218,15 @@ pub async fn login(
             tokio::time::sleep(delay).await;
         }
     }
-    let user = if subjects.account.is_some() {
-        ctx.store
-            .user_by_username(username)
-            .await
-            .map_err(internal)?
-    } else {
-        None
-    };
     let stored = match &user {
         Some(u) => u.password_hash.clone(),
-        None => dummy_hash().await?,
+        None => DUMMY_HASH.to_string(),
     };
-    let verified = ctx.oauth.logins.verify(password.to_string(), stored).await;
+    let verified = ctx
+        .oauth
+        .logins
+        .verify(password.to_string(), stored, trusted)
+        .await;
     let ok = match verified {
         Ok(ok) => ok && user.is_some(),
         Err(password::Busy) => {
@@ -240,6 +266,16 @@ pub async fn login(
         .create_session(&hash_secret(&session), &user.id, ctx.now, SESSION_TTL)
         .await
         .map_err(internal)?;
+    let device = if trusted {
+        None
+    } else {
+        let d = new_secret(DEVICE_PREFIX);
+        ctx.store
+            .remember_device(&hash_secret(&d), &user.id, ctx.now, DEVICE_TTL)
+            .await
+            .map_err(internal)?;
+        Some(d)
+    };
     audit::record(
         ctx,
         AuditEntry {
@@ -249,7 +285,11 @@ pub async fn login(
         },
     )
     .await;
-    Ok(LoginOutcome::SignedIn { user, session })
+    Ok(LoginOutcome::SignedIn {
+        user,
+        session,
+        device,
+    })
 }
 
 /// Clears the sign-in throttles of a user (every address) or of an address (`gigamcp admin
@@ -300,4 +340,29 @@ pub async fn logout(ctx: &Ctx<'_>, session: &str) -> Result<(), OAuthError> {
 /// token is useless without the cookie it belongs to.
 pub fn csrf_for_session(session: &str) -> String {
     hash_secret(&format!("csrf\0{session}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DUMMY_HASH;
+    use argon2::password_hash::PasswordHash;
+
+    /// The stand-in hash costs what a real one does: the same algorithm, version and
+    /// parameters as a password hashed today, and a real hash of its password.
+    #[test]
+    fn the_stand_in_hash_costs_what_a_users_hash_costs() {
+        let fresh = crate::auth::password::hash_password_blocking("any").unwrap();
+        let (ours, theirs) = (
+            PasswordHash::new(DUMMY_HASH).unwrap(),
+            PasswordHash::new(&fresh).unwrap(),
+        );
+        assert_eq!(ours.algorithm, theirs.algorithm);
+        assert_eq!(ours.version, theirs.version);
+        assert_eq!(ours.params, theirs.params);
+        assert_eq!(ours.hash.map(|h| h.len()), theirs.hash.map(|h| h.len()));
+        assert!(crate::auth::password::verify_password_blocking(
+            "gigamcp-no-such-user",
+            DUMMY_HASH
+        ));
+    }
 }

@@ -110,6 +110,8 @@ pub enum RedeemOutcome {
 /// Rows of the revocation epoch (migration 0042); row 1 is also the one explicit revocations
 /// bump.
 const EPOCH_ROWS: u32 = 16;
+/// Device cookies kept per user (the newest): a browser beyond them signs in as a stranger does.
+pub const MAX_TRUSTED_DEVICES: i64 = 16;
 
 /// The epoch row a superseding redemption bumps: picked by its new grant's random id, so
 /// concurrent redemptions spread over the rows. Any row is correct: pollers read the sum.
@@ -812,6 +814,67 @@ impl Store {
     }
 
     // ---- browser sessions ----
+
+    /// Remembers a browser that signed in as `user_id` by its device cookie's hash, until `now +
+    /// ttl`, and keeps only the user's newest [`MAX_TRUSTED_DEVICES`]. One transaction.
+    pub async fn remember_device(
+        &self,
+        token_hash: &str,
+        user_id: &str,
+        now: i64,
+        ttl: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO trusted_devices (token_hash, user_id, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(now.saturating_add(ttl))
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM trusted_devices WHERE user_id = $1 AND token_hash NOT IN \
+             (SELECT token_hash FROM trusted_devices WHERE user_id = $1 \
+              ORDER BY created_at DESC, token_hash LIMIT $2)",
+        )
+        .bind(user_id)
+        .bind(MAX_TRUSTED_DEVICES)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    /// The user a live device cookie (by hash) was given to.
+    pub async fn trusted_device_user(
+        &self,
+        token_hash: &str,
+        now: i64,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = self
+            .read_optional(
+                sqlx::query(
+                    "SELECT user_id FROM trusted_devices WHERE token_hash = $1 AND expires_at > $2",
+                )
+                .bind(token_hash)
+                .bind(now),
+            )
+            .await?;
+        row.map(|r| r.try_get::<String, _>(0)).transpose()
+    }
+
+    /// Forgets device cookies that expired before `expired_before` (retention).
+    pub async fn prune_trusted_devices(&self, expired_before: i64) -> Result<u64, sqlx::Error> {
+        Ok(
+            sqlx::query("DELETE FROM trusted_devices WHERE expires_at < $1")
+                .bind(expired_before)
+                .execute(self.writer())
+                .await?
+                .rows_affected(),
+        )
+    }
 
     pub async fn create_session(
         &self,

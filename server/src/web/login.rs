@@ -3,8 +3,8 @@
 //! the session-derived token. Failures show one generic message; throttling answers 429.
 use super::templates::LoginPage;
 use super::{
-    anonymous, cookie, current_session, error_page, error_page_retry_after, login_cookie_name,
-    nonce, render, safe_next, see_other, session_cookie_name, set_cookie,
+    anonymous, cookie, current_session, device_cookie_name, error_page, error_page_retry_after,
+    login_cookie_name, nonce, render, safe_next, see_other, session_cookie_name, set_cookie,
 };
 use crate::error::{AppResult, PageError};
 use crate::net::ClientIp;
@@ -95,7 +95,8 @@ pub async fn submit(
         );
     };
     let ctx = Ctx::new(&state, ip);
-    let outcome = flow::login(&ctx, typed, password).await?;
+    let device = cookie(&headers, device_cookie_name(&state));
+    let outcome = flow::login(&ctx, typed, password, device).await?;
     crate::ops::metrics::login_attempt(match &outcome {
         LoginOutcome::SignedIn { .. } => "success",
         LoginOutcome::Failed => "failed",
@@ -103,7 +104,9 @@ pub async fn submit(
         LoginOutcome::Busy { .. } => "busy",
     });
     match outcome {
-        LoginOutcome::SignedIn { session, .. } => {
+        LoginOutcome::SignedIn {
+            session, device, ..
+        } => {
             // Signing in again (switching account) ends the previous session.
             if let Some(old) = cookie(&headers, session_cookie_name(&state)) {
                 flow::logout(&ctx, old).await?;
@@ -118,6 +121,17 @@ pub async fn submit(
                 header::SET_COOKIE,
                 set_cookie(&state, login_cookie_name(&state), "", 0),
             );
+            if let Some(device) = device {
+                h.append(
+                    header::SET_COOKIE,
+                    set_cookie(
+                        &state,
+                        device_cookie_name(&state),
+                        &device,
+                        flow::DEVICE_TTL,
+                    ),
+                );
+            }
             Ok(resp)
         }
         LoginOutcome::Failed => login_page(

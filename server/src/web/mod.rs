@@ -24,6 +24,15 @@ use axum::response::{IntoResponse, Response};
 
 // ---- cookies ----
 
+/// The device cookie (`oauth::login::DEVICE_PREFIX`): `__Host-` on https like the session's.
+pub fn device_cookie_name(state: &AppState) -> &'static str {
+    if state.config.is_https() {
+        "__Host-gigamcp_device"
+    } else {
+        "gigamcp_device"
+    }
+}
+
 pub fn session_cookie_name(state: &AppState) -> &'static str {
     if state.config.is_https() {
         "__Host-gigamcp_session"

@@ -236,6 +236,198 @@ async fn a_flood_from_one_address_leaves_the_queue_to_everyone_else() {
     );
 }
 
+const DEVICE_COOKIE: &str = "__Host-gigamcp_device";
+
+/// A sign-in request that also sends the browser's device cookie.
+fn login_request_from_device(
+    from: SocketAddr,
+    username: &str,
+    password: &str,
+    device: &str,
+) -> Request<Body> {
+    let mut req = login_request(from, username, password, "/");
+    req.headers_mut().insert(
+        "cookie",
+        format!("{LOGIN_COOKIE}=csrf-token; {DEVICE_COOKIE}={device}")
+            .parse()
+            .unwrap(),
+    );
+    req
+}
+
+/// The device cookie a response sets, if any (its value and attributes).
+fn device_cookie(r: &TestResponse) -> Option<(String, String)> {
+    r.headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{DEVICE_COOKIE}=")))
+        .map(|v| {
+            let (value, attrs) = v.split_once(';').unwrap_or((v, ""));
+            (value.to_string(), attrs.to_string())
+        })
+}
+
+/// A successful sign-in gives the browser a device cookie bound to the account; the account's
+/// next sign-in from it is recognised (no new cookie), another account's is not.
+#[tokio::test]
+async fn a_sign_in_gives_the_browser_a_device_cookie_of_that_account() {
+    let t = TestApp::with_people().await;
+    let first = login(&t, addr(210), "alice", "pw-alice").await;
+    assert_eq!(first.status, StatusCode::SEE_OTHER);
+    let (device, attrs) = device_cookie(&first).expect("a device cookie");
+    assert!(device.starts_with("gmcp_dv_"), "{device}");
+    for a in ["Max-Age=7776000", "HttpOnly", "Secure", "Path=/"] {
+        assert!(attrs.contains(a), "{a} in {attrs}");
+    }
+    let known = t
+        .send(login_request_from_device(
+            addr(211),
+            "alice",
+            "pw-alice",
+            &device,
+        ))
+        .await;
+    assert_eq!(known.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        device_cookie(&known),
+        None,
+        "alice's browser was recognised"
+    );
+    let other = t
+        .send(login_request_from_device(
+            addr(212),
+            "bob",
+            "pw-bob",
+            &device,
+        ))
+        .await;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+    let (bobs, _) = device_cookie(&other).expect("bob's own device cookie");
+    assert_ne!(bobs, device);
+    // A wrong password from a known browser is still a failure.
+    let wrong = t
+        .send(login_request_from_device(
+            addr(213),
+            "alice",
+            "guess",
+            &device,
+        ))
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+}
+
+/// 32 strangers send wrong passwords from ever new addresses, without pause, so the shared
+/// verification queue stays full (a stranger's sign-in gets 503); in the middle of it the
+/// owner's browser, known by its device cookie, signs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_known_browser_signs_in_while_a_distributed_flood_fills_the_queue() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+    use tower::ServiceExt;
+    let t = TestApp::with_people().await;
+    let first = login(&t, addr(214), "alice", "pw-alice").await;
+    let (device, _) = device_cookie(&first).expect("a device cookie");
+    let stop = Arc::new(AtomicBool::new(false));
+    let next = Arc::new(AtomicU32::new(1_000));
+    let flooders: Vec<_> = (0..32)
+        .map(|_| {
+            let (router, stop, next) = (t.router.clone(), stop.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut busy = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    let req = login_request(addr(n), &format!("spray{n}"), "wrong", "/");
+                    let status = router.clone().oneshot(req).await.unwrap().status();
+                    busy += usize::from(status == StatusCode::SERVICE_UNAVAILABLE);
+                }
+                busy
+            })
+        })
+        .collect();
+    // A stranger probes until the queue turns them away; the owner follows at once.
+    let mut full = false;
+    for k in 0..200 {
+        let probe = login(&t, addr(400 + k), &format!("probe{k}"), "wrong").await;
+        if probe.status == StatusCode::SERVICE_UNAVAILABLE {
+            full = true;
+            break;
+        }
+    }
+    let owner = t
+        .send(login_request_from_device(
+            addr(215),
+            "alice",
+            "pw-alice",
+            &device,
+        ))
+        .await;
+    stop.store(true, Ordering::Relaxed);
+    let mut busy = 0;
+    for f in flooders {
+        busy += f.await.unwrap();
+    }
+    assert!(full && busy > 0, "the flood never filled the queue");
+    assert_eq!(owner.status, StatusCode::SEE_OTHER, "{}", owner.text());
+}
+
+/// With the shared queue full (here: of size 0), a stranger's sign-in is answered 503 before
+/// anything is written (no rate counter of its address, account or pair), and the account's
+/// known browser still verifies in its own lane.
+#[tokio::test]
+async fn a_full_queue_answers_before_writing_and_a_known_browser_still_gets_in() {
+    use gigamcp_server::auth::password::VerifyQueue;
+    use gigamcp_server::oauth::state::OAuthState;
+    let t = TestApp::with_people().await;
+    let first = login(&t, addr(216), "alice", "pw-alice").await;
+    let (device, _) = device_cookie(&first).expect("a device cookie");
+    let s = &t.state;
+    let full = gigamcp_server::app(gigamcp_server::state::AppState::from_parts(
+        gigamcp_server::state::Parts {
+            config: s.config.clone(),
+            store: s.store.clone(),
+            clock: s.clock.clone(),
+            tokens: s.tokens.clone(),
+            knowledge: s.knowledge.clone(),
+            mcp: s.mcp.clone(),
+            oauth: std::sync::Arc::new(OAuthState {
+                logins: VerifyQueue::with_lane(0, 1),
+                ..OAuthState::new(&s.config)
+            }),
+            ops: s.ops.clone(),
+        },
+    ));
+    let send = |req| {
+        use tower::ServiceExt;
+        full.clone().oneshot(req)
+    };
+    let counters = || async {
+        let rows = t.state.store.counters("login:", 100).await.unwrap();
+        let mut v: Vec<_> = rows
+            .into_iter()
+            .map(|c| (c.subject, c.window_start, c.hits, c.refused))
+            .collect();
+        v.sort();
+        v
+    };
+    let before = counters().await;
+    let busy = send(login_request(addr(217), "alice", "pw-alice", "/"))
+        .await
+        .unwrap();
+    assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert_eq!(counters().await, before, "a busy answer wrote a counter");
+    let known = send(login_request_from_device(
+        addr(218),
+        "alice",
+        "pw-alice",
+        &device,
+    ))
+    .await
+    .unwrap();
+    assert_eq!(known.status(), StatusCode::SEE_OTHER);
+}
+
 #[tokio::test]
 async fn admin_throttle_clear_lets_a_throttled_user_in() {
     let t = TestApp::with_people().await;
