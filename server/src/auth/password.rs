@@ -59,8 +59,8 @@ fn trusted_gate() -> &'static Semaphore {
 /// The hashing threads' queue: one thread for each permit of [`gate`] and [`trusted_gate`],
 /// taken before a job is sent, so a sent job always finds a thread free. The lane's thread
 /// allocates its argon2 memory on first use.
-fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
-    static HASHERS: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+fn hashers() -> &'static mpsc::Sender<Job> {
+    static HASHERS: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
     HASHERS.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
@@ -92,7 +92,7 @@ fn hashers() -> &'static Mutex<mpsc::Sender<Job>> {
                 tracing::error!(error = %e, "could not start a password hashing thread");
             }
         }
-        Mutex::new(tx)
+        tx
     })
 }
 
@@ -112,7 +112,7 @@ async fn on_hasher<T: Send + 'static>(
     let job: Job = Box::new(move |blocks| {
         let _ = tx.send(f(blocks));
     });
-    hashers().lock().ok()?.send(job).ok()?;
+    hashers().send(job).ok()?;
     rx.await.ok()
 }
 

@@ -7,9 +7,9 @@
 //! served statelessly.
 //!
 //! The source of truth is the `mcp_sessions` table (the id stored as its SHA-256). Each process
-//! keeps a bounded cache ([`FastCache`](crate::limits::FastCache)) in front of it, so a session this replica has seen costs no
-//! database round trip per request: its idle timer is written back at most once a minute, off
-//! the request. A session minted on another replica costs one indexed read the first time this
+//! keeps a bounded cache ([`FastCache`](crate::limits::FastCache)) in front of it, so a session
+//! this replica has seen costs no database round trip per request: its idle timer is written
+//! back at most once a minute, off the request. A session minted on another replica costs one indexed read the first time this
 //! replica sees it. Ending a session (DELETE on any replica, or the per-user cap) deletes the row
 //! and appends to `mcp_session_ends`; every replica follows that log ([`SessionStore::follow`],
 //! woken at once by PostgreSQL `NOTIFY`, else polled every `auth_epoch_poll_ms`), drops the
