@@ -2,6 +2,7 @@
 //! behind `cargo xtask corpus`. Like the conformance harness it treats the server as a black
 //! box: it starts `gigamcp` processes and talks HTTP, and never links the server crate.
 pub mod corpus;
+pub mod floor;
 pub mod guards;
 pub mod load;
 pub mod procs;

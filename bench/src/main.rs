@@ -43,6 +43,16 @@ enum Cmd {
         #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
         worker_threads: Option<u16>,
     },
+    /// The floor probe: the least work an authenticated MCP `ping` needs, at POST
+    /// /t/{workspace}/mcp; its credentials from GIGAMCP_BENCH_FLOOR_TOKEN, _SESSION, _WORKSPACE.
+    #[command(hide = true)]
+    Floor {
+        #[arg(long)]
+        bind: String,
+        /// The runtime's workers (default: one per core).
+        #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+        worker_threads: Option<u16>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -50,6 +60,10 @@ fn main() -> ExitCode {
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     if let Cmd::Echo {
+        worker_threads: Some(n),
+        ..
+    }
+    | Cmd::Floor {
         worker_threads: Some(n),
         ..
     } = &cli.command
@@ -98,6 +112,12 @@ fn main() -> ExitCode {
                 Ok(true)
             }
             Cmd::Echo { bind, .. } => gigamcp_bench::procs::serve_echo(&bind).await.map(|_| true),
+            Cmd::Floor { bind, .. } => {
+                let creds = gigamcp_bench::floor::Credentials::from_env()?;
+                gigamcp_bench::floor::serve(&bind, &creds)
+                    .await
+                    .map(|_| true)
+            }
         }
     });
     match result {

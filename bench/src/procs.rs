@@ -168,15 +168,52 @@ pub fn echo(log_dir: &Path, worker_threads: Option<u16>) -> anyhow::Result<Proc>
 
 /// [`echo`] with the `gigamcp-bench` binary at `exe` (tests run it from outside).
 pub fn echo_at(exe: &Path, log_dir: &Path, worker_threads: Option<u16>) -> anyhow::Result<Proc> {
+    bench_server(exe, "echo", log_dir, worker_threads, |_| {})
+}
+
+/// The floor probe (`crate::floor`): this binary's `floor` subcommand in its own process,
+/// accepting `creds`, its runtime sized like the echo's.
+pub fn floor(
+    log_dir: &Path,
+    worker_threads: Option<u16>,
+    creds: &crate::floor::Credentials,
+) -> anyhow::Result<Proc> {
+    floor_at(&std::env::current_exe()?, log_dir, worker_threads, creds)
+}
+
+/// [`floor`] with the `gigamcp-bench` binary at `exe`.
+pub fn floor_at(
+    exe: &Path,
+    log_dir: &Path,
+    worker_threads: Option<u16>,
+    creds: &crate::floor::Credentials,
+) -> anyhow::Result<Proc> {
+    use crate::floor::{SESSION_ENV, TOKEN_ENV, WORKSPACE_ENV};
+    bench_server(exe, "floor", log_dir, worker_threads, |cmd| {
+        cmd.env(TOKEN_ENV, &creds.token)
+            .env(SESSION_ENV, &creds.session)
+            .env(WORKSPACE_ENV, &creds.workspace);
+    })
+}
+
+/// `exe SUBCOMMAND --bind 127.0.0.1:PORT [--worker-threads N]`, once it listens.
+fn bench_server(
+    exe: &Path,
+    subcommand: &str,
+    log_dir: &Path,
+    worker_threads: Option<u16>,
+    configure: impl FnOnce(&mut Command),
+) -> anyhow::Result<Proc> {
     let port = free_port()?;
     let addr = format!("127.0.0.1:{port}");
     let mut cmd = Command::new(exe);
-    cmd.args(["echo", "--bind", &addr]);
+    cmd.args([subcommand, "--bind", &addr]);
     if let Some(n) = worker_threads {
         cmd.args(["--worker-threads", &n.to_string()]);
     }
+    configure(&mut cmd);
     std::fs::create_dir_all(log_dir)?;
-    let mut p = Proc::spawn(cmd, addr, log_dir.join("echo.log"))?;
+    let mut p = Proc::spawn(cmd, addr, log_dir.join(format!("{subcommand}.log")))?;
     p.wait_listening(Duration::from_secs(20))?;
     Ok(p)
 }
@@ -188,7 +225,12 @@ pub async fn serve_echo(bind: &str) -> anyhow::Result<()> {
     async fn echo(axum::Json(v): axum::Json<serde_json::Value>) -> axum::Json<serde_json::Value> {
         axum::Json(v)
     }
-    let app = axum::Router::new().route("/echo", post(echo));
+    serve_router(bind, axum::Router::new().route("/echo", post(echo))).await
+}
+
+/// Serves `app` at `bind` as the echo and the floor probe both are: plain `axum::serve`, no
+/// Nagle delay.
+pub(crate) async fn serve_router(bind: &str, app: axum::Router) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(bind).await?;
     use axum::serve::ListenerExt;
     let listener = listener.tap_io(|tcp| {

@@ -20,6 +20,7 @@
 //!    time until `serve` answers a search (first start and warm restart), memory, search under
 //!    load, the needles at rank 1, and an incremental ingest of changed documents.
 use crate::corpus;
+use crate::floor;
 use crate::guards::{self, LoginUnderAttack, MetricsOverhead};
 use crate::load::{self, Conn, Options, Req, Scenario, Stats};
 use crate::procs::{self, DEMO_PASSWORD, Gigamcp, Proc};
@@ -227,6 +228,24 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
             .map(|_| "postgres".to_owned()),
         ..opts(&demo)
     };
+    if wanted(FLOOR) {
+        let creds = floor::Credentials {
+            token: ctx.token.clone(),
+            session: ctx.session.clone(),
+            workspace: "acme".into(),
+        };
+        let probe = procs::floor(&a.work_dir, a.server_threads, &creds)?;
+        ctx.same_ping_answer(&probe.addr).await?;
+        let s = Arc::new(ctx.mcp_scenario(FLOOR, rpc_body(1, "ping", json!({})), false));
+        let (mut st, turns) =
+            load::run_alternating(s, &opts(&probe), echo_scenario.clone(), &opts(&echo)).await;
+        st.baseline_rps = turns.requests_per_second;
+        st.baseline_cpu_us = turns.cpu_us;
+        print_progress(&st);
+        echoes.push(turns);
+        all.push(st);
+        probe.stop();
+    }
     for s in ctx.scenarios() {
         let grant = s.name.starts_with("authorize") || s.name.starts_with("token:");
         if !wanted(&s.name) || (grant && a.skip_oauth_grants) {
@@ -435,6 +454,19 @@ fn print_report(r: &Report) {
     println!(
         "(CPU µs: the server process's CPU time over the measured window per request, all its threads; DB µs: the same for the PostgreSQL processes, when the database runs on this machine; LG µs: the load generator's own, in the scenario's turns)"
     );
+    let named = |n: &str| r.scenarios.iter().find(|s| s.name == n);
+    if let (Some(ping), Some(floor)) = (named(PING), named(FLOOR))
+        && floor.ratio > 0.0
+    {
+        println!(
+            "\nping against the floor probe: {:.1} % ({:.1} % of the echo, the probe {:.1} %; server CPU {:.1} µs/req, the probe's {:.1})",
+            ping.ratio / floor.ratio * 100.0,
+            ping.ratio * 100.0,
+            floor.ratio * 100.0,
+            ping.cpu_us,
+            floor.cpu_us
+        );
+    }
     if r.echoes.len() > 1 {
         let (lo, hi) = span(r.echoes.iter().map(|e| e.requests_per_second));
         println!(
@@ -699,6 +731,11 @@ fn check_rpc(headers: &HeaderMap, body: &[u8], need_results: bool) -> Result<Val
     Ok(v["result"].take())
 }
 
+/// The floor probe's scenario (`crate::floor`): the demo's `ping` request, sent to the probe.
+const FLOOR: &str = "floor probe (least authenticated ping)";
+/// The demo's `ping` scenario, which the report sets against [`FLOOR`].
+const PING: &str = "ping (bearer + session)";
+
 fn echo_scenario() -> Scenario {
     let body = rpc_body(1, "ping", json!({}));
     let expected: Value = serde_json::from_slice(&body).expect("json");
@@ -961,6 +998,44 @@ impl Demo {
         })
     }
 
+    /// Fails unless the floor probe at `probe` answers the demo's `ping` as the server does:
+    /// the same status and body, and the same header names (`date` aside, whose presence is
+    /// hyper's), so the probe's figure is for the same answer and not a cheaper one.
+    async fn same_ping_answer(&self, probe: &str) -> anyhow::Result<()> {
+        let ping = || {
+            mcp_req(
+                "/t/acme/mcp",
+                &self.token,
+                Some(&self.session),
+                rpc_body(1, "ping", json!({})),
+            )
+        };
+        let server = load::once(&self.addr, ping())
+            .await
+            .map_err(anyhow::Error::msg)?;
+        let floor = load::once(probe, ping()).await.map_err(anyhow::Error::msg)?;
+        let names = |h: &HeaderMap| {
+            let mut v: Vec<String> = h
+                .keys()
+                .filter(|k| *k != "date")
+                .map(|k| k.as_str().to_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        anyhow::ensure!(
+            server.0 == floor.0 && server.2 == floor.2 && names(&server.1) == names(&floor.1),
+            "the floor probe does not answer ping as the server does:\n  server: {} {:?} {:?}\n  probe:  {} {:?} {:?}",
+            server.0,
+            names(&server.1),
+            server.2,
+            floor.0,
+            names(&floor.1),
+            floor.2
+        );
+        Ok(())
+    }
+
     fn mcp_scenario(&self, name: &str, body: Bytes, need_results: bool) -> Scenario {
         let req = mcp_req("/t/acme/mcp", &self.token, Some(&self.session), body);
         Scenario {
@@ -987,11 +1062,7 @@ impl Demo {
 
     fn scenarios(&self) -> Vec<Scenario> {
         let mut v = vec![
-            self.mcp_scenario(
-                "ping (bearer + session)",
-                rpc_body(1, "ping", json!({})),
-                false,
-            ),
+            self.mcp_scenario(PING, rpc_body(1, "ping", json!({})), false),
             self.mcp_scenario("tools/list", rpc_body(2, "tools/list", json!({})), false),
             self.mcp_scenario(
                 "tools/call fetch",
