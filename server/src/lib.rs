@@ -115,8 +115,11 @@ pub fn app(state: AppState) -> Router {
         .merge(ops::routes::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::extract::DefaultBodyLimit::max(limit))
-        .layer(middleware::from_fn_with_state(state.clone(), edge))
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(state.clone(), edge))
+                .layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
         .with_state(state)
 }
 
