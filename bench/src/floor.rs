@@ -143,7 +143,7 @@ async fn mcp(
     resp
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: header::HeaderName) -> &'h str {
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> &str {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -199,7 +199,12 @@ fn answer(f: &Floor, workspace: &str, headers: &HeaderMap, body: &[u8]) -> Respo
         return r;
     }
     let Some(session) = headers.get("mcp-session-id") else {
-        return rpc_error(StatusCode::BAD_REQUEST, None, -32600, "Mcp-Session-Id missing");
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            None,
+            -32600,
+            "Mcp-Session-Id missing",
+        );
     };
     if f.sessions
         .get(&digest(session.as_bytes()))
@@ -212,7 +217,12 @@ fn answer(f: &Floor, workspace: &str, headers: &HeaderMap, body: &[u8]) -> Respo
         Err(_) => return rpc_error(StatusCode::BAD_REQUEST, None, -32700, "parse error"),
     };
     if msg.jsonrpc != "2.0" {
-        return rpc_error(StatusCode::BAD_REQUEST, msg.id, -32600, "jsonrpc must be 2.0");
+        return rpc_error(
+            StatusCode::BAD_REQUEST,
+            msg.id,
+            -32600,
+            "jsonrpc must be 2.0",
+        );
     }
     let Some(id) = msg.id else {
         // A notification: accepted, nothing to answer.

@@ -1013,7 +1013,9 @@ impl Demo {
         let server = load::once(&self.addr, ping())
             .await
             .map_err(anyhow::Error::msg)?;
-        let floor = load::once(probe, ping()).await.map_err(anyhow::Error::msg)?;
+        let floor = load::once(probe, ping())
+            .await
+            .map_err(anyhow::Error::msg)?;
         let names = |h: &HeaderMap| {
             let mut v: Vec<String> = h
                 .keys()
