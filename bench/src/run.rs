@@ -237,11 +237,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         let probe = procs::floor(&a.work_dir, a.server_threads, &creds)?;
         ctx.same_ping_answer(&probe.addr).await?;
         let s = Arc::new(ctx.mcp_scenario(FLOOR, rpc_body(1, "ping", json!({})), false));
-        let (mut st, turns) =
-            load::run_alternating(s, &opts(&probe), echo_scenario.clone(), &opts(&echo)).await;
-        st.baseline_rps = turns.requests_per_second;
-        st.baseline_cpu_us = turns.cpu_us;
-        print_progress(&st);
+        let (st, turns) = in_turns(s, &opts(&probe), &echo_scenario, &opts(&echo)).await;
         echoes.push(turns);
         all.push(st);
         probe.stop();
@@ -258,11 +254,7 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         if s.name.starts_with("authorize") && s.name.contains(PER_CLIENT) {
             ctx.prepare_code_clients(a.connections).await?;
         }
-        let (mut st, turns) =
-            load::run_alternating(s, &demo_opts, echo_scenario.clone(), &opts(&echo)).await;
-        st.baseline_rps = turns.requests_per_second;
-        st.baseline_cpu_us = turns.cpu_us;
-        print_progress(&st);
+        let (st, turns) = in_turns(s, &demo_opts, &echo_scenario, &opts(&echo)).await;
         echoes.push(turns);
         all.push(st);
     }
@@ -353,6 +345,21 @@ pub async fn main(mut a: RunArgs) -> anyhow::Result<bool> {
         ok = false;
     }
     Ok(ok)
+}
+
+/// `s` in alternating turns with the echo (`load::run_alternating`): its figures, with the echo
+/// of those turns as its baseline and printed, and the echo's own.
+async fn in_turns(
+    s: Arc<Scenario>,
+    on: &Options,
+    echo: &Arc<Scenario>,
+    echo_on: &Options,
+) -> (Stats, Stats) {
+    let (mut st, turns) = load::run_alternating(s, on, echo.clone(), echo_on).await;
+    st.baseline_rps = turns.requests_per_second;
+    st.baseline_cpu_us = turns.cpu_us;
+    print_progress(&st);
+    (st, turns)
 }
 
 pub(crate) fn fresh_dir(d: &Path) -> anyhow::Result<PathBuf> {
