@@ -6,7 +6,10 @@
 //!    (`load::run_alternating`): a scenario's ratio is to the echo measured in the moments
 //!    between its own, so a machine whose speed drifts during the run (ours moved by up to 2×
 //!    within minutes, and by half within seconds) moves both sides of the ratio.
-//! 2. Hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
+//! 2. The floor probe (`gigamcp-bench floor`, `crate::floor`): the least work an authenticated
+//!    `ping` needs, on plain axum, checked to answer the demo's `ping` as the server does, then
+//!    measured in turns with the echo like every scenario below; the report sets `ping` against
+//!    it. Then the hot paths on `serve --demo`: ping, tools/list, tools/call fetch / search_company_rag /
 //!    search, dynamic client registration (rate limit lifted), authorization with an existing
 //!    grant (which also mints the codes), the token endpoint's authorization-code and
 //!    refresh-token grants. The code pair runs twice: every code for one client (each redemption
