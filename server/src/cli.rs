@@ -481,7 +481,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let https = state.config.issuer().starts_with("https://");
     let mut app = crate::app(state);
     if https {
-        app = crate::tls::with_hsts(app);
+        app = app.with_hsts();
     }
     if let Some(tls) = tls {
         return crate::tls::serve(listener, app, tls, shutdown_signal()).await;
@@ -490,12 +490,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    axum::serve(listener, app.into_make_service())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
     Ok(())
 }
 

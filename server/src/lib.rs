@@ -5,6 +5,8 @@
 //! - [`config`]: the public origin and every URL derived from it (issuer, MCP URLs, PRM URLs).
 //! - [`clock`]: time as a dependency, so tests move it by hand.
 //! - [`error`]: the one place errors become HTTP responses.
+//! - [`edge`]: every request's way in: the [`edge::App`] service (the MCP lane and the router)
+//!   and the edge every request passes (request id, span, metrics, log line, security headers).
 //! - [`secrets`], [`names`]: ground floor: CSPRNG secrets and hashing; slug, username and scope
 //!   syntax.
 //! - [`store`]: persistence (SQLite by default, PostgreSQL), one module per aggregate.
@@ -26,6 +28,7 @@ pub mod changes;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod edge;
 pub mod error;
 pub mod fsperm;
 pub mod knowledge;
@@ -42,12 +45,8 @@ pub mod tls;
 pub mod web;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, header};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::middleware;
 use std::sync::Arc;
-use tracing::Instrument;
 
 pub use config::{Config, KnowledgeIndex};
 pub use state::AppState;
@@ -104,8 +103,14 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface: the single seam tests and `serve` use.
-pub fn app(state: AppState) -> Router {
+/// The whole HTTP surface: the single seam tests and `serve` use (see [`edge`]).
+pub fn app(state: AppState) -> edge::App {
+    edge::App::new(state)
+}
+
+/// Every route, each behind the edge (one layer: the edge middleware and the body limit,
+/// composed in this order). [`app`] sends everything but the MCP lane here.
+pub fn router(state: AppState) -> Router {
     let limit = state.config.max_body_bytes;
     Router::new()
         .merge(auth::prm::routes())
@@ -117,7 +122,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(
             tower::ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.clone(), edge))
+                .layer(middleware::from_fn_with_state(state.clone(), edge::layer))
                 .layer(axum::extract::DefaultBodyLimit::max(limit)),
         )
         .with_state(state)
@@ -129,104 +134,4 @@ async fn not_found() -> error::AppError {
 
 async fn method_not_allowed() -> error::AppError {
     error::OAuthError::new("method_not_allowed", "method not allowed on this endpoint").into()
-}
-
-fn is_api_path(path: &str) -> bool {
-    path.starts_with("/api/")
-        || path.starts_with("/.well-known/")
-        || path.ends_with("/mcp")
-        || path.ends_with("/mcp/")
-}
-
-/// Every request's edge, as one middleware (one boxed future and one clone of the route's stack
-/// per request, where five layers cost five of each: 12 % of a cached call), in this order from
-/// the outside in: client address and request id (`net`), the `request` span, the HTTP metrics,
-/// the request log line, the security headers, and JSON error bodies on API paths.
-async fn edge(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let id = net::begin(&state, &mut req);
-    let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
-    let mut resp = handle(req, next).instrument(span).await;
-    net::finish(&mut resp, id);
-    resp
-}
-
-async fn handle(req: Request, next: Next) -> Response {
-    let labels = ops::metrics::HttpLabels::of(&req);
-    let method = req.method().clone();
-    // The URI shares its buffer (a reference count, no copy); the path is clipped for the log
-    // line only when that line is written.
-    let uri = req.uri().clone();
-    let api = is_api_path(uri.path());
-    let authorize = uri.path() == "/api/oauth/server/authorize";
-    let start = std::time::Instant::now();
-    let resp = next.run(req).await;
-    let mut resp = json_error_body(api, authorize, resp).await;
-    security_headers(&mut resp);
-    let (status, took) = (resp.status().as_u16(), start.elapsed());
-    log_request(&method, uri.path(), status, took);
-    if let Some(l) = labels {
-        l.record(status, took);
-    }
-    resp
-}
-
-/// Safety net: an error response on an API path that is not JSON (an extractor's plain-text
-/// rejection, a body-limit 413) is rendered again by `error.rs` as a JSON error with the same
-/// status, so API clients never get HTML/text.
-async fn json_error_body(api: bool, authorize: bool, resp: Response) -> Response {
-    let status = resp.status();
-    if !api || !(status.is_client_error() || status.is_server_error()) {
-        return resp;
-    }
-    let content_type = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    // The authorization endpoint is the one API path a person's browser visits; its deliberate
-    // error pages (unknown client, unregistered redirect URI: never redirected) stay HTML.
-    let browser_page = authorize && content_type.starts_with("text/html");
-    if content_type.starts_with("application/json") || browser_page {
-        return resp;
-    }
-    let (parts, body) = resp.into_parts();
-    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let rejection = error::OAuthError::from_rejection(status, &String::from_utf8_lossy(&text));
-    let mut out = error::AppError::from(rejection).into_response();
-    for (k, v) in parts.headers.iter() {
-        if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
-            out.headers_mut().insert(k.clone(), v.clone());
-        }
-    }
-    out
-}
-
-/// One log line per request: method, path (never the query string, which may carry codes or a
-/// misplaced token), status and latency. The path is clipped (`limits::clip`) inside each
-/// macro, so only when the line is written.
-fn log_request(method: &Method, raw_path: &str, status: u16, took: std::time::Duration) {
-    let ms = took.as_secs_f64() * 1000.0;
-    let probe = matches!(
-        raw_path,
-        ops::routes::HEALTH_PATH | ops::routes::READY_PATH | ops::routes::METRICS_PATH
-    );
-    let path = || limits::clip(raw_path, limits::MAX_LOGGED_FIELD);
-    if probe && status < 500 {
-        tracing::debug!(%method, path = %path(), status, ms, "request");
-    } else if status >= 500 {
-        tracing::warn!(%method, path = %path(), status, ms, "request");
-    } else {
-        tracing::info!(%method, path = %path(), status, ms, "request");
-    }
-}
-
-fn security_headers(resp: &mut Response) {
-    error::default_retry_after(resp);
-    let h = resp.headers_mut();
-    h.entry(header::X_CONTENT_TYPE_OPTIONS)
-        .or_insert(HeaderValue::from_static("nosniff"));
-    h.entry(header::X_FRAME_OPTIONS)
-        .or_insert(HeaderValue::from_static("DENY"));
-    h.entry(header::REFERRER_POLICY)
-        .or_insert(HeaderValue::from_static("no-referrer"));
 }

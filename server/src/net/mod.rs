@@ -1,8 +1,9 @@
 //! Who is asking, and which request this is: the client address behind trusted proxies
 //! ([`client_addr`]) and request ids ([`request_id`]).
 //!
-//! The edge middleware (`lib.rs`) calls [`begin`] first: it decides both once per request and
-//! stores the address as a request extension ([`ClientAddr`]); the request then runs inside a
+//! The edge (`edge.rs`) calls [`begin`] first: it decides both once per request and stores the
+//! address as a request extension ([`ClientAddr`]); on the MCP lane, whose handler needs no
+//! address, only the id ([`request_id_for`]). The request then runs inside a
 //! `request` tracing span carrying the id (so every log line of the request has it), and
 //! [`finish`] sets `X-Request-Id` on the response. Handlers read the address with the
 //! [`ClientIp`] extractor.
@@ -14,8 +15,8 @@ pub use client_addr::{ProxyHeader, TrustedProxies};
 
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts, Request};
-use axum::http::HeaderValue;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
@@ -47,28 +48,35 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 
 /// Client address and request id, decided once per request: the address stored as a request
 /// extension, the id returned for the `request` span and [`finish`]. Called by the edge
-/// middleware (`lib.rs`), outermost.
+/// middleware of the router (`edge::layer`), outermost.
 pub fn begin(state: &AppState, req: &mut Request) -> HeaderValue {
-    let proxies = &state.config.trusted_proxies;
     let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    let from_proxy = peer.is_some_and(|p| proxies.contains(p));
-    let id = from_proxy
+    let id = request_id_for(state, peer, req.headers());
+    if let Some(peer) = peer {
+        let client = state
+            .config
+            .trusted_proxies
+            .client_addr(peer, req.headers());
+        req.extensions_mut().insert(ClientAddr(client));
+    }
+    id
+}
+
+/// The request's id: the one a trusted proxy sent (when acceptable), else a new one.
+pub fn request_id_for(state: &AppState, peer: Option<IpAddr>, headers: &HeaderMap) -> HeaderValue {
+    let from_proxy = peer.is_some_and(|p| state.config.trusted_proxies.contains(p));
+    from_proxy
         .then(|| {
-            req.headers()
+            headers
                 .get(&request_id::HEADER)
                 .filter(|v| v.to_str().is_ok_and(request_id::acceptable))
                 .cloned()
         })
         .flatten()
-        .unwrap_or_else(request_id::generate);
-    if let Some(peer) = peer {
-        let client = proxies.client_addr(peer, req.headers());
-        req.extensions_mut().insert(ClientAddr(client));
-    }
-    id
+        .unwrap_or_else(request_id::generate)
 }
 
 /// `X-Request-Id` on the response.

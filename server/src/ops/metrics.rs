@@ -354,21 +354,44 @@ fn http_observe(template: &str, method: &'static str, status: u16, took: Duratio
 /// and the latency the middleware measured. `None` when metrics are off. Unmatched paths share
 /// the route label `unmatched`.
 pub struct HttpLabels {
-    template: Option<MatchedPath>,
+    template: Template,
     method: &'static str,
 }
 
+enum Template {
+    Matched(MatchedPath),
+    Known(&'static str),
+    Unmatched,
+}
+
 impl HttpLabels {
+    /// Inside the router: the matched route's template.
     pub fn of(req: &Request) -> Option<Self> {
         enabled().then(|| Self {
-            template: req.extensions().get::<MatchedPath>().cloned(),
+            template: req
+                .extensions()
+                .get::<MatchedPath>()
+                .cloned()
+                .map_or(Template::Unmatched, Template::Matched),
             method: method_label(req.method()),
+        })
+    }
+
+    /// Outside the router (the MCP lane, `edge.rs`): the template of the route it stands for.
+    pub fn route(template: &'static str, method: &Method) -> Option<Self> {
+        enabled().then(|| Self {
+            template: Template::Known(template),
+            method: method_label(method),
         })
     }
 
     /// One counter increment and one latency observation.
     pub fn record(self, status: u16, took: Duration) {
-        let route = self.template.as_ref().map_or("unmatched", |p| p.as_str());
+        let route = match &self.template {
+            Template::Matched(p) => p.as_str(),
+            Template::Known(t) => t,
+            Template::Unmatched => "unmatched",
+        };
         http_observe(route, self.method, status, took);
     }
 }

@@ -6,8 +6,8 @@
 //! - [`acme`]: account, orders, cache in the data directory, renewal.
 //!
 //! [`serve`] accepts TCP, completes the handshake (10 s limit) and hands the stream to hyper
-//! (HTTP/1.1 and HTTP/2 by ALPN) with the client's address as axum `ConnectInfo`, exactly as
-//! the plain-HTTP listener does.
+//! (HTTP/1.1 and HTTP/2 by ALPN), the app knowing the client's address
+//! ([`crate::edge::App::with_peer`]), exactly as the plain-HTTP listener does.
 pub mod acme;
 pub mod cert;
 pub mod files;
@@ -16,8 +16,6 @@ pub mod resolver;
 pub use cert::{expiry_text, provider, validity};
 
 use anyhow::{Context, bail};
-use axum::Router;
-use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, header};
 use clap::Args;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -29,7 +27,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// `Strict-Transport-Security` sent on every response when the public URL is https.
 pub const HSTS: &str = "max-age=31536000";
@@ -169,24 +166,20 @@ impl Tls {
     }
 }
 
-/// Adds `Strict-Transport-Security` to every response (unless a handler set one).
-pub fn with_hsts(app: Router) -> Router {
-    app.layer(axum::middleware::map_response(
-        |mut response: axum::response::Response| async move {
-            response
-                .headers_mut()
-                .entry(header::STRICT_TRANSPORT_SECURITY)
-                .or_insert(HeaderValue::from_static(HSTS));
-            response
-        },
-    ))
+/// Adds `Strict-Transport-Security` to a response (unless a handler set one); `edge::App` calls it
+/// for every response when the public URL is https.
+pub fn add_hsts(response: &mut axum::response::Response) {
+    response
+        .headers_mut()
+        .entry(header::STRICT_TRANSPORT_SECURITY)
+        .or_insert(HeaderValue::from_static(HSTS));
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then waits (at most 30 s) for
 /// open connections to finish.
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    app: Router,
+    app: crate::edge::App,
     tls: Tls,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
@@ -226,10 +219,7 @@ pub async fn serve(
                 // A TLS-ALPN-01 validation: the handshake was the whole exchange.
                 return;
             }
-            let service = tower::service_fn(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                app.clone().oneshot(req)
-            });
+            let service = app.with_peer(peer);
             let builder = auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection_with_upgrades(
                 TokioIo::new(stream),

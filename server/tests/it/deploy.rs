@@ -99,6 +99,33 @@ async fn served_leaf(root_pem: &str, port: u16) -> Result<Vec<u8>, String> {
     Ok(leaf)
 }
 
+/// A POST to an MCP endpoint over https (the MCP lane of `edge::App`, not the router; this
+/// server has no workspace, so 404): its answer carries HSTS like every other response.
+async fn mcp_post_has_hsts(root_pem: &str, port: u16) {
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(root_pem.as_bytes()).unwrap()])
+        .resolve("localhost", SocketAddr::from(([127, 0, 0, 1], port)))
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let r = client
+        .post(format!("https://localhost:{port}/t/acme/mcp"))
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        r.headers()
+            .get("strict-transport-security")
+            .and_then(|v| v.to_str().ok()),
+        Some("max-age=31536000"),
+        "HSTS on the MCP endpoint over https"
+    );
+}
+
 /// Polls with fresh connections until the server presents `want`.
 async fn wait_for_leaf(root_pem: &str, port: u16, want: &[u8], server: &mut Proc, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -211,6 +238,7 @@ async fn replaced_certificate_files_are_served_without_a_restart_or_dropped_conn
     assert_eq!(kept.leaf, der1);
     assert_eq!(kept.get().await, Ok(200));
     assert_eq!(served_leaf(&ca.pem, port).await.unwrap(), der1);
+    mcp_post_has_hsts(&ca.pem, port).await;
 
     // Replace both files (cert-manager / certbot style); no signal, no restart.
     let (cert2, key2, der2) = ca.leaf();

@@ -45,7 +45,7 @@ async fn login(t: &TestApp, from: SocketAddr, username: &str, password: &str) ->
 /// Sends every request at once (a multi-threaded runtime runs them in parallel) and returns the
 /// statuses and `Retry-After` headers.
 async fn burst(
-    routers: &[axum::Router],
+    routers: &[gigamcp_server::edge::App],
     reqs: Vec<Request<Body>>,
 ) -> Vec<(StatusCode, Option<String>)> {
     use tower::ServiceExt;
@@ -748,7 +748,7 @@ async fn registration_limit_is_shared_and_says_when_to_retry() {
     .await
     .unwrap();
     let b = gigamcp_server::app(b_state);
-    let register_from = |router: axum::Router| async move {
+    let register_from = |router: gigamcp_server::edge::App| async move {
         use tower::ServiceExt;
         let mut req = Request::post("/api/oauth/server/register")
             .header("content-type", "application/json")

@@ -2634,3 +2634,140 @@ async fn over_a_real_socket_with_reqwest() {
     let r = post(msg(4, "ping", json!({})), Some(sid)).await.unwrap();
     assert_eq!(r.status(), 404);
 }
+
+// ---------------------------------------------------------------------------------------------
+// The MCP lane (`edge::App`): POSTs to the endpoint skip the router, answered as it would.
+
+/// Sends `req` over a new connection to `addr` as HTTP/1.1 bytes and returns the response's
+/// bytes as sent, the `date` and `x-request-id` lines removed and a new session's id masked.
+async fn on_the_wire(addr: std::net::SocketAddr, req: Request<Body>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (parts, body) = req.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let mut head = format!(
+        "{} {} HTTP/1.1\r\nhost: mcp.test\r\n",
+        parts.method, parts.uri
+    );
+    for (k, v) in &parts.headers {
+        head.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    if !parts.headers.contains_key("content-length") {
+        head.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    head.push_str("connection: close\r\n\r\n");
+    let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&body).await.unwrap();
+    let mut out = Vec::new();
+    tcp.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for line in head.split("\r\n") {
+        let name = line.split(':').next().unwrap().to_ascii_lowercase();
+        match name.as_str() {
+            "date" | "x-request-id" => {
+                assert!(line.len() > name.len() + 2, "{line}");
+            }
+            "mcp-session-id" => lines.push("mcp-session-id: <new>".into()),
+            _ => lines.push(line.to_owned()),
+        }
+    }
+    format!("{}\r\n\r\n{body}", lines.join("\r\n"))
+}
+
+async fn listen(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let make = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, make).await.unwrap() });
+    addr
+}
+
+/// Every kind of POST the endpoint answers, sent both to `gigamcp_server::app` (which takes them
+/// by the MCP lane) and to `gigamcp_server::router` on the same state: the same bytes on the
+/// wire (status line, every header in order, body), but the date, the request id and a new
+/// session's id.
+#[tokio::test]
+async fn the_mcp_lane_answers_as_the_router_does() {
+    let env = Env::with_knowledge().await;
+    let state = env.app.state.clone();
+    let lane = {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = gigamcp_server::app(state.clone()).into_make_service();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        addr
+    };
+    let routed = listen(gigamcp_server::router(state)).await;
+    let (sid, _) = env.initialize(V1125).await;
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"ping","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    let rag =
+        json!({"name": "search_company_rag", "arguments": {"query": "incident response runbook"}});
+    let fetch = json!({"name": "fetch", "arguments": {"id": RUNBOOK_URI}});
+    let ping = msg(1, "ping", json!({}));
+    let cases: Vec<(&str, Request<Body>)> = vec![
+        ("initialize", post_req("acme", Some(&env.acme), initialize_body(V0618).to_string(), &[])),
+        ("ping on a session", env.post_s(Some(V1125), &sid, &ping)),
+        ("ping on a session, no version header", env.post_s(None, &sid, &ping)),
+        ("tools/list", env.post_v(V0618, &msg(2, "tools/list", json!({})))),
+        ("search_company_rag", env.post_v(V1125, &msg(3, "tools/call", rag.clone()))),
+        ("fetch", env.post_v(V0326, &msg(4, "tools/call", fetch))),
+        ("resources/list", env.post_v(V1125, &msg(5, "resources/list", json!({})))),
+        ("unknown tool", env.post_v(V1125, &msg(6, "tools/call", json!({"name": "nope", "arguments": {}})))),
+        ("unknown method", env.post_v(V1125, &msg(7, "no/such", json!({})))),
+        ("modern tools/list", env.modern_req("acme", &modern_msg(8, "tools/list", json!({})), &[])),
+        ("modern search", env.modern_req("acme", &modern_msg(9, "tools/call", rag), &[])),
+        ("modern unknown method", env.modern_req("acme", &modern_msg(10, "no/such", json!({})), &[])),
+        ("modern header mismatch", env.modern_req("acme", &modern_msg(11, "tools/list", json!({})), &[("mcp-method", "ping")])),
+        ("notification", env.post_v(V1125, &json!({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {}}))),
+        ("client response", env.post_v(V1125, &json!({"jsonrpc": "2.0", "id": 1, "result": {}}))),
+        ("batch", env.post(json!([msg(1, "ping", json!({})), msg(2, "tools/list", json!({}))]).to_string(), &[("mcp-protocol-version", V0326)])),
+        ("batch under a later revision", env.post(json!([msg(1, "ping", json!({}))]).to_string(), &[("mcp-protocol-version", V1125)])),
+        ("SSE only", env.post(ping.to_string(), &[("accept", "text/event-stream"), ("mcp-protocol-version", V1125)])),
+        ("progress", env.post_v(V1125, &msg(12, "tools/call", json!({"name": "search_company_rag", "arguments": {"query": "deploy"}, "_meta": {"progressToken": "p1"}})))),
+        ("no token", post_req("acme", None, ping.to_string(), &[])),
+        ("another workspace's token", post_req("acme", Some(&env.globex), ping.to_string(), &[])),
+        ("malformed authorization", post_req("acme", None, ping.to_string(), &[("authorization", "Bearer a b")])),
+        ("unknown workspace", post_req("nope", Some(&env.acme), ping.to_string(), &[])),
+        ("invalid slug", post_req("No.Such~Slug", Some(&env.acme), ping.to_string(), &[])),
+        ("token in the query", {
+            let mut r = env.post_v(V1125, &ping);
+            *r.uri_mut() = "/t/acme/mcp?access_token=abc".parse().unwrap();
+            r
+        }),
+        ("foreign origin", env.post(ping.to_string(), &[("origin", "https://evil.example")])),
+        ("unknown session", env.post_s(Some(V1125), "no-such-session", &ping)),
+        ("unsupported version header", env.post(ping.to_string(), &[("mcp-protocol-version", "1999-01-01")])),
+        ("bad JSON", env.post("{\"jsonrpc\": ", &[])),
+        ("empty body", env.post("", &[])),
+        ("jsonrpc 1.0", env.post(r#"{"jsonrpc":"1.0","id":1,"method":"ping"}"#, &[])),
+        ("form body", env.post("a=b", &[("content-type", "application/x-www-form-urlencoded")])),
+        ("no acceptable type", env.post(ping.to_string(), &[("accept", "text/html")])),
+        ("too large", env.post(big, &[])),
+    ];
+    let mut statuses = HashSet::new();
+    for (name, req) in cases {
+        assert!(gigamcp_server::edge::App::takes_by_lane(&req), "{name}");
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let copy = || {
+            let mut r = Request::from_parts(parts.clone(), Body::from(body.clone()));
+            *r.headers_mut() = parts.headers.clone();
+            r
+        };
+        let by_lane = on_the_wire(lane, copy()).await;
+        let by_router = on_the_wire(routed, copy()).await;
+        assert_eq!(by_lane, by_router, "{name}");
+        statuses.insert(by_lane.split(' ').nth(1).unwrap().to_owned());
+    }
+    // The cases reach every status the endpoint answers a POST with.
+    for s in [
+        "200", "202", "400", "401", "403", "404", "406", "413", "415",
+    ] {
+        assert!(statuses.contains(s), "no case answered {s}: {statuses:?}");
+    }
+}

@@ -3,9 +3,9 @@
 //! flood leaves everyone else's sessions alone, and a revocation through one replica is refused
 //! by the other within a second (PostgreSQL: `LISTEN`/`NOTIFY`; SQLite: the polled epoch).
 use crate::support::{ClockExt, TestApp};
-use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use gigamcp_server::edge::App as Router;
 use gigamcp_server::mcp::session::{Lookup, PER_USER_CAP};
 use gigamcp_server::mcp::version::Version;
 use gigamcp_server::{AppState, Config, Store, app};

@@ -25,7 +25,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 
 pub use negotiation::{SESSION_HEADER, VERSION_HEADER};
-pub use post::post;
+pub use post::{post, post_to};
 pub use streams::{delete, get};
 
 /// Any other method on the endpoint.

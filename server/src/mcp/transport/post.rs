@@ -37,13 +37,20 @@ use tracing::Instrument;
 /// Largest JSON-RPC batch accepted (2025-03-26).
 const MAX_BATCH: usize = 100;
 
-/// Takes the whole request and keeps its parts: axum's `HeaderMap` and `Uri` extractors would
-/// copy them (the header map's clone and drop were 2 % of a `ping`).
+/// The route's handler (the router's way in; most requests come by the MCP lane, `edge.rs`,
+/// straight to [`post_to`]).
 pub async fn post(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     request: Request,
 ) -> Result<Response> {
+    post_to(state, slug, request).await
+}
+
+/// A POST to workspace `slug`'s endpoint. Takes the whole request and keeps its parts: axum's
+/// `HeaderMap` and `Uri` extractors would copy them (the header map's clone and drop were 2 % of
+/// a `ping`).
+pub async fn post_to(state: AppState, slug: String, request: Request) -> Result<Response> {
     let (parts, body) = request.into_parts();
     let headers = parts.headers;
     let (ws, principal) = admit(&state, &slug, &headers, &parts.uri).await?;

@@ -3,10 +3,10 @@
 pub mod knowledge;
 pub mod oauth_client;
 pub mod process;
-use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use gigamcp_server::clock::ManualClock;
+use gigamcp_server::edge::App as Router;
 use gigamcp_server::{AppState, Config, Store, app};
 use std::sync::Arc;
 use tower::ServiceExt;
