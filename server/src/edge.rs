@@ -5,7 +5,7 @@
 //!
 //! [`App`] has two lanes. **The MCP lane** takes `POST /t/{slug}/mcp`, the call every MCP client
 //! makes for every message, straight to the MCP handler (`mcp::transport::post_to`) through the
-//! edge. **The router** ([`crate::router`]) takes everything else; its routes carry the same edge
+//! edge. **The router** ([`router`]) takes everything else; its routes carry the same edge
 //! as one layer. The lane is a shortcut, never a second meaning: it takes only a request the
 //! router would route to that same handler with the same slug (method `POST`, path
 //! `/t/<segment>/mcp`, the segment non-empty and made of unreserved characters, so there is no
@@ -51,7 +51,7 @@ pub struct App {
 impl App {
     pub fn new(state: AppState) -> Self {
         App {
-            router: crate::router(state.clone()),
+            router: router(state.clone()),
             state,
             peer: None,
             hsts: false,
@@ -128,7 +128,7 @@ where
                 .await;
                 set_content_length(&mut resp);
                 if hsts {
-                    crate::tls::add_hsts(&mut resp);
+                    add_hsts(&mut resp);
                 }
                 Ok(resp)
             });
@@ -140,11 +140,39 @@ where
         Box::pin(async move {
             let Ok(mut resp) = routed.await;
             if hsts {
-                crate::tls::add_hsts(&mut resp);
+                add_hsts(&mut resp);
             }
             Ok(resp)
         })
     }
+}
+
+/// Every route, each behind the edge (one layer: the edge middleware and the body limit,
+/// composed in this order). [`crate::app`] sends everything but the MCP lane here.
+pub fn router(state: AppState) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(crate::auth::prm::routes())
+        .merge(mcp::routes())
+        .merge(crate::oauth::http::routes())
+        .merge(crate::web::routes::routes())
+        .merge(ops::routes::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(
+            tower::ServiceBuilder::new()
+                .layer(axum::middleware::from_fn_with_state(state.clone(), layer))
+                .layer(axum::extract::DefaultBodyLimit::max(limit)),
+        )
+        .with_state(state)
+}
+
+async fn not_found() -> error::AppError {
+    error::OAuthError::not_found("no such endpoint").into()
+}
+
+async fn method_not_allowed() -> error::AppError {
+    error::OAuthError::new("method_not_allowed", "method not allowed on this endpoint").into()
 }
 
 /// Makes an [`App`] per accepted connection (see [`App::into_make_service`]).
@@ -193,6 +221,17 @@ fn set_content_length(resp: &mut Response) {
         resp.headers_mut()
             .insert(header::CONTENT_LENGTH, HeaderValue::from(size));
     }
+}
+
+/// `Strict-Transport-Security` sent on every response when the public URL is https.
+pub const HSTS: &str = "max-age=31536000";
+
+/// Adds `Strict-Transport-Security` to a response (unless a handler set one).
+fn add_hsts(response: &mut Response) {
+    response
+        .headers_mut()
+        .entry(header::STRICT_TRANSPORT_SECURITY)
+        .or_insert(HeaderValue::from_static(HSTS));
 }
 
 fn connect_info(req: &Request) -> Option<SocketAddr> {

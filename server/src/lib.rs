@@ -44,11 +44,10 @@ pub mod store;
 pub mod tls;
 pub mod web;
 
-use axum::Router;
-use axum::middleware;
 use std::sync::Arc;
 
 pub use config::{Config, KnowledgeIndex};
+pub use edge::router;
 pub use state::AppState;
 pub use store::Store;
 
@@ -106,32 +105,4 @@ impl AppState {
 /// The whole HTTP surface: the single seam tests and `serve` use (see [`edge`]).
 pub fn app(state: AppState) -> edge::App {
     edge::App::new(state)
-}
-
-/// Every route, each behind the edge (one layer: the edge middleware and the body limit,
-/// composed in this order). [`app`] sends everything but the MCP lane here.
-pub fn router(state: AppState) -> Router {
-    let limit = state.config.max_body_bytes;
-    Router::new()
-        .merge(auth::prm::routes())
-        .merge(mcp::routes())
-        .merge(oauth::http::routes())
-        .merge(web::routes::routes())
-        .merge(ops::routes::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(
-            tower::ServiceBuilder::new()
-                .layer(middleware::from_fn_with_state(state.clone(), edge::layer))
-                .layer(axum::extract::DefaultBodyLimit::max(limit)),
-        )
-        .with_state(state)
-}
-
-async fn not_found() -> error::AppError {
-    error::OAuthError::not_found("no such endpoint").into()
-}
-
-async fn method_not_allowed() -> error::AppError {
-    error::OAuthError::new("method_not_allowed", "method not allowed on this endpoint").into()
 }

@@ -16,7 +16,6 @@ pub mod resolver;
 pub use cert::{expiry_text, provider, validity};
 
 use anyhow::{Context, bail};
-use axum::http::{HeaderValue, header};
 use clap::Args;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
@@ -27,9 +26,6 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// `Strict-Transport-Security` sent on every response when the public URL is https.
-pub const HSTS: &str = "max-age=31536000";
 
 /// TLS options of `gigamcp serve`.
 #[derive(Args, Debug, Clone, Default)]
@@ -164,15 +160,6 @@ impl Tls {
             acceptor: tokio_rustls::TlsAcceptor::from(Arc::new(config)),
         })
     }
-}
-
-/// Adds `Strict-Transport-Security` to a response (unless a handler set one); `edge::App` calls it
-/// for every response when the public URL is https.
-pub fn add_hsts(response: &mut axum::response::Response) {
-    response
-        .headers_mut()
-        .entry(header::STRICT_TRANSPORT_SECURITY)
-        .or_insert(HeaderValue::from_static(HSTS));
 }
 
 /// Serves `app` over TLS on `listener` until `shutdown` completes, then waits (at most 30 s) for
