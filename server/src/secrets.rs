@@ -37,12 +37,27 @@ pub fn new_id() -> String {
 
 /// SHA-256 of a secret, lower-case hex: the only form in which secrets are stored.
 pub fn hash_secret(secret: &str) -> String {
-    // Into a fixed buffer: `hex::encode` pushes char by char (a visible share of a cached
-    // bearer check).
-    let mut out = [0u8; 64];
-    hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out)
-        .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
-    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
+    SecretHash::of(secret).as_str().to_owned()
+}
+
+/// [`hash_secret`] on the stack: what the per-request lookups (bearer token, MCP session) key
+/// their caches with, allocating only when a miss stores it.
+#[derive(Clone, Copy)]
+pub struct SecretHash([u8; 64]);
+
+impl SecretHash {
+    pub fn of(secret: &str) -> Self {
+        // Into a fixed buffer: `hex::encode` pushes char by char (a visible share of a cached
+        // bearer check).
+        let mut out = [0u8; 64];
+        hex::encode_to_slice(Sha256::digest(secret.as_bytes()), &mut out)
+            .expect("a SHA-256 digest is 32 bytes, 64 hex digits");
+        SecretHash(out)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex digits are ASCII")
+    }
 }
 
 /// Constant-time equality for secrets and their hashes.

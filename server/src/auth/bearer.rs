@@ -7,7 +7,7 @@
 use super::validator::Principal;
 use crate::config::DEFAULT_SCOPES;
 use crate::error::{AppError, BearerChallenge};
-use crate::secrets::hash_secret;
+use crate::secrets::SecretHash;
 use crate::state::AppState;
 use axum::http::{HeaderMap, header};
 use std::sync::Arc;
@@ -125,16 +125,17 @@ pub async fn authenticate(
         }
     };
     let now = state.clock.now();
-    let hash = hash_secret(token);
-    let cached = state.tokens.get(&hash, now);
+    let hash = SecretHash::of(token);
+    let hash = hash.as_str();
+    let cached = state.tokens.get(hash, now);
     crate::ops::metrics::bearer_cache(cached.is_some());
     let entry = match cached {
         Some(e) => e,
         None => {
             // Taken before the read: a revocation that commits meanwhile keeps it uncached.
             let ticket = state.tokens.ticket();
-            match state.store.access_token_by_hash(&hash).await? {
-                Some(r) => state.tokens.put(hash, Arc::new(r), now, ticket),
+            match state.store.access_token_by_hash(hash).await? {
+                Some(r) => state.tokens.put(hash.to_owned(), Arc::new(r), now, ticket),
                 None => {
                     return Err(challenge(
                         state,

@@ -16,7 +16,7 @@
 //! ended sessions from its cache and ends their GET streams. So a replica may serve an ended
 //! session for at most one poll interval (one NOTIFY round trip on PostgreSQL).
 use super::version::Version;
-use crate::secrets::{hash_secret, random_token};
+use crate::secrets::{SecretHash, hash_secret, random_token};
 use crate::store::{SessionRow, Store};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, Ordering};
@@ -241,10 +241,11 @@ impl SessionStore {
         user_id: &str,
         now: i64,
     ) -> Result<Lookup, sqlx::Error> {
-        let hash = hash_secret(id);
+        let hash = SecretHash::of(id);
+        let hash = hash.as_str();
         let cached = self
             .cache
-            .get(hash.as_str())
+            .get(hash)
             .filter(|(s, at)| {
                 now - at < CACHE_TTL_SECS
                     && now - s.last_seen.load(Ordering::Relaxed) < IDLE_TTL_SECS
@@ -255,16 +256,16 @@ impl SessionStore {
             // Not cached here, or idle by this replica's reckoning: another replica may have
             // used it since, so the row decides.
             None => {
-                let row = self.db.session_by_hash(&hash).await?;
+                let row = self.db.session_by_hash(hash).await?;
                 let Some((row, version)) = row
                     .filter(|r| now - r.last_seen < IDLE_TTL_SECS)
                     .and_then(|r| Version::parse(&r.version).map(|v| (r, v)))
                 else {
-                    self.cache.remove(hash.as_str());
+                    self.cache.remove(hash);
                     return Ok(Lookup::NotFound);
                 };
                 let s = self.session_from(id.to_owned(), row, version);
-                self.cache.insert(hash, (s.clone(), now));
+                self.cache.insert(hash.to_owned(), (s.clone(), now));
                 s
             }
         };

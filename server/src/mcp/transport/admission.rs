@@ -69,12 +69,11 @@ pub(super) fn check_scopes(
     principal: &Principal,
     needed: &[&'static str],
 ) -> Result<()> {
+    if needed.iter().all(|s| principal.has_scope(s)) {
+        return Ok(());
+    }
     let mut needed = needed.to_vec();
     needed.sort_unstable();
     needed.dedup();
-    if needed.iter().all(|s| principal.has_scope(s)) {
-        Ok(())
-    } else {
-        Err(auth::bearer::insufficient_scope(state, slug, &needed))
-    }
+    Err(auth::bearer::insufficient_scope(state, slug, &needed))
 }
