@@ -13,8 +13,8 @@
 //! (`the_mcp_lane_answers_as_the_router_does` compares the two). What the lane skips is the
 //! router's per-request machinery, which was most of the allocations of a `ping` (the route's
 //! boxed service clones and futures, the matched path and URL parameters as request extensions,
-//! the connect info as one more): 44 allocations a `ping` before, 27 after (the twenty-first
-//! round in `docs/performance.md`).
+//! the connect info as one more): 44 allocations a `ping` with it, 27 without, 21 with the trims
+//! that followed (the twenty-first round in `docs/performance.md`).
 use crate::ops::metrics::HttpLabels;
 use crate::state::AppState;
 use crate::{error, limits, mcp, net, ops};
