@@ -11,7 +11,7 @@
 //! head, then pronounceable synthetic words), so term statistics look like a real wiki: a few
 //! words in every passage, a long tail of rare ones. Wiki sections are sized so that each
 //! becomes one ~800–1200 character passage, which makes the passage count predictable
-//! (about five per document on average: 20,000 documents give ~100,000 passages).
+//! (about five per document on average: 20,000 documents give ~103,000 passages).
 //!
 //! **Deterministic.** Every document is generated from its own PRNG stream derived from
 //! `(seed, document index)`, with a fixed-algorithm PRNG (SplitMix64) rather than a crate's
@@ -730,7 +730,7 @@ pub fn generate(spec: &Spec, out: &Path) -> anyhow::Result<Summary> {
                 words.topic(&mut rng),
                 words.topic(&mut rng)
             );
-            let sections = rng.range(3, 9);
+            let sections = rng.range(4, 9);
             for _ in 0..sections {
                 let name = *rng.pick(SECTION_NAMES);
                 section(&words, &mut rng, name, &mut md);
