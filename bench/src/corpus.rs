@@ -24,6 +24,11 @@ use serde_json::json;
 use std::fmt::Write as _;
 use std::path::Path;
 
+/// The generator's own version: bumped whenever the same [`Spec`] would write different files,
+/// so a corpus cached under an older one is not taken for this one (`run::scale_phase` names its
+/// cache directory with it).
+pub const GENERATION: u32 = 2;
+
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct Spec {

@@ -1443,9 +1443,12 @@ async fn scale_phase(
     a: &RunArgs,
     opts: &OptsFn<'_>,
 ) -> anyhow::Result<(ScaleReport, Vec<Stats>)> {
-    let root = a
-        .work_dir
-        .join(format!("scale-d{}-s{}", a.scale_documents, a.seed));
+    let root = a.work_dir.join(format!(
+        "scale-d{}-s{}-g{}",
+        a.scale_documents,
+        a.seed,
+        corpus::GENERATION
+    ));
     let corpus0 = root.join("corpus");
     let corpus1 = root.join("corpus-r1");
     let data = root.join("data");
