@@ -478,11 +478,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         demo_password_default,
     )
     .await?;
-    let https = state.config.issuer().starts_with("https://");
-    let mut app = crate::app(state);
-    if https {
-        app = app.with_hsts();
-    }
+    let app = crate::app(state);
     if let Some(tls) = tls {
         return crate::tls::serve(listener, app, tls, shutdown_signal()).await;
     }

@@ -1,6 +1,6 @@
 //! Every request's way in: [`App`], the service `serve` runs and tests call, and the edge every
 //! request passes: client address and request id (`net`), the `request` span, the HTTP metrics,
-//! the request log line, the security headers (and HSTS when the public URL is https), and JSON
+//! the request log line, the security headers (HSTS too when the public URL is https), and JSON
 //! error bodies on API paths.
 //!
 //! [`App`] has two lanes. **The MCP lane** takes `POST /t/{slug}/mcp`, the call every MCP client
@@ -24,7 +24,9 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::routing::future::RouteFuture;
 use axum::serve::{IncomingStream, Listener};
+use futures::future::Either;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,7 +47,6 @@ pub struct App {
     /// The connection's peer, when served over a socket; in-process callers (tests) may set
     /// `ConnectInfo` on the request instead, as with a bare router.
     peer: Option<SocketAddr>,
-    hsts: bool,
 }
 
 impl App {
@@ -54,14 +55,7 @@ impl App {
             router: router(state.clone()),
             state,
             peer: None,
-            hsts: false,
         }
-    }
-
-    /// `Strict-Transport-Security` on every response (the public URL is https).
-    pub fn with_hsts(mut self) -> Self {
-        self.hsts = true;
-        self
     }
 
     /// The same surface for a connection from `peer`.
@@ -102,7 +96,10 @@ where
 {
     type Response = Response;
     type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+    type Future = Either<
+        Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>,
+        RouteFuture<Infallible>,
+    >;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -110,40 +107,30 @@ where
 
     fn call(&mut self, req: axum::http::Request<B>) -> Self::Future {
         let mut req = req.map(Body::new);
-        let hsts = self.hsts;
         if let Some(slug) = Self::lane_slug(&req) {
             let state = self.state.clone();
             let peer = self
                 .peer
                 .or_else(|| connect_info(&req))
                 .map(|p| p.ip().to_canonical());
-            return Box::pin(async move {
+            return Either::Left(Box::pin(async move {
                 let id = net::request_id_for(&state, peer, req.headers());
                 let labels = HttpLabels::route(MCP_ROUTE, req.method());
-                let mut resp = around(id, labels, req, |req| async move {
+                let hsts = state.config.is_https();
+                let mut resp = around(id, labels, hsts, req, |req| async move {
                     mcp::transport::post_to(state, slug, req)
                         .await
                         .into_response()
                 })
                 .await;
                 set_content_length(&mut resp);
-                if hsts {
-                    add_hsts(&mut resp);
-                }
                 Ok(resp)
-            });
+            }));
         }
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(ConnectInfo(peer));
         }
-        let routed = self.router.call(req);
-        Box::pin(async move {
-            let Ok(mut resp) = routed.await;
-            if hsts {
-                add_hsts(&mut resp);
-            }
-            Ok(resp)
-        })
+        Either::Right(self.router.call(req))
     }
 }
 
@@ -226,14 +213,6 @@ fn set_content_length(resp: &mut Response) {
 /// `Strict-Transport-Security` sent on every response when the public URL is https.
 pub const HSTS: &str = "max-age=31536000";
 
-/// Adds `Strict-Transport-Security` to a response (unless a handler set one).
-fn add_hsts(response: &mut Response) {
-    response
-        .headers_mut()
-        .entry(header::STRICT_TRANSPORT_SECURITY)
-        .or_insert(HeaderValue::from_static(HSTS));
-}
-
 fn connect_info(req: &Request) -> Option<SocketAddr> {
     req.extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -245,15 +224,19 @@ fn connect_info(req: &Request) -> Option<SocketAddr> {
 pub(crate) async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let id = net::begin(&state, &mut req);
     let labels = HttpLabels::of(&req);
-    around(id, labels, req, |req| next.run(req)).await
+    around(id, labels, state.config.is_https(), req, |req| {
+        next.run(req)
+    })
+    .await
 }
 
 /// The edge around `inner`, in this order from the outside in: the `request` span with the
-/// request id, the HTTP metrics, the log line, the security headers, JSON error bodies on API
-/// paths; `X-Request-Id` on the response.
+/// request id, the HTTP metrics, the log line, the security headers (with `hsts`, HSTS too),
+/// JSON error bodies on API paths; `X-Request-Id` on the response.
 async fn around<F, Fut>(
     id: HeaderValue,
     labels: Option<HttpLabels>,
+    hsts: bool,
     req: Request,
     inner: F,
 ) -> Response
@@ -262,12 +245,12 @@ where
     Fut: Future<Output = Response>,
 {
     let span = tracing::info_span!("request", request_id = %id.to_str().unwrap_or_default());
-    let mut resp = handle(labels, req, inner).instrument(span).await;
+    let mut resp = handle(labels, hsts, req, inner).instrument(span).await;
     net::finish(&mut resp, id);
     resp
 }
 
-async fn handle<F, Fut>(labels: Option<HttpLabels>, req: Request, inner: F) -> Response
+async fn handle<F, Fut>(labels: Option<HttpLabels>, hsts: bool, req: Request, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -281,7 +264,7 @@ where
     let start = std::time::Instant::now();
     let resp = inner(req).await;
     let mut resp = json_error_body(api, authorize, resp).await;
-    security_headers(&mut resp);
+    security_headers(&mut resp, hsts);
     let (status, took) = (resp.status().as_u16(), start.elapsed());
     log_request(&method, uri.path(), status, took);
     if let Some(l) = labels {
@@ -347,9 +330,13 @@ fn log_request(method: &Method, raw_path: &str, status: u16, took: std::time::Du
     }
 }
 
-fn security_headers(resp: &mut Response) {
+fn security_headers(resp: &mut Response, hsts: bool) {
     error::default_retry_after(resp);
     let h = resp.headers_mut();
+    if hsts {
+        h.entry(header::STRICT_TRANSPORT_SECURITY)
+            .or_insert(HeaderValue::from_static(HSTS));
+    }
     h.entry(header::X_CONTENT_TYPE_OPTIONS)
         .or_insert(HeaderValue::from_static("nosniff"));
     h.entry(header::X_FRAME_OPTIONS)
